@@ -1,0 +1,508 @@
+package bundle
+
+import (
+	"archive/tar"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/airpack/airpack/internal/tarlayout"
+)
+
+// File is one file of a bundle, given by content or by a file to copy.
+type File struct {
+	// Name is the bundle-relative slash path.
+	Name string
+	Mode fs.FileMode
+	Body []byte
+	// Src is copied when Body is nil.
+	Src string
+}
+
+// ArchiveWriter writes an image archive whose size is known before it is written, so it can be
+// written straight to its place inside a bundle archive.
+type ArchiveWriter interface {
+	// Path is the archive's bundle-relative path.
+	Path() string
+	Size() int64
+	WriteAt(ctx context.Context, w io.WriterAt, base int64) error
+}
+
+// Contents is everything a bundle holds but SHA256SUMS, which Write computes.
+type Contents struct {
+	// Dir is the bundle's top directory name, <name>-<version>.
+	Dir      string
+	Files    []File
+	Archives []ArchiveWriter
+}
+
+// Format is how a bundle is written.
+type Format int
+
+const (
+	FormatDir Format = iota
+	FormatTar
+	FormatTarGz
+	FormatTarZst
+)
+
+// FormatOf picks the format from the output path's extension: .tar, .tar.gz/.tgz, .tar.zst,
+// anything else a directory.
+func FormatOf(out string) Format {
+	switch {
+	case strings.HasSuffix(out, ".tar"):
+		return FormatTar
+	case strings.HasSuffix(out, ".tar.gz"), strings.HasSuffix(out, ".tgz"):
+		return FormatTarGz
+	case strings.HasSuffix(out, ".tar.zst"):
+		return FormatTarZst
+	}
+	return FormatDir
+}
+
+// Write writes the bundle to out, in the format its name asks for. It builds under a temporary
+// name beside out and renames it into place only when complete: on error or cancellation
+// nothing is left behind. An existing out is refused unless force.
+func Write(ctx context.Context, out string, c Contents, force bool) (err error) {
+	if _, err := os.Lstat(out); err == nil && !force {
+		return fmt.Errorf("output %s already exists: remove it or pass --force to replace it", out)
+	}
+	parent := filepath.Dir(out)
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return fmt.Errorf("create output directory: %w", err)
+	}
+	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(out)+".tmp-")
+	if err != nil {
+		return fmt.Errorf("cannot write to %s: %w", parent, err)
+	}
+	defer func() {
+		if rmErr := os.RemoveAll(tmp); rmErr != nil && err == nil {
+			err = rmErr
+		}
+	}()
+	var built string
+	switch f := FormatOf(out); f {
+	case FormatDir:
+		built = filepath.Join(tmp, "bundle")
+		if _, err := writeDir(ctx, built, c); err != nil {
+			return err
+		}
+	case FormatTar:
+		built = filepath.Join(tmp, "bundle.tar")
+		if err := writeTarFile(ctx, built, c); err != nil {
+			return err
+		}
+	default:
+		dir := filepath.Join(tmp, c.Dir)
+		if _, err := writeDir(ctx, dir, c); err != nil {
+			return err
+		}
+		built = filepath.Join(tmp, "bundle.tar.x")
+		if err := compressDir(ctx, built, tmp, c.Dir, f); err != nil {
+			return err
+		}
+	}
+	return replace(built, out, tmp)
+}
+
+// replace moves built to out, moving an existing out aside first so it is only lost once the
+// new bundle is in place.
+func replace(built, out, tmp string) error {
+	if _, err := os.Lstat(out); err == nil {
+		if err := os.Rename(out, filepath.Join(tmp, "old")); err != nil {
+			return fmt.Errorf("replace %s: %w", out, err)
+		}
+	}
+	if err := os.Rename(built, out); err != nil {
+		return fmt.Errorf("move bundle into place at %s: %w", out, err)
+	}
+	return nil
+}
+
+// writeDir writes the bundle as a directory and returns its sums.
+func writeDir(ctx context.Context, dir string, c Contents) (Sums, error) {
+	sums := Sums{}
+	for _, f := range c.Files {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		dst := filepath.Join(dir, filepath.FromSlash(f.Name))
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return nil, err
+		}
+		sum, err := writeFile(dst, f)
+		if err != nil {
+			return nil, err
+		}
+		sums[f.Name] = sum
+	}
+	for _, a := range c.Archives {
+		dst := filepath.Join(dir, filepath.FromSlash(a.Path()))
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return nil, err
+		}
+		sum, err := writeArchiveFile(ctx, dst, a)
+		if err != nil {
+			return nil, err
+		}
+		sums[a.Path()] = sum
+	}
+	if err := os.WriteFile(filepath.Join(dir, SumsFile), sums.Format(), 0o644); err != nil {
+		return nil, err
+	}
+	return sums, nil
+}
+
+func fileMode(f File) fs.FileMode {
+	if f.Mode == 0 {
+		return 0o644
+	}
+	return f.Mode.Perm()
+}
+
+func writeFile(dst string, f File) (string, error) {
+	w, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, fileMode(f))
+	if err != nil {
+		return "", err
+	}
+	defer w.Close()
+	sum, err := copyBody(w, f)
+	if err != nil {
+		return "", err
+	}
+	// The umask may have narrowed the mode; load.sh must stay executable.
+	if err := w.Chmod(fileMode(f)); err != nil {
+		return "", err
+	}
+	return sum, w.Close()
+}
+
+// copyBody writes f's content to w and returns its sha256.
+func copyBody(w io.Writer, f File) (string, error) {
+	h := sha256.New()
+	mw := io.MultiWriter(w, h)
+	if f.Body != nil {
+		if _, err := mw.Write(f.Body); err != nil {
+			return "", err
+		}
+	} else {
+		r, err := os.Open(f.Src)
+		if err != nil {
+			return "", fmt.Errorf("copy %s into the bundle: %w", f.Src, err)
+		}
+		defer r.Close()
+		if _, err := io.Copy(mw, r); err != nil {
+			return "", fmt.Errorf("copy %s into the bundle: %w", f.Src, err)
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+func writeArchiveFile(ctx context.Context, dst string, a ArchiveWriter) (string, error) {
+	f, err := os.OpenFile(dst, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	if err := f.Truncate(a.Size()); err != nil {
+		return "", err
+	}
+	if err := a.WriteAt(ctx, f, 0); err != nil {
+		return "", err
+	}
+	sum, err := hashSection(f, 0, a.Size())
+	if err != nil {
+		return "", err
+	}
+	return sum, f.Close()
+}
+
+func hashSection(r io.ReaderAt, off, n int64) (string, error) {
+	h := sha256.New()
+	if _, err := io.Copy(h, io.NewSectionReader(r, off, n)); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// entry is one member of a bundle archive, in archive order.
+type entry struct {
+	name    string // bundle-relative; "" is the top directory
+	dir     bool
+	file    *File
+	archive ArchiveWriter
+	size    int64
+	mode    fs.FileMode
+}
+
+// archiveEntries lists a bundle's members in the order bundle archives use: the top directory,
+// the small files sorted by path (each after its directory), the image archives, SHA256SUMS.
+// Small files come first so a reader looking for airpack.json stops early.
+func archiveEntries(c Contents, sizeOf func(File) (int64, error)) ([]entry, error) {
+	entries := []entry{{name: "", dir: true}}
+	seen := map[string]bool{"": true}
+	addDirs := func(p string) {
+		var parents []string
+		for d := path.Dir(p); d != "." && !seen[d]; d = path.Dir(d) {
+			parents = append(parents, d)
+		}
+		for i := len(parents) - 1; i >= 0; i-- {
+			seen[parents[i]] = true
+			entries = append(entries, entry{name: parents[i], dir: true})
+		}
+	}
+	files := append([]File(nil), c.Files...)
+	sort.Slice(files, func(i, j int) bool { return files[i].Name < files[j].Name })
+	for i := range files {
+		f := &files[i]
+		if !LocalPath(f.Name) {
+			return nil, fmt.Errorf("bundle file %q leaves the bundle", f.Name)
+		}
+		n, err := sizeOf(*f)
+		if err != nil {
+			return nil, err
+		}
+		addDirs(f.Name)
+		entries = append(entries, entry{name: f.Name, file: f, size: n, mode: fileMode(*f)})
+	}
+	for _, a := range c.Archives {
+		addDirs(a.Path())
+		entries = append(entries, entry{name: a.Path(), archive: a, size: a.Size(), mode: 0o644})
+	}
+	return entries, nil
+}
+
+func sumsSize(entries []entry) int64 {
+	var n int64
+	for _, e := range entries {
+		if !e.dir {
+			n += int64(64 + 2 + len(e.name) + 1)
+		}
+	}
+	return n
+}
+
+// writeTarFile writes the bundle straight into one uncompressed tar: every size is known up
+// front, so image blobs land at their final offsets with no staging copy.
+func writeTarFile(ctx context.Context, dst string, c Contents) error {
+	entries, err := archiveEntries(c, func(f File) (int64, error) {
+		if f.Body != nil {
+			return int64(len(f.Body)), nil
+		}
+		st, err := os.Stat(f.Src)
+		if err != nil {
+			return 0, fmt.Errorf("copy %s into the bundle: %w", f.Src, err)
+		}
+		return st.Size(), nil
+	})
+	if err != nil {
+		return err
+	}
+	var plan []tarlayout.Entry
+	for _, e := range entries {
+		plan = append(plan, tarlayout.Entry{Name: path.Join(c.Dir, e.name) + dirSlash(e.dir), Dir: e.dir, Size: e.size, Mode: int64(e.mode)})
+	}
+	plan = append(plan, tarlayout.Entry{Name: path.Join(c.Dir, SumsFile), Size: sumsSize(entries), Mode: 0o644})
+	l, err := tarlayout.Plan(plan)
+	if err != nil {
+		return err
+	}
+	f, err := os.OpenFile(dst, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := f.Truncate(l.Size()); err != nil {
+		return err
+	}
+	if err := l.WriteFrame(f, 0); err != nil {
+		return err
+	}
+	sums := Sums{}
+	for i, e := range entries {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		switch {
+		case e.file != nil:
+			bw := l.Body(f, 0, i)
+			sum, err := copyBody(bw, *e.file)
+			if err != nil {
+				return err
+			}
+			if err := bw.Close(); err != nil {
+				return fmt.Errorf("%s changed while being packed: %w", e.file.Src, err)
+			}
+			sums[e.name] = sum
+		case e.archive != nil:
+			if err := e.archive.WriteAt(ctx, f, l.DataOffset(i)); err != nil {
+				return err
+			}
+			sum, err := hashSection(f, l.DataOffset(i), e.size)
+			if err != nil {
+				return err
+			}
+			sums[e.name] = sum
+		}
+	}
+	body := sums.Format()
+	if _, err := f.WriteAt(body, l.DataOffset(len(entries))); err != nil {
+		return err
+	}
+	return f.Close()
+}
+
+func dirSlash(dir bool) string {
+	if dir {
+		return "/"
+	}
+	return ""
+}
+
+// compressDir streams the bundle directory root/top into a compressed tar at dst, members in
+// archive order with fixed headers, so the same bundle gives the same bytes.
+func compressDir(ctx context.Context, dst, root, top string, format Format) error {
+	dir := filepath.Join(root, top)
+	var c Contents
+	c.Dir = top
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		rel = filepath.ToSlash(rel)
+		if rel == SumsFile {
+			return nil
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		c.Files = append(c.Files, File{Name: rel, Src: p, Mode: info.Mode().Perm()})
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	// Image archives are ordinary files by now; keep them last like in a .tar bundle.
+	isArchive := func(name string) bool { return strings.HasPrefix(name, ImagesDir+"/") }
+	sort.SliceStable(c.Files, func(i, j int) bool {
+		ai, aj := isArchive(c.Files[i].Name), isArchive(c.Files[j].Name)
+		if ai != aj {
+			return !ai
+		}
+		return c.Files[i].Name < c.Files[j].Name
+	})
+	var small, images []File
+	for _, f := range c.Files {
+		if isArchive(f.Name) {
+			images = append(images, f)
+		} else {
+			small = append(small, f)
+		}
+	}
+	c.Files = small
+	for _, f := range images {
+		c.Archives = append(c.Archives, fileArchive{f})
+	}
+	entries, err := archiveEntries(c, func(f File) (int64, error) {
+		st, err := os.Stat(f.Src)
+		if err != nil {
+			return 0, err
+		}
+		return st.Size(), nil
+	})
+	if err != nil {
+		return err
+	}
+	entries = append(entries, entry{name: SumsFile, file: &File{Name: SumsFile, Src: filepath.Join(dir, SumsFile)}, mode: 0o644})
+	if st, err := os.Stat(filepath.Join(dir, SumsFile)); err == nil {
+		entries[len(entries)-1].size = st.Size()
+	} else {
+		return err
+	}
+
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return err
+	}
+	defer out.Close()
+	var zw io.WriteCloser
+	if format == FormatTarZst {
+		zw, err = zstd.NewWriter(out)
+	} else {
+		zw, err = gzip.NewWriterLevel(out, gzip.DefaultCompression)
+	}
+	if err != nil {
+		return err
+	}
+	tw := tar.NewWriter(zw)
+	for _, e := range entries {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		h := &tar.Header{Name: path.Join(top, e.name) + dirSlash(e.dir), ModTime: tarlayout.ModTime, Uname: "root", Gname: "root", Mode: int64(e.mode), Size: e.size, Typeflag: tar.TypeReg}
+		if e.dir {
+			h.Typeflag, h.Mode, h.Size = tar.TypeDir, 0o755, 0
+		}
+		if err := tw.WriteHeader(h); err != nil {
+			return err
+		}
+		if e.dir {
+			continue
+		}
+		src := ""
+		if e.file != nil {
+			src = e.file.Src
+		} else {
+			src = e.archive.(fileArchive).Src
+		}
+		if err := copyFileTo(tw, src); err != nil {
+			return err
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return err
+	}
+	if err := zw.Close(); err != nil {
+		return err
+	}
+	return out.Close()
+}
+
+func copyFileTo(w io.Writer, src string) error {
+	r, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	_, err = io.Copy(w, r)
+	return err
+}
+
+// fileArchive is an image archive already written to disk.
+type fileArchive struct{ File }
+
+func (a fileArchive) Path() string { return a.Name }
+func (a fileArchive) Size() int64 {
+	st, err := os.Stat(a.Src)
+	if err != nil {
+		return 0
+	}
+	return st.Size()
+}
+func (a fileArchive) WriteAt(context.Context, io.WriterAt, int64) error {
+	return errors.New("fileArchive is only read")
+}

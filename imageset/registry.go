@@ -1,0 +1,138 @@
+package imageset
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+)
+
+// Registry finds images in registries, with the docker config's credentials.
+type Registry struct {
+	keychain authn.Keychain
+	insecure map[string]bool
+}
+
+// NewRegistry returns a registry source. Registries named in insecure are reached over plain
+// HTTP; loopback registries always are.
+func NewRegistry(keychain authn.Keychain, insecure ...string) *Registry {
+	if keychain == nil {
+		keychain = authn.DefaultKeychain
+	}
+	r := &Registry{keychain: keychain, insecure: map[string]bool{}}
+	for _, h := range insecure {
+		r.insecure[h] = true
+	}
+	return r
+}
+
+func (r *Registry) String() string { return "registry" }
+
+// Reference parses s, marking it insecure when its registry was named so.
+func (r *Registry) Reference(s string) (name.Reference, error) {
+	ref, err := name.ParseReference(s)
+	if err != nil {
+		return nil, err
+	}
+	if r.insecure[ref.Context().RegistryStr()] {
+		return name.ParseReference(s, name.Insecure)
+	}
+	return ref, nil
+}
+
+func (r *Registry) options(ctx context.Context, p v1.Platform) []remote.Option {
+	return []remote.Option{
+		remote.WithContext(ctx),
+		remote.WithAuthFromKeychain(r.keychain),
+		remote.WithPlatform(p),
+		remote.WithUserAgent("airpack"),
+		// Resolution must fail in seconds, not minutes of backoff.
+		remote.WithRetryBackoff(remote.Backoff{Duration: 200 * time.Millisecond, Factor: 2, Steps: 2}),
+	}
+}
+
+func (r *Registry) Find(ctx context.Context, ref name.Reference, p v1.Platform) (Found, error) {
+	if r.insecure[ref.Context().RegistryStr()] {
+		var err error
+		if ref, err = name.ParseReference(ref.String(), name.Insecure); err != nil {
+			return nil, err
+		}
+	}
+	desc, err := remote.Get(ref, r.options(ctx, p)...)
+	if err != nil {
+		return nil, describeRegistryError(ref, err)
+	}
+	var img v1.Image
+	if desc.MediaType.IsIndex() {
+		idx, err := desc.ImageIndex()
+		if err != nil {
+			return nil, describeRegistryError(ref, err)
+		}
+		img, err = childForPlatform(idx, p)
+		if err != nil {
+			return nil, err
+		}
+	} else {
+		if img, err = desc.Image(); err != nil {
+			return nil, describeRegistryError(ref, err)
+		}
+		if err := matchPlatform(img, p); err != nil {
+			return nil, err
+		}
+	}
+	return foundImage{img}, nil
+}
+
+// childForPlatform picks the manifest for p from an index, listing what it has otherwise.
+func childForPlatform(idx v1.ImageIndex, p v1.Platform) (v1.Image, error) {
+	im, err := idx.IndexManifest()
+	if err != nil {
+		return nil, err
+	}
+	var have []string
+	for _, d := range im.Manifests {
+		if d.Platform == nil || !d.MediaType.IsImage() {
+			continue
+		}
+		if d.Platform.Satisfies(p) && (p.Variant != "" || d.Platform.OS == p.OS) {
+			return idx.Image(d.Digest)
+		}
+		if d.Platform.OS != "unknown" {
+			have = append(have, d.Platform.String())
+		}
+	}
+	return nil, &PlatformError{Want: p, Have: have}
+}
+
+// describeRegistryError turns registry errors into what a user can act on.
+func describeRegistryError(ref name.Reference, err error) error {
+	var te *transport.Error
+	if errors.As(err, &te) {
+		for _, d := range te.Errors {
+			switch d.Code {
+			case transport.NameUnknownErrorCode:
+				return fmt.Errorf("%w: repository %s does not exist in %s", ErrNotFound, ref.Context().RepositoryStr(), ref.Context().RegistryStr())
+			case transport.ManifestUnknownErrorCode:
+				return fmt.Errorf("%w: no such tag %s in %s", ErrNotFound, refIdentifier(ref), ref.Context().Name())
+			case transport.UnauthorizedErrorCode, transport.DeniedErrorCode:
+				return fmt.Errorf("auth refused by %s (run `docker login %s`)", ref.Context().RegistryStr(), ref.Context().RegistryStr())
+			}
+		}
+		switch te.StatusCode {
+		case http.StatusNotFound:
+			return fmt.Errorf("%w: %s not found in %s", ErrNotFound, refIdentifier(ref), ref.Context().Name())
+		case http.StatusUnauthorized, http.StatusForbidden:
+			return fmt.Errorf("auth refused by %s (run `docker login %s`)", ref.Context().RegistryStr(), ref.Context().RegistryStr())
+		}
+	}
+	return fmt.Errorf("%w: registry %s unreachable or failing: %v", ErrNotFound, ref.Context().RegistryStr(), err)
+}
+
+func refIdentifier(ref name.Reference) string { return ref.Identifier() }

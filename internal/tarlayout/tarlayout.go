@@ -1,0 +1,163 @@
+// Package tarlayout plans a tar archive whose entry sizes are all known in advance, so that the
+// bodies of its entries can be written concurrently, straight to their final offsets, in any
+// order. airpack uses it to fetch image blobs in parallel into one deterministic archive without
+// staging them: headers are fixed (owner, mode, mtime), entries keep the order they were given.
+package tarlayout
+
+import (
+	"archive/tar"
+	"bytes"
+	"fmt"
+	"io"
+	"time"
+)
+
+// ModTime is the modification time of every entry: fixed so archives are reproducible.
+var ModTime = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+
+const block = 512
+
+// Entry is one member of the archive.
+type Entry struct {
+	Name string
+	Dir  bool
+	Mode int64
+	Size int64
+	// Body, when set, is the content, written with the headers. Otherwise the caller writes
+	// exactly Size bytes at DataOffset.
+	Body []byte
+}
+
+// Layout is a planned archive.
+type Layout struct {
+	entries []Entry
+	headers [][]byte
+	offsets []int64 // offset of each entry's data
+	size    int64
+}
+
+// Plan computes the layout of entries, in the order given.
+func Plan(entries []Entry) (*Layout, error) {
+	l := &Layout{entries: entries}
+	var off int64
+	for i, e := range entries {
+		if e.Body != nil && int64(len(e.Body)) != e.Size {
+			return nil, fmt.Errorf("tar entry %s: body of %d bytes, size %d", e.Name, len(e.Body), e.Size)
+		}
+		h, err := header(e)
+		if err != nil {
+			return nil, err
+		}
+		l.headers = append(l.headers, h)
+		off += int64(len(h))
+		l.offsets = append(l.offsets, off)
+		if !entries[i].Dir {
+			off += pad(e.Size)
+		}
+	}
+	l.size = off + 2*block // end-of-archive marker
+	return l, nil
+}
+
+func pad(n int64) int64 { return (n + block - 1) / block * block }
+
+func header(e Entry) ([]byte, error) {
+	h := &tar.Header{
+		Name:     e.Name,
+		Mode:     e.Mode,
+		Size:     e.Size,
+		ModTime:  ModTime,
+		Typeflag: tar.TypeReg,
+		Uname:    "root",
+		Gname:    "root",
+		Format:   tar.FormatPAX,
+	}
+	if e.Mode == 0 {
+		h.Mode = 0o644
+	}
+	if e.Dir {
+		h.Typeflag = tar.TypeDir
+		h.Size = 0
+		if e.Mode == 0 {
+			h.Mode = 0o755
+		}
+	}
+	if len(e.Name) <= 100 {
+		h.Format = tar.FormatUSTAR
+	}
+	var b bytes.Buffer
+	tw := tar.NewWriter(&b)
+	if err := tw.WriteHeader(h); err != nil {
+		return nil, fmt.Errorf("tar header for %s: %w", e.Name, err)
+	}
+	// WriteHeader has written the header blocks; the body is the caller's.
+	return b.Bytes(), nil
+}
+
+// Size is the total size of the archive in bytes.
+func (l *Layout) Size() int64 { return l.size }
+
+// Len is the number of entries.
+func (l *Layout) Len() int { return len(l.entries) }
+
+// Entry returns the i-th entry.
+func (l *Layout) Entry(i int) Entry { return l.entries[i] }
+
+// DataOffset is where the body of entry i starts, relative to the start of the archive.
+func (l *Layout) DataOffset(i int) int64 { return l.offsets[i] }
+
+// WriteFrame writes everything but the bodies the caller writes itself: every header, every
+// Body given in the plan, the padding and the end marker, at base in w.
+func (l *Layout) WriteFrame(w io.WriterAt, base int64) error {
+	zero := make([]byte, 2*block)
+	for i, h := range l.headers {
+		if _, err := w.WriteAt(h, base+l.offsets[i]-int64(len(h))); err != nil {
+			return err
+		}
+		e := l.entries[i]
+		if e.Dir {
+			continue
+		}
+		if e.Body != nil {
+			if _, err := w.WriteAt(e.Body, base+l.offsets[i]); err != nil {
+				return err
+			}
+		}
+		if p := pad(e.Size) - e.Size; p > 0 {
+			if _, err := w.WriteAt(zero[:p], base+l.offsets[i]+e.Size); err != nil {
+				return err
+			}
+		}
+	}
+	_, err := w.WriteAt(zero, base+l.size-2*block)
+	return err
+}
+
+// Body returns a writer for entry i's body that refuses to write past its size.
+func (l *Layout) Body(w io.WriterAt, base int64, i int) *BodyWriter {
+	return &BodyWriter{w: io.NewOffsetWriter(w, base+l.offsets[i]), left: l.entries[i].Size, name: l.entries[i].Name}
+}
+
+// BodyWriter writes one entry's body; Close reports a short write.
+type BodyWriter struct {
+	w    io.Writer
+	left int64
+	name string
+}
+
+func (b *BodyWriter) Write(p []byte) (int, error) {
+	if int64(len(p)) > b.left {
+		return 0, fmt.Errorf("%s: more data than the %d bytes expected", b.name, b.left)
+	}
+	n, err := b.w.Write(p)
+	b.left -= int64(n)
+	return n, err
+}
+
+// Close fails when fewer bytes than the entry's size were written.
+func (b *BodyWriter) Close() error {
+	if b.left != 0 {
+		return fmt.Errorf("%s: %d bytes short", b.name, b.left)
+	}
+	return nil
+}
