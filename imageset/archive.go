@@ -10,6 +10,7 @@ import (
 	"io"
 	"sort"
 
+	"github.com/distribution/reference"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
@@ -105,6 +106,10 @@ func NewArchive(path string, images []Image) (*Archive, error) {
 		if err != nil {
 			return nil, fmt.Errorf("image %s: %w", im.Ref, err)
 		}
+		fullName, err := ContainerdName(im.Ref)
+		if err != nil {
+			return nil, fmt.Errorf("image %s: %w", im.Ref, err)
+		}
 		add := func(h v1.Hash, b *blob) {
 			if _, ok := blobs[h]; !ok {
 				b.owner = i
@@ -143,7 +148,7 @@ func NewArchive(path string, images []Image) (*Archive, error) {
 			Digest:    manifestDigest,
 			Size:      int64(len(rawManifest)),
 			Annotations: map[string]string{
-				AnnotationImageName: ref.Name(),
+				AnnotationImageName: fullName,
 				AnnotationRefName:   ref.Identifier(),
 			},
 		})
@@ -258,4 +263,15 @@ func (c ctxReader) Read(p []byte) (int, error) {
 		return 0, err
 	}
 	return c.r.Read(p)
+}
+
+// ContainerdName is the name the containerd image store keys an image by: the normalised
+// reference with "docker.io" for Docker Hub (not go-containerregistry's "index.docker.io"),
+// which is what `docker` looks up on that store.
+func ContainerdName(ref string) (string, error) {
+	n, err := reference.ParseNormalizedNamed(ref)
+	if err != nil {
+		return "", err
+	}
+	return reference.TagNameOnly(n).String(), nil
 }

@@ -121,6 +121,19 @@ func TestShippedRef(t *testing.T) {
 	}
 }
 
+func TestContainerdName(t *testing.T) {
+	for in, want := range map[string]string{
+		"nginx:1.25":             "docker.io/library/nginx:1.25",
+		"nginx":                  "docker.io/library/nginx:latest",
+		"me/app:2":               "docker.io/me/app:2",
+		"127.0.0.1:5000/a/b:1.0": "127.0.0.1:5000/a/b:1.0",
+	} {
+		if got, err := ContainerdName(in); err != nil || got != want {
+			t.Errorf("ContainerdName(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+}
+
 func TestResolveReportsEveryProblem(t *testing.T) {
 	f := newRegistry(t)
 	ctx := context.Background()

@@ -1,0 +1,282 @@
+package loader
+
+import (
+	"bytes"
+	_ "embed"
+	"errors"
+	"fmt"
+	"path"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"text/template"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/google/go-containerregistry/pkg/name"
+
+	"github.com/airpack/airpack/bundle"
+)
+
+//go:embed load.sh.tmpl
+var scriptTemplate string
+
+// OverrideFile is the compose override load.sh --registry writes next to the compose file. docker
+// compose reads it by itself after the compose file (unless a compose.override.yml,
+// compose.override.yaml or docker-compose.override.yml, which it prefers, exists there too).
+const OverrideFile = "docker-compose.override.yaml"
+
+// overrideMarker starts the first line of every override load.sh writes: load.sh replaces such a
+// file on a re-run and refuses to overwrite any other.
+const overrideMarker = "# Written by airpack load.sh"
+
+// The docker --format templates load.sh uses. They live here rather than in load.sh.tmpl because
+// their {{ }} would clash with text/template's.
+const (
+	formatServer           = "{{.Server.Version}} {{.Server.Os}}/{{.Server.Arch}}"
+	formatRootDir          = "{{.DockerRootDir}}"
+	formatDriverStatusJSON = "{{json .DriverStatus}}"
+	formatDriverStatus     = "{{.DriverStatus}}"
+	formatImageID          = "{{.Id}}"
+)
+
+// composeDefaultFiles are the names docker compose finds by itself in the current directory; the
+// bundle's compose file must be one of them for `docker compose up -d` to need no -f.
+var composeDefaultFiles = []string{"compose.yaml", "compose.yml", "docker-compose.yml", "docker-compose.yaml"}
+
+var (
+	digestRE  = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
+	serviceRE = regexp.MustCompile(`^[a-zA-Z0-9._-]+$`) // the compose specification's service name
+	platRE    = regexp.MustCompile(`^[a-zA-Z0-9_.-]+$`)
+)
+
+var tmpl = template.Must(template.New("load.sh").
+	Funcs(template.FuncMap{"sq": templateQuote, "yamlString": strconv.Quote}).
+	Parse(scriptTemplate))
+
+// scriptData is what load.sh.tmpl renders: the manifest, checked and with everything the script
+// would otherwise have to compute (sizes, the --registry names) worked out.
+type scriptData struct {
+	Name, Version string
+	Platform      string // os/arch[/variant], as packed
+	OSArch        string // os/arch: what `docker version` reports to compare with
+	ComposeFile   string
+	OverrideFile  string
+	Marker        string
+	ManifestFile  string
+	LoaderFile    string
+	SumsFile      string
+	SigFile       string
+	NeedKB        int64 // free space docker load needs under Docker's root dir: twice the archives
+	Archives      []bundle.Archive
+	Images        []imageData
+	Format        map[string]string
+}
+
+type imageData struct {
+	Ref            string
+	Archive        string
+	ConfigDigest   string
+	ManifestDigest string
+	// RepoTag is the repository path without its registry host, and the tag ("library/nginx:1.25"):
+	// the image's name under --registry REGISTRY is REGISTRY/RepoTag.
+	RepoTag  string
+	Services []string
+}
+
+// Script renders the bundle's load.sh for the manifest m. The script embeds everything it needs
+// (image table: ref, services, expected config digest and manifest digest, archive path; bundle
+// name, version, platform; archive sizes) so it never parses JSON.
+//
+// Script refuses a manifest load.sh could not handle correctly: a missing or malformed field, an
+// image in no listed archive, a reference without a tag, a service named twice, or an upgrade
+// bundle (m.Base set), whose base check load.sh does not do yet.
+func Script(m *bundle.Manifest) ([]byte, error) {
+	d, err := newScriptData(m)
+	if err != nil {
+		return nil, fmt.Errorf("generate %s: %w", bundle.LoaderFile, err)
+	}
+	var buf bytes.Buffer
+	if err := tmpl.Execute(&buf, d); err != nil {
+		return nil, fmt.Errorf("generate %s for %s %s: %w", bundle.LoaderFile, m.Name, m.Version, err)
+	}
+	return buf.Bytes(), nil
+}
+
+func newScriptData(m *bundle.Manifest) (*scriptData, error) {
+	if m == nil {
+		return nil, errors.New("no manifest")
+	}
+	if m.Base != nil {
+		// bundle-format.md, load.sh step 3: not implemented, so such a bundle would load without
+		// its base check and fail in docker load with a confusing message.
+		return nil, fmt.Errorf("%s %s is an upgrade bundle (base %s %s): load.sh cannot check base images yet", m.Name, m.Version, m.Base.Name, m.Base.Version)
+	}
+	d := &scriptData{
+		Name:         m.Name,
+		Version:      m.Version,
+		Platform:     m.Platform,
+		ComposeFile:  m.ComposeFile,
+		OverrideFile: OverrideFile,
+		Marker:       overrideMarker,
+		ManifestFile: bundle.ManifestFile,
+		LoaderFile:   bundle.LoaderFile,
+		SumsFile:     bundle.SumsFile,
+		SigFile:      bundle.SigFile,
+		Format: map[string]string{
+			"Server":           formatServer,
+			"RootDir":          formatRootDir,
+			"DriverStatusJSON": formatDriverStatusJSON,
+			"DriverStatus":     formatDriverStatus,
+			"ImageID":          formatImageID,
+		},
+	}
+	if err := checkText("name", m.Name); err != nil {
+		return nil, err
+	}
+	if err := checkText("version", m.Version); err != nil {
+		return nil, err
+	}
+	osArch, err := platformOSArch(m.Platform)
+	if err != nil {
+		return nil, err
+	}
+	d.OSArch = osArch
+	if d.ComposeFile == "" {
+		d.ComposeFile = bundle.ComposeFile
+	}
+	if !slices.Contains(composeDefaultFiles, d.ComposeFile) {
+		return nil, fmt.Errorf("compose file %q: load.sh expects it at the bundle's top under a name docker compose finds by itself (%s)", d.ComposeFile, strings.Join(composeDefaultFiles, ", "))
+	}
+
+	if len(m.Archives) == 0 {
+		return nil, errors.New("the manifest lists no image archive")
+	}
+	var total int64
+	for _, a := range m.Archives {
+		if err := checkRelPath("archive path", a.Path); err != nil {
+			return nil, err
+		}
+		if a.Size < 0 {
+			return nil, fmt.Errorf("archive %s has a negative size %d", a.Path, a.Size)
+		}
+		for _, b := range d.Archives {
+			if b.Path == a.Path {
+				return nil, fmt.Errorf("archive %s is listed twice", a.Path)
+			}
+		}
+		d.Archives = append(d.Archives, a)
+		total += a.Size
+	}
+	d.NeedKB = (2*total + 1023) / 1024
+
+	if len(m.Images) == 0 {
+		return nil, errors.New("the manifest lists no image")
+	}
+	refs := map[string]bool{}
+	serviceImage := map[string]string{}
+	for _, img := range m.Images {
+		id, err := newImageData(img, m.Archives)
+		if err != nil {
+			return nil, err
+		}
+		if refs[img.Ref] {
+			return nil, fmt.Errorf("image %s is listed twice", img.Ref)
+		}
+		refs[img.Ref] = true
+		for _, s := range img.Services {
+			if other, ok := serviceImage[s]; ok {
+				return nil, fmt.Errorf("service %q is listed under two images, %s and %s", s, other, img.Ref)
+			}
+			serviceImage[s] = img.Ref
+		}
+		d.Images = append(d.Images, id)
+	}
+	return d, nil
+}
+
+func newImageData(img bundle.Image, archives []bundle.Archive) (imageData, error) {
+	ref, err := name.ParseReference(img.Ref)
+	if err != nil {
+		return imageData{}, fmt.Errorf("image reference %q: %w", img.Ref, err)
+	}
+	tag, ok := ref.(name.Tag)
+	if !ok {
+		return imageData{}, fmt.Errorf("image reference %q has no tag: docker load restores images by tag", img.Ref)
+	}
+	id := imageData{
+		Ref:            img.Ref,
+		Archive:        img.Archive,
+		ConfigDigest:   img.ConfigDigest,
+		ManifestDigest: img.ManifestDigest,
+		RepoTag:        tag.Context().RepositoryStr() + ":" + tag.TagStr(),
+		Services:       img.Services,
+	}
+	if !digestRE.MatchString(img.ConfigDigest) {
+		return imageData{}, fmt.Errorf("image %s: config digest %q is not sha256:<64 hex digits>", img.Ref, img.ConfigDigest)
+	}
+	if !digestRE.MatchString(img.ManifestDigest) {
+		return imageData{}, fmt.Errorf("image %s: manifest digest %q is not sha256:<64 hex digits>", img.Ref, img.ManifestDigest)
+	}
+	if id.Archive == "" && len(archives) == 1 {
+		id.Archive = archives[0].Path
+	}
+	found := false
+	for _, a := range archives {
+		found = found || a.Path == id.Archive
+	}
+	if !found {
+		return imageData{}, fmt.Errorf("image %s: its archive %q is not among the manifest's archives", img.Ref, img.Archive)
+	}
+	for _, s := range img.Services {
+		if !serviceRE.MatchString(s) {
+			return imageData{}, fmt.Errorf("image %s: service name %q is not a valid compose service name", img.Ref, s)
+		}
+	}
+	return id, nil
+}
+
+// platformOSArch checks an os/arch[/variant] platform and returns its os/arch, the part `docker
+// version` reports for an engine.
+func platformOSArch(p string) (string, error) {
+	parts := strings.Split(p, "/")
+	if len(parts) < 2 || len(parts) > 3 {
+		return "", fmt.Errorf("platform %q is not os/arch[/variant]", p)
+	}
+	for _, s := range parts {
+		if !platRE.MatchString(s) {
+			return "", fmt.Errorf("platform %q is not os/arch[/variant]", p)
+		}
+	}
+	return parts[0] + "/" + parts[1], nil
+}
+
+// checkText refuses what load.sh cannot print on one line: empty values, control characters
+// (a newline would also break the override file's comment) and invalid UTF-8.
+func checkText(field, s string) error {
+	if s == "" {
+		return fmt.Errorf("the manifest has no %s", field)
+	}
+	if !utf8.ValidString(s) {
+		return fmt.Errorf("%s %q is not valid UTF-8", field, s)
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return fmt.Errorf("%s %q contains a control character", field, s)
+		}
+	}
+	return nil
+}
+
+// checkRelPath refuses paths that are not clean and inside the bundle, or that sha256sum would
+// print escaped (a backslash), which load.sh could then not match with its own list.
+func checkRelPath(field, p string) error {
+	if err := checkText(field, p); err != nil {
+		return err
+	}
+	if path.IsAbs(p) || path.Clean(p) != p || p == "." || p == ".." || strings.HasPrefix(p, "../") || strings.Contains(p, `\`) {
+		return fmt.Errorf("%s %q is not a clean relative path inside the bundle", field, p)
+	}
+	return nil
+}

@@ -1,0 +1,89 @@
+// Command demoapp is the application airpack's demo and end-to-end tests ship: one static
+// binary, several roles, so that a Compose project of it exercises what a real app needs
+// (a published port, service-to-service calls, a mounted config file, env vars, a volume).
+//
+//	demoapp web     :8080  GET / reports config file, $GREETING, and the answers of api and echo
+//	demoapp api     :8081  GET / answers "token=$API_TOKEN" and records a hit in /data
+//	demoapp echo    :8082  GET / answers "echo ok"
+//	demoapp worker         idles (a service with no port)
+package main
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, "usage: demoapp web|api|echo|worker")
+		os.Exit(2)
+	}
+	switch role := os.Args[1]; role {
+	case "web":
+		serve(":8080", web)
+	case "api":
+		serve(":8081", api)
+	case "echo":
+		serve(":8082", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "echo ok") })
+	case "worker":
+		for {
+			time.Sleep(time.Hour)
+		}
+	default:
+		fmt.Fprintln(os.Stderr, "unknown role", role)
+		os.Exit(2)
+	}
+}
+
+func serve(addr string, h http.HandlerFunc) {
+	fmt.Println("listening on", addr)
+	if err := http.ListenAndServe(addr, h); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}
+
+func env(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
+
+func web(w http.ResponseWriter, _ *http.Request) {
+	conf, err := os.ReadFile(env("CONFIG_FILE", "/etc/demo/app.conf"))
+	if err != nil {
+		conf = []byte("ERROR " + err.Error())
+	}
+	fmt.Fprintf(w, "config=%s\n", strings.TrimSpace(string(conf)))
+	fmt.Fprintf(w, "greeting=%s\n", os.Getenv("GREETING"))
+	fmt.Fprintf(w, "api=%s\n", get(env("API_URL", "http://api:8081/")))
+	fmt.Fprintf(w, "echo=%s\n", get(env("ECHO_URL", "http://echo:8082/")))
+}
+
+func api(w http.ResponseWriter, _ *http.Request) {
+	if dir := os.Getenv("DATA_DIR"); dir != "" {
+		f, err := os.OpenFile(filepath.Join(dir, "hits"), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+		if err == nil {
+			fmt.Fprintln(f, time.Now().Unix())
+			f.Close()
+		}
+	}
+	fmt.Fprintf(w, "token=%s\n", os.Getenv("API_TOKEN"))
+}
+
+func get(url string) string {
+	c := http.Client{Timeout: 5 * time.Second}
+	resp, err := c.Get(url)
+	if err != nil {
+		return "ERROR " + err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return strings.TrimSpace(string(b))
+}
