@@ -27,7 +27,7 @@ type File struct {
 	Name string
 	Mode fs.FileMode
 	Body []byte
-	// Src is copied when Body is nil.
+	// Src, when set, is the file to copy instead of Body.
 	Src string
 }
 
@@ -193,7 +193,7 @@ func writeFile(dst string, f File) (string, error) {
 func copyBody(w io.Writer, f File) (string, error) {
 	h := sha256.New()
 	mw := io.MultiWriter(w, h)
-	if f.Body != nil {
+	if f.Src == "" {
 		if _, err := mw.Write(f.Body); err != nil {
 			return "", err
 		}
@@ -298,7 +298,7 @@ func sumsSize(entries []entry) int64 {
 // front, so image blobs land at their final offsets with no staging copy.
 func writeTarFile(ctx context.Context, dst string, c Contents) error {
 	entries, err := archiveEntries(c, func(f File) (int64, error) {
-		if f.Body != nil {
+		if f.Src == "" {
 			return int64(len(f.Body)), nil
 		}
 		st, err := os.Stat(f.Src)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -67,7 +68,7 @@ func (r *Registry) Find(ctx context.Context, ref name.Reference, p v1.Platform) 
 	}
 	desc, err := remote.Get(ref, r.options(ctx, p)...)
 	if err != nil {
-		return nil, describeRegistryError(ref, err)
+		return nil, r.explain(ctx, ref, p, describeRegistryError(ref, err))
 	}
 	var img v1.Image
 	if desc.MediaType.IsIndex() {
@@ -88,6 +89,23 @@ func (r *Registry) Find(ctx context.Context, ref name.Reference, p v1.Platform) 
 		}
 	}
 	return foundImage{img}, nil
+}
+
+// explain refines "no such tag": Distribution answers MANIFEST_UNKNOWN for a repository that
+// does not exist at all, and telling the two apart saves the user a wrong hunt for tags.
+func (r *Registry) explain(ctx context.Context, ref name.Reference, p v1.Platform, err error) error {
+	if _, isTag := ref.(name.Tag); !isTag || !strings.Contains(err.Error(), "no such tag") {
+		return err
+	}
+	tags, lerr := remote.List(ref.Context(), r.options(ctx, p)...)
+	if lerr == nil && len(tags) > 0 {
+		return err
+	}
+	var te *transport.Error
+	if len(tags) == 0 && (lerr == nil || errors.As(lerr, &te) && te.StatusCode == http.StatusNotFound) {
+		return fmt.Errorf("%w: repository %s does not exist in %s", ErrNotFound, ref.Context().RepositoryStr(), ref.Context().RegistryStr())
+	}
+	return err
 }
 
 // childForPlatform picks the manifest for p from an index, listing what it has otherwise.

@@ -1,0 +1,123 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/vbauerster/mpb/v8"
+	"github.com/vbauerster/mpb/v8/decor"
+	"golang.org/x/term"
+
+	"github.com/airpack/airpack/imageset"
+)
+
+// logger prints step lines, and image transfer progress: bars on a terminal, plain lines
+// (one per image done, and a summary) otherwise.
+type logger struct {
+	w     io.Writer
+	quiet bool
+	tty   bool
+
+	mu     sync.Mutex
+	p      *mpb.Progress
+	bars   []*mpb.Bar
+	totals []imageset.ImageTotal
+	done   []int64
+	start  time.Time
+}
+
+func newLogger(w *os.File, quiet bool) *logger {
+	return &logger{w: w, quiet: quiet, tty: term.IsTerminal(int(w.Fd()))}
+}
+
+func (l *logger) logf(format string, args ...any) {
+	if l.quiet {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	fmt.Fprintf(l.w, format+"\n", args...)
+}
+
+func (l *logger) progress() imageset.Progress {
+	if l.quiet {
+		return nil
+	}
+	return l
+}
+
+// Start implements imageset.Progress.
+func (l *logger) Start(totals []imageset.ImageTotal) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.totals, l.done, l.start = totals, make([]int64, len(totals)), time.Now()
+	if !l.tty {
+		return
+	}
+	l.p = mpb.New(mpb.WithOutput(l.w), mpb.WithWidth(40), mpb.WithRefreshRate(150*time.Millisecond))
+	for _, t := range totals {
+		bar := l.p.AddBar(t.Bytes,
+			mpb.PrependDecorators(decor.Name(t.Ref, decor.WC{C: decor.DindentRight | decor.DextraSpace})),
+			mpb.AppendDecorators(
+				decor.Counters(decor.SizeB1000(0), "% .1f / % .1f"),
+				decor.Name("  "),
+				decor.AverageSpeed(decor.SizeB1000(0), "% .1f", decor.WCSyncSpace),
+			),
+		)
+		if t.Bytes == 0 {
+			bar.SetTotal(0, true)
+		}
+		l.bars = append(l.bars, bar)
+	}
+}
+
+// Add implements imageset.Progress.
+func (l *logger) Add(i int, n int64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.done[i] += n
+	if l.tty {
+		l.bars[i].IncrInt64(n)
+		return
+	}
+	if l.done[i] == l.totals[i].Bytes {
+		fmt.Fprintf(l.w, "fetched %s (%s)\n", l.totals[i].Ref, human(l.totals[i].Bytes))
+	}
+}
+
+// finish stops the bars and prints the transfer summary.
+func (l *logger) finish() {
+	l.mu.Lock()
+	p, start := l.p, l.start
+	var total int64
+	for _, n := range l.done {
+		total += n
+	}
+	l.mu.Unlock()
+	if p != nil {
+		for _, b := range l.bars {
+			b.Abort(false)
+		}
+		p.Wait()
+	}
+	if !start.IsZero() && !l.quiet {
+		secs := time.Since(start).Seconds()
+		l.logf("fetched %s in %.1fs (%s/s)", human(total), secs, human(int64(float64(total)/max(secs, 0.001))))
+	}
+}
+
+func human(n int64) string {
+	const unit = 1000
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %cB", float64(n)/float64(div), "kMGTPE"[exp])
+}

@@ -1,0 +1,344 @@
+package compose
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/compose-spec/compose-go/v2/cli"
+	"github.com/compose-spec/compose-go/v2/loader"
+	"github.com/compose-spec/compose-go/v2/types"
+	"github.com/compose-spec/compose-go/v2/utils"
+	"go.yaml.in/yaml/v4"
+)
+
+// LoadOptions mirror docker compose's flags.
+type LoadOptions struct {
+	// Files are the -f files, merged in order. Empty: docker compose's
+	// discovery (compose.yaml, compose.yml, docker-compose.yml,
+	// docker-compose.yaml and their .override variant, in WorkDir or the
+	// closest parent directory holding one), after COMPOSE_FILE.
+	Files []string
+	// WorkDir is the project directory (--project-directory). Empty: the
+	// directory of the first -f file, else the current directory.
+	WorkDir string
+	// Profiles are the --profile flags. Empty: COMPOSE_PROFILES.
+	Profiles []string
+	// EnvFiles are the --env-file flags. Empty: the project's .env, if any.
+	EnvFiles []string
+	// ProjectName overrides the project name (-p).
+	ProjectName string
+}
+
+// Project is a loaded compose project.
+type Project struct {
+	// typed is the project as docker compose sees it: interpolated, profiles
+	// applied, env_file and label_file resolved.
+	typed *types.Project
+	// base is typed before env_file/label_file resolution: the rewritten
+	// compose file is checked against it, since the files it would read
+	// only exist once the bundle is written.
+	base *types.Project
+	// raw is the merged model (include, extends and all -f files applied,
+	// paths made absolute) without interpolation: what gets written back.
+	raw map[string]any
+	// includeVars are set by included projects' own env files only.
+	includeVars map[string]string
+	// includes tells whether the project includes other projects.
+	includes bool
+}
+
+// Name returns the project name.
+func (p *Project) Name() string { return p.typed.Name }
+
+// Dir returns the absolute project directory.
+func (p *Project) Dir() string { return p.typed.WorkingDir }
+
+// Typed returns the interpolated compose-go model, profiles applied.
+func (p *Project) Typed() *types.Project { return p.typed }
+
+// ServiceImage is the image one service runs.
+type ServiceImage struct {
+	Service string
+	// Image is the reference to ship: the service's `image:`, else the name
+	// docker compose gives the image it builds, "<project>-<service>".
+	Image string
+	// Build reports whether the service has a `build:` section.
+	Build bool
+	// Platform is the service's `platform:`, "" if none.
+	Platform string
+}
+
+// Images returns one entry per active service, sorted by service name.
+// Provider services (no image, no build) run no image and are left out.
+func (p *Project) Images() []ServiceImage {
+	var out []ServiceImage
+	for _, name := range p.typed.ServiceNames() {
+		s := p.typed.Services[name]
+		if s.Image == "" && s.Build == nil {
+			continue
+		}
+		out = append(out, ServiceImage{
+			Service:  name,
+			Image:    p.defaultImage(s),
+			Build:    s.Build != nil,
+			Platform: s.Platform,
+		})
+	}
+	return out
+}
+
+// defaultImage mirrors docker compose's api.GetImageNameOrDefault, including
+// the "_" separator of COMPOSE_COMPATIBILITY.
+func (p *Project) defaultImage(s types.ServiceConfig) string {
+	if s.Image != "" {
+		return s.Image
+	}
+	sep := "-"
+	if utils.StringToBool(p.typed.Environment["COMPOSE_COMPATIBILITY"]) {
+		sep = "_"
+	}
+	return p.typed.Name + sep + s.Name
+}
+
+// Load loads a compose project the way `docker compose` does with the same
+// flags, and keeps its non-interpolated model for Rewrite.
+func Load(ctx context.Context, opts LoadOptions) (*Project, error) {
+	p, err := load(ctx, opts)
+	if err != nil {
+		return nil, fmt.Errorf("load compose project: %w", err)
+	}
+	return p, nil
+}
+
+func load(ctx context.Context, opts LoadOptions) (*Project, error) {
+	for _, f := range opts.Files {
+		if f == "-" {
+			return nil, errors.New("reading the compose file from stdin is not supported: pass a file")
+		}
+	}
+	po, err := projectOptions(opts)
+	if err != nil {
+		return nil, err
+	}
+	wd, err := po.GetWorkingDir()
+	if err != nil {
+		return nil, err
+	}
+	if len(po.ConfigPaths) == 0 {
+		return nil, fmt.Errorf("no compose file found in %s or its parent directories (looked for %s); pass one with -f",
+			wd, strings.Join(cli.DefaultFileNames, ", "))
+	}
+	for _, f := range po.ConfigPaths {
+		if strings.Contains(f, "://") {
+			return nil, fmt.Errorf("%s: remote compose files are not supported", f)
+		}
+	}
+	tidy := func(err error) error { return tidyError(err, wd) }
+	if err := checkSyntax(po.ConfigPaths, wd); err != nil {
+		return nil, err
+	}
+
+	base, err := po.LoadProject(ctx)
+	if err != nil {
+		return nil, tidy(err)
+	}
+	if err := checkEnvFiles(base); err != nil {
+		return nil, err
+	}
+	typed, err := base.WithServicesEnvironmentResolved(false)
+	if err != nil {
+		return nil, tidy(err)
+	}
+	typed, err = typed.WithServicesLabelsResolved(false)
+	if err != nil {
+		return nil, tidy(err)
+	}
+	if err := checkSupported(typed); err != nil {
+		return nil, err
+	}
+
+	// The same files, merged the same way, without interpolation. Nothing
+	// from the environment may leak in: an empty environment keeps
+	// `environment: [VAR]` entries as they are written.
+	details, err := po.ReadConfigFiles(ctx, wd, po)
+	if err != nil {
+		return nil, tidy(err)
+	}
+	raw, err := loader.LoadModelWithContext(ctx, types.ConfigDetails{
+		WorkingDir:  details.WorkingDir,
+		ConfigFiles: details.ConfigFiles,
+		Environment: types.Mapping{},
+	}, func(o *loader.Options) {
+		o.SkipInterpolation = true
+		o.SkipNormalization = true
+		o.SkipValidation = true
+		o.SkipConsistencyCheck = true
+		o.ResolvePaths = true
+		o.SetProjectName(base.Name, true)
+	})
+	if err != nil {
+		return nil, tidy(fmt.Errorf("load without interpolation, to keep ${VAR} references "+
+			"(a variable in an include or extends path is not supported): %w", err))
+	}
+	if details.WorkingDir != typed.WorkingDir {
+		return nil, fmt.Errorf("project directory %s differs from %s", details.WorkingDir, typed.WorkingDir)
+	}
+	incVars, includes := includeVars(po.ConfigPaths, typed.WorkingDir, typed.Environment)
+	return &Project{typed: typed, base: base, raw: raw, includeVars: incVars, includes: includes}, nil
+}
+
+// projectOptions builds compose-go's options in the order docker compose's
+// ProjectOptions.toProjectOptions does, so .env, COMPOSE_FILE,
+// COMPOSE_PROFILES and COMPOSE_PROJECT_NAME are honoured the same way.
+func projectOptions(opts LoadOptions) (*cli.ProjectOptions, error) {
+	fns := []cli.ProjectOptionsFn{
+		cli.WithWorkingDirectory(opts.WorkDir),
+		cli.WithOsEnv,
+	}
+	if _, ok := os.LookupEnv("PWD"); !ok {
+		if pwd, err := os.Getwd(); err == nil {
+			fns = append(fns, cli.WithEnv([]string{"PWD=" + pwd}))
+		}
+	}
+	fns = append(fns,
+		cli.WithEnvFiles(opts.EnvFiles...),
+		cli.WithDotEnv,
+		cli.WithConfigFileEnv,
+		cli.WithDefaultConfigPath,
+		// the project directory may only be known now: load its .env
+		cli.WithEnvFiles(opts.EnvFiles...),
+		cli.WithDotEnv,
+		cli.WithDefaultProfiles(opts.Profiles...),
+		cli.WithName(opts.ProjectName),
+		cli.WithoutEnvironmentResolution,
+		cli.WithoutLabelsResolution,
+	)
+	return cli.NewProjectOptions(opts.Files, fns...)
+}
+
+// checkSyntax reads the compose files first: compose-go reports some YAML
+// errors without naming the file.
+func checkSyntax(files []string, dir string) error {
+	for _, f := range files {
+		show := relPaths(f, dir)
+		b, err := os.ReadFile(f)
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return fmt.Errorf("compose file %s does not exist", show)
+			}
+			return fmt.Errorf("compose file %s: %w", show, err)
+		}
+		dec := yaml.NewDecoder(bytes.NewReader(b))
+		for {
+			var n yaml.Node
+			err := dec.Decode(&n)
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				return fmt.Errorf("%s: %w", show, err)
+			}
+		}
+	}
+	return nil
+}
+
+// checkEnvFiles reports a missing env_file or label_file the way Rewrite
+// reports other missing sources, before compose-go fails reading it.
+func checkEnvFiles(p *types.Project) error {
+	show := func(abs string) string {
+		if rel, err := filepath.Rel(p.WorkingDir, abs); err == nil && !strings.HasPrefix(rel, "..") {
+			return fmt.Sprintf("./%s (%s)", filepath.ToSlash(rel), abs)
+		}
+		return abs
+	}
+	for _, name := range p.ServiceNames() {
+		s := p.Services[name]
+		for _, ef := range s.EnvFiles {
+			if _, err := os.Stat(ef.Path); errors.Is(err, fs.ErrNotExist) && bool(ef.Required) {
+				return fmt.Errorf("service %s: env_file %s does not exist", name, show(ef.Path))
+			}
+		}
+		for _, lf := range s.LabelFiles {
+			if _, err := os.Stat(lf); errors.Is(err, fs.ErrNotExist) {
+				return fmt.Errorf("service %s: label_file %s does not exist", name, show(lf))
+			}
+		}
+	}
+	return nil
+}
+
+// checkSupported refuses what the rewrite cannot carry into a bundle yet.
+func checkSupported(p *types.Project) error {
+	if len(p.Jobs) > 0 {
+		names := make([]string, 0, len(p.Jobs))
+		for n := range p.Jobs {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		return fmt.Errorf("jobs are not supported yet (%s)", strings.Join(names, ", "))
+	}
+	for _, name := range p.ServiceNames() {
+		if len(p.Services[name].PreStart) > 0 {
+			return fmt.Errorf("service %s: pre_start hooks are not supported yet", name)
+		}
+	}
+	return nil
+}
+
+// tidyError makes compose-go's error one line and names files relative to
+// the project directory.
+func tidyError(err error, dir string) error {
+	msg := err.Error()
+	msg = strings.ReplaceAll(msg, "failed to parse ", "")
+	// jsonschema's words for an attribute the compose schema does not have
+	msg = strings.ReplaceAll(msg, " false schema", ": unknown attribute")
+	msg = relPaths(msg, dir)
+	var lines []string
+	for _, l := range strings.Split(msg, "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			lines = append(lines, l)
+		}
+	}
+	return &loadError{msg: strings.Join(lines, "; "), err: err}
+}
+
+// relPaths rewrites absolute paths under dir in msg as relative ones.
+func relPaths(msg, dir string) string {
+	if dir == "" || dir == string(filepath.Separator) {
+		return msg
+	}
+	prefix := dir + string(filepath.Separator)
+	var b strings.Builder
+	for {
+		i := strings.Index(msg, prefix)
+		if i < 0 {
+			b.WriteString(msg)
+			return b.String()
+		}
+		// only at the start of a path, not inside a longer one
+		if i > 0 && !strings.ContainsRune(" \t\n:\"'(", rune(msg[i-1])) {
+			b.WriteString(msg[:i+len(prefix)])
+			msg = msg[i+len(prefix):]
+			continue
+		}
+		b.WriteString(msg[:i])
+		msg = msg[i+len(prefix):]
+	}
+}
+
+type loadError struct {
+	msg string
+	err error
+}
+
+func (e *loadError) Error() string { return e.msg }
+func (e *loadError) Unwrap() error { return e.err }

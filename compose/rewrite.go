@@ -1,0 +1,591 @@
+package compose
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/compose-spec/compose-go/v2/loader"
+	"github.com/compose-spec/compose-go/v2/types"
+	"go.yaml.in/yaml/v4"
+)
+
+// RewriteOptions say how to write the project into a bundle.
+type RewriteOptions struct {
+	// Name is written as the top-level `name:`, so the containers, networks
+	// and volumes of the bundle keep their names across versions.
+	Name string
+	// Images maps every service to the image reference written as its
+	// `image:`.
+	Images map[string]string
+	// AllowOutside ships copies of bind sources, env_files, label_files,
+	// configs and secrets found outside the project directory (under
+	// files/_outside/) instead of refusing them.
+	AllowOutside bool
+}
+
+// Output is the compose part of a bundle.
+type Output struct {
+	ComposeYAML []byte     // the bundle's docker-compose.yaml
+	DotEnv      []byte     // the bundle's .env
+	Files       []FileCopy // files to copy into the bundle, sorted by Dst
+}
+
+// FileCopy is one regular file to copy into the bundle.
+type FileCopy struct {
+	Src  string      // absolute source path
+	Dst  string      // slash path relative to the bundle directory, under "files/"
+	Mode fs.FileMode // the source's mode
+}
+
+// ComposeFileName is the name of the compose file in a bundle.
+const ComposeFileName = "docker-compose.yaml"
+
+const (
+	filesDir   = "files"
+	outsideDir = "_outside"
+)
+
+// hostPaths hold host resources, not project data: a bind mount of one of
+// them (or of something below it) means "this host's", so it is kept as is
+// and never copied, whether or not it exists where the bundle is packed.
+var hostPaths = []string{"/dev", "/proc", "/sys", "/run", "/var/run", "/var/lib/docker"}
+
+// Rewrite turns the project into the bundle's compose file, .env and the
+// list of files to ship with them.
+func (p *Project) Rewrite(opts RewriteOptions) (*Output, error) {
+	if opts.Name == "" || loader.NormalizeProjectName(opts.Name) != opts.Name {
+		return nil, fmt.Errorf("rewrite compose project: %w", loader.InvalidProjectNameErr(opts.Name))
+	}
+	r := &rewriter{p: p, opts: opts, dir: p.Dir(), files: map[string]FileCopy{}, shipped: map[string]string{}}
+	out, err := r.rewrite()
+	if err != nil {
+		return nil, fmt.Errorf("rewrite compose project: %w", err)
+	}
+	return out, nil
+}
+
+type rewriter struct {
+	p    *Project
+	opts RewriteOptions
+	dir  string
+	// files to copy, by Dst
+	files map[string]FileCopy
+	// shipped maps an absolute source to its bundle path ("files/...")
+	shipped map[string]string
+}
+
+func (r *rewriter) rewrite() (*Output, error) {
+	model := cloneValue(r.p.raw).(map[string]any)
+	for _, k := range []string{"version", "include", "jobs"} {
+		delete(model, k)
+	}
+	model["name"] = r.opts.Name
+
+	services, _ := model["services"].(map[string]any)
+	for name := range services {
+		if _, active := r.p.typed.Services[name]; !active {
+			delete(services, name)
+		}
+	}
+	for _, name := range sortedKeys(services) {
+		svc, ok := services[name].(map[string]any)
+		if !ok {
+			return nil, fmt.Errorf("service %s: unexpected %T in the model", name, services[name])
+		}
+		if err := r.service(name, svc); err != nil {
+			return nil, fmt.Errorf("service %s: %w", name, err)
+		}
+	}
+	if err := r.fileObjects(model, "configs", "config"); err != nil {
+		return nil, err
+	}
+	if err := r.fileObjects(model, "secrets", "secret"); err != nil {
+		return nil, err
+	}
+	if err := r.volumes(model); err != nil {
+		return nil, err
+	}
+
+	composeYAML, err := marshalModel(model)
+	if err != nil {
+		return nil, fmt.Errorf("write %s: %w", ComposeFileName, err)
+	}
+	dotEnv, err := r.dotEnv(model)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.verify(composeYAML, dotEnv); err != nil {
+		return nil, err
+	}
+
+	out := &Output{ComposeYAML: composeYAML, DotEnv: dotEnv}
+	for _, dst := range sortedKeys(r.files) {
+		out.Files = append(out.Files, r.files[dst])
+	}
+	return out, nil
+}
+
+// service rewrites one active service in place.
+func (r *rewriter) service(name string, svc map[string]any) error {
+	ts := r.p.typed.Services[name]
+	delete(svc, "build")
+	delete(svc, "develop")                 // watch rules sync sources into builds: nothing to do offline
+	delete(svc, "profiles")                // only active services are shipped, and all of them must start
+	if ts.Image != "" || ts.Build != nil { // else a provider service, which runs no image
+		img := r.opts.Images[name]
+		if img == "" {
+			return errors.New("no image given for the service")
+		}
+		svc["image"] = escape(img)
+	}
+	if !keepPullPolicy(ts.PullPolicy) {
+		// always/build/daily/...: would pull or build on a host that can do neither
+		delete(svc, "pull_policy")
+	}
+	if deps, ok := svc["depends_on"].(map[string]any); ok {
+		for dep := range deps {
+			if _, active := r.p.typed.Services[dep]; !active {
+				delete(deps, dep) // optional dependency on a service left out by profiles
+			}
+		}
+		if len(deps) == 0 {
+			delete(svc, "depends_on")
+		}
+	}
+	if err := r.serviceVolumes(svc, ts); err != nil {
+		return err
+	}
+	if err := r.envFiles(svc, ts); err != nil {
+		return err
+	}
+	return r.labelFiles(svc, ts)
+}
+
+func keepPullPolicy(p string) bool {
+	switch p {
+	case "", types.PullPolicyNever, types.PullPolicyMissing, types.PullPolicyIfNotPresent:
+		return true
+	}
+	return false
+}
+
+// serviceVolumes points bind mounts at their shipped copies. The typed
+// volume decides what a mount is (its source may come from a variable); the
+// raw entry is kept where it still describes the same mount, so its other
+// ${VAR} references survive.
+func (r *rewriter) serviceVolumes(svc map[string]any, ts types.ServiceConfig) error {
+	if len(ts.Volumes) == 0 {
+		return nil
+	}
+	rawVols, _ := svc["volumes"].([]any)
+	aligned := len(rawVols) == len(ts.Volumes)
+	vols := make([]any, len(ts.Volumes))
+	for i, tv := range ts.Volumes {
+		var rawVol any
+		if aligned {
+			rawVol = rawVols[i]
+		}
+		if tv.Type != types.VolumeTypeBind {
+			if rawVol != nil {
+				vols[i] = rawVol
+				continue
+			}
+			m, err := volumeMap(tv)
+			if err != nil {
+				return err
+			}
+			vols[i] = m
+			continue
+		}
+		src, err := r.bindSource(tv.Source)
+		if err != nil {
+			return err
+		}
+		m, ok := rawVol.(map[string]any)
+		if !ok || m["type"] != types.VolumeTypeBind || !sameTarget(m["target"], tv.Target) {
+			if m, err = volumeMap(tv); err != nil {
+				return err
+			}
+		}
+		m["type"] = types.VolumeTypeBind
+		m["source"] = escape(src)
+		vols[i] = m
+	}
+	svc["volumes"] = vols
+	return nil
+}
+
+func sameTarget(raw any, target string) bool {
+	s, ok := raw.(string)
+	if !ok {
+		return false
+	}
+	if strings.Contains(s, "$") {
+		return true // decided by a variable: the typed volume at this index is this entry
+	}
+	return path.Clean(s) == target
+}
+
+// volumeMap writes a typed volume in long syntax, for entries whose raw form
+// could not be matched (a short syntax string made of variables).
+func volumeMap(v types.ServiceVolumeConfig) (map[string]any, error) {
+	b, err := yaml.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	m := map[string]any{}
+	if err := yaml.Unmarshal(b, &m); err != nil {
+		return nil, err
+	}
+	return escapeValue(m).(map[string]any), nil
+}
+
+// bindSource returns the compose path of a bind mount source in the bundle.
+func (r *rewriter) bindSource(abs string) (string, error) {
+	if isHostPath(abs) && !r.inside(abs) {
+		return abs, nil
+	}
+	return r.ship(abs, item{kind: "bind mount source", outside: "volume source", special: true, dir: true})
+}
+
+func isHostPath(abs string) bool {
+	if abs == "/" {
+		return true
+	}
+	for _, h := range hostPaths {
+		if abs == h || strings.HasPrefix(abs, h+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *rewriter) envFiles(svc map[string]any, ts types.ServiceConfig) error {
+	if len(ts.EnvFiles) == 0 {
+		return nil
+	}
+	var list []any
+	for _, ef := range ts.EnvFiles {
+		if !ef.Required {
+			if _, err := os.Stat(ef.Path); errors.Is(err, fs.ErrNotExist) {
+				continue // docker compose skips it too
+			}
+		}
+		dst, err := r.ship(ef.Path, item{kind: "env_file", outside: "env_file"})
+		if err != nil {
+			return err
+		}
+		if ef.Required && ef.Format == "" {
+			list = append(list, escape(dst))
+			continue
+		}
+		m := map[string]any{"path": escape(dst), "required": bool(ef.Required)}
+		if ef.Format != "" {
+			m["format"] = escape(ef.Format)
+		}
+		list = append(list, m)
+	}
+	if len(list) == 0 {
+		delete(svc, "env_file")
+	} else {
+		svc["env_file"] = list
+	}
+	return nil
+}
+
+func (r *rewriter) labelFiles(svc map[string]any, ts types.ServiceConfig) error {
+	if len(ts.LabelFiles) == 0 {
+		return nil
+	}
+	var list []any
+	for _, f := range ts.LabelFiles {
+		dst, err := r.ship(f, item{kind: "label_file", outside: "label_file"})
+		if err != nil {
+			return err
+		}
+		list = append(list, escape(dst))
+	}
+	svc["label_file"] = list
+	return nil
+}
+
+// fileObjects ships the files of top-level configs or secrets used by the
+// active services and drops the unused ones.
+func (r *rewriter) fileObjects(model map[string]any, key, what string) error {
+	objs, ok := model[key].(map[string]any)
+	if !ok {
+		return nil
+	}
+	used := map[string]bool{}
+	var typed map[string]types.FileObjectConfig
+	for _, s := range r.p.typed.Services {
+		if key == "configs" {
+			for _, c := range s.Configs {
+				used[c.Source] = true
+			}
+		} else {
+			for _, c := range s.Secrets {
+				used[c.Source] = true
+			}
+		}
+	}
+	if key == "configs" {
+		typed = map[string]types.FileObjectConfig{}
+		for n, c := range r.p.typed.Configs {
+			typed[n] = types.FileObjectConfig(c)
+		}
+	} else {
+		typed = map[string]types.FileObjectConfig{}
+		for n, c := range r.p.typed.Secrets {
+			typed[n] = types.FileObjectConfig(c)
+		}
+	}
+	for _, name := range sortedKeys(objs) {
+		if !used[name] {
+			delete(objs, name)
+			continue
+		}
+		t := typed[name]
+		if t.File == "" || bool(t.External) {
+			continue
+		}
+		obj, ok := objs[name].(map[string]any)
+		if !ok {
+			return fmt.Errorf("%s %s: unexpected %T in the model", what, name, objs[name])
+		}
+		dst, err := r.ship(t.File, item{kind: "file", outside: "file", dir: true})
+		if err != nil {
+			return fmt.Errorf("%s %s: %w", what, name, err)
+		}
+		obj["file"] = escape(dst)
+	}
+	if len(objs) == 0 {
+		delete(model, key)
+	}
+	return nil
+}
+
+// volumes ships the directories of local volumes that bind a host path
+// (driver local, o: bind, device: path), which compose resolves like bind
+// mounts.
+func (r *rewriter) volumes(model map[string]any) error {
+	vols, ok := model["volumes"].(map[string]any)
+	if !ok {
+		return nil
+	}
+	for _, name := range sortedKeys(vols) {
+		tv, ok := r.p.typed.Volumes[name]
+		if !ok || tv.Driver != "local" || tv.DriverOpts["o"] != "bind" || tv.DriverOpts["device"] == "" {
+			continue
+		}
+		dev := tv.DriverOpts["device"]
+		if !filepath.IsAbs(dev) {
+			continue
+		}
+		obj, _ := vols[name].(map[string]any)
+		do, _ := obj["driver_opts"].(map[string]any)
+		if do == nil {
+			continue
+		}
+		if isHostPath(dev) && !r.inside(dev) {
+			continue
+		}
+		dst, err := r.ship(dev, item{kind: "device", outside: "device", dir: true})
+		if err != nil {
+			return fmt.Errorf("volume %s: %w", name, err)
+		}
+		do["device"] = escape(dst)
+	}
+	return nil
+}
+
+// item describes what is being shipped, for messages and checks.
+type item struct {
+	kind    string // in "<kind> ./x (/abs/x) does not exist"
+	outside string // in "<outside> /abs/x is outside the project directory"
+	special bool   // a special file (socket, device) is kept pointing at the host
+	dir     bool   // a directory is shipped whole
+}
+
+// ship registers abs (a file or a directory) for copying and returns its
+// compose path in the bundle ("./files/...").
+func (r *rewriter) ship(abs string, it item) (string, error) {
+	abs = filepath.Clean(abs)
+	inside := r.inside(abs)
+	info, err := os.Stat(abs)
+	if err != nil {
+		if !inside && !r.opts.AllowOutside {
+			return "", r.outsideError(abs, it)
+		}
+		if errors.Is(err, fs.ErrNotExist) {
+			if d := r.display(abs); d != abs {
+				return "", fmt.Errorf("%s %s (%s) does not exist", it.kind, d, abs)
+			}
+			return "", fmt.Errorf("%s %s does not exist", it.kind, abs)
+		}
+		return "", fmt.Errorf("%s %s: %w", it.kind, r.display(abs), err)
+	}
+	mode := info.Mode()
+	if !mode.IsRegular() && !mode.IsDir() {
+		if it.special {
+			// the target host's own socket or device
+			if inside {
+				return "./" + filepath.ToSlash(r.rel(abs)), nil
+			}
+			return abs, nil
+		}
+		return "", fmt.Errorf("%s %s is not a regular file", it.kind, r.display(abs))
+	}
+	if !inside && !r.opts.AllowOutside {
+		return "", r.outsideError(abs, it)
+	}
+	if mode.IsDir() && !it.dir {
+		return "", fmt.Errorf("%s %s is a directory", it.kind, r.display(abs))
+	}
+	dst, ok := r.shipped[abs]
+	if !ok {
+		if inside {
+			dst = path.Join(filesDir, filepath.ToSlash(r.rel(abs)))
+		} else {
+			dst = path.Join(filesDir, outsideDir, filepath.ToSlash(strings.TrimPrefix(abs, string(filepath.Separator))))
+		}
+		if mode.IsDir() {
+			err = r.addTree(abs, dst, map[string]bool{})
+		} else {
+			err = r.addFile(abs, dst, mode)
+		}
+		if err != nil {
+			return "", err
+		}
+		r.shipped[abs] = dst
+	}
+	return "./" + dst, nil
+}
+
+func (r *rewriter) outsideError(abs string, it item) error {
+	return fmt.Errorf("%s %s is outside the project directory %s; move it into the project or pass --allow-outside to ship a copy",
+		it.outside, abs, r.dir)
+}
+
+func (r *rewriter) addFile(src, dst string, mode fs.FileMode) error {
+	if prev, ok := r.files[dst]; ok && prev.Src != src {
+		return fmt.Errorf("%s and %s would both be shipped as %s", prev.Src, src, dst)
+	}
+	r.files[dst] = FileCopy{Src: src, Dst: dst, Mode: mode}
+	return nil
+}
+
+// addTree adds every regular file below dir, following symbolic links like
+// the container will; broken links and special files are left out.
+func (r *rewriter) addTree(dir, dst string, seen map[string]bool) error {
+	real, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		return err
+	}
+	if seen[real] {
+		return nil // a link back up the tree
+	}
+	seen[real] = true
+	defer delete(seen, real)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", dir, err)
+	}
+	for _, e := range entries {
+		src := filepath.Join(dir, e.Name())
+		info, err := os.Stat(src)
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				continue // broken link: nothing there in the container either
+			}
+			return err
+		}
+		switch {
+		case info.IsDir():
+			err = r.addTree(src, dst+"/"+e.Name(), seen)
+		case info.Mode().IsRegular():
+			err = r.addFile(src, dst+"/"+e.Name(), info.Mode())
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *rewriter) inside(abs string) bool {
+	rel, err := filepath.Rel(r.dir, abs)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) && !filepath.IsAbs(rel)
+}
+
+func (r *rewriter) rel(abs string) string {
+	rel, err := filepath.Rel(r.dir, abs)
+	if err != nil {
+		return abs
+	}
+	return rel
+}
+
+// display names a path the way a user wrote it: relative to the project
+// directory when inside it.
+func (r *rewriter) display(abs string) string {
+	if !r.inside(abs) {
+		return abs
+	}
+	if rel := r.rel(abs); rel != "." {
+		return "./" + filepath.ToSlash(rel)
+	}
+	return "."
+}
+
+// escape protects a literal value from interpolation in the written file.
+func escape(s string) string { return strings.ReplaceAll(s, "$", "$$") }
+
+func escapeValue(v any) any {
+	switch t := v.(type) {
+	case string:
+		return escape(t)
+	case map[string]any:
+		for k, e := range t {
+			t[k] = escapeValue(e)
+		}
+	case []any:
+		for i, e := range t {
+			t[i] = escapeValue(e)
+		}
+	}
+	return v
+}
+
+func cloneValue(v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		m := make(map[string]any, len(t))
+		for k, e := range t {
+			m[k] = cloneValue(e)
+		}
+		return m
+	case []any:
+		s := make([]any, len(t))
+		for i, e := range t {
+			s[i] = cloneValue(e)
+		}
+		return s
+	}
+	return v
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -1,0 +1,447 @@
+package compose
+
+import (
+	"bytes"
+	"io/fs"
+	"net"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestRewriteBindsEnvFilesConfigsSecrets(t *testing.T) {
+	cleanEnv(t, fixtureVars...)
+	dir := fixture(t, "binds")
+	p := mustLoad(t, LoadOptions{WorkDir: dir})
+	out := mustRewrite(t, p, RewriteOptions{Name: "shop", Images: map[string]string{
+		"web":    "registry.example/web:1.0",
+		"worker": "registry.example/worker:1.0",
+	}})
+	doc := parseYAML(t, out.ComposeYAML)
+
+	if got := at(t, doc, "name"); got != "shop" {
+		t.Errorf("name = %v, want shop", got)
+	}
+	web := at(t, doc, "services", "web")
+	if got := at(t, web, "image"); got != "registry.example/web:1.0" {
+		t.Errorf("web image = %v", got)
+	}
+	volumes := []struct {
+		typ, source, target string
+		readOnly            bool
+	}{
+		{"bind", "./files/conf/app.conf", "/etc/app/app.conf", true}, // short syntax, :ro
+		{"bind", "./files/data", "/srv/data", false},                 // long syntax, a directory
+		{"volume", "cache", "/var/cache/app", false},                 // named volume: unchanged
+		{"tmpfs", "", "/tmp", false},
+	}
+	for i, want := range volumes {
+		v := at(t, web, "volumes", i)
+		if got := at(t, v, "type"); got != want.typ {
+			t.Errorf("web volume %d type = %v, want %s", i, got, want.typ)
+		}
+		if want.source != "" {
+			if got := at(t, v, "source"); got != want.source {
+				t.Errorf("web volume %d source = %v, want %s", i, got, want.source)
+			}
+		} else if has(v, "source") {
+			t.Errorf("web volume %d has a source: %v", i, v)
+		}
+		if got := at(t, v, "target"); got != want.target {
+			t.Errorf("web volume %d target = %v, want %s", i, got, want.target)
+		}
+		if ro, _ := v.(map[string]any)["read_only"].(bool); ro != want.readOnly {
+			t.Errorf("web volume %d read_only = %v, want %v", i, ro, want.readOnly)
+		}
+	}
+	wantEnvFiles := []any{"./files/web.env", map[string]any{"path": "./files/optional.env", "required": false}}
+	if got := at(t, web, "env_file"); !reflect.DeepEqual(got, wantEnvFiles) {
+		t.Errorf("web env_file = %v, want %v (the missing optional one dropped)", got, wantEnvFiles)
+	}
+	if got := at(t, doc, "services", "worker", "volumes", 0, "source"); got != "./files/data/sub" {
+		t.Errorf("worker volume source = %v, want ./files/data/sub", got)
+	}
+	if got := at(t, doc, "configs", "app_conf", "file"); got != "./files/conf/extra.conf" {
+		t.Errorf("config app_conf file = %v", got)
+	}
+	if got := at(t, doc, "configs", "inline_conf", "content"); got != "inline=1\n" {
+		t.Errorf("config inline_conf content = %q, want it unchanged", got)
+	}
+	if has(at(t, doc, "configs"), "unused_conf") {
+		t.Errorf("config unused_conf is used by no service and should be left out")
+	}
+	if got := at(t, doc, "secrets", "db_password", "file"); got != "./files/secrets/db_password.txt" {
+		t.Errorf("secret db_password file = %v", got)
+	}
+	if got := at(t, doc, "volumes"); !reflect.DeepEqual(got, map[string]any{"cache": map[string]any{}}) {
+		t.Errorf("top-level volumes = %v, want cache unchanged", got)
+	}
+
+	wantFiles := []FileCopy{
+		{Src: filepath.Join(dir, "conf/app.conf"), Dst: "files/conf/app.conf", Mode: 0o644},
+		{Src: filepath.Join(dir, "conf/extra.conf"), Dst: "files/conf/extra.conf", Mode: 0o644},
+		{Src: filepath.Join(dir, "data/a.txt"), Dst: "files/data/a.txt", Mode: 0o755},
+		{Src: filepath.Join(dir, "data/sub/b.txt"), Dst: "files/data/sub/b.txt", Mode: 0o644},
+		{Src: filepath.Join(dir, "optional.env"), Dst: "files/optional.env", Mode: 0o644},
+		{Src: filepath.Join(dir, "secrets/db_password.txt"), Dst: "files/secrets/db_password.txt", Mode: 0o644},
+		{Src: filepath.Join(dir, "web.env"), Dst: "files/web.env", Mode: 0o644},
+	}
+	// git keeps only the executable bit: compare what the checkout has
+	for i := range wantFiles {
+		info, err := os.Stat(wantFiles[i].Src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantFiles[i].Mode = info.Mode()
+	}
+	if !reflect.DeepEqual(out.Files, wantFiles) {
+		t.Errorf("Files =\n%v\nwant\n%v", out.Files, wantFiles)
+	}
+	if len(out.DotEnv) != 0 {
+		t.Errorf(".env = %q, want empty: the file references no variable", out.DotEnv)
+	}
+}
+
+func TestRewriteBuildAndProfiles(t *testing.T) {
+	cleanEnv(t, fixtureVars...)
+	t.Run("build removed, image set, pull_policy build dropped", func(t *testing.T) {
+		p := mustLoad(t, LoadOptions{WorkDir: fixture(t, "build")})
+		out := mustRewrite(t, p, RewriteOptions{Name: "shop", Images: map[string]string{"api": "shop-api:1.0", "web": "example/web:1.0"}})
+		doc := parseYAML(t, out.ComposeYAML)
+		want := map[string]any{
+			"api": map[string]any{"image": "shop-api:1.0", "platform": "linux/arm64"},
+			"web": map[string]any{"image": "example/web:1.0"},
+		}
+		if got := at(t, doc, "services"); !reflect.DeepEqual(got, want) {
+			t.Errorf("services = %v, want %v", got, want)
+		}
+	})
+	t.Run("a service without an image is refused", func(t *testing.T) {
+		p := mustLoad(t, LoadOptions{WorkDir: fixture(t, "build")})
+		_, err := p.Rewrite(RewriteOptions{Name: "shop", Images: map[string]string{"web": "example/web:1.0"}})
+		if want := "rewrite compose project: service api: no image given for the service"; err == nil || err.Error() != want {
+			t.Errorf("error = %v, want %q", err, want)
+		}
+	})
+	t.Run("invalid name", func(t *testing.T) {
+		p := mustLoad(t, LoadOptions{WorkDir: fixture(t, "build")})
+		_, err := p.Rewrite(RewriteOptions{Name: "Shop!", Images: defaultImages(p)})
+		if err == nil || !strings.HasPrefix(err.Error(), `rewrite compose project: invalid project name "Shop!"`) {
+			t.Errorf("error = %v, want an invalid project name", err)
+		}
+	})
+	t.Run("only active services, all of them started by default", func(t *testing.T) {
+		p := mustLoad(t, LoadOptions{WorkDir: fixture(t, "profiles")})
+		doc := parseYAML(t, mustRewrite(t, p, RewriteOptions{}).ComposeYAML)
+		want := map[string]any{"web": map[string]any{"image": "example/web:1.0"}} // depends_on debug (optional) dropped
+		if got := at(t, doc, "services"); !reflect.DeepEqual(got, want) {
+			t.Errorf("services = %v, want %v", got, want)
+		}
+
+		p = mustLoad(t, LoadOptions{WorkDir: fixture(t, "profiles"), Profiles: []string{"debug"}})
+		doc = parseYAML(t, mustRewrite(t, p, RewriteOptions{}).ComposeYAML)
+		for _, s := range []string{"debug", "tools", "web"} {
+			if has(at(t, doc, "services", s), "profiles") {
+				t.Errorf("service %s keeps its profiles: it would not start without --profile", s)
+			}
+		}
+		if got := at(t, doc, "services", "web", "depends_on", "debug", "required"); got != false {
+			t.Errorf("web depends_on debug = %v, want kept", got)
+		}
+	})
+}
+
+func TestRewriteInterpolationKept(t *testing.T) {
+	cleanEnv(t, fixtureVars...)
+	p := mustLoad(t, LoadOptions{WorkDir: fixture(t, "interp")})
+	out := mustRewrite(t, p, RewriteOptions{Name: "shop", Images: map[string]string{"web": "example/web:2.0"}})
+	doc := parseYAML(t, out.ComposeYAML)
+	web := at(t, doc, "services", "web")
+	for _, c := range []struct {
+		path []any
+		want any
+	}{
+		{[]any{"environment", "DB_URL"}, "postgres://${DB_USER}:${DB_PASS}@db/${DB_NAME:-app}"},
+		{[]any{"environment", "ESCAPED"}, "$$NOT_A_VAR"},
+		{[]any{"labels", "tier"}, "${TIER}"},
+		{[]any{"ports", 0}, "${HTTP_PORT:-8080}:80"},
+		{[]any{"read_only"}, "${READ_ONLY:-false}"},
+		{[]any{"image"}, "example/web:2.0"},
+		// the source came from ${CONF_DIR:-./conf}: it is the shipped copy now
+		{[]any{"volumes", 0, "source"}, "./files/conf"},
+		{[]any{"volumes", 0, "read_only"}, true},
+	} {
+		if got := at(t, web, c.path...); got != c.want {
+			t.Errorf("web %v = %v, want %v", c.path, got, c.want)
+		}
+	}
+	want := strings.Join([]string{
+		"API_HOST=",   // only ${API_HOST:-api} in app.env: empty gives the same
+		"API_PORT=",   // unset when packed
+		"DB_NAME=app", // its default
+		`DB_PASS="p@ss \$word \"quoted\""`,
+		"DB_USER=admin",
+		"HTTP_PORT=8080",
+		"PASSTHROUGH=passed",
+		"READ_ONLY=false",
+		"TIER=front",
+	}, "\n") + "\n"
+	if string(out.DotEnv) != want {
+		t.Errorf(".env =\n%s\nwant\n%s", out.DotEnv, want)
+	}
+}
+
+func TestRewriteDotEnvUnsetVariables(t *testing.T) {
+	cleanEnv(t, "U1", "U2", "U3", "U4", "U5", "U6", "U7", "SELF")
+	dir := writeProject(t, map[string]string{"compose.yaml": `
+services:
+  app:
+    image: example/app:1.0
+    env_file: app.env
+    environment:
+      - A=${U1}
+      - B=${U2:-dflt}
+      - C=${U3-x}
+      - D=${U3}
+      - U4
+      - E=${U5:+set}
+`,
+		// env_file values are interpolated too; variables only they use and
+		// no value can stand for are left out silently
+		"app.env": "F=${U6-fallback}\nSELF=1\nREF=${SELF}\nG=${U7}\n",
+	})
+	p := mustLoad(t, LoadOptions{WorkDir: dir})
+	out := mustRewrite(t, p, RewriteOptions{})
+	want := strings.Join([]string{
+		"U1=",
+		"U2=dflt",
+		"# U3 is not set: it was unset when packed, and no value gives the same result",
+		"# U4 is not set: it was unset when packed, and no value gives the same result",
+		"U5=",
+		"U7=",
+	}, "\n") + "\n"
+	if string(out.DotEnv) != want {
+		t.Errorf(".env =\n%s\nwant\n%s", out.DotEnv, want)
+	}
+}
+
+func TestRewriteMissingSources(t *testing.T) {
+	cleanEnv(t)
+	tests := []struct {
+		name    string
+		compose string
+		want    string // with DIR for the project directory
+	}{
+		{
+			name:    "bind mount source",
+			compose: "services:\n  web:\n    image: x\n    volumes:\n      - ./conf/app.conf:/etc/app.conf:ro\n",
+			want:    "rewrite compose project: service web: bind mount source ./conf/app.conf (DIR/conf/app.conf) does not exist",
+		},
+		{
+			name:    "bind mount source, long syntax",
+			compose: "services:\n  web:\n    image: x\n    volumes:\n      - type: bind\n        source: ./data\n        target: /data\n",
+			want:    "rewrite compose project: service web: bind mount source ./data (DIR/data) does not exist",
+		},
+		{
+			name:    "config file",
+			compose: "services:\n  web:\n    image: x\n    configs: [app]\nconfigs:\n  app:\n    file: ./app.conf\n",
+			want:    "rewrite compose project: config app: file ./app.conf (DIR/app.conf) does not exist",
+		},
+		{
+			name:    "secret file",
+			compose: "services:\n  web:\n    image: x\n    secrets: [pw]\nsecrets:\n  pw:\n    file: ./pw.txt\n",
+			want:    "rewrite compose project: secret pw: file ./pw.txt (DIR/pw.txt) does not exist",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := writeProject(t, map[string]string{"compose.yaml": tt.compose})
+			p := mustLoad(t, LoadOptions{WorkDir: dir})
+			_, err := p.Rewrite(RewriteOptions{Name: "shop", Images: defaultImages(p)})
+			want := strings.ReplaceAll(tt.want, "DIR", dir)
+			if err == nil || err.Error() != want {
+				t.Errorf("error = %v\nwant    %s", err, want)
+			}
+		})
+	}
+	// env_file and label_file are read when loading: Load reports them
+	for _, c := range []struct{ compose, want string }{
+		{"services:\n  web:\n    image: x\n    env_file: app.env\n",
+			"load compose project: service web: env_file ./app.env (DIR/app.env) does not exist"},
+		{"services:\n  web:\n    image: x\n    env_file:\n      - path: ./opt.env\n        required: false\n      - ./env/app.env\n",
+			"load compose project: service web: env_file ./env/app.env (DIR/env/app.env) does not exist"},
+		{"services:\n  web:\n    image: x\n    label_file: labels\n",
+			"load compose project: service web: label_file ./labels (DIR/labels) does not exist"},
+	} {
+		dir := writeProject(t, map[string]string{"compose.yaml": c.compose})
+		_, err := Load(t.Context(), LoadOptions{WorkDir: dir})
+		if want := strings.ReplaceAll(c.want, "DIR", dir); err == nil || err.Error() != want {
+			t.Errorf("Load error = %v\nwant              %s", err, want)
+		}
+	}
+}
+
+func TestRewriteOutsideProject(t *testing.T) {
+	cleanEnv(t)
+	project := fixture(t, "outside/project")
+	shared := filepath.Join(fixture(t, "outside"), "shared", "site.conf")
+	p := mustLoad(t, LoadOptions{WorkDir: project})
+
+	_, err := p.Rewrite(RewriteOptions{Name: "shop", Images: defaultImages(p)})
+	want := "rewrite compose project: service web: volume source " + shared + " is outside the project directory " + project +
+		"; move it into the project or pass --allow-outside to ship a copy"
+	if err == nil || err.Error() != want {
+		t.Fatalf("error = %v\nwant    %s", err, want)
+	}
+
+	out := mustRewrite(t, p, RewriteOptions{Name: "shop", AllowOutside: true})
+	dst := "files/_outside" + filepath.ToSlash(shared)
+	if got := at(t, parseYAML(t, out.ComposeYAML), "services", "web", "volumes", 0, "source"); got != "./"+dst {
+		t.Errorf("source = %v, want ./%s", got, dst)
+	}
+	if len(out.Files) != 1 || out.Files[0].Src != shared || out.Files[0].Dst != dst {
+		t.Errorf("Files = %v, want %s shipped as %s", out.Files, shared, dst)
+	}
+
+	t.Run("env_file outside", func(t *testing.T) {
+		envDir := t.TempDir()
+		envFile := filepath.Join(envDir, "app.env")
+		if err := os.WriteFile(envFile, []byte("A=1\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		dir := writeProject(t, map[string]string{"compose.yaml": "services:\n  web:\n    image: x\n    env_file: " + envFile + "\n"})
+		p := mustLoad(t, LoadOptions{WorkDir: dir})
+		_, err := p.Rewrite(RewriteOptions{Name: "shop", Images: defaultImages(p)})
+		want := "rewrite compose project: service web: env_file " + envFile + " is outside the project directory " + dir +
+			"; move it into the project or pass --allow-outside to ship a copy"
+		if err == nil || err.Error() != want {
+			t.Errorf("error = %v\nwant    %s", err, want)
+		}
+		out := mustRewrite(t, p, RewriteOptions{AllowOutside: true})
+		if len(out.Files) != 1 || out.Files[0].Mode != 0o600 || out.Files[0].Dst != "files/_outside"+filepath.ToSlash(envFile) {
+			t.Errorf("Files = %v", out.Files)
+		}
+	})
+}
+
+func TestRewriteHostResourcesKept(t *testing.T) {
+	cleanEnv(t)
+	// a real socket outside the project, like /var/run/docker.sock
+	sockDir, err := os.MkdirTemp("", "airpack-sock")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(sockDir) })
+	sock := filepath.Join(sockDir, "agent.sock")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+
+	dir := writeProject(t, map[string]string{"compose.yaml": `
+services:
+  agent:
+    image: example/agent:1.0
+    volumes:
+      - /var/run/docker.sock:/var/run/docker.sock
+      - ` + sock + `:/agent.sock
+      - /dev/null:/dev/null-copy:ro
+      - /proc:/host/proc:ro
+`})
+	p := mustLoad(t, LoadOptions{WorkDir: dir})
+	out := mustRewrite(t, p, RewriteOptions{}) // no AllowOutside
+	vols := at(t, parseYAML(t, out.ComposeYAML), "services", "agent", "volumes")
+	for i, want := range []string{"/var/run/docker.sock", sock, "/dev/null", "/proc"} {
+		if got := at(t, vols, i, "source"); got != want {
+			t.Errorf("volume %d source = %v, want the host path %s", i, got, want)
+		}
+	}
+	if len(out.Files) != 0 {
+		t.Errorf("Files = %v, want nothing copied", out.Files)
+	}
+}
+
+func TestRewriteIncludeEnv(t *testing.T) {
+	cleanEnv(t, "DB_NAME", "DB_USER")
+	p := mustLoad(t, LoadOptions{WorkDir: fixture(t, "includeenv")})
+	out := mustRewrite(t, p, RewriteOptions{})
+	if want := "DB_NAME=shop\nDB_USER=postgres\n"; string(out.DotEnv) != want {
+		t.Errorf(".env = %q, want %q (DB_NAME from the included project's .env)", out.DotEnv, want)
+	}
+
+	// the project itself uses DB_NAME unset: one .env cannot serve both
+	dir := writeProject(t, map[string]string{
+		"compose.yaml":    "include: [db/compose.yaml]\nservices:\n  web:\n    image: x\n    environment:\n      NAME: ${DB_NAME}\n",
+		"db/compose.yaml": "services:\n  db:\n    image: y\n    environment:\n      NAME: ${DB_NAME}\n",
+		"db/.env":         "DB_NAME=shop\n",
+	})
+	p = mustLoad(t, LoadOptions{WorkDir: dir})
+	_, err := p.Rewrite(RewriteOptions{Name: "shop", Images: defaultImages(p)})
+	want := `rewrite compose project: the rewritten compose file does not give the packed project: services.web.environment.NAME is "shop", expected ""; ` +
+		`the bundle has a single .env: a variable an included project sets in its own .env or env_file must not be used unset elsewhere`
+	if err == nil || err.Error() != want {
+		t.Errorf("error = %v\nwant    %s", err, want)
+	}
+}
+
+func TestRewriteDeterministic(t *testing.T) {
+	for _, name := range []string{"binds", "interp", "include", "extends"} {
+		t.Run(name, func(t *testing.T) {
+			cleanEnv(t, fixtureVars...)
+			var first *Output
+			for i := 0; i < 3; i++ {
+				p := mustLoad(t, LoadOptions{WorkDir: fixture(t, name)})
+				out := mustRewrite(t, p, RewriteOptions{})
+				if again := mustRewrite(t, p, RewriteOptions{}); !reflect.DeepEqual(out, again) {
+					t.Fatalf("two Rewrite calls on one project differ")
+				}
+				if first == nil {
+					first = out
+					continue
+				}
+				if !bytes.Equal(out.ComposeYAML, first.ComposeYAML) {
+					t.Errorf("compose file differs between loads:\n%s\n---\n%s", first.ComposeYAML, out.ComposeYAML)
+				}
+				if !bytes.Equal(out.DotEnv, first.DotEnv) || !reflect.DeepEqual(out.Files, first.Files) {
+					t.Errorf(".env or files differ between loads")
+				}
+			}
+		})
+	}
+}
+
+func TestRewriteDirectoryConflictsAndLinks(t *testing.T) {
+	cleanEnv(t)
+	dir := writeProject(t, map[string]string{
+		"compose.yaml":    "services:\n  web:\n    image: x\n    volumes:\n      - ./site:/site\n      - ./site/index.html:/index.html\n",
+		"site/index.html": "<html/>",
+		"real/page.html":  "page",
+	})
+	if err := os.Symlink("../real", filepath.Join(dir, "site", "linked")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("nowhere", filepath.Join(dir, "site", "broken")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(".", filepath.Join(dir, "site", "loop")); err != nil {
+		t.Fatal(err)
+	}
+	p := mustLoad(t, LoadOptions{WorkDir: dir})
+	out := mustRewrite(t, p, RewriteOptions{})
+	var dsts []string
+	for _, f := range out.Files {
+		dsts = append(dsts, f.Dst)
+		if f.Mode&fs.ModeType != 0 {
+			t.Errorf("%s: mode %v is not a regular file's", f.Dst, f.Mode)
+		}
+	}
+	// the file mounted on its own and through its directory is listed once;
+	// links are followed, broken ones and loops left out
+	want := []string{"files/site/index.html", "files/site/linked/page.html"}
+	if !reflect.DeepEqual(dsts, want) {
+		t.Errorf("Files = %v, want %v", dsts, want)
+	}
+}

@@ -1,0 +1,294 @@
+// Package pack is the pack pipeline: a Compose project becomes a bundle. It plans everything
+// first (project loaded and rewritten, every image resolved) and only then writes, so bad input
+// fails in seconds and leaves nothing behind.
+package pack
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/airpack/airpack/bundle"
+	"github.com/airpack/airpack/compose"
+	"github.com/airpack/airpack/imageset"
+	"github.com/airpack/airpack/loader"
+)
+
+// DefaultPlatform is packed for when neither --platform nor a service's `platform:` says.
+const DefaultPlatform = "linux/amd64"
+
+// Options are the inputs of a pack.
+type Options struct {
+	Compose compose.LoadOptions
+	// Name defaults to the project name; Version is required.
+	Name    string
+	Version string
+	Output  string
+	// Platform overrides every service's platform.
+	Platform string
+	// Sources are "auto" (registry, then engine), "registry", "engine" or "oci:DIR", tried in order.
+	Sources      []string
+	Insecure     []string
+	Jobs         int
+	AllowOutside bool
+	Force        bool
+	Progress     imageset.Progress
+	// Log receives one line per step; nil discards.
+	Log func(format string, args ...any)
+	// CreatedBy is recorded in airpack.json.
+	CreatedBy string
+}
+
+func (o *Options) logf(format string, args ...any) {
+	if o.Log != nil {
+		o.Log(format, args...)
+	}
+}
+
+// Pack builds the bundle described by opts and returns its manifest.
+func Pack(ctx context.Context, opts Options) (*bundle.Manifest, error) {
+	if opts.Version == "" {
+		return nil, fmt.Errorf("--version is required: the bundle is named <name>-<version>")
+	}
+	if opts.Output == "" {
+		return nil, fmt.Errorf("--output is required")
+	}
+	if !validName(opts.Version) {
+		return nil, fmt.Errorf("version %q: use letters, digits, '.', '_' and '-' only", opts.Version)
+	}
+	if _, err := os.Lstat(opts.Output); err == nil && !opts.Force {
+		return nil, fmt.Errorf("output %s already exists: remove it or pass --force to replace it", opts.Output)
+	}
+	proj, err := compose.Load(ctx, opts.Compose)
+	if err != nil {
+		return nil, err
+	}
+	name := opts.Name
+	if name == "" {
+		name = proj.Name()
+	}
+	if !validProjectName(name) {
+		return nil, fmt.Errorf("name %q: the bundle name is also the compose project name on the target: use lowercase letters, digits, '_' and '-', starting with a letter or digit (--name)", name)
+	}
+	opts.logf("loaded project %s from %s", proj.Name(), proj.Dir())
+
+	reqs, shipped, platform, err := requests(proj.Images(), opts.Platform)
+	if err != nil {
+		return nil, err
+	}
+	out, err := proj.Rewrite(compose.RewriteOptions{Name: name, Images: shipped, AllowOutside: opts.AllowOutside})
+	if err != nil {
+		return nil, err
+	}
+
+	sources, closeSources, err := Sources(opts.Sources, opts.Insecure)
+	if err != nil {
+		return nil, err
+	}
+	defer closeSources()
+	opts.logf("resolving %d images", len(reqs))
+	resolved, err := imageset.Resolve(ctx, reqs, sources, imageset.WithJobs(opts.Jobs))
+	if err != nil {
+		return nil, err
+	}
+	staging, err := os.MkdirTemp("", "airpack-stage-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(staging)
+	var images []imageset.Image
+	for _, r := range resolved {
+		if r.Source == "engine" {
+			opts.logf("exporting %s from the docker engine", r.Ref)
+		}
+		img, err := r.Image(ctx, staging)
+		if err != nil {
+			return nil, err
+		}
+		images = append(images, imageset.Image{Ref: r.Shipped, Services: r.Services, Source: r.Source, Platform: r.Platform, Image: img})
+	}
+	archive, err := imageset.NewArchive(bundle.ImageArchive, images)
+	if err != nil {
+		return nil, err
+	}
+
+	m := &bundle.Manifest{
+		FormatVersion: bundle.FormatVersion,
+		Name:          name,
+		Version:       opts.Version,
+		Platform:      platform,
+		ComposeFile:   bundle.ComposeFile,
+		CreatedBy:     opts.CreatedBy,
+		Images:        archive.Images(),
+		Archives:      []bundle.Archive{{Path: archive.Path(), Size: archive.Size()}},
+	}
+	manifestJSON, err := m.Marshal()
+	if err != nil {
+		return nil, err
+	}
+	script, err := loader.Script(m)
+	if err != nil {
+		return nil, err
+	}
+	files := []bundle.File{
+		{Name: bundle.ComposeFile, Body: out.ComposeYAML},
+		{Name: bundle.EnvFile, Body: out.DotEnv},
+		{Name: bundle.LoaderFile, Body: script, Mode: 0o755},
+		{Name: bundle.ManifestFile, Body: manifestJSON},
+	}
+	for _, f := range out.Files {
+		files = append(files, bundle.File{Name: f.Dst, Src: f.Src, Mode: f.Mode})
+	}
+	opts.logf("writing %s (%d images, %s)", opts.Output, len(images), humanBytes(archive.Size()))
+	aw := archiveWriter{archive, []imageset.Option{imageset.WithJobs(opts.Jobs), imageset.WithProgress(opts.Progress)}}
+	contents := bundle.Contents{Dir: name + "-" + opts.Version, Files: files, Archives: []bundle.ArchiveWriter{aw}}
+	if err := bundle.Write(ctx, opts.Output, contents, opts.Force); err != nil {
+		return nil, fmt.Errorf("write bundle %s: %w", opts.Output, err)
+	}
+	return m, nil
+}
+
+type archiveWriter struct {
+	*imageset.Archive
+	opts []imageset.Option
+}
+
+func (a archiveWriter) WriteAt(ctx context.Context, w io.WriterAt, base int64) error {
+	return a.Archive.WriteAt(ctx, w, base, a.opts...)
+}
+
+// requests groups the services by image and platform. It returns the images to resolve, the
+// reference each service's image is shipped under, and the bundle's platform.
+func requests(services []compose.ServiceImage, override string) ([]imageset.Request, map[string]string, string, error) {
+	bundlePlatform := override
+	if bundlePlatform == "" {
+		bundlePlatform = DefaultPlatform
+		// A project whose services all name one platform is packed for it.
+		for i, s := range services {
+			if s.Platform == "" || (i > 0 && s.Platform != services[0].Platform) {
+				bundlePlatform = DefaultPlatform
+				break
+			}
+			bundlePlatform = s.Platform
+		}
+	}
+	byKey := map[string]*imageset.Request{}
+	var keys []string
+	shipped := map[string]string{}
+	for _, s := range services {
+		p := s.Platform
+		if override != "" || p == "" {
+			p = bundlePlatform
+		}
+		plat, err := imageset.ParsePlatform(p)
+		if err != nil {
+			return nil, nil, "", fmt.Errorf("service %s: %w", s.Service, err)
+		}
+		ref, err := imageset.ShippedRef(s.Image)
+		if err != nil {
+			return nil, nil, "", fmt.Errorf("service %s: %w", s.Service, err)
+		}
+		shipped[s.Service] = ref
+		key := s.Image + "|" + plat.String()
+		r, ok := byKey[key]
+		if !ok {
+			r = &imageset.Request{Ref: s.Image, Platform: plat}
+			byKey[key] = r
+			keys = append(keys, key)
+		}
+		r.Services = append(r.Services, s.Service)
+		r.Build = r.Build || s.Build
+	}
+	sort.Strings(keys)
+	var reqs []imageset.Request
+	seen := map[string]v1.Platform{}
+	for _, k := range keys {
+		r := *byKey[k]
+		ref, _ := imageset.ShippedRef(r.Ref)
+		if p, dup := seen[ref]; dup {
+			return nil, nil, "", fmt.Errorf("image %s is used for both %s and %s: one bundle holds one platform per image", r.Ref, p, r.Platform)
+		}
+		seen[ref] = r.Platform
+		reqs = append(reqs, r)
+	}
+	return reqs, shipped, bundlePlatform, nil
+}
+
+// Sources builds the image sources named by specs ("auto" when empty).
+func Sources(specs, insecure []string) ([]imageset.Source, func(), error) {
+	if len(specs) == 0 {
+		specs = []string{"auto"}
+	}
+	var engine *imageset.Engine
+	getEngine := func() *imageset.Engine {
+		if engine == nil {
+			engine = imageset.NewEngine()
+		}
+		return engine
+	}
+	var out []imageset.Source
+	for _, s := range specs {
+		switch {
+		case s == "auto":
+			out = append(out, imageset.NewRegistry(nil, insecure...), getEngine())
+		case s == "registry":
+			out = append(out, imageset.NewRegistry(nil, insecure...))
+		case s == "engine":
+			out = append(out, getEngine())
+		case strings.HasPrefix(s, "oci:"):
+			dir := strings.TrimPrefix(s, "oci:")
+			if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+				return nil, nil, fmt.Errorf("--source %s: %s is not a directory holding an OCI image layout", s, dir)
+			}
+			out = append(out, imageset.NewLayout(dir))
+		default:
+			return nil, nil, fmt.Errorf("--source %q: want auto, registry, engine or oci:DIR", s)
+		}
+	}
+	return out, func() {
+		if engine != nil {
+			engine.Close()
+		}
+	}, nil
+}
+
+func validName(s string) bool {
+	if s == "" || s == "." || s == ".." {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// validProjectName is compose's rule for project names.
+func validProjectName(s string) bool {
+	for i, r := range s {
+		lower := r >= 'a' && r <= 'z' || r >= '0' && r <= '9'
+		if !lower && (i == 0 || r != '_' && r != '-') {
+			return false
+		}
+	}
+	return s != ""
+}
+
+func humanBytes(n int64) string {
+	const unit = 1000
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %cB", float64(n)/float64(div), "kMGTPE"[exp])
+}
