@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -376,47 +375,25 @@ func dirSlash(dir bool) string {
 func compressDir(ctx context.Context, dst, root, top string, format Format) error {
 	dir := filepath.Join(root, top)
 	var c Contents
-	c.Dir = top
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
 		}
-		rel, _ := filepath.Rel(dir, p)
-		rel = filepath.ToSlash(rel)
-		if rel == SumsFile {
-			return nil
+		rel, err := filepath.Rel(dir, p)
+		if err != nil || filepath.ToSlash(rel) == SumsFile {
+			return err
 		}
 		info, err := d.Info()
 		if err != nil {
 			return err
 		}
-		c.Files = append(c.Files, File{Name: rel, Src: p, Mode: info.Mode().Perm()})
+		c.Files = append(c.Files, File{Name: filepath.ToSlash(rel), Src: p, Mode: info.Mode().Perm()})
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	// Image archives are ordinary files by now; keep them last like in a .tar bundle.
-	isArchive := func(name string) bool { return strings.HasPrefix(name, ImagesDir+"/") }
-	sort.SliceStable(c.Files, func(i, j int) bool {
-		ai, aj := isArchive(c.Files[i].Name), isArchive(c.Files[j].Name)
-		if ai != aj {
-			return !ai
-		}
-		return c.Files[i].Name < c.Files[j].Name
-	})
-	var small, images []File
-	for _, f := range c.Files {
-		if isArchive(f.Name) {
-			images = append(images, f)
-		} else {
-			small = append(small, f)
-		}
-	}
-	c.Files = small
-	for _, f := range images {
-		c.Archives = append(c.Archives, fileArchive{f})
-	}
+	c.Files = append(c.Files, File{Name: SumsFile, Src: filepath.Join(dir, SumsFile), Mode: 0o644})
 	entries, err := archiveEntries(c, func(f File) (int64, error) {
 		st, err := os.Stat(f.Src)
 		if err != nil {
@@ -425,12 +402,6 @@ func compressDir(ctx context.Context, dst, root, top string, format Format) erro
 		return st.Size(), nil
 	})
 	if err != nil {
-		return err
-	}
-	entries = append(entries, entry{name: SumsFile, file: &File{Name: SumsFile, Src: filepath.Join(dir, SumsFile)}, mode: 0o644})
-	if st, err := os.Stat(filepath.Join(dir, SumsFile)); err == nil {
-		entries[len(entries)-1].size = st.Size()
-	} else {
 		return err
 	}
 
@@ -460,17 +431,10 @@ func compressDir(ctx context.Context, dst, root, top string, format Format) erro
 		if err := tw.WriteHeader(h); err != nil {
 			return err
 		}
-		if e.dir {
-			continue
-		}
-		src := ""
-		if e.file != nil {
-			src = e.file.Src
-		} else {
-			src = e.archive.(fileArchive).Src
-		}
-		if err := copyFileTo(tw, src); err != nil {
-			return err
+		if !e.dir {
+			if err := copyFileTo(tw, e.file.Src); err != nil {
+				return err
+			}
 		}
 	}
 	if err := tw.Close(); err != nil {
@@ -490,19 +454,4 @@ func copyFileTo(w io.Writer, src string) error {
 	defer r.Close()
 	_, err = io.Copy(w, r)
 	return err
-}
-
-// fileArchive is an image archive already written to disk.
-type fileArchive struct{ File }
-
-func (a fileArchive) Path() string { return a.Name }
-func (a fileArchive) Size() int64 {
-	st, err := os.Stat(a.Src)
-	if err != nil {
-		return 0
-	}
-	return st.Size()
-}
-func (a fileArchive) WriteAt(context.Context, io.WriterAt, int64) error {
-	return errors.New("fileArchive is only read")
 }

@@ -55,6 +55,9 @@ func matchPlatform(img v1.Image, p v1.Platform) error {
 	if have.OS == p.OS && have.Architecture == p.Architecture && (p.Variant == "" || have.Variant == p.Variant) {
 		return nil
 	}
+	if have.OS == "" {
+		return &PlatformError{Want: p} // an image config that names no platform at all
+	}
 	return &PlatformError{Want: p, Have: []string{have.String()}}
 }
 
