@@ -263,3 +263,36 @@ func TestCorruptBundleLoadsNothing(t *testing.T) {
 	}
 }
 
+
+// TestDemoBundleRuns packs the demo application as `make demo` does (images built from source
+// into an OCI layout, no registry) and runs the bundle.
+func TestDemoBundleRuns(t *testing.T) {
+	oci := filepath.Join(t.TempDir(), "oci")
+	must(t, moduleRoot, "go", "run", "./internal/demo/mkimages", "-o", oci, "-version", "1.0")
+	port := freePort(t)
+	out := filepath.Join(t.TempDir(), "demo-1.0.tar.zst")
+	r := run(t, filepath.Join(moduleRoot, "testdata", "demo"), []string{fmt.Sprintf("WEB_PORT=%d", port)},
+		airpackBin, "pack", "--source", "oci:"+oci, "--version", "1.0", "-o", out)
+	if r.err != nil {
+		t.Fatalf("pack: %v\n%s", r.err, r)
+	}
+	target := t.TempDir()
+	must(t, target, "tar", "--zstd", "-xf", out)
+	dir := filepath.Join(target, "airpack-demo-1.0")
+	m := readManifest(t, dir)
+	var refs []string
+	for _, im := range m.Images {
+		refs = append(refs, im.Ref)
+	}
+	removeImages(t, refs...)
+	t.Cleanup(func() { removeImages(t, refs...) })
+	must(t, dir, "./load.sh")
+	t.Cleanup(func() { run(t, dir, nil, "docker", "compose", "down", "-v") })
+	must(t, dir, "docker", "compose", "up", "-d")
+	body := httpGet(t, fmt.Sprintf("http://127.0.0.1:%d/", port))
+	for _, want := range []string{"config=demo config v1", "greeting=hello from .env", "api=token=demo-token", "echo=echo ok"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("demo answered without %q:\n%s", want, body)
+		}
+	}
+}

@@ -50,19 +50,26 @@ func (o *Options) logf(format string, args ...any) {
 	}
 }
 
-// Pack builds the bundle described by opts and returns its manifest.
-func Pack(ctx context.Context, opts Options) (*bundle.Manifest, error) {
+// Result is what a pack wrote.
+type Result struct {
+	Manifest *bundle.Manifest
+	// Output is where the bundle is: opts.Output, or the default <name>-<version>.tar.
+	Output string
+}
+
+// Pack builds the bundle described by opts. Without opts.Output it writes
+// <name>-<version>.tar in the current directory.
+func Pack(ctx context.Context, opts Options) (*Result, error) {
 	if opts.Version == "" {
 		return nil, fmt.Errorf("--version is required: the bundle is named <name>-<version>")
-	}
-	if opts.Output == "" {
-		return nil, fmt.Errorf("--output is required")
 	}
 	if !validName(opts.Version) {
 		return nil, fmt.Errorf("version %q: use letters, digits, '.', '_' and '-' only", opts.Version)
 	}
-	if _, err := os.Lstat(opts.Output); err == nil && !opts.Force {
-		return nil, fmt.Errorf("output %s already exists: remove it or pass --force to replace it", opts.Output)
+	if opts.Output != "" {
+		if err := checkOutput(opts.Output, opts.Force); err != nil {
+			return nil, err
+		}
 	}
 	proj, err := compose.Load(ctx, opts.Compose)
 	if err != nil {
@@ -74,6 +81,12 @@ func Pack(ctx context.Context, opts Options) (*bundle.Manifest, error) {
 	}
 	if !validProjectName(name) {
 		return nil, fmt.Errorf("name %q: the bundle name is also the compose project name on the target: use lowercase letters, digits, '_' and '-', starting with a letter or digit (--name)", name)
+	}
+	if opts.Output == "" {
+		opts.Output = name + "-" + opts.Version + ".tar"
+		if err := checkOutput(opts.Output, opts.Force); err != nil {
+			return nil, err
+		}
 	}
 	opts.logf("loaded project %s from %s", proj.Name(), proj.Dir())
 
@@ -150,7 +163,7 @@ func Pack(ctx context.Context, opts Options) (*bundle.Manifest, error) {
 	if err := bundle.Write(ctx, opts.Output, contents, opts.Force); err != nil {
 		return nil, fmt.Errorf("write bundle %s: %w", opts.Output, err)
 	}
-	return m, nil
+	return &Result{Manifest: m, Output: opts.Output}, nil
 }
 
 type archiveWriter struct {
@@ -267,6 +280,14 @@ func validName(s string) bool {
 		}
 	}
 	return true
+}
+
+// checkOutput refuses an existing output before any work is done.
+func checkOutput(out string, force bool) error {
+	if _, err := os.Lstat(out); err == nil && !force {
+		return fmt.Errorf("output %s already exists: remove it or pass --force to replace it", out)
+	}
+	return nil
 }
 
 // validProjectName is compose's rule for project names.

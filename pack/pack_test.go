@@ -58,10 +58,11 @@ func TestPackSharesImagesBetweenServices(t *testing.T) {
 	host := testRegistry(t, "shop/web:1.0", "shop/db")
 	dir := project(t, "name: shop\nservices:\n  web:\n    image: "+host+"/shop/web:1.0\n  web2:\n    image: "+host+"/shop/web:1.0\n  db:\n    image: "+host+"/shop/db\n")
 	out := filepath.Join(t.TempDir(), "shop-1.0")
-	m, err := Pack(context.Background(), Options{Compose: compose.LoadOptions{WorkDir: dir}, Version: "1.0", Output: out, Sources: []string{"registry"}})
+	res, err := Pack(context.Background(), Options{Compose: compose.LoadOptions{WorkDir: dir}, Version: "1.0", Output: out, Sources: []string{"registry"}})
 	if err != nil {
 		t.Fatal(err)
 	}
+	m := res.Manifest
 	if m.Name != "shop" || m.Platform != DefaultPlatform || len(m.Images) != 2 {
 		t.Fatalf("manifest: %+v", m)
 	}
@@ -115,11 +116,15 @@ func TestPackRefusesBadOptionsBeforeWork(t *testing.T) {
 	dir := project(t, "services:\n  web:\n    image: 127.0.0.1:1/none:1\n")
 	existing := filepath.Join(t.TempDir(), "b.tar")
 	os.WriteFile(existing, nil, 0o644)
+	// The default output is <name>-<version>.tar in the current directory.
+	t.Chdir(filepath.Dir(existing))
+	os.WriteFile("b-1.0.tar", nil, 0o644)
 	for _, c := range []struct {
 		opts Options
 		want string
 	}{
 		{Options{Output: "x.tar"}, "--version is required"},
+		{Options{Version: "1.0", Name: "b", Output: ""}, "b-1.0.tar already exists"},
 		{Options{Version: "1/0", Output: "x.tar"}, "version \"1/0\""},
 		{Options{Version: "1.0", Output: "x.tar", Name: "My.App"}, "lowercase letters"},
 		{Options{Version: "1.0", Output: existing}, "already exists"},

@@ -68,31 +68,15 @@ engine, which must hold images of services with build: (run docker compose build
 				Log:          log.logf,
 				CreatedBy:    "airpack " + version,
 			}
-			if opts.Output == "" && opts.Version != "" {
-				opts.Output = defaultOutput(opts)
-			}
-			m, err := pack.Pack(ctx, opts)
+			res, err := pack.Pack(ctx, opts)
 			log.finish()
 			if err != nil {
 				return err
 			}
-			log.logf("packed %s %s: %d images for %s in %s", m.Name, m.Version, len(m.Images), m.Platform, opts.Output)
-			log.logf("next: airpack verify %s; on the target: ./load.sh && docker compose up -d", opts.Output)
+			m := res.Manifest
+			log.logf("packed %s %s: %d images for %s in %s", m.Name, m.Version, len(m.Images), m.Platform, res.Output)
+			log.logf("next: airpack verify %s; on the target: ./load.sh && docker compose up -d", res.Output)
 			return nil
 		},
 	}
-}
-
-// defaultOutput is <name>-<version>.tar in the current directory, with the name from --name
-// or, without it, from the project (loaded again by Pack; the name only is needed here).
-func defaultOutput(o pack.Options) string {
-	name := o.Name
-	if name == "" {
-		if p, err := compose.Load(context.Background(), o.Compose); err == nil {
-			name = p.Name()
-		} else {
-			name = "bundle"
-		}
-	}
-	return name + "-" + o.Version + ".tar"
 }
