@@ -69,7 +69,7 @@ engine, which must hold images of services with build: (run docker compose build
 				CreatedBy:    "airpack " + version,
 			}
 			res, err := pack.Pack(ctx, opts)
-			log.finish()
+			log.finish(err != nil)
 			if err != nil {
 				return err
 			}

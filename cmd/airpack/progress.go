@@ -88,8 +88,9 @@ func (l *logger) Add(i int, n int64) {
 	}
 }
 
-// finish stops the bars and prints the transfer summary.
-func (l *logger) finish() {
+// finish stops the bars (completed on success, aborted on failure) and prints the transfer
+// summary.
+func (l *logger) finish(failed bool) {
 	l.mu.Lock()
 	p, start := l.p, l.start
 	var total int64
@@ -97,14 +98,19 @@ func (l *logger) finish() {
 		total += n
 	}
 	l.mu.Unlock()
+	if start.IsZero() {
+		return
+	}
+	secs := time.Since(start).Seconds()
 	if p != nil {
 		for _, b := range l.bars {
-			b.Abort(false)
+			if failed || !b.Completed() {
+				b.Abort(false)
+			}
 		}
 		p.Wait()
 	}
-	if !start.IsZero() && !l.quiet {
-		secs := time.Since(start).Seconds()
+	if !failed {
 		l.logf("fetched %s in %.1fs (%s/s)", human(total), secs, human(int64(float64(total)/max(secs, 0.001))))
 	}
 }
