@@ -1,5 +1,6 @@
 // Package imageset resolves the images of an application from their sources (a registry, the
-// local Docker engine, an OCI layout directory, or any v1.Image) and writes them into one
+// local Docker engine, an OCI layout directory, image archive files such as a RAM package's
+// component-images.tar, or any v1.Image) and writes them into one
 // dual-format image archive: Docker's manifest.json for the classic image store and an OCI image
 // layout for the containerd image store, pointing at the same blobs, each blob stored once.
 //
