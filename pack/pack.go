@@ -32,8 +32,10 @@ type Options struct {
 	// Platform overrides every service's platform.
 	Platform string
 	// Sources are "auto" (registry, then engine), "registry", "engine" or "oci:DIR", tried in order.
-	Sources      []string
-	Insecure     []string
+	Sources  []string
+	Insecure []string
+	// ImageSources, when set, replace Sources: images come from these alone.
+	ImageSources []imageset.Source
 	Jobs         int
 	AllowOutside bool
 	Force        bool
@@ -104,6 +106,9 @@ func Pack(ctx context.Context, opts Options) (*Result, error) {
 		return nil, err
 	}
 	defer closeSources()
+	if opts.ImageSources != nil {
+		sources = opts.ImageSources
+	}
 	opts.logf("resolving %d images", len(reqs))
 	resolved, err := imageset.Resolve(ctx, reqs, sources, imageset.WithJobs(opts.Jobs))
 	if err != nil {

@@ -98,6 +98,18 @@ unit_tests() {
 	DOCKER_HOST=unix:///nonexistent/airpack-unit-tests.sock gotest unit.log ./...
 }
 
+# fuzz: each fuzz target for a short run (their seed corpora in testdata/ also run as plain
+# unit tests above). Targets are found by name so a new one is not forgotten.
+fuzz() {
+	local pkg target
+	for pkg in $(go list ./...); do
+		for target in $(go test -list '^Fuzz' "$pkg" | grep '^Fuzz' || true); do
+			echo "fuzz $pkg $target"
+			go test -run '^$' -fuzz "^$target\$" -fuzztime "${AIRPACK_FUZZTIME:-10s}" -fuzzminimizetime 2s "$pkg" || return 1
+		done
+	done
+}
+
 # Functions run by step are in an `||` list, where set -e does not apply: chain with &&.
 vet() {
 	go vet ./... && if [[ -d e2e ]]; then go vet -tags e2e ./e2e/...; fi
@@ -112,6 +124,7 @@ e2e_tests() {
 step "shellcheck" shellcheck_scripts
 step "go vet" vet
 step "unit tests" unit_tests
+step "fuzz (short)" fuzz
 
 for e in $engines; do
 	if [[ $e != 20 && $e != 29 ]]; then
