@@ -36,7 +36,7 @@ func ReadManifest(ctx context.Context, path string) (*Manifest, error) {
 			return nil
 		}
 		if size > maxSmallFile {
-			return fmt.Errorf("%s in %s is too large (%s) to be a bundle manifest", ManifestFile, path, sizeText(size))
+			return fmt.Errorf("%s in %s is too large (%s) to be a bundle manifest", ManifestFile, path, HumanSize(size))
 		}
 		var err error
 		if data, err = io.ReadAll(r); err != nil {
@@ -185,7 +185,7 @@ func (r Report) WriteText(w io.Writer) error {
 	p("Platform:\t%s\n", r.Platform)
 	p("Compose file:\t%s\n", r.ComposeFile)
 	if r.Base != nil {
-		p("Upgrade of:\t%s %s (expects %d layers, %s, on the target)\n", r.Base.Name, r.Base.Version, len(r.Base.Layers), sizeText(r.BaseSize))
+		p("Upgrade of:\t%s %s (expects %d layers, %s, on the target)\n", r.Base.Name, r.Base.Version, len(r.Base.Layers), HumanSize(r.BaseSize))
 	}
 
 	p("\nSERVICE\tIMAGE\n")
@@ -195,26 +195,26 @@ func (r Report) WriteText(w io.Writer) error {
 
 	p("\nIMAGE\tSOURCE\tPLATFORM\tLAYERS\tSIZE\tIMAGE ID (CONFIG)\tMANIFEST\n")
 	for _, im := range r.Images {
-		p("%s\t%s\t%s\t%d\t%s\t%s\t%s\n", im.Ref, im.Source, im.Platform, im.Layers, sizeText(im.Size), shortDigest(im.ConfigDigest), shortDigest(im.ManifestDigest))
+		p("%s\t%s\t%s\t%d\t%s\t%s\t%s\n", im.Ref, im.Source, im.Platform, im.Layers, HumanSize(im.Size), shortDigest(im.ConfigDigest), shortDigest(im.ManifestDigest))
 	}
 
 	if len(r.SharedLayers) > 0 {
 		p("\nSHARED LAYER\tSIZE\tIMAGES\n")
 		for _, l := range r.SharedLayers {
-			p("%s\t%s\t%s\n", shortDigest(l.Digest), sizeText(l.Size), strings.Join(l.Images, ", "))
+			p("%s\t%s\t%s\n", shortDigest(l.Digest), HumanSize(l.Size), strings.Join(l.Images, ", "))
 		}
 	}
 
-	p("\nTotal: %s in %d distinct layers", sizeText(r.TotalSize), r.Layers)
+	p("\nTotal: %s in %d distinct layers", HumanSize(r.TotalSize), r.Layers)
 	if r.UnsharedSize != r.TotalSize {
-		p(" (%s without sharing)", sizeText(r.UnsharedSize))
+		p(" (%s without sharing)", HumanSize(r.UnsharedSize))
 	}
 	p("\n")
 	return tw.Flush()
 }
 
-// sizeText humanises a byte count in decimal units, as docker does: "512 B", "12.3 MB".
-func sizeText(n int64) string {
+// HumanSize humanises a byte count in decimal units, as docker does: "512 B", "12.3 MB".
+func HumanSize(n int64) string {
 	if n < 1000 {
 		return fmt.Sprintf("%d B", n)
 	}

@@ -144,8 +144,8 @@ func TestSizeText(t *testing.T) {
 		{3_400_000_000, "3.4 GB"},
 		{5_000_000_000_000_000, "5.0 PB"},
 	} {
-		if got := sizeText(tc.n); got != tc.want {
-			t.Errorf("sizeText(%d) = %q, want %q", tc.n, got, tc.want)
+		if got := HumanSize(tc.n); got != tc.want {
+			t.Errorf("HumanSize(%d) = %q, want %q", tc.n, got, tc.want)
 		}
 	}
 }

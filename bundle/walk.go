@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/airpack/airpack/internal/xio"
 	"io"
 	"io/fs"
 	"os"
@@ -91,7 +92,7 @@ func walkDir(ctx context.Context, root string, fn func(string, io.Reader, int64)
 			return fmt.Errorf("read bundle: %w", err)
 		}
 		defer f.Close()
-		if err := fn(name, ctxReader{ctx, f}, info.Size()); err != nil {
+		if err := fn(name, xio.ContextReader(ctx, f), info.Size()); err != nil {
 			if errors.Is(err, fs.SkipAll) {
 				return fs.SkipAll
 			}
@@ -200,7 +201,7 @@ func walkArchive(ctx context.Context, path string, fn func(string, io.Reader, in
 		}
 		defer file.Close()
 		er := &errReader{r: file}
-		err = fn(rest, ctxReader{ctx, er}, hdr.Size)
+		err = fn(rest, xio.ContextReader(ctx, er), hdr.Size)
 		if er.err != nil {
 			// Whatever fn made of it, a failed read of the archive is damage to the archive.
 			return walkAbort{corrupt(er.err)}
@@ -231,7 +232,7 @@ func walkArchive(ctx context.Context, path string, fn func(string, io.Reader, in
 		return corrupt(errors.New("it ends without tar's end-of-archive marker"))
 	}
 	// Read to the end so the decompressor checks its trailer (gzip's CRC, zstd's checksum).
-	if _, err := io.Copy(io.Discard, ctxReader{ctx, st}); err != nil {
+	if _, err := io.Copy(io.Discard, xio.ContextReader(ctx, st)); err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -319,17 +320,4 @@ func (e *errReader) Read(p []byte) (int, error) {
 		e.err = err
 	}
 	return n, err
-}
-
-// ctxReader stops a long read (a multi-gigabyte image archive) when ctx is done.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }

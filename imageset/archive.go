@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"github.com/airpack/airpack/internal/xio"
 	"io"
 	"sort"
 
@@ -230,7 +231,7 @@ func (a *Archive) fetchBlob(ctx context.Context, w io.WriterAt, base int64, f fe
 	body := a.layout.Body(w, base, f.entry)
 	h := sha256.New()
 	dst := io.MultiWriter(body, h, progressWriter{p: p, i: f.owner})
-	if _, err := io.Copy(dst, ctxReader{ctx: ctx, r: rc}); err != nil {
+	if _, err := io.Copy(dst, xio.ContextReader(ctx, rc)); err != nil {
 		return err
 	}
 	if err := body.Close(); err != nil {
@@ -250,19 +251,6 @@ type progressWriter struct {
 func (w progressWriter) Write(b []byte) (int, error) {
 	w.p.Add(w.i, int64(len(b)))
 	return len(b), nil
-}
-
-// ctxReader stops a copy when ctx is cancelled (Ctrl-C), whatever the underlying reader does.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }
 
 // ContainerdName is the name the containerd image store keys an image by: the normalised

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"github.com/airpack/airpack/internal/xio"
 	"io"
 	"os"
 
@@ -67,7 +68,7 @@ func compressLayer(l v1.Layer, dir string) (*stagedLayer, error) {
 	}
 	defer f.Close()
 	h := sha256.New()
-	cw := &countWriter{w: io.MultiWriter(f, h)}
+	cw := &xio.CountWriter{W: io.MultiWriter(f, h)}
 	zw, err := gzip.NewWriterLevel(cw, gzip.BestSpeed)
 	if err != nil {
 		return nil, err
@@ -83,7 +84,7 @@ func compressLayer(l v1.Layer, dir string) (*stagedLayer, error) {
 	}
 	return &stagedLayer{
 		path:   f.Name(),
-		size:   cw.n,
+		size:   cw.N,
 		digest: v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(h.Sum(nil))},
 	}, nil
 }
@@ -114,17 +115,6 @@ func (l *stagedLayer) Digest() (v1.Hash, error)            { return l.digest, ni
 func (l *stagedLayer) Compressed() (io.ReadCloser, error)  { return os.Open(l.path) }
 func (l *stagedLayer) Size() (int64, error)                { return l.size, nil }
 func (l *stagedLayer) MediaType() (types.MediaType, error) { return types.DockerLayer, nil }
-
-type countWriter struct {
-	w io.Writer
-	n int64
-}
-
-func (c *countWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n += int64(n)
-	return n, err
-}
 
 func sha256Hex(b []byte) string {
 	s := sha256.Sum256(b)

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/airpack/airpack/internal/xio"
 	"hash"
 	"io"
 	"io/fs"
@@ -607,7 +608,7 @@ func (a *tarArchive) layer(ctx context.Context, n string, diffID v1.Hash, dir st
 			}
 			defer rc.Close()
 			h := sha256.New()
-			if _, err := io.Copy(h, ctxReader{ctx: ctx, r: rc}); err != nil {
+			if _, err := io.Copy(h, xio.ContextReader(ctx, rc)); err != nil {
 				return v1.Hash{}, fmt.Errorf("read image archive %s: %s: %w", a.path, n, err)
 			}
 			return v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(h.Sum(nil))}, nil
@@ -625,7 +626,7 @@ func (a *tarArchive) layer(ctx context.Context, n string, diffID v1.Hash, dir st
 				if err != nil {
 					return nil, err
 				}
-				return &diffIDReader{r: ctxReader{ctx: ctx, r: rc}, c: rc, h: sha256.New(), want: diffID, what: a.path + ": " + n}, nil
+				return &diffIDReader{r: xio.ContextReader(ctx, rc), c: rc, h: sha256.New(), want: diffID, what: a.path + ": " + n}, nil
 			},
 		})
 		if err != nil {

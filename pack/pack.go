@@ -162,7 +162,7 @@ func Pack(ctx context.Context, opts Options) (*Result, error) {
 	for _, f := range out.Files {
 		files = append(files, bundle.File{Name: f.Dst, Src: f.Src, Mode: f.Mode})
 	}
-	opts.logf("writing %s (%d images, %s)", opts.Output, len(images), humanBytes(archive.Size()))
+	opts.logf("writing %s (%d images, %s)", opts.Output, len(images), bundle.HumanSize(archive.Size()))
 	aw := archiveWriter{archive, []imageset.Option{imageset.WithJobs(opts.Jobs), imageset.WithProgress(opts.Progress)}}
 	contents := bundle.Contents{Dir: name + "-" + opts.Version, Files: files, Archives: []bundle.ArchiveWriter{aw}}
 	if err := bundle.Write(ctx, opts.Output, contents, opts.Force); err != nil {
@@ -304,17 +304,4 @@ func validProjectName(s string) bool {
 		}
 	}
 	return s != ""
-}
-
-func humanBytes(n int64) string {
-	const unit = 1000
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %cB", float64(n)/float64(div), "kMGTPE"[exp])
 }

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/airpack/airpack/internal/xio"
 	"io"
 	"io/fs"
 	"os"
@@ -312,19 +313,6 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// ctxReader stops a copy when the context is done.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
-}
-
 func (x *extractor) readGzipTar(ctx context.Context, f *os.File) error {
 	zr, err := archives.Gz{}.OpenReader(f)
 	if err != nil {
@@ -355,7 +343,7 @@ func (x *extractor) readGzipTar(ctx context.Context, f *os.File) error {
 	if err == nil {
 		// Read to the end so gzip checks its trailer (CRC and length): a package cut short at
 		// an entry boundary is otherwise taken for a whole one.
-		_, err = io.Copy(io.Discard, ctxReader{ctx, in})
+		_, err = io.Copy(io.Discard, xio.ContextReader(ctx, in))
 	}
 	return x.walkErr(ctx, err)
 }
@@ -514,7 +502,7 @@ func (x *extractor) extract(ctx context.Context, raw, rest string, open func() (
 		return err
 	}
 	defer rc.Close()
-	_, cerr := io.Copy(out, ctxReader{ctx, &errTagger{r: rc}})
+	_, cerr := io.Copy(out, xio.ContextReader(ctx, &errTagger{r: rc}))
 	if err := out.Close(); err != nil && cerr == nil {
 		cerr = err
 	}

@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/airpack/airpack/internal/xio"
 	"io"
 	"os"
 	"path/filepath"
@@ -259,7 +260,7 @@ func copyEntry(ctx context.Context, tw *tar.Writer, name, file string) error {
 	if err := tw.WriteHeader(header(name, tar.TypeReg, st.Size())); err != nil {
 		return err
 	}
-	if _, err := io.Copy(tw, ctxReader{ctx, f}); err != nil {
+	if _, err := io.Copy(tw, xio.ContextReader(ctx, f)); err != nil {
 		return err
 	}
 	return nil

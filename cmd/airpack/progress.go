@@ -11,6 +11,7 @@ import (
 	"github.com/vbauerster/mpb/v8/decor"
 	"golang.org/x/term"
 
+	"github.com/airpack/airpack/bundle"
 	"github.com/airpack/airpack/imageset"
 )
 
@@ -84,7 +85,7 @@ func (l *logger) Add(i int, n int64) {
 		return
 	}
 	if l.done[i] == l.totals[i].Bytes {
-		fmt.Fprintf(l.w, "fetched %s (%s)\n", l.totals[i].Ref, human(l.totals[i].Bytes))
+		fmt.Fprintf(l.w, "fetched %s (%s)\n", l.totals[i].Ref, bundle.HumanSize(l.totals[i].Bytes))
 	}
 }
 
@@ -111,19 +112,6 @@ func (l *logger) finish(failed bool) {
 		p.Wait()
 	}
 	if !failed {
-		l.logf("fetched %s in %.1fs (%s/s)", human(total), secs, human(int64(float64(total)/max(secs, 0.001))))
+		l.logf("fetched %s in %.1fs (%s/s)", bundle.HumanSize(total), secs, bundle.HumanSize(int64(float64(total)/max(secs, 0.001))))
 	}
-}
-
-func human(n int64) string {
-	const unit = 1000
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %cB", float64(n)/float64(div), "kMGTPE"[exp])
 }
