@@ -17,5 +17,7 @@
 //     archive it was given holds every share_image, and refuses names containing "plugin" in a
 //     template without plugins (the importer would skip all its images).
 //
-// Converting between templates and compose projects is not this package's job.
+//   - ToCompose turns a template into a Compose project (ram-format.md §6) and FromCompose
+//     turns a Compose project back into a template; what Compose cannot express travels in
+//     x-ram extension fields (extension.go), so RAM -> bundle -> RAM loses nothing.
 package ram

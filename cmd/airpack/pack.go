@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/urfave/cli/v3"
 
@@ -13,9 +14,10 @@ import (
 
 func packCommand() *cli.Command {
 	return &cli.Command{
-		Name:      "pack",
-		Usage:     "pack a Compose project into a bundle",
-		UsageText: "airpack pack [-f docker-compose.yaml ...] --version 1.0 -o out/shop-1.0.tar",
+		Name:  "pack",
+		Usage: "pack a Compose project into a bundle",
+		UsageText: "airpack pack [-f docker-compose.yaml ...] --version 1.0 -o out/shop-1.0.tar\n" +
+			"airpack pack --ram app-delivery-1.0-ram.tar.gz [-o out/app-delivery-1.0.tar]",
 		Description: `Loads the project like docker compose (several -f merged, --profile, .env and --env-file,
 interpolation, extends, include), resolves every service's image before writing anything, and
 writes the bundle under a temporary name, renamed into place when complete.
@@ -26,14 +28,24 @@ any other path writes the bundle directory itself.
 Images come from --source, tried in order: "auto" (default) is a registry (docker config
 credentials; plain HTTP for loopback and --insecure-registry hosts), then the local Docker
 engine, which must hold images of services with build: (run docker compose build first).
-"oci:DIR" reads an OCI image layout directory.`,
+"oci:DIR" reads an OCI image layout directory.
+
+--ram FILE packs a Rainbond / Kato application template package instead of a Compose project:
+a <name>-<version>-ram.tar.gz (Rainbond 5.3+, Kato) or a Rainbond 5.2 .zip. Each component
+becomes a service; its images come from the package itself (no registry, no engine). Name and
+version default to the template's group_name and group_version. Values the template leaves to
+the platform ("**None**") are generated once and written to the bundle's .env, shared by the
+component and everything depending on it. --max-size (default 20GiB) stops reading a package
+that expands past it.`,
 		Flags: []cli.Flag{
 			&cli.StringSliceFlag{Name: "file", Aliases: []string{"f"}, Usage: "compose file (repeat to merge); default: compose.yaml or docker-compose.yaml"},
 			&cli.StringFlag{Name: "project-directory", Usage: "project directory (default: the first compose file's directory)"},
 			&cli.StringSliceFlag{Name: "profile", Usage: "enable a compose profile (repeatable)"},
 			&cli.StringSliceFlag{Name: "env-file", Usage: "environment file for interpolation (default: the project's .env)"},
-			&cli.StringFlag{Name: "name", Usage: "bundle name (default: the compose project name)"},
-			&cli.StringFlag{Name: "version", Usage: "bundle version, e.g. 1.0 (required)"},
+			&cli.StringFlag{Name: "ram", Usage: "pack this RAM / KatoApp package (.tar.gz, or a Rainbond 5.2 .zip) instead of a compose project", TakesFile: true},
+			&cli.StringFlag{Name: "max-size", Value: "20GiB", Usage: "with --ram: stop when the package expands past this size (e.g. 512MiB, 20GiB)"},
+			&cli.StringFlag{Name: "name", Usage: "bundle name (default: the compose project name; with --ram the template's group_name)"},
+			&cli.StringFlag{Name: "version", Usage: "bundle version, e.g. 1.0 (required, except with --ram: the template's group_version)"},
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "output: .tar, .tar.gz, .tar.zst or a directory (default: <name>-<version>.tar)"},
 			&cli.StringFlag{Name: "platform", Usage: "os/arch[/variant] to pack (default: each service's platform:, else linux/amd64)"},
 			&cli.StringSliceFlag{Name: "source", Usage: "image source: auto, registry, engine or oci:DIR (repeatable, tried in order)"},
@@ -46,6 +58,12 @@ engine, which must hold images of services with build: (run docker compose build
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			if cmd.Args().Present() {
 				return fmt.Errorf("pack takes no arguments (got %q): use -f for compose files", cmd.Args().Slice())
+			}
+			if cmd.IsSet("ram") {
+				return packRAM(ctx, cmd)
+			}
+			if cmd.IsSet("max-size") {
+				return fmt.Errorf("--max-size applies to --ram packages only")
 			}
 			log := newLogger(os.Stderr, cmd.Bool("quiet"))
 			opts := pack.Options{
@@ -79,4 +97,58 @@ engine, which must hold images of services with build: (run docker compose build
 			return nil
 		},
 	}
+}
+
+// ramConflicts are the flags that describe a compose project or where its images come from:
+// with --ram, the package is both.
+var ramConflicts = []struct{ name, show string }{
+	{"file", "-f/--file"},
+	{"project-directory", "--project-directory"},
+	{"profile", "--profile"},
+	{"env-file", "--env-file"},
+	{"source", "--source"},
+	{"insecure-registry", "--insecure-registry"},
+	{"allow-outside", "--allow-outside"},
+}
+
+func packRAM(ctx context.Context, cmd *cli.Command) error {
+	var bad []string
+	for _, f := range ramConflicts {
+		if cmd.IsSet(f.name) {
+			bad = append(bad, f.show)
+		}
+	}
+	if len(bad) > 0 {
+		return fmt.Errorf("--ram cannot be combined with %s: the application and its images come from the RAM package", strings.Join(bad, ", "))
+	}
+	file := cmd.String("ram")
+	if file == "" {
+		return fmt.Errorf("--ram needs a package file")
+	}
+	maxSize, err := pack.ParseSize(cmd.String("max-size"))
+	if err != nil {
+		return fmt.Errorf("--max-size: %w", err)
+	}
+	log := newLogger(os.Stderr, cmd.Bool("quiet"))
+	res, err := pack.PackRAM(ctx, pack.RAMOptions{
+		Package:   file,
+		Name:      cmd.String("name"),
+		Version:   cmd.String("version"),
+		Output:    cmd.String("output"),
+		Platform:  cmd.String("platform"),
+		MaxSize:   maxSize,
+		Jobs:      cmd.Int("jobs"),
+		Force:     cmd.Bool("force"),
+		Progress:  log.progress(),
+		Log:       log.logf,
+		CreatedBy: "airpack " + version,
+	})
+	log.finish(err != nil)
+	if err != nil {
+		return err
+	}
+	m := res.Manifest
+	log.logf("packed %s %s: %d images for %s in %s", m.Name, m.Version, len(m.Images), m.Platform, res.Output)
+	log.logf("next: airpack verify %s; on the target: ./load.sh && docker compose up -d (host ports and generated secrets are in .env)", res.Output)
+	return nil
 }

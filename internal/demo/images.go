@@ -50,32 +50,54 @@ func Images(binary string, roles []string, extra string) (map[string]v1.Image, e
 	}
 	out := map[string]v1.Image{}
 	for _, role := range roles {
-		files := map[string]file{"etc/demo-role": {[]byte(role + "\n"), 0o644}}
-		if extra != "" {
-			files["etc/demo-version"] = file{[]byte(extra + "\n"), 0o644}
-		}
-		own, err := layer(files)
+		img, err := roleImage(base, role, extra, nil, nil)
 		if err != nil {
-			return nil, err
-		}
-		img, err := mutate.AppendLayers(empty.Image, base, own)
-		if err != nil {
-			return nil, err
-		}
-		cf, err := img.ConfigFile()
-		if err != nil {
-			return nil, err
-		}
-		cf = cf.DeepCopy()
-		cf.OS, cf.Architecture = "linux", runtime.GOARCH
-		cf.Config.Entrypoint = []string{"/app/demoapp", role}
-		cf.Config.Labels = map[string]string{"org.opencontainers.image.title": "airpack demo " + role}
-		if img, err = mutate.ConfigFile(img, cf); err != nil {
 			return nil, err
 		}
 		out[role] = img
 	}
 	return out, nil
+}
+
+// RoleImage builds one image of role whose entrypoint also passes args to the role and whose
+// config sets env (NAME=value entries): for roles configured by flags, like "report".
+func RoleImage(binary, role string, args, env []string) (v1.Image, error) {
+	bin, err := os.ReadFile(binary)
+	if err != nil {
+		return nil, err
+	}
+	base, err := layer(map[string]file{"app/demoapp": {bin, 0o755}})
+	if err != nil {
+		return nil, err
+	}
+	return roleImage(base, role, "", args, env)
+}
+
+func roleImage(base v1.Layer, role, extra string, args, env []string) (v1.Image, error) {
+	files := map[string]file{"etc/demo-role": {[]byte(role + "\n"), 0o644}}
+	if extra != "" {
+		files["etc/demo-version"] = file{[]byte(extra + "\n"), 0o644}
+	}
+	own, err := layer(files)
+	if err != nil {
+		return nil, err
+	}
+	img, err := mutate.AppendLayers(empty.Image, base, own)
+	if err != nil {
+		return nil, err
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return nil, err
+	}
+	cf = cf.DeepCopy()
+	cf.OS, cf.Architecture = "linux", runtime.GOARCH
+	cf.Config.Entrypoint = append([]string{"/app/demoapp", role}, args...)
+	if len(env) > 0 {
+		cf.Config.Env = append([]string(nil), env...)
+	}
+	cf.Config.Labels = map[string]string{"org.opencontainers.image.title": "airpack demo " + role}
+	return mutate.ConfigFile(img, cf)
 }
 
 type file struct {

@@ -6,9 +6,15 @@
 //	demoapp api     :8081  GET / answers "token=$API_TOKEN" and records a hit in /data
 //	demoapp echo    :8082  GET / answers "echo ok"
 //	demoapp worker         idles (a service with no port)
+//	demoapp report [-listen :8080] [-env A,B] [-file PATH] [-call URL]
+//	                       GET / reports the named variables ("env A=..."), the file's content
+//	                       ("file=..."), and the answer of URL ("call=..."; $VARs in it expanded
+//	                       from the environment): how the RAM end-to-end tests see what a
+//	                       component got
 package main
 
 import (
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -20,7 +26,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: demoapp web|api|echo|worker")
+		fmt.Fprintln(os.Stderr, "usage: demoapp web|api|echo|worker|report")
 		os.Exit(2)
 	}
 	switch role := os.Args[1]; role {
@@ -30,6 +36,8 @@ func main() {
 		serve(":8081", api)
 	case "echo":
 		serve(":8082", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "echo ok") })
+	case "report":
+		report(os.Args[2:])
 	case "worker":
 		for {
 			time.Sleep(time.Hour)
@@ -86,4 +94,30 @@ func get(url string) string {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return strings.TrimSpace(string(b))
+}
+
+func report(args []string) {
+	fs := flag.NewFlagSet("report", flag.ExitOnError)
+	listen := fs.String("listen", ":8080", "address to listen on")
+	names := fs.String("env", "", "comma-separated environment variables to report")
+	file := fs.String("file", "", "file whose content to report")
+	call := fs.String("call", "", "URL to GET and report; $VAR and ${VAR} are expanded from the environment")
+	fs.Parse(args)
+	serve(*listen, func(w http.ResponseWriter, _ *http.Request) {
+		for _, n := range strings.Split(*names, ",") {
+			if n != "" {
+				fmt.Fprintf(w, "env %s=%s\n", n, os.Getenv(n))
+			}
+		}
+		if *file != "" {
+			b, err := os.ReadFile(*file)
+			if err != nil {
+				b = []byte("ERROR " + err.Error())
+			}
+			fmt.Fprintf(w, "file=%s\n", strings.TrimSpace(string(b)))
+		}
+		if *call != "" {
+			fmt.Fprintf(w, "call=%s\n", strings.ReplaceAll(get(os.ExpandEnv(*call)), "\n", " | "))
+		}
+	})
 }

@@ -1,0 +1,281 @@
+package pack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/compose-spec/compose-go/v2/dotenv"
+	"github.com/google/go-containerregistry/pkg/name"
+
+	"github.com/airpack/airpack/compose"
+	"github.com/airpack/airpack/imageset"
+	"github.com/airpack/airpack/ram"
+)
+
+// RAMOptions are the inputs of a pack from a RAM / KatoApp package.
+type RAMOptions struct {
+	// Package is the RAM package file: <group_name>-<group_version>-ram.tar.gz (Rainbond >= 5.3,
+	// Kato) or a Rainbond 5.2 .zip.
+	Package string
+	// Name defaults to the template's group_name made a compose project name; Version to its
+	// group_version.
+	Name    string
+	Version string
+	Output  string
+	// Platform defaults to linux/<arch> of the components (they must agree).
+	Platform string
+	// MaxSize bounds the bytes the package expands to (ram.ReadOptions.MaxSize).
+	MaxSize int64
+	// WorkDir is where the package's images are extracted while packing (removed at the end).
+	// Default: the system's temporary directory.
+	WorkDir   string
+	Jobs      int
+	Force     bool
+	Progress  imageset.Progress
+	Log       func(format string, args ...any)
+	CreatedBy string
+}
+
+func (o *RAMOptions) logf(format string, args ...any) {
+	if o.Log != nil {
+		o.Log(format, args...)
+	}
+}
+
+// PackRAM turns a RAM package into a bundle: the template becomes a compose project
+// (ram.ToCompose), whose images come from the package's own image archives, never a registry.
+// Everything it extracts or writes on the way lives in one temporary directory, removed when it
+// returns; the bundle itself is written atomically by Pack.
+func PackRAM(ctx context.Context, opts RAMOptions) (*Result, error) {
+	if opts.Package == "" {
+		return nil, errors.New("no RAM package given")
+	}
+	if opts.Output != "" {
+		if err := checkOutput(opts.Output, opts.Force); err != nil {
+			return nil, err
+		}
+	}
+	if opts.Version != "" && !validName(opts.Version) {
+		return nil, fmt.Errorf("version %q: use letters, digits, '.', '_' and '-' only", opts.Version)
+	}
+	if opts.Name != "" && !validProjectName(opts.Name) {
+		return nil, fmt.Errorf("name %q: the bundle name is also the compose project name on the target: use lowercase letters, digits, '_' and '-', starting with a letter or digit (--name)", opts.Name)
+	}
+	if opts.WorkDir != "" {
+		if err := os.MkdirAll(opts.WorkDir, 0o755); err != nil {
+			return nil, err
+		}
+	}
+	work, err := os.MkdirTemp(opts.WorkDir, "airpack-ram-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(work)
+
+	opts.logf("reading RAM package %s", opts.Package)
+	pkg, err := ram.ReadPackage(ctx, opts.Package, ram.ReadOptions{WorkDir: work, MaxSize: opts.MaxSize})
+	if err != nil {
+		return nil, err
+	}
+	defer pkg.Remove()
+	for _, w := range pkg.Warnings {
+		opts.logf("warning: %s", w)
+	}
+	t := pkg.Template
+
+	name := opts.Name
+	if name == "" {
+		name = ram.ProjectName(t)
+	}
+	version := opts.Version
+	if version == "" {
+		version = t.GroupVersion
+		if !validName(version) {
+			return nil, fmt.Errorf("the template's group_version %q cannot name the bundle (letters, digits, '.', '_' and '-' only): pass --version", version)
+		}
+	}
+	platform := opts.Platform
+	if platform == "" {
+		if platform, err = templatePlatform(t); err != nil {
+			return nil, err
+		}
+	}
+	opts.logf("template %s %s (%s layout): %d components", t.GroupName, t.GroupVersion, pkg.Layout, len(t.Apps))
+
+	proj, err := ram.ToCompose(t, ram.ToComposeOptions{ProjectName: name, FilesDir: "."})
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range proj.Warnings {
+		opts.logf("warning: %s", w)
+	}
+	if err := checkEnvOverrides(proj.DotEnv); err != nil {
+		return nil, err
+	}
+	dir := filepath.Join(work, "project")
+	if err := proj.Write(dir); err != nil {
+		return nil, fmt.Errorf("write the compose project: %w", err)
+	}
+	source, err := packageSource(pkg)
+	if err != nil {
+		return nil, err
+	}
+	return Pack(ctx, Options{
+		Compose: compose.LoadOptions{
+			Files:       []string{filepath.Join(dir, ram.ComposeFile)},
+			WorkDir:     dir,
+			ProjectName: name,
+		},
+		Name:         name,
+		Version:      version,
+		Output:       opts.Output,
+		Platform:     platform,
+		ImageSources: []imageset.Source{source},
+		Jobs:         opts.Jobs,
+		Force:        opts.Force,
+		Progress:     opts.Progress,
+		Log:          opts.Log,
+		CreatedBy:    opts.CreatedBy,
+	})
+}
+
+// templatePlatform is linux/<arch> of every component (arch defaults to amd64).
+func templatePlatform(t *ram.Template) (string, error) {
+	byArch := map[string][]string{}
+	for i := range t.Apps {
+		a := t.Apps[i].Arch
+		if a == "" {
+			a = ram.DefaultArch
+		}
+		byArch[a] = append(byArch[a], t.Apps[i].ServiceCname)
+	}
+	if len(byArch) == 1 {
+		for a := range byArch {
+			return "linux/" + a, nil
+		}
+	}
+	var parts []string
+	for a, names := range byArch {
+		parts = append(parts, a+": "+strings.Join(names, ", "))
+	}
+	sort.Strings(parts)
+	return "", fmt.Errorf("the template's components are for different architectures (%s): a bundle holds one platform; pass --platform", strings.Join(parts, "; "))
+}
+
+// checkEnvOverrides refuses variables of the generated .env that airpack's own environment
+// sets: docker compose lets the environment override .env, so the bundle would get those values
+// while the config files were rendered with the generated ones.
+func checkEnvOverrides(dotEnv []byte) error {
+	env, err := dotenv.UnmarshalBytesWithLookup(dotEnv, func(string) (string, bool) { return "", false })
+	if err != nil {
+		return fmt.Errorf("the generated .env: %w", err)
+	}
+	var set []string
+	for k := range env {
+		if _, ok := os.LookupEnv(k); ok {
+			set = append(set, k)
+		}
+	}
+	if len(set) > 0 {
+		sort.Strings(set)
+		return fmt.Errorf("environment variable %s is set: it would override the bundle's .env value; unset it and pack again", strings.Join(set, ", "))
+	}
+	return nil
+}
+
+// packageSource is an image source over the package's image archives, holding every
+// share_image under its own name. The archive may tag an image with its share_image or with the
+// short name Rainbond 5.2 saved it under; the name the archive really uses is looked up.
+func packageSource(pkg *ram.Package) (*imageset.Tarfile, error) {
+	tags := map[string]map[string]bool{} // archive -> normalised tags
+	tagsOf := func(path string) (map[string]bool, error) {
+		if m, ok := tags[path]; ok {
+			return m, nil
+		}
+		list, err := imageset.ArchiveTags(path)
+		if err != nil {
+			return nil, err
+		}
+		m := map[string]bool{}
+		for _, tg := range list {
+			m[normRef(tg)] = true
+		}
+		tags[path] = m
+		return m, nil
+	}
+	refs := map[string]imageset.TarImage{}
+	for i := range pkg.Template.Apps {
+		ref := pkg.Template.Apps[i].ShareImage
+		path := pkg.ComponentImages
+		if pkg.Layout == ram.LayoutLegacy52 {
+			path = pkg.LegacyImages[ref]
+		}
+		if path == "" {
+			return nil, fmt.Errorf("component %s: the package holds no image archive for %s", pkg.Template.Apps[i].ServiceCname, ref)
+		}
+		have, err := tagsOf(path)
+		if err != nil {
+			return nil, err
+		}
+		tag := ref
+		if !have[normRef(ref)] {
+			tag = ram.LegacySaveName(ref)
+		}
+		refs[ref] = imageset.TarImage{Path: path, Tag: tag}
+	}
+	return imageset.NewTarfile(refs), nil
+}
+
+func normRef(s string) string {
+	r, err := name.ParseReference(s, name.WeakValidation)
+	if err != nil {
+		return s
+	}
+	return r.Name()
+}
+
+// ParseSize parses a byte count: a number (decimals allowed) with an optional unit, any case:
+// B, K/KB (1000), KiB (1024), M/MB, MiB, G/GB, GiB, T/TB, TiB; no unit means bytes. It must come
+// to at least one byte.
+func ParseSize(s string) (int64, error) {
+	in := strings.TrimSpace(s)
+	i := 0
+	for i < len(in) && (in[i] >= '0' && in[i] <= '9' || in[i] == '.') {
+		i++
+	}
+	num, unit := in[:i], strings.TrimSpace(in[i:])
+	bad := func() (int64, error) {
+		return 0, fmt.Errorf("size %q: want a number of bytes with an optional unit, e.g. 512MiB, 20GiB, 1.5GB", s)
+	}
+	if num == "" {
+		return bad()
+	}
+	f, err := strconv.ParseFloat(num, 64)
+	if err != nil {
+		return bad()
+	}
+	mult, ok := sizeUnits[strings.ToLower(unit)]
+	if !ok {
+		return bad()
+	}
+	v := f * float64(mult)
+	if v < 1 || v >= math.MaxInt64 {
+		return 0, fmt.Errorf("size %q: must be between 1 byte and 8 EiB", s)
+	}
+	return int64(v), nil
+}
+
+var sizeUnits = map[string]int64{
+	"": 1, "b": 1,
+	"k": 1e3, "kb": 1e3, "kib": 1 << 10,
+	"m": 1e6, "mb": 1e6, "mib": 1 << 20,
+	"g": 1e9, "gb": 1e9, "gib": 1 << 30,
+	"t": 1e12, "tb": 1e12, "tib": 1 << 40,
+}

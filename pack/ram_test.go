@@ -1,0 +1,295 @@
+package pack
+
+import (
+	"archive/zip"
+	"bytes"
+	"context"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/compose-spec/compose-go/v2/dotenv"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
+	"github.com/airpack/airpack/bundle"
+	"github.com/airpack/airpack/compose"
+	"github.com/airpack/airpack/ram"
+)
+
+func sampleTemplate(t *testing.T) *ram.Template {
+	t.Helper()
+	b, err := os.ReadFile("../ram/testdata/example-metadata.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tpl, err := ram.DecodeMetadata(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tpl
+}
+
+// platformImage is a random image for linux/<arch>.
+func platformImage(t *testing.T, arch string) v1.Image {
+	t.Helper()
+	img, err := random.Image(512, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf, _ := img.ConfigFile()
+	cf = cf.DeepCopy()
+	cf.OS, cf.Architecture = "linux", arch
+	if img, err = mutate.ConfigFile(img, cf); err != nil {
+		t.Fatal(err)
+	}
+	return img
+}
+
+// templateImages makes one random image per component, by share_image.
+func templateImages(t *testing.T, tpl *ram.Template) map[string]v1.Image {
+	t.Helper()
+	out := map[string]v1.Image{}
+	for _, a := range tpl.Apps {
+		out[a.ShareImage] = platformImage(t, "amd64")
+	}
+	return out
+}
+
+// writeRAMPackage writes tpl and images as a current-layout package in a new directory.
+func writeRAMPackage(t *testing.T, tpl *ram.Template, images map[string]v1.Image) string {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), ram.PackageFileName(tpl))
+	write := func(w io.Writer) error {
+		refs := map[name.Reference]v1.Image{}
+		for r, img := range images {
+			ref, err := name.ParseReference(r)
+			if err != nil {
+				return err
+			}
+			refs[ref] = img
+		}
+		return tarball.MultiRefWrite(refs, w)
+	}
+	if err := ram.WritePackage(context.Background(), out, tpl, write, ram.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// writeLegacyZip writes tpl and images as a Rainbond 5.2 zip: <name>-<version>/metadata.json and
+// one <component>/<last segment, ':' -> '--'>.image.tar each, the image under its short name.
+func writeLegacyZip(t *testing.T, tpl *ram.Template, images map[string]v1.Image) string {
+	t.Helper()
+	top := tpl.GroupName + "-" + tpl.GroupVersion
+	out := filepath.Join(t.TempDir(), top+".zip")
+	f, err := os.Create(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zw := zip.NewWriter(f)
+	meta, err := tpl.MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, _ := zw.Create(top + "/metadata.json")
+	w.Write(meta)
+	for _, a := range tpl.Apps {
+		short := ram.LegacySaveName(a.ShareImage)
+		tag, err := name.NewTag(short)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var buf bytes.Buffer
+		if err := tarball.Write(tag, images[a.ShareImage], &buf); err != nil {
+			t.Fatal(err)
+		}
+		last := path.Base(a.ShareImage)
+		w, _ := zw.Create(top + "/" + a.ServiceAlias + "/" + strings.ReplaceAll(last, ":", "--") + ".image.tar")
+		w.Write(buf.Bytes())
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	return out
+}
+
+func assertEmptyDir(t *testing.T, dir string) {
+	t.Helper()
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		t.Errorf("left behind in the work directory: %s", e.Name())
+	}
+}
+
+// checkRAMBundle checks a bundle made from the sample template and images.
+func checkRAMBundle(t *testing.T, out string, tpl *ram.Template, images map[string]v1.Image) {
+	t.Helper()
+	m, problems, err := bundle.Verify(context.Background(), out)
+	if err != nil || len(problems) > 0 {
+		t.Fatalf("verify: %v %v", err, problems)
+	}
+	if m.Name != "app-delivery" || m.Version != "1.0" || m.Platform != "linux/amd64" || len(m.Images) != len(tpl.Apps) {
+		t.Fatalf("manifest %+v", m)
+	}
+	for _, im := range m.Images {
+		img, ok := images[im.Ref]
+		if !ok {
+			t.Errorf("bundle ships %s, not a share_image", im.Ref)
+			continue
+		}
+		cfg, _ := img.ConfigName()
+		if im.ConfigDigest != cfg.String() {
+			t.Errorf("%s: config digest %s, the package's image has %s", im.Ref, im.ConfigDigest, cfg)
+		}
+	}
+	// The bundle's compose file loads with its .env and carries the template.
+	proj, err := compose.Load(context.Background(), compose.LoadOptions{WorkDir: out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	typed := proj.Typed()
+	if _, err := ram.TemplateFromExtension(typed.Extensions[ram.ExtensionKey]); err != nil {
+		t.Errorf("top-level x-ram: %v", err)
+	}
+	for _, svc := range []string{"web", "db"} {
+		if _, err := ram.ComponentFromExtension(typed.Services[svc].Extensions[ram.ExtensionKey]); err != nil {
+			t.Errorf("service %s x-ram: %v", svc, err)
+		}
+	}
+	conf, err := os.ReadFile(filepath.Join(out, "files", "web", "etc", "nginx", "conf.d", "default.conf"))
+	if err != nil || string(conf) != "server { listen 80; location / { proxy_pass http://db:3306; } }\n" {
+		t.Errorf("shipped config file %q %v", conf, err)
+	}
+	env, _ := os.ReadFile(filepath.Join(out, bundle.EnvFile))
+	vars, err := dotenv.UnmarshalBytesWithLookup(env, nil)
+	if err != nil || len(vars["DB_MYSQL_ROOT_PASSWORD"]) < 16 || vars["WEB_PORT_80"] != "80" {
+		t.Errorf(".env %v %v", vars, err)
+	}
+	web := typed.Services["web"].Environment["MYSQL_ROOT_PASSWORD"]
+	db := typed.Services["db"].Environment["MYSQL_ROOT_PASSWORD"]
+	if web == nil || db == nil || *web != *db || *web != vars["DB_MYSQL_ROOT_PASSWORD"] {
+		t.Errorf("web and db do not share the generated password (web %v, db %v)", web, db)
+	}
+}
+
+func TestPackRAM(t *testing.T) {
+	tpl := sampleTemplate(t)
+	images := templateImages(t, tpl)
+	for _, c := range []struct {
+		name  string
+		write func(*testing.T, *ram.Template, map[string]v1.Image) string
+	}{
+		{"current layout", writeRAMPackage},
+		{"legacy 5.2 zip", writeLegacyZip},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			pkg := c.write(t, tpl, images)
+			work := t.TempDir()
+			out := filepath.Join(t.TempDir(), "bundle")
+			var log []string
+			res, err := PackRAM(context.Background(), RAMOptions{Package: pkg, Output: out, WorkDir: work, Log: func(f string, a ...any) {
+				log = append(log, f)
+			}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Output != out {
+				t.Errorf("output %s", res.Output)
+			}
+			checkRAMBundle(t, out, tpl, images)
+			assertEmptyDir(t, work)
+		})
+	}
+}
+
+func TestPackRAMRefuses(t *testing.T) {
+	tpl := sampleTemplate(t)
+	images := templateImages(t, tpl)
+	pkg := writeRAMPackage(t, tpl, images)
+
+	mixed := sampleTemplate(t)
+	mixed.Apps[1].Arch = "arm64"
+	mixedPkg := writeRAMPackage(t, mixed, images)
+
+	badVersion := sampleTemplate(t)
+	badVersion.GroupVersion = "1.0 beta"
+	badVersionPkg := writeRAMPackage(t, badVersion, images)
+
+	notAPackage := filepath.Join(t.TempDir(), "x-ram.tar.gz")
+	os.WriteFile(notAPackage, []byte("hello, not an archive\n"), 0o644)
+	existing := filepath.Join(t.TempDir(), "exists.tar")
+	os.WriteFile(existing, nil, 0o644)
+
+	for _, c := range []struct {
+		name string
+		opts RAMOptions
+		env  map[string]string
+		want string
+	}{
+		{"not a package", RAMOptions{Package: notAPackage}, nil, "is not a RAM package"},
+		{"too big", RAMOptions{Package: pkg, MaxSize: 1024}, nil, "expands past the --max-size limit of 1024 bytes"},
+		{"existing output", RAMOptions{Package: pkg, Output: existing}, nil, "already exists"},
+		{"mixed architectures", RAMOptions{Package: mixedPkg}, nil, "different architectures (amd64: web; arm64: db)"},
+		{"bad version", RAMOptions{Package: badVersionPkg}, nil, `group_version "1.0 beta"`},
+		{"bad name", RAMOptions{Package: pkg, Name: "Bad Name"}, nil, "lowercase letters"},
+		{"environment overrides .env", RAMOptions{Package: pkg}, map[string]string{"WEB_PORT_80": "8080"}, "WEB_PORT_80 is set"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			for k, v := range c.env {
+				t.Setenv(k, v)
+			}
+			work := t.TempDir()
+			outDir := t.TempDir()
+			if c.opts.Output == "" {
+				c.opts.Output = filepath.Join(outDir, "out.tar")
+			}
+			c.opts.WorkDir = work
+			_, err := PackRAM(context.Background(), c.opts)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("error %v, want %q", err, c.want)
+			}
+			assertEmptyDir(t, work)
+			if c.opts.Output != existing {
+				assertEmptyDir(t, outDir)
+			}
+		})
+	}
+
+	// A cancelled pack leaves nothing either.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	work, outDir := t.TempDir(), t.TempDir()
+	if _, err := PackRAM(ctx, RAMOptions{Package: pkg, Output: filepath.Join(outDir, "o.tar"), WorkDir: work}); err == nil {
+		t.Error("a cancelled pack succeeded")
+	}
+	assertEmptyDir(t, work)
+	assertEmptyDir(t, outDir)
+}
+
+func TestParseSize(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want int64
+	}{
+		{"1024", 1024}, {"1KiB", 1024}, {"1kib", 1024}, {"20GiB", 20 << 30}, {"20 GiB", 20 << 30},
+		{"1.5GB", 1500000000}, {"1G", 1e9}, {"512MiB", 512 << 20}, {"2TiB", 2 << 40}, {"7B", 7},
+	} {
+		got, err := ParseSize(c.in)
+		if err != nil || got != c.want {
+			t.Errorf("ParseSize(%q) = %d, %v; want %d", c.in, got, err, c.want)
+		}
+	}
+	for _, bad := range []string{"", "GiB", "-1", "0", "0.1", "1.5.5GiB", "20GiBs", "1e3", "ten", "20 G i B", "99999999999TiB"} {
+		if got, err := ParseSize(bad); err == nil {
+			t.Errorf("ParseSize(%q) = %d, want an error", bad, got)
+		}
+	}
+}
