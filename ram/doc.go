@@ -9,10 +9,12 @@
 //     of the wrong JSON type fails, with the key path (DecodeMetadata, MetadataError). Encoding
 //     always writes every key that is not omitempty, lists as [] rather than null, and the
 //     defaults (template_version v2, governance_mode BUILD_IN_SERVICE_MESH, arch amd64).
+//
 //   - ReadPackage accepts the current layout and Rainbond 5.2's zip (one short-named image tar
 //     per component), recognised by content; it extracts only the image archives, inside a
 //     directory of its own, refusing names that leave it and links of any kind, and checks that
 //     every share_image is in the images.
+//
 //   - WritePackage writes the current layout deterministically and atomically, checks the image
 //     archive it was given holds every share_image, and refuses names containing "plugin" in a
 //     template without plugins (the importer would skip all its images).

@@ -3,37 +3,66 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
 	"os"
 
 	"github.com/urfave/cli/v3"
 
 	"github.com/airpack/airpack/bundle"
+	"github.com/airpack/airpack/ram"
 )
 
 func inspectCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "inspect",
-		Usage:     "show a bundle's services, images, layers and sizes",
-		ArgsUsage: "BUNDLE",
+		Usage:     "show a bundle's services, images, layers and sizes, or a RAM package's components",
+		ArgsUsage: "BUNDLE_OR_RAM_PACKAGE",
+		Description: `A bundle (directory or archive): its services, images, layers and sizes, from airpack.json.
+
+A Rainbond / Kato application package (a -ram.tar.gz, or a Rainbond 5.2 .zip), recognised by its
+content: the template, each component (service key, share_image and whether the package holds
+it, ports, environment, dependencies, volumes), the images in component-images.tar, and what the
+platform importer would stumble on. It is read as a stream; nothing is extracted.`,
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "json", Usage: "print JSON for machines"},
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
-			path, err := oneArg(cmd, "BUNDLE")
+			path, err := oneArg(cmd, "BUNDLE_OR_RAM_PACKAGE")
 			if err != nil {
 				return err
 			}
-			m, err := bundle.ReadManifest(ctx, path)
-			if err != nil {
-				return err
+			stdout, _ := writers(cmd)
+			var report interface {
+				WriteText(w io.Writer) error
 			}
-			r := bundle.NewReport(m)
+			if st, err := os.Stat(path); err == nil && !st.IsDir() {
+				r, err := ram.InspectPackage(ctx, path, ram.ReadOptions{})
+				switch {
+				case err == nil:
+					report = r
+				case !errors.Is(err, ram.ErrNotPackage):
+					return err
+				}
+			}
+			if report == nil {
+				m, err := bundle.ReadManifest(ctx, path)
+				if err != nil {
+					return err
+				}
+				r := bundle.NewReport(m)
+				report = r
+			}
 			if cmd.Bool("json") {
-				enc := json.NewEncoder(os.Stdout)
+				enc := json.NewEncoder(stdout)
 				enc.SetIndent("", "  ")
-				return enc.Encode(r)
+				return enc.Encode(report)
 			}
-			return r.WriteText(os.Stdout)
+			if err := report.WriteText(stdout); err != nil {
+				return fmt.Errorf("write report: %w", err)
+			}
+			return nil
 		},
 	}
 }

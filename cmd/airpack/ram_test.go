@@ -1,0 +1,140 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/airpack/airpack/ram"
+)
+
+// testImage serves one small linux/amd64 image from an in-process registry and returns its
+// reference.
+func testImage(t *testing.T, repo string) string {
+	t.Helper()
+	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	t.Cleanup(srv.Close)
+	u, _ := url.Parse(srv.URL)
+	img, err := random.Image(256, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf, _ := img.ConfigFile()
+	cf = cf.DeepCopy()
+	cf.OS, cf.Architecture = "linux", "amd64"
+	if img, err = mutate.ConfigFile(img, cf); err != nil {
+		t.Fatal(err)
+	}
+	ref := u.Host + "/" + repo
+	r, _ := name.ParseReference(ref)
+	if err := remote.Write(r, img); err != nil {
+		t.Fatal(err)
+	}
+	return ref
+}
+
+// run runs the CLI with args and returns its stdout and stderr.
+func run(t *testing.T, args ...string) (string, string, error) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	a := app()
+	a.Writer, a.ErrWriter = &out, &errOut
+	err := a.Run(context.Background(), append([]string{"airpack"}, args...))
+	return out.String(), errOut.String(), err
+}
+
+func TestRAMCommand(t *testing.T) {
+	ref := testImage(t, "shop/web:1.0")
+	dir := t.TempDir()
+	body := "name: shop\nservices:\n  web:\n    image: " + ref + "\n    cap_add: [NET_ADMIN]\n    user: \"1000\"\n    networks: [front]\nnetworks:\n  front: {}\n"
+	if err := os.WriteFile(filepath.Join(dir, "compose.yaml"), []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	pkg := filepath.Join(t.TempDir(), "shop-1.0-ram.tar.gz")
+	stdout, stderr, err := run(t, "ram", dir, "--version", "1.0", "--source", "registry", "-o", pkg, "-q")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"warning: networks: front: RAM has no networks (components reach each other by name); dropped",
+		"warning: service web: cap_add: RAM has no Linux capabilities; dropped",
+		"warning: service web: networks: front: RAM has no networks (components reach each other by name); dropped",
+		"warning: service web: user: RAM runs the image's user; dropped",
+	}
+	if got := strings.Split(strings.TrimSuffix(stderr, "\n"), "\n"); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("stderr:\n%s\nwant one warning per line:\n%s", stderr, strings.Join(want, "\n"))
+	}
+	if stdout != "" {
+		t.Errorf("--quiet printed %q", stdout)
+	}
+
+	// Again, not quiet, over the first: --force, and the last line says what was written.
+	stdout, _, err = run(t, "ram", dir, "--version", "1.0", "--source", "registry", "-o", pkg, "--force")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stdout != "wrote "+pkg+" (1 component)\n" {
+		t.Errorf("stdout %q", stdout)
+	}
+	if _, _, err := run(t, "ram", dir, "--version", "1.0", "--source", "registry", "-o", pkg); err == nil || !strings.Contains(err.Error(), "--force") {
+		t.Errorf("existing output: %v", err)
+	}
+
+	// inspect reads the package, for people and for machines.
+	stdout, _, err = run(t, "inspect", pkg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []string{"RAM package " + pkg, "template      shop 1.0", "web ", ref} {
+		if !strings.Contains(stdout, w) {
+			t.Errorf("inspect lacks %q:\n%s", w, stdout)
+		}
+	}
+	stdout, _, err = run(t, "inspect", "--json", pkg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r ram.PackageReport
+	if err := json.Unmarshal([]byte(stdout), &r); err != nil || r.GroupName != "shop" || len(r.Components) != 1 || !r.Components[0].ImageFound || r.Components[0].ShareImage != ref {
+		t.Errorf("inspect --json: %v\n%s", err, stdout)
+	}
+}
+
+// inspect still reads bundles, directories and archives.
+func TestInspectBundle(t *testing.T) {
+	ref := testImage(t, "shop/web:1.0")
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "compose.yaml"), []byte("name: shop\nservices:\n  web:\n    image: "+ref+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	for _, b := range []string{filepath.Join(out, "shop-1.0"), filepath.Join(out, "shop-1.0.tar.gz")} {
+		if _, _, err := run(t, "pack", "--project-directory", dir, "--version", "1.0", "--source", "registry", "-o", b, "-q"); err != nil {
+			t.Fatal(err)
+		}
+		stdout, _, err := run(t, "inspect", "--json", b)
+		if err != nil {
+			t.Fatalf("inspect %s: %v", b, err)
+		}
+		if !strings.Contains(stdout, `"name": "shop"`) || strings.Contains(stdout, "groupName") {
+			t.Errorf("inspect %s:\n%s", b, stdout)
+		}
+	}
+	if _, _, err := run(t, "inspect", filepath.Join(dir, "compose.yaml")); err == nil {
+		t.Error("inspect of a compose file succeeded")
+	}
+}

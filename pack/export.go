@@ -1,0 +1,420 @@
+package pack
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/compose-spec/compose-go/v2/dotenv"
+	"github.com/compose-spec/compose-go/v2/loader"
+	"github.com/compose-spec/compose-go/v2/types"
+
+	"github.com/airpack/airpack/bundle"
+	"github.com/airpack/airpack/compose"
+	"github.com/airpack/airpack/imageset"
+	"github.com/airpack/airpack/ram"
+)
+
+// ExportOptions are the inputs of an export to a RAM / KatoApp package.
+type ExportOptions struct {
+	// Input is a bundle directory (it holds airpack.json), a bundle archive (.tar, .tar.gz,
+	// .tar.zst), a Compose project directory or a compose file (.yaml, .yml). Empty: the current
+	// directory, or the project Compose.Files name.
+	Input string
+	// Output is the package file. Default: <group_name>-<group_version>-ram.tar.gz in the
+	// current directory.
+	Output string
+	// Flavor is the platform the package is for (Rainbond or Kato: the same format).
+	Flavor ram.Flavor
+	// Name is the template's group_name. Default: the group_name the bundle's x-ram carries
+	// (a bundle made from a RAM package), else the bundle (or project) name.
+	Name string
+	// Version is the template's group_version. Default: the bundle's version; required for a
+	// Compose project.
+	Version string
+	// Compose loads the input when it is a Compose project (-f files, profiles, env files).
+	Compose compose.LoadOptions
+	// How a Compose project is packed first (see Options): image sources, platform, ...
+	Sources      []string
+	Insecure     []string
+	ImageSources []imageset.Source
+	Platform     string
+	Jobs         int
+	AllowOutside bool
+	Progress     imageset.Progress
+	CreatedBy    string
+	// Force replaces an existing output.
+	Force bool
+	// Log receives one line per step; nil discards.
+	Log func(format string, args ...any)
+}
+
+func (o *ExportOptions) logf(format string, args ...any) {
+	if o.Log != nil {
+		o.Log(format, args...)
+	}
+}
+
+// ExportResult is what an export wrote.
+type ExportResult struct {
+	Template *ram.Template
+	// Warnings say what the compose file expresses that RAM cannot (see ram.FromCompose).
+	Warnings []string
+	// Output is the package written.
+	Output string
+}
+
+// The kinds of input ExportRAM takes.
+const (
+	inputBundleDir = iota
+	inputBundleArchive
+	inputCompose
+)
+
+// ExportRAM writes a RAM package (ram.WritePackage) from a bundle, or from a Compose project,
+// which it packs into a temporary bundle first (Pack). A bundle is verified first (bundle.Verify)
+// and refused with its problems when it is not sound; a bundle archive is not extracted but for
+// its small files, its image archive streamed straight into the package. The compose file is
+// loaded with the bundle's .env alone, as on the target (the shell running airpack changes
+// nothing), and converted by ram.FromCompose with each service's image as shipped: the
+// bundle's image archive, a docker-save archive tagging each image so, becomes
+// component-images.tar.
+//
+// Temporary files live in one directory beside the output, removed when ExportRAM returns; the
+// package is written under a temporary name and renamed when complete: on error nothing is left
+// behind. An existing output is refused unless opts.Force.
+func ExportRAM(ctx context.Context, opts ExportOptions) (*ExportResult, error) {
+	switch opts.Flavor {
+	case "":
+		opts.Flavor = ram.Rainbond
+	case ram.Rainbond, ram.Kato:
+	default:
+		return nil, fmt.Errorf("flavor %q: want rainbond or kato", opts.Flavor)
+	}
+	if opts.Version != "" && !validName(opts.Version) {
+		return nil, fmt.Errorf("version %q: use letters, digits, '.', '_' and '-' only", opts.Version)
+	}
+	if opts.Name != "" && strings.ContainsAny(opts.Name, "/\\\x00") {
+		return nil, fmt.Errorf("name %q: it names the package's directory: no path separators", opts.Name)
+	}
+	if opts.Output != "" {
+		if err := checkOutput(opts.Output, opts.Force); err != nil {
+			return nil, err
+		}
+	}
+	kind, input, err := exportInput(opts)
+	if err != nil {
+		return nil, err
+	}
+	if kind != inputCompose {
+		if set := composeOnly(opts); len(set) > 0 {
+			return nil, fmt.Errorf("%s is a bundle: %s apply only to a Compose project, which is packed first", input, strings.Join(set, ", "))
+		}
+	}
+	if kind == inputCompose && opts.Version == "" {
+		return nil, errors.New("--version is required to export a Compose project: the package is named <name>-<version>-ram.tar.gz")
+	}
+	if opts.Name != "" && opts.Version != "" {
+		if err := ram.CheckPackageName(opts.Name, opts.Version); err != nil {
+			return nil, err
+		}
+	}
+
+	outDir := "."
+	if opts.Output != "" {
+		outDir = filepath.Dir(opts.Output)
+	}
+	if err := os.MkdirAll(outDir, 0o755); err != nil {
+		return nil, fmt.Errorf("create output directory: %w", err)
+	}
+	// Beside the output: the bundle a Compose project is packed into is as large as the package.
+	work, err := os.MkdirTemp(outDir, ".airpack-export-")
+	if err != nil {
+		return nil, fmt.Errorf("cannot write to %s: %w", outDir, err)
+	}
+	defer os.RemoveAll(work)
+
+	var (
+		dir    string // the bundle directory holding the compose file and its files
+		m      *bundle.Manifest
+		images func(io.Writer) error
+	)
+	switch kind {
+	case inputCompose:
+		copts := opts.Compose
+		if len(copts.Files) == 0 && copts.WorkDir == "" {
+			if st, err := os.Stat(input); err == nil && !st.IsDir() {
+				copts.Files = []string{input}
+			} else {
+				copts.WorkDir = input
+			}
+		}
+		if opts.Name == "" {
+			// The name is known once the project is loaded: refuse a bad one before pulling images.
+			proj, err := compose.Load(ctx, copts)
+			if err != nil {
+				return nil, err
+			}
+			if err := ram.CheckPackageName(proj.Name(), opts.Version); err != nil {
+				return nil, err
+			}
+		}
+		dir = filepath.Join(work, "bundle")
+		opts.logf("packing the Compose project into a temporary bundle")
+		res, err := Pack(ctx, Options{
+			Compose: copts, Name: opts.Name, Version: opts.Version, Output: dir,
+			Platform: opts.Platform, Sources: opts.Sources, Insecure: opts.Insecure,
+			ImageSources: opts.ImageSources, Jobs: opts.Jobs, AllowOutside: opts.AllowOutside,
+			Progress: opts.Progress, Log: opts.Log, CreatedBy: opts.CreatedBy,
+		})
+		if err != nil {
+			return nil, err
+		}
+		m = res.Manifest
+	case inputBundleDir, inputBundleArchive:
+		opts.logf("verifying bundle %s", input)
+		if m, err = verifyBundle(ctx, input); err != nil {
+			return nil, err
+		}
+		dir = input
+		if kind == inputBundleArchive {
+			dir = filepath.Join(work, "bundle")
+			if err := extractSmallFiles(ctx, input, dir, m); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if len(m.Archives) != 1 {
+		return nil, fmt.Errorf("the bundle has %d image archives: exporting a bundle split into several is not supported yet", len(m.Archives))
+	}
+	archive := m.Archives[0].Path
+	if !bundle.LocalPath(archive) {
+		return nil, fmt.Errorf("%s: image archive %s is outside the bundle", bundle.ManifestFile, archive)
+	}
+	if kind == inputBundleArchive {
+		images = archiveEntryWriter(ctx, input, archive)
+	} else {
+		images = fileWriter(filepath.Join(dir, filepath.FromSlash(archive)))
+	}
+
+	project, err := loadBundleProject(ctx, dir, m)
+	if err != nil {
+		return nil, err
+	}
+	shipped := map[string]string{}
+	for _, im := range m.Images {
+		for _, s := range im.Services {
+			shipped[s] = im.Ref
+		}
+	}
+	version := opts.Version
+	if version == "" {
+		version = m.Version
+	}
+	t, warnings, err := ram.FromCompose(project, ram.FromComposeOptions{
+		Name: opts.Name, Version: version, Dir: dir, Images: shipped, Platform: m.Platform,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("convert %s to a RAM template: %w", m.ComposeFile, err)
+	}
+	out := opts.Output
+	if out == "" {
+		out = ram.PackageFileName(t)
+		if err := checkOutput(out, opts.Force); err != nil {
+			return nil, err
+		}
+	}
+	opts.logf("writing %s package %s (%d components)", opts.Flavor.FormatName(), out, len(t.Apps))
+	if err := ram.WritePackage(ctx, out, t, images, ram.WriteOptions{Flavor: opts.Flavor, TempDir: work}); err != nil {
+		return nil, err
+	}
+	return &ExportResult{Template: t, Warnings: warnings, Output: out}, nil
+}
+
+// exportInput tells what the input is.
+func exportInput(opts ExportOptions) (int, string, error) {
+	in := opts.Input
+	if in == "" {
+		if len(opts.Compose.Files) > 0 || opts.Compose.WorkDir != "" {
+			return inputCompose, opts.Compose.WorkDir, nil
+		}
+		in = "."
+	}
+	st, err := os.Stat(in)
+	if err != nil {
+		return 0, "", fmt.Errorf("input %s: %w", in, errors.Unwrap(err))
+	}
+	switch {
+	case st.IsDir():
+		if _, err := os.Stat(filepath.Join(in, bundle.ManifestFile)); err == nil {
+			return inputBundleDir, in, nil
+		}
+		return inputCompose, in, nil
+	case strings.HasSuffix(in, ".yaml"), strings.HasSuffix(in, ".yml"):
+		return inputCompose, in, nil
+	}
+	return inputBundleArchive, in, nil
+}
+
+// composeOnly names the options set that only a Compose project input uses.
+func composeOnly(o ExportOptions) []string {
+	var set []string
+	for _, f := range []struct {
+		name string
+		set  bool
+	}{
+		{"compose files", len(o.Compose.Files) > 0},
+		{"a project directory", o.Compose.WorkDir != ""},
+		{"profiles", len(o.Compose.Profiles) > 0},
+		{"env files", len(o.Compose.EnvFiles) > 0},
+		{"image sources", len(o.Sources) > 0 || len(o.ImageSources) > 0},
+		{"insecure registries", len(o.Insecure) > 0},
+		{"a platform", o.Platform != ""},
+		{"allow-outside", o.AllowOutside},
+	} {
+		if f.set {
+			set = append(set, f.name)
+		}
+	}
+	return set
+}
+
+// verifyBundle is bundle.Verify, refusing a bundle with problems.
+func verifyBundle(ctx context.Context, path string) (*bundle.Manifest, error) {
+	m, problems, err := bundle.Verify(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	if len(problems) > 0 {
+		lines := make([]string, len(problems))
+		for i, p := range problems {
+			lines[i] = path + ": " + p.String()
+		}
+		return nil, fmt.Errorf("%s\n%s: %d problems: the bundle is not sound; export a sound one (airpack verify %s)", strings.Join(lines, "\n"), path, len(problems), path)
+	}
+	return m, nil
+}
+
+// extractSmallFiles writes every file of the bundle archive but its image archives into dir:
+// what the compose file and the conversion read. Walk passes only regular files, with
+// bundle-relative names; each is checked again before it is written.
+func extractSmallFiles(ctx context.Context, archive, dir string, m *bundle.Manifest) error {
+	skip := map[string]bool{}
+	for _, a := range m.Archives {
+		skip[a.Path] = true
+	}
+	err := bundle.Walk(ctx, archive, func(name string, r io.Reader, size int64) error {
+		if skip[name] {
+			return nil
+		}
+		rel := filepath.FromSlash(name)
+		if !bundle.LocalPath(name) || !filepath.IsLocal(rel) {
+			return fmt.Errorf("bundle archive %s: entry %s leaves the bundle", archive, name)
+		}
+		dst := filepath.Join(dir, rel)
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return err
+		}
+		f, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+		if err != nil {
+			return fmt.Errorf("extract %s: %w", name, err)
+		}
+		if _, err := io.Copy(f, r); err != nil {
+			f.Close()
+			return fmt.Errorf("extract %s: %w", name, err)
+		}
+		return f.Close()
+	})
+	if err != nil {
+		return fmt.Errorf("read bundle archive %s: %w", archive, err)
+	}
+	return nil
+}
+
+// archiveEntryWriter copies the entry name of a bundle archive to w.
+func archiveEntryWriter(ctx context.Context, archive, name string) func(io.Writer) error {
+	return func(w io.Writer) error {
+		found := false
+		err := bundle.Walk(ctx, archive, func(n string, r io.Reader, _ int64) error {
+			if n != name {
+				return nil
+			}
+			found = true
+			if _, err := io.Copy(w, r); err != nil {
+				return err
+			}
+			return fs.SkipAll
+		})
+		if err == nil && !found {
+			err = fmt.Errorf("bundle archive %s has no %s", archive, name)
+		}
+		return err
+	}
+}
+
+func fileWriter(path string) func(io.Writer) error {
+	return func(w io.Writer) error {
+		f, err := os.Open(path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		_, err = io.Copy(w, f)
+		return err
+	}
+}
+
+// loadBundleProject loads the bundle's compose file as `docker compose` does on the target, in
+// the bundle directory, but with the bundle's .env as the only environment: the values the
+// bundle holds, whatever the shell running airpack sets.
+func loadBundleProject(ctx context.Context, dir string, m *bundle.Manifest) (*types.Project, error) {
+	cf := m.ComposeFile
+	if cf == "" {
+		cf = bundle.ComposeFile
+	}
+	if !bundle.LocalPath(cf) {
+		return nil, fmt.Errorf("%s: compose file %s is outside the bundle", bundle.ManifestFile, cf)
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	file := filepath.Join(abs, filepath.FromSlash(cf))
+	content, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("read the bundle's compose file: %w", err)
+	}
+	env := map[string]string{}
+	if raw, err := os.ReadFile(filepath.Join(abs, bundle.EnvFile)); err == nil {
+		if env, err = dotenv.ParseWithLookup(bytes.NewReader(raw), func(string) (string, bool) { return "", false }); err != nil {
+			return nil, fmt.Errorf("the bundle's %s: %w", bundle.EnvFile, err)
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	name := loader.NormalizeProjectName(m.Name)
+	p, err := loader.LoadWithContext(ctx, types.ConfigDetails{
+		WorkingDir:  filepath.Dir(file),
+		ConfigFiles: []types.ConfigFile{{Filename: file, Content: content}},
+		Environment: env,
+	}, loader.WithProfiles([]string{"*"}), func(o *loader.Options) {
+		o.SetProjectName(name, false) // the file's own name: wins, as in compose
+		o.ResolvePaths = true
+	})
+	if err == nil {
+		p, err = p.WithServicesEnvironmentResolved(false)
+	}
+	if err == nil {
+		p, err = p.WithServicesLabelsResolved(false)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load the bundle's compose file %s: %w", cf, err)
+	}
+	return p, nil
+}

@@ -1,0 +1,606 @@
+package ram
+
+import (
+	"archive/tar"
+	"archive/zip"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"slices"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/mholt/archives"
+
+	"github.com/airpack/airpack/internal/xio"
+)
+
+// ErrNotPackage is what InspectPackage returns (wrapped) for a file that is not a RAM package:
+// not a gzip tar or a zip, an airpack bundle, or an archive without metadata.json.
+var ErrNotPackage = errors.New("not a RAM package")
+
+// notPackage is an error of identify's, which says why a file is not a RAM package.
+type notPackage struct{ err error }
+
+func (e notPackage) Error() string        { return e.err.Error() }
+func (e notPackage) Unwrap() error        { return e.err }
+func (e notPackage) Is(target error) bool { return target == ErrNotPackage }
+
+// PackageReport is what `airpack inspect` shows of a RAM package.
+type PackageReport struct {
+	File            string            `json:"file"`
+	Format          string            `json:"format"` // "gzip tar" or "zip"
+	Dir             string            `json:"dir"`    // the top-level directory
+	Layout          string            `json:"layout"` // LayoutCurrent or LayoutLegacy52
+	GroupName       string            `json:"groupName"`
+	GroupVersion    string            `json:"groupVersion"`
+	GroupKey        string            `json:"groupKey"`
+	TemplateVersion string            `json:"templateVersion"`
+	GovernanceMode  string            `json:"governanceMode"`
+	Components      []ComponentReport `json:"components"`
+	Plugins         []string          `json:"plugins,omitempty"`
+	ConfigGroups    []string          `json:"configGroups,omitempty"`
+	// Images are the image names in the package's image archives (component-images.tar, or a
+	// legacy package's per-component tars), sorted.
+	Images []string `json:"images"`
+	// Problems are what the platform importer would stumble on.
+	Problems []string `json:"problems,omitempty"`
+}
+
+// ComponentReport is one component of a RAM package.
+type ComponentReport struct {
+	Cname      string `json:"cname"`
+	ServiceKey string `json:"serviceKey"`
+	ShareImage string `json:"shareImage"`
+	// ImageFound reports whether the package's image archives hold ShareImage.
+	ImageFound   bool           `json:"imageFound"`
+	ExtendMethod string         `json:"extendMethod"`
+	Memory       int            `json:"memory"` // MB
+	CPU          int            `json:"cpu"`    // millicores
+	Ports        []PortReport   `json:"ports"`
+	Env          int            `json:"env"`         // service_env_map_list entries
+	ConnectInfo  int            `json:"connectInfo"` // service_connect_info_map_list entries
+	Dependencies []string       `json:"dependencies"`
+	Volumes      []VolumeReport `json:"volumes"`
+	Mounts       []MountReport  `json:"mounts,omitempty"`
+}
+
+// PortReport is one port of a component.
+type PortReport struct {
+	Port     int    `json:"port"`
+	Protocol string `json:"protocol"`
+	Alias    string `json:"alias"`
+	Inner    bool   `json:"inner"`
+	Outer    bool   `json:"outer"`
+}
+
+// VolumeReport is one volume of a component.
+type VolumeReport struct {
+	Name       string `json:"name"`
+	Path       string `json:"path"`
+	Type       string `json:"type"`
+	Capacity   int    `json:"capacity,omitempty"` // GiB
+	AccessMode string `json:"accessMode,omitempty"`
+	// Size is the length of a config file's content.
+	Size int `json:"size,omitempty"`
+}
+
+// MountReport is a component's mount of another component's volume.
+type MountReport struct {
+	Component string `json:"component"` // its cname, or the service_share_uuid when unknown
+	Volume    string `json:"volume"`
+	Path      string `json:"path"`
+}
+
+// InspectPackage describes the RAM package file: its template and the names its image archives
+// hold. It reads the package once, as a stream, and extracts nothing: metadata.json is decoded
+// (as strictly as ReadPackage does) and the image archives are only scanned for their
+// manifest.json and index.json. What would trouble the importer (a missing share_image, a
+// directory name containing "plugin", links) is listed in Problems rather than refused. A file
+// that is no RAM package gives an error wrapping ErrNotPackage; opts.MaxSize bounds the bytes
+// decompressed (opts.WorkDir is unused).
+func InspectPackage(ctx context.Context, file string, opts ReadOptions) (*PackageReport, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, fmt.Errorf("inspect RAM package: %w", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("inspect RAM package: %w", err)
+	}
+	if st.IsDir() {
+		return nil, fmt.Errorf("%s is a directory: %w", file, ErrNotPackage)
+	}
+	kind, err := identify(ctx, file, f)
+	if err != nil {
+		return nil, notPackage{err}
+	}
+	max := opts.MaxSize
+	if max <= 0 {
+		max = DefaultMaxSize
+	}
+	s := &scanner{x: &extractor{file: file, max: max}, images: map[string]*imageNames{}}
+	r := &PackageReport{File: file, Format: "gzip tar"}
+	if kind == "zip" {
+		r.Format = "zip"
+		err = s.zip(ctx, f, st.Size())
+	} else {
+		err = s.gzipTar(ctx, f)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := s.report(r); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// scanner walks a package's entries, keeping metadata.json and the image names of each image
+// tar at depth 1 and 2.
+type scanner struct {
+	x        *extractor // the file name, the size limit and the count of bytes read
+	top      string
+	metadata []byte
+	images   map[string]*imageNames // path inside top -> the names it holds
+	order    []string
+	problems []string
+	bundle   bool // airpack.json at the top: an airpack bundle
+}
+
+var errStopScan = errors.New("stop")
+
+func (s *scanner) gzipTar(ctx context.Context, f *os.File) error {
+	zr, err := archives.Gz{}.OpenReader(f)
+	if err != nil {
+		return s.x.corrupt(err)
+	}
+	defer zr.Close()
+	tr := tar.NewReader(xio.ContextReader(ctx, &countingReader{r: zr, x: s.x}))
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return s.fail(ctx, err)
+		}
+		kind := entryFile
+		switch h.Typeflag {
+		case tar.TypeReg, tar.TypeRegA:
+		case tar.TypeDir:
+			kind = entryDir
+		case tar.TypeSymlink, tar.TypeLink:
+			kind = entrySymlink
+		default:
+			kind = entryOther
+		}
+		if err := s.entry(h.Name, kind, tr); err != nil {
+			if err == errStopScan {
+				return nil
+			}
+			return s.fail(ctx, err)
+		}
+	}
+}
+
+func (s *scanner) zip(ctx context.Context, f *os.File, size int64) error {
+	zr, err := zip.NewReader(f, size)
+	if err != nil {
+		return s.x.corrupt(err)
+	}
+	for _, zf := range zr.File {
+		kind := entryFile
+		switch m := zf.Mode(); {
+		case m&os.ModeSymlink != 0:
+			kind = entrySymlink
+		case m.IsDir():
+			kind = entryDir
+		case !m.IsRegular():
+			kind = entryOther
+		}
+		var rc io.ReadCloser
+		if kind == entryFile {
+			if rc, err = zf.Open(); err != nil {
+				return s.x.corrupt(err)
+			}
+		}
+		var body io.Reader = eofReader{}
+		if rc != nil {
+			body = xio.ContextReader(ctx, &countingReader{r: rc, x: s.x})
+		}
+		err := s.entry(zf.Name, kind, body)
+		if rc != nil {
+			rc.Close()
+		}
+		if err == errStopScan {
+			return nil
+		}
+		if err != nil {
+			return s.fail(ctx, err)
+		}
+	}
+	return nil
+}
+
+type eofReader struct{}
+
+func (eofReader) Read([]byte) (int, error) { return 0, io.EOF }
+
+func (s *scanner) fail(ctx context.Context, err error) error {
+	var a abort
+	switch {
+	case errors.As(err, &a):
+		return a.err
+	case errors.Is(err, errTooBig):
+		return s.x.tooBig()
+	case ctx.Err() != nil:
+		return fmt.Errorf("inspect RAM package %s: %w", s.x.file, ctx.Err())
+	}
+	return s.x.corrupt(err)
+}
+
+// entry handles one archive entry; body reads its content.
+func (s *scanner) entry(raw string, kind entryKind, body io.Reader) error {
+	s.x.current = raw
+	name := raw
+	for strings.HasPrefix(name, "./") {
+		name = name[2:]
+	}
+	name = strings.TrimSuffix(name, "/")
+	if name == "" || name == "." {
+		return nil
+	}
+	if !safeName(name) {
+		s.problems = append(s.problems, fmt.Sprintf("entry %s has a name that leaves the package directory: the package would be refused", quote(raw)))
+		return nil
+	}
+	name = path.Clean(name)
+	top, rest, nested := strings.Cut(name, "/")
+	switch {
+	case !nested && kind != entryDir:
+		if name == MetadataFile {
+			return abort{fmt.Errorf("%s: metadata.json is at the top level; the importer opens <top>/metadata.json: put it in one top-level directory", s.x.file)}
+		}
+		s.problems = append(s.problems, fmt.Sprintf("entry %s is at the top level, outside the package directory", quote(raw)))
+		return nil
+	case s.top == "":
+		s.top = top
+	case top != s.top:
+		return abort{fmt.Errorf("%s: more than one top-level directory (%s and %s): the importer opens the first entry's <top>/metadata.json", s.x.file, quote(s.top+"/"), quote(top+"/"))}
+	}
+	if !nested {
+		return nil
+	}
+	switch kind {
+	case entrySymlink, entryHardlink:
+		s.problems = append(s.problems, fmt.Sprintf("entry %s is a link: RAM packages hold none (airpack refuses such a package)", quote(raw)))
+		return nil
+	case entryFile:
+	default:
+		return nil
+	}
+	depth := strings.Count(rest, "/") + 1
+	switch {
+	case rest == "airpack.json":
+		s.bundle = true
+		return errStopScan
+	case rest == MetadataFile:
+		b, err := io.ReadAll(io.LimitReader(body, maxMetadataSize+1))
+		if err != nil {
+			return err
+		}
+		if len(b) > maxMetadataSize {
+			return abort{fmt.Errorf("%s: %s is larger than %d MiB: not a plausible template", s.x.file, raw, maxMetadataSize>>20)}
+		}
+		s.metadata = b
+	case depth <= 2 && strings.HasSuffix(rest, legacyImageTarSuffix):
+		names, err := imageNamesFrom(body)
+		var rerr readErr
+		switch {
+		case errors.As(err, &rerr):
+			return rerr.err
+		case err != nil:
+			s.problems = append(s.problems, fmt.Sprintf("%s: %v", rest, err))
+			return nil
+		}
+		s.images[rest] = names
+		s.order = append(s.order, rest)
+	}
+	return nil
+}
+
+// imageNamesFrom is readImageNames on a stream: it reads the image archive to its end.
+func imageNamesFrom(r io.Reader) (*imageNames, error) {
+	n := &imageNames{norm: map[string]bool{}}
+	add := func(ref string) {
+		if ref == "" || slices.Contains(n.names, ref) {
+			return
+		}
+		n.names = append(n.names, ref)
+		n.norm[normRef(ref)] = true
+	}
+	found := false
+	tr := tar.NewReader(&errTagger{r: r})
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		var rerr readErr
+		if errors.As(err, &rerr) {
+			return nil, rerr
+		}
+		if err != nil {
+			return nil, fmt.Errorf("not a readable image archive: %w", err)
+		}
+		switch path.Clean(h.Name) {
+		case "manifest.json":
+			found = true
+			var m []struct{ RepoTags []string }
+			if err := json.NewDecoder(io.LimitReader(tr, 64<<20)).Decode(&m); err != nil {
+				return nil, fmt.Errorf("its manifest.json is not a docker-save manifest: %w", err)
+			}
+			for _, e := range m {
+				for _, t := range e.RepoTags {
+					add(t)
+				}
+			}
+		case "index.json":
+			found = true
+			var idx struct {
+				Manifests []struct{ Annotations map[string]string }
+			}
+			if err := json.NewDecoder(io.LimitReader(tr, 64<<20)).Decode(&idx); err != nil {
+				return nil, fmt.Errorf("its index.json is not an OCI image index: %w", err)
+			}
+			for _, m := range idx.Manifests {
+				add(m.Annotations["io.containerd.image.name"])
+				if r := m.Annotations["org.opencontainers.image.ref.name"]; strings.ContainsAny(r, "/:") {
+					add(r)
+				}
+			}
+		}
+	}
+	// The outer archive continues after this entry: read what the inner tar left (padding).
+	if _, err := io.Copy(io.Discard, r); err != nil {
+		return nil, readErr{err}
+	}
+	if !found {
+		return nil, errors.New("not an image archive: it has neither a manifest.json (docker save) nor an index.json (OCI)")
+	}
+	slices.Sort(n.names)
+	return n, nil
+}
+
+// report fills r from what the scan found.
+func (s *scanner) report(r *PackageReport) error {
+	file := s.x.file
+	switch {
+	case s.bundle:
+		return fmt.Errorf("%s is an airpack bundle: %w", file, ErrNotPackage)
+	case s.top == "":
+		return fmt.Errorf("%s is an empty archive: %w", file, ErrNotPackage)
+	case s.metadata == nil:
+		return fmt.Errorf("%s has no %s in %s: %w", file, MetadataFile, quote(s.top+"/"), ErrNotPackage)
+	}
+	t, err := DecodeMetadata(s.metadata)
+	if err != nil {
+		return fmt.Errorf("%s: %w", file, err)
+	}
+	r.Dir = s.top
+	r.GroupName, r.GroupVersion, r.GroupKey = t.GroupName, t.GroupVersion, t.GroupKey
+	r.TemplateVersion, r.GovernanceMode = t.TemplateVersion, t.GovernanceMode
+	for _, p := range t.Plugins {
+		r.Plugins = append(r.Plugins, p.PluginName)
+	}
+	for _, g := range t.AppConfigGroups {
+		r.ConfigGroups = append(r.ConfigGroups, g.Name)
+	}
+
+	// The archives the importer loads: plugin tars count only when there are plugins.
+	component := &imageNames{norm: map[string]bool{}}
+	plugins := &imageNames{norm: map[string]bool{}}
+	r.Layout = LayoutCurrent
+	_, current := s.images[ComponentImagesFile]
+	if !current && len(s.order) > 0 && len(t.Apps) > 0 {
+		r.Layout = LayoutLegacy52
+	}
+	for _, rest := range s.order {
+		into := component
+		switch {
+		case rest == PluginImagesFile || rest == OldPluginImagesFile:
+			into = plugins
+		case current && rest != ComponentImagesFile:
+			continue
+		}
+		for _, n := range s.images[rest].names {
+			if !slices.Contains(into.names, n) {
+				into.names = append(into.names, n)
+				into.norm[normRef(n)] = true
+			}
+		}
+	}
+	slices.Sort(component.names)
+	r.Images = component.names
+	if r.Images == nil {
+		r.Images = []string{}
+	}
+
+	if len(t.Plugins) == 0 && strings.Contains(s.top, "plugin") {
+		r.Problems = append(r.Problems, fmt.Sprintf("the package's directory %s contains \"plugin\" and the template has no plugins: the importer skips every image tar in it", quote(s.top)))
+	}
+	if len(t.Apps) > 0 && len(s.order) == 0 {
+		r.Problems = append(r.Problems, fmt.Sprintf("no %s: the package holds no images", ComponentImagesFile))
+	}
+	for i := range t.Plugins {
+		ref := t.Plugins[i].ShareImage
+		if !plugins.has(ref) && !plugins.has(LegacySaveName(ref)) {
+			r.Problems = append(r.Problems, fmt.Sprintf("plugins[%d] (plugin_name %s): share_image %s is in no plugin image archive", i, quote(t.Plugins[i].PluginName), ref))
+		}
+	}
+	cname := map[string]string{}
+	for i := range t.Apps {
+		a := &t.Apps[i]
+		cname[a.ServiceShareUUID], cname[a.ServiceKey] = a.ServiceCname, a.ServiceCname
+	}
+	for i := range t.Apps {
+		a := &t.Apps[i]
+		c := ComponentReport{
+			Cname: a.ServiceCname, ServiceKey: a.ServiceKey, ShareImage: a.ShareImage,
+			ImageFound:   component.has(a.ShareImage) || component.has(LegacySaveName(a.ShareImage)),
+			ExtendMethod: a.ExtendMethod, Memory: a.Memory, CPU: a.CPU,
+			Env: len(a.ServiceEnvMapList), ConnectInfo: len(a.ServiceConnectInfoMapList),
+			Ports: []PortReport{}, Dependencies: []string{}, Volumes: []VolumeReport{},
+		}
+		if !c.ImageFound && len(s.order) > 0 {
+			r.Problems = append(r.Problems, fmt.Sprintf("%s: share_image %s is not in the package's images", componentLabel(i, a), a.ShareImage))
+		}
+		for _, p := range a.PortMapList {
+			c.Ports = append(c.Ports, PortReport{p.ContainerPort, p.Protocol, p.PortAlias, p.IsInnerService, p.IsOuterService})
+		}
+		for _, d := range a.DepServiceMapList {
+			n, ok := cname[d.DepServiceKey]
+			if !ok {
+				n = d.DepServiceKey
+				r.Problems = append(r.Problems, fmt.Sprintf("%s: dep_service_key %s names no component", componentLabel(i, a), quote(d.DepServiceKey)))
+			}
+			c.Dependencies = append(c.Dependencies, n)
+		}
+		for _, v := range a.ServiceVolumeMapList {
+			vr := VolumeReport{Name: v.VolumeName, Path: v.VolumePath, Type: v.VolumeType, Capacity: v.VolumeCapacity, AccessMode: v.AccessMode}
+			if v.VolumeType == VolumeConfigFile {
+				vr.Size = len(v.FileContent)
+			}
+			c.Volumes = append(c.Volumes, vr)
+		}
+		for _, m := range a.MntRelationList {
+			n, ok := cname[m.ServiceShareUUID]
+			if !ok {
+				n = m.ServiceShareUUID
+			}
+			c.Mounts = append(c.Mounts, MountReport{Component: n, Volume: m.MntName, Path: m.MntDir})
+		}
+		r.Components = append(r.Components, c)
+	}
+	if r.Components == nil {
+		r.Components = []ComponentReport{}
+	}
+	r.Problems = append(s.problems, r.Problems...)
+	return nil
+}
+
+// WriteText writes the report for people.
+func (r *PackageReport) WriteText(w io.Writer) error {
+	ew := &errWriter{w: w}
+	ew.printf("RAM package %s (%s, %s layout, directory %s)\n", r.File, r.Format, r.Layout, r.Dir)
+	ew.printf("template      %s %s (group_key %s, template_version %s, %s)\n", r.GroupName, r.GroupVersion, r.GroupKey, r.TemplateVersion, r.GovernanceMode)
+	if len(r.Plugins) > 0 {
+		ew.printf("plugins       %s\n", strings.Join(r.Plugins, ", "))
+	}
+	if len(r.ConfigGroups) > 0 {
+		ew.printf("config groups %s\n", strings.Join(r.ConfigGroups, ", "))
+	}
+	ew.printf("\n")
+	tw := tabwriter.NewWriter(ew, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "COMPONENT\tSERVICE KEY\tSHARE IMAGE\tIN PACKAGE\tDEPLOY\tMEMORY\n")
+	for _, c := range r.Components {
+		found := "yes"
+		if !c.ImageFound {
+			found = "NO"
+		}
+		mem := "-"
+		if c.Memory > 0 {
+			mem = strconv.Itoa(c.Memory) + " MB"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", c.Cname, c.ServiceKey, c.ShareImage, found, c.ExtendMethod, mem)
+	}
+	tw.Flush()
+	for _, c := range r.Components {
+		ew.printf("\n%s\n", c.Cname)
+		var ports []string
+		for _, p := range c.Ports {
+			where := []string{}
+			if p.Inner {
+				where = append(where, "inner")
+			}
+			if p.Outer {
+				where = append(where, "outer")
+			}
+			if len(where) == 0 {
+				where = append(where, "closed")
+			}
+			alias := ""
+			if p.Alias != "" {
+				alias = " " + p.Alias
+			}
+			ports = append(ports, fmt.Sprintf("%d/%s%s (%s)", p.Port, p.Protocol, alias, strings.Join(where, ", ")))
+		}
+		ew.printf("  ports         %s\n", orNone(ports))
+		ew.printf("  environment   %d variables, %d connection variables\n", c.Env, c.ConnectInfo)
+		ew.printf("  depends on    %s\n", orNone(c.Dependencies))
+		var vols []string
+		for _, v := range c.Volumes {
+			var extra []string
+			if v.Capacity > 0 {
+				extra = append(extra, strconv.Itoa(v.Capacity)+" GiB")
+			}
+			if v.AccessMode != "" {
+				extra = append(extra, v.AccessMode)
+			}
+			if v.Type == VolumeConfigFile {
+				extra = append(extra, strconv.Itoa(v.Size)+" bytes")
+			}
+			s := fmt.Sprintf("%s %s at %s", v.Type, v.Name, v.Path)
+			if len(extra) > 0 {
+				s += " (" + strings.Join(extra, ", ") + ")"
+			}
+			vols = append(vols, s)
+		}
+		for _, m := range c.Mounts {
+			vols = append(vols, fmt.Sprintf("%s of %s at %s", m.Volume, m.Component, m.Path))
+		}
+		ew.printf("  volumes       %s\n", orNone(vols))
+	}
+	ew.printf("\nimages (%d)\n", len(r.Images))
+	for _, n := range r.Images {
+		ew.printf("  %s\n", n)
+	}
+	if len(r.Problems) > 0 {
+		ew.printf("\nproblems (%d)\n", len(r.Problems))
+		for _, p := range r.Problems {
+			ew.printf("  %s\n", p)
+		}
+	}
+	return ew.err
+}
+
+func orNone(items []string) string {
+	if len(items) == 0 {
+		return "-"
+	}
+	return strings.Join(items, "; ")
+}
+
+// errWriter keeps the first write error, so a report is written without checking each line.
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) Write(p []byte) (int, error) {
+	if e.err != nil {
+		return 0, e.err
+	}
+	n, err := e.w.Write(p)
+	e.err = err
+	return n, err
+}
+
+func (e *errWriter) printf(format string, args ...any) { fmt.Fprintf(e, format, args...) }

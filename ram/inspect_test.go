@@ -1,0 +1,153 @@
+package ram
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestInspectPackage(t *testing.T) {
+	top := "app-delivery-1.0-ram"
+	p := writeTemp(t, top+".tar.gz", currentPackage(t, top))
+	r, err := InspectPackage(context.Background(), p, ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fcEq(t, "file", r.File, p)
+	fcEq(t, "format", r.Format, "gzip tar")
+	fcEq(t, "dir", r.Dir, top)
+	fcEq(t, "layout", r.Layout, LayoutCurrent)
+	fcEq(t, "group", []string{r.GroupName, r.GroupVersion, r.GroupKey, r.TemplateVersion, r.GovernanceMode},
+		[]string{"app-delivery", "1.0", "2f0c1b9e8d7a46c3b5a4e3d2c1b0a998", "v2", GovernanceBuildInServiceMesh})
+	fcEq(t, "config groups", r.ConfigGroups, []string{"common"})
+	fcEq(t, "plugins", r.Plugins, []string(nil))
+	fcEq(t, "images", r.Images, []string{dbImage, webImage})
+	fcEq(t, "problems", r.Problems, []string(nil))
+	fcEq(t, "components", r.Components, []ComponentReport{
+		{
+			Cname: "web", ServiceKey: "6f0c2a1e9b8d4c7fa1b2c3d4e5f60718", ShareImage: webImage, ImageFound: true,
+			ExtendMethod: StatelessMultiple, Memory: 512, CPU: 250,
+			Ports: []PortReport{{Port: 80, Protocol: "http", Alias: "WEB80", Outer: true}},
+			Env:   2, ConnectInfo: 0, Dependencies: []string{"db"},
+			Volumes: []VolumeReport{
+				{Name: "data", Path: "/usr/share/nginx/html", Type: VolumeShareFile, Capacity: 1, AccessMode: "RWX"},
+				{Name: "nginxconf", Path: "/etc/nginx/conf.d/default.conf", Type: VolumeConfigFile, Size: 72},
+			},
+		},
+		{
+			Cname: "db", ServiceKey: "0a1b2c3d4e5f60718293a4b5c6d7e8f9", ShareImage: dbImage, ImageFound: true,
+			ExtendMethod: StateSingleton, Memory: 1024, CPU: 500,
+			Ports: []PortReport{{Port: 3306, Protocol: "mysql", Alias: "DB", Inner: true}},
+			Env:   1, ConnectInfo: 3, Dependencies: []string{},
+			Volumes: []VolumeReport{{Name: "mysqldata", Path: "/var/lib/mysql", Type: VolumeLocal, Capacity: 10, AccessMode: "RWO"}},
+		},
+	})
+
+	var text bytes.Buffer
+	if err := r.WriteText(&text); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"RAM package " + p + " (gzip tar, current layout, directory " + top + ")",
+		"template      app-delivery 1.0 (group_key 2f0c1b9e8d7a46c3b5a4e3d2c1b0a998",
+		"80/http WEB80 (outer)",
+		"3306/mysql DB (inner)",
+		"depends on    db",
+		"share-file data at /usr/share/nginx/html (1 GiB, RWX)",
+		"environment   1 variables, 3 connection variables",
+		"images (2)\n  " + dbImage + "\n  " + webImage,
+	} {
+		if !strings.Contains(text.String(), want) {
+			t.Errorf("the text report lacks %q:\n%s", want, text.String())
+		}
+	}
+	b, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back PackageReport
+	if err := json.Unmarshal(b, &back); err != nil || !reflect.DeepEqual(&back, r) {
+		t.Errorf("JSON round trip: %v\n%s", err, b)
+	}
+}
+
+func TestInspectPackageLegacy(t *testing.T) {
+	r, err := InspectPackage(context.Background(), writeTemp(t, "app-delivery-1.0.zip", legacyZip(t)), ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fcEq(t, "format", r.Format, "zip")
+	fcEq(t, "layout", r.Layout, LayoutLegacy52)
+	fcEq(t, "images", r.Images, []string{LegacySaveName(dbImage), LegacySaveName(webImage)})
+	for _, c := range r.Components {
+		if !c.ImageFound {
+			t.Errorf("%s: image not found", c.Cname)
+		}
+	}
+	fcEq(t, "problems", r.Problems, []string(nil))
+}
+
+func TestInspectPackageProblems(t *testing.T) {
+	top := "my-plugin-1.0-ram"
+	p := writeTemp(t, "x.tar.gz", gzipTar(t,
+		dir(top+"/"),
+		file(top+"/metadata.json", sampleBytes(t)),
+		file(top+"/component-images.tar", imagesTar(t, 1, webImage)),
+		symlink(top+"/link", "metadata.json"),
+	))
+	r, err := InspectPackage(context.Background(), p, ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Components[1].ImageFound || !r.Components[0].ImageFound {
+		t.Errorf("image found: %v %v", r.Components[0].ImageFound, r.Components[1].ImageFound)
+	}
+	want := []string{
+		`entry "my-plugin-1.0-ram/link" is a link`,
+		`contains "plugin" and the template has no plugins`,
+		`apps[1] (service_cname "db"): share_image ` + dbImage + ` is not in the package's images`,
+	}
+	if len(r.Problems) != len(want) {
+		t.Fatalf("problems: %q", r.Problems)
+	}
+	for i, w := range want {
+		if !strings.Contains(r.Problems[i], w) {
+			t.Errorf("problem %d: %q, want %q", i, r.Problems[i], w)
+		}
+	}
+}
+
+func TestInspectPackageNotAPackage(t *testing.T) {
+	bundleLike := gzipTar(t, dir("shop-1.0/"), file("shop-1.0/airpack.json", []byte(`{"formatVersion":1}`)), file("shop-1.0/images/images.tar", imagesTar(t, 1, "a:1")))
+	for _, c := range []struct {
+		name string
+		path string
+	}{
+		{"directory", t.TempDir()},
+		{"bundle", writeTemp(t, "shop-1.0.tar.gz", bundleLike)},
+		{"plain tar", writeTemp(t, "x.tar", rawTar(t, dir("a/"), file("a/metadata.json", sampleBytes(t))))},
+		{"no metadata", writeTemp(t, "x.tar.gz", gzipTar(t, dir("a/"), file("a/readme", []byte("hi"))))},
+		{"text", writeTemp(t, "x.yaml", []byte("services: {}\n"))},
+	} {
+		if _, err := InspectPackage(context.Background(), c.path, ReadOptions{}); !errors.Is(err, ErrNotPackage) {
+			t.Errorf("%s: %v, want ErrNotPackage", c.name, err)
+		}
+	}
+	// A RAM package with a broken template is one: its error says what is wrong.
+	doc := sampleDoc(t)
+	set(t, doc, "apps.0.memory", "512")
+	bad := writeTemp(t, "bad.tar.gz", gzipTar(t, dir("a/"), file("a/metadata.json", marshal(t, doc))))
+	_, err := InspectPackage(context.Background(), bad, ReadOptions{})
+	if err == nil || errors.Is(err, ErrNotPackage) || !strings.Contains(err.Error(), "apps[0].memory") {
+		t.Errorf("bad metadata: %v", err)
+	}
+	// The size limit holds.
+	_, err = InspectPackage(context.Background(), writeTemp(t, "p.tar.gz", currentPackage(t, "p")), ReadOptions{MaxSize: 4096})
+	if err == nil || !strings.Contains(err.Error(), "size limit") && !strings.Contains(err.Error(), "max-size") {
+		t.Errorf("size limit: %v", err)
+	}
+}
