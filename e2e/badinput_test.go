@@ -102,7 +102,7 @@ func TestPackBadInput(t *testing.T) {
 			wants:   []string{"service web", "missing.conf", "does not exist"},
 		},
 		{
-			name: "every problem at once",
+			name:    "every problem at once",
 			compose: "services:\n  a:\n    image: " + repo + "/nosuch:1.0\n  b:\n    image: " + repo + "/web:9.9\n",
 			extra:   []string{"--source", "registry"},
 			wants:   []string{"service a", "service b"},

@@ -54,9 +54,9 @@ services:
 volumes:
   data: {}
 `, name, refs["web"], refs["api"], refs["worker"]),
-		".env":           fmt.Sprintf("GREETING=hello-e2e\nWEB_PORT=%d\n", p.webPort),
-		"api.env":        "API_TOKEN=tok-e2e\n",
-		"conf/app.conf":  "config-e2e\n",
+		".env":            fmt.Sprintf("GREETING=hello-e2e\nWEB_PORT=%d\n", p.webPort),
+		"api.env":         "API_TOKEN=tok-e2e\n",
+		"conf/app.conf":   "config-e2e\n",
 		"echo/Dockerfile": "FROM scratch\nCOPY demoapp /app/demoapp\nENTRYPOINT [\"/app/demoapp\", \"echo\"]\n",
 	}
 	for n, c := range files {
@@ -262,7 +262,6 @@ func TestCorruptBundleLoadsNothing(t *testing.T) {
 		t.Errorf("load.sh changed the engine's images despite the corrupt bundle:\nbefore:\n%s\nafter:\n%s", before, after)
 	}
 }
-
 
 // TestDemoBundleRuns packs the demo application as `make demo` does (images built from source
 // into an OCI layout, no registry) and runs the bundle.
