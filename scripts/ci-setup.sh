@@ -26,6 +26,7 @@ packages=(
 	docker-registry shellcheck busybox dash zstd xz-utils
 	gcc libc6-dev libseccomp-dev pkg-config # runc for engine 29 (cgo, seccomp)
 	make curl ca-certificates git procps util-linux
+	time # /usr/bin/time: peak memory in scripts/bench.sh
 )
 
 step() { printf '\n==> ci-setup: %s\n' "$*"; }

@@ -1,0 +1,392 @@
+#!/usr/bin/env bash
+# bench.sh: airpack's benchmark (what `make bench` runs). Prints ONE table: the figures, and
+# each ratio with its target and PASS/FAIL; exits 1 when any ratio fails.
+#
+#   1. builds airpack, internal/bench/genapp and crane (tools/crane, pinned there) into a temp dir
+#      (crane into $AIRPACK_TOOLS_BIN, like scripts/build-tools.sh does the other tools)
+#   2. starts a throw-away Distribution registry (Debian's docker-registry) on 127.0.0.1
+#   3. genapp pushes a generated app: $AIRPACK_BENCH_IMAGES images sharing one base layer of
+#      $AIRPACK_BENCH_BASE_MIB MiB, plus $AIRPACK_BENCH_OWN_MIB MiB of their own each, all seeded
+#      pseudo-random (incompressible, identical every run), and writes its compose project
+#   4. no engine needed: `airpack pack -o app.tar` vs `crane pull REF... app.tar` (time, size),
+#      and airpack's peak RSS (/usr/bin/time %M)
+#   5. per engine in $AIRPACK_BENCH_ENGINES (scripts/engine.sh; 20 = classic store first,
+#      29 = containerd store): the images pulled into the engine (not timed), then
+#      `docker save IMG | gzip > IMG.tar.gz` one image at a time (time, size); the bundle's
+#      ./load.sh vs a bare `docker load -i images/images.tar` (the app's images removed from
+#      the engine before each), and the no-op re-run of ./load.sh
+# Every timed command runs once as warm-up, then $AIRPACK_BENCH_RUNS (3) times; the figure is
+# the median. The page cache is not dropped (every tool reads warm data alike), but each run
+# starts after `sync`, so no run pays for the previous run's dirty pages.
+#
+# Environment: AIRPACK_BENCH_ENGINES ("20 29"), AIRPACK_BENCH_RUNS (3), AIRPACK_BENCH_IMAGES
+# (4), AIRPACK_BENCH_BASE_MIB (200), AIRPACK_BENCH_OWN_MIB (30), AIRPACK_BENCH_KEEP=1 keeps the
+# work dir (logs, bundle) for a look afterwards, TMPDIR (where the work dir goes).
+# On exit (also Ctrl-C or failure) it stops the registry, removes the app's images from the
+# engine and its temp dir, and leaves the engine as it found it: the engine that ran before runs
+# again, and an engine it started is stopped. Needs root (engines) and `make setup`.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+PATH=$PATH:/usr/local/sbin:/usr/sbin:/sbin
+if ! command -v go >/dev/null && [[ -x /usr/local/go/bin/go ]]; then PATH=/usr/local/go/bin:$PATH; fi
+# The engine scripts/engine.sh runs, whatever the caller's Docker context.
+export DOCKER_HOST=unix:///var/run/docker.sock
+unset DOCKER_CONTEXT
+
+engines=${AIRPACK_BENCH_ENGINES:-20 29}
+runs=${AIRPACK_BENCH_RUNS:-3}
+nimages=${AIRPACK_BENCH_IMAGES:-4}
+base_mib=${AIRPACK_BENCH_BASE_MIB:-200}
+own_mib=${AIRPACK_BENCH_OWN_MIB:-30}
+tools_bin=${AIRPACK_TOOLS_BIN:-$root/.tools/bin}
+engine_run=${AIRPACK_ENGINE_RUN:-/tmp/airpack-engine}
+
+# Targets: ratio rows PASS when value <= target.
+max_pack_vs_crane=1.2
+max_pack_vs_save=0.1
+max_size_vs_crane=1.02
+max_size_vs_save=0.65
+max_rss_mib=100
+max_load_vs_docker=1.1
+max_noop_s=3
+
+log() { printf 'bench: %s\n' "$*" >&2; }
+die() {
+	printf 'bench: ERROR: %s\n' "$*" >&2
+	exit 1
+}
+
+[[ $runs =~ ^[1-9][0-9]*$ ]] || die "AIRPACK_BENCH_RUNS must be a positive number, not '$runs'"
+for e in $engines; do
+	[[ $e == 20 || $e == 29 ]] || die "unknown engine '$e' in AIRPACK_BENCH_ENGINES (want 20 and/or 29)"
+done
+for c in go docker docker-registry curl gzip tar awk; do
+	command -v "$c" >/dev/null || die "$c not found: run make setup (scripts/ci-setup.sh)"
+done
+[[ -x /usr/bin/time ]] || die "/usr/bin/time not found: apt-get install time (scripts/ci-setup.sh)"
+
+# ---- state that cleanup undoes -----------------------------------------------------------------
+work=
+reg_pid=
+initial_engine=
+engine_touched=0
+refs=()
+
+# running_engine: "20" or "29" when scripts/engine.sh runs one, nothing otherwise.
+running_engine() {
+	local out
+	out=$(scripts/engine.sh status 2>/dev/null) || return 0
+	if [[ $out =~ ^engine\ (20|29): ]]; then echo "${BASH_REMATCH[1]}"; fi
+}
+
+# The caller's stdout and stderr, for cleanup: a signal may come while a command's output goes
+# to its log.
+exec 3>&1 4>&2
+cleanup() {
+	local rc=$? cur
+	trap - EXIT INT TERM
+	set +e
+	exec 1>&3 2>&4
+	if [[ -n $reg_pid ]] && kill -0 "$reg_pid" 2>/dev/null; then
+		kill -TERM "$reg_pid" 2>/dev/null
+		wait "$reg_pid" 2>/dev/null
+	fi
+	if ((engine_touched)); then
+		[[ -z $(running_engine) ]] || remove_images quiet
+		cur=$(running_engine)
+		if [[ -z $initial_engine && -n $cur ]]; then
+			log "stopping engine $cur (none ran before the bench)"
+			scripts/engine.sh stop
+		elif [[ -n $initial_engine && $cur != "$initial_engine" ]]; then
+			log "restarting engine $initial_engine, which ran before the bench"
+			scripts/engine.sh start "$initial_engine"
+		fi
+	fi
+	if [[ -n $work && -d $work ]]; then
+		if [[ ${AIRPACK_BENCH_KEEP:-} == 1 ]]; then
+			log "AIRPACK_BENCH_KEEP=1: kept $work"
+		else
+			rm -rf "$work"
+		fi
+	fi
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# ---- helpers ---------------------------------------------------------------------------------
+# now_us: wall clock in microseconds.
+now_us() { echo $((10#${EPOCHREALTIME//[.,]/})); }
+
+declare -A med lo hi rss
+
+# timeit KEY PREP CMD...: runs PREP (not timed) and then CMD, once as warm-up
+# and $runs times measured. Stores the median, min and max wall time in microseconds in
+# med/lo/hi[KEY], and the largest max RSS (KiB) /usr/bin/time saw in rss[KEY] when CMD is run
+# under it (first word "rsstime"). CMD's output goes to $work/logs/KEY.log.
+timeit() {
+	local key=$1 prep=$2 i t0 t1 m logf=$work/logs/$1.log times=() peak=0
+	shift 2
+	: >"$logf"
+	for ((i = 0; i <= runs; i++)); do
+		"$prep"
+		printf '\n--- run %d%s\n' "$i" "$( ((i)) || echo ' (warm-up)')" >>"$logf"
+		t0=$(now_us)
+		if ! "$@" >>"$logf" 2>&1; then
+			tail -n 30 "$logf" >&2
+			die "$key: '$*' failed (log above)"
+		fi
+		t1=$(now_us)
+		if [[ $1 == rsstime && -s $work/rss ]]; then
+			m=$(<"$work/rss")
+			((m > peak)) && peak=$m
+		fi
+		((i == 0)) || times+=($((t1 - t0)))
+	done
+	mapfile -t times < <(printf '%s\n' "${times[@]}" | sort -n)
+	med[$key]=${times[$(((${#times[@]} - 1) / 2))]}
+	lo[$key]=${times[0]}
+	hi[$key]=${times[-1]}
+	rss[$key]=$peak
+	log "$key: median $(secs "${med[$key]}") s (min $(secs "${lo[$key]}"), max $(secs "${hi[$key]}"))"
+}
+
+# rsstime CMD...: CMD under /usr/bin/time, its max RSS (KiB) in $work/rss.
+rsstime() { /usr/bin/time -f %M -o "$work/rss" "$@"; }
+
+secs() { awk -v u="$1" 'BEGIN { printf "%.3f", u / 1e6 }'; }
+mib() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1048576 }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
+
+# Table rows, printed at the end.
+rows=()
+fails=0
+checks=0
+section() { rows+=("" "[$*]"); }
+# row LABEL VALUE TARGET RESULT NOTE: one table row.
+row() { printf '  %-50s %14s %12s  %-6s %s' "$@"; }
+# figure LABEL VALUE [NOTE]: a row with no target.
+figure() { rows+=("$(row "$1" "$2" "" "" "${3:-}")"); }
+# timed LABEL KEY: a figure row for a timed command: the median, (min-max) as note.
+timed() { figure "$1" "$(secs "${med[$2]}") s" "($(secs "${lo[$2]}")-$(secs "${hi[$2]}") s)"; }
+# check LABEL VALUE TARGET [UNIT]: a ratio/limit row, PASS when VALUE <= TARGET.
+check() {
+	local verdict=PASS
+	checks=$((checks + 1))
+	if ! awk -v v="$2" -v t="$3" 'BEGIN { exit !(v <= t) }'; then
+		verdict=FAIL
+		fails=$((fails + 1))
+	fi
+	rows+=("$(row "$1" "$2${4:+ $4}" "<= $3${4:+ $4}" "$verdict" "")")
+}
+
+# ---- engine helpers ----------------------------------------------------------------------------
+store_of_engine() {
+	if docker info --format '{{json .DriverStatus}}' 2>/dev/null | grep -q io.containerd.snapshotter.v1; then
+		echo containerd
+	else
+		echo classic
+	fi
+}
+
+# remove_images [quiet]: removes the app's images (and anything carrying genapp's label) from
+# the engine; on the containerd store also waits until containerd has dropped their layers'
+# content, so the next load really loads.
+remove_images() {
+	local ids i left d
+	if ((${#refs[@]})); then docker rmi -f "${refs[@]}" >/dev/null 2>&1 || true; fi
+	mapfile -t ids < <(docker images -aq --no-trunc --filter label=org.airpack.bench=1 2>/dev/null | sort -u)
+	if ((${#ids[@]})); then docker rmi -f "${ids[@]}" >/dev/null 2>&1 || true; fi
+	[[ ${1:-} == quiet ]] && return 0
+	if [[ -n $(docker images -aq --filter label=org.airpack.bench=1) ]]; then
+		die "the app's images are still in the engine after docker rmi: $(docker images -a --filter label=org.airpack.bench=1 | tail -n +2)"
+	fi
+	# The containerd store of an engine.sh engine: layer blobs live in its content store.
+	local content=$engine_run/$current/ctr-root/io.containerd.content.v1.content/blobs/sha256
+	[[ $store == containerd && -d $content ]] || return 0
+	for ((i = 0; i < 100; i++)); do
+		left=0
+		for d in "${layers[@]}"; do [[ ! -e $content/${d#sha256:} ]] || left=$((left + 1)); done
+		((left)) || return 0
+		sleep 0.1
+	done
+	die "$left layer blob(s) of the app remain in containerd's content store ($content) after docker rmi"
+}
+
+# ---- build -----------------------------------------------------------------------------------
+work=$(mktemp -d "${TMPDIR:-/tmp}/airpack-bench.XXXXXX")
+mkdir -p "$work/bin" "$work/logs" "$work/crane" "$work/pack" "$work/save" "$work/target"
+
+build_crane() {
+	local v
+	v=$(cd tools/crane && go list -m -f '{{.Version}}' github.com/google/go-containerregistry)
+	mkdir -p "$tools_bin"
+	(cd tools/crane && go build -o "$tools_bin/crane" github.com/google/go-containerregistry/cmd/crane)
+	log "crane $v built into $tools_bin/crane"
+}
+
+t_start=$SECONDS
+log "building airpack, genapp and crane"
+go build -o "$work/bin/airpack" ./cmd/airpack
+go build -o "$work/bin/genapp" ./internal/bench/genapp
+build_crane
+airpack=$work/bin/airpack
+genapp=$work/bin/genapp
+crane=$tools_bin/crane
+
+initial_engine=$(running_engine)
+log "engine running before the bench: ${initial_engine:-none}"
+
+# ---- registry + app --------------------------------------------------------------------------
+port=$("$genapp" port)
+host=127.0.0.1:$port
+cat >"$work/registry.yml" <<EOF
+version: 0.1
+log:
+  level: warn
+storage:
+  filesystem:
+    rootdirectory: $work/registry
+  delete:
+    enabled: true
+http:
+  addr: $host
+EOF
+docker-registry serve "$work/registry.yml" >"$work/logs/registry.log" 2>&1 </dev/null &
+reg_pid=$!
+for ((i = 0; i < 300; i++)); do
+	[[ $(curl -s -o /dev/null -m 2 -w '%{http_code}' "http://$host/v2/" || true) == 200 ]] && break
+	kill -0 "$reg_pid" 2>/dev/null || { cat "$work/logs/registry.log" >&2; die "docker-registry exited"; }
+	sleep 0.1
+done
+((i < 300)) || die "docker-registry did not answer on http://$host/v2/"
+log "registry on $host (pid $reg_pid)"
+
+app=$work/app
+t0=$SECONDS
+"$genapp" push -registry "$host" -dir "$app" -images "$nimages" -base-mib "$base_mib" -own-mib "$own_mib" >"$work/app.txt"
+layers=()
+declare -A appinfo
+while read -r k v; do
+	case $k in
+	ref) refs+=("$v") ;;
+	layer) layers+=("$v") ;;
+	*) appinfo[$k]=$v ;;
+	esac
+done <"$work/app.txt"
+log "generated and pushed ${#refs[@]} images in $((SECONDS - t0))s"
+
+# ---- pack side: no engine --------------------------------------------------------------------
+bundle=$work/pack/benchapp-1.0.tar
+cranetar=$work/crane/app.tar
+rm_bundle() { rm -f "$bundle" && sync; }
+rm_cranetar() { rm -f "$cranetar" && sync; }
+log "crane pull vs airpack pack, ${runs}+1 runs each"
+timeit crane rm_cranetar rsstime "$crane" pull "${refs[@]}" "$cranetar"
+timeit pack rm_bundle rsstime "$airpack" pack -q -f "$app/compose.yaml" --version 1.0 -o "$bundle"
+bundle_size=$(stat -c %s "$bundle")
+crane_size=$(stat -c %s "$cranetar")
+rm -f "$cranetar"
+tar -C "$work/target" -xf "$bundle"
+bdir=$work/target/benchapp-1.0
+archive_size=$(stat -c %s "$bdir/images/images.tar")
+
+# ---- engines ---------------------------------------------------------------------------------
+current=
+store=
+save_all() {
+	local r i=0
+	for r in "${refs[@]}"; do
+		i=$((i + 1))
+		docker save "$r" | gzip >"$work/save/$i.tar.gz"
+	done
+}
+rm_saved() { rm -f "$work"/save/*.tar.gz && sync; }
+clean_engine() { remove_images && sync; }
+bare_load() { docker load -i "$bdir/images/images.tar"; }
+load_sh() { (cd "$bdir" && ./load.sh); }
+
+declare -A engine_desc save_sum
+for e in $engines; do
+	engine_touched=1
+	if [[ $(running_engine) != "$e" ]]; then
+		log "starting engine $e"
+		scripts/engine.sh start "$e" 2>"$work/logs/engine-$e.log" || {
+			cat "$work/logs/engine-$e.log" >&2
+			die "engine $e did not start"
+		}
+	fi
+	current=$e
+	store=$(store_of_engine)
+	engine_desc[$e]="Docker $(docker version --format '{{.Server.Version}}'), $store store, $(docker info --format '{{.Driver}}') driver, root $(docker info --format '{{.DockerRootDir}}')"
+	log "engine $e: ${engine_desc[$e]}"
+	remove_images
+
+	log "engine $e: pulling the images from the registry (not timed)"
+	for r in "${refs[@]}"; do docker pull -q "$r" >/dev/null; done
+	timeit "save$e" rm_saved save_all
+	save_sum[$e]=$(cat "$work"/save/*.tar.gz | wc -c)
+	rm_saved
+	timeit "load$e" clean_engine bare_load
+	timeit "loadsh$e" clean_engine load_sh
+	timeit "noop$e" sync load_sh
+	remove_images
+done
+
+# ---- table -----------------------------------------------------------------------------------
+cpu=$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+mem=$(awk '/^MemTotal:/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
+read -r dev fstype size _ < <(df -PT "$work" | awk 'NR == 2 { print $1, $2, $3 * 1024, $5 }')
+rot=$(cat "/sys/block/$(basename "$dev")/queue/rotational" 2>/dev/null || echo "?")
+case $rot in 0) rot="reports non-rotational" ;; 1) rot="reports rotational" ;; *) rot="rotational: unknown" ;; esac
+commit=$(git -C "$root" log -1 --format=%h 2>/dev/null || echo unknown)
+dirty=$(git -C "$root" status --porcelain --untracked-files=no 2>/dev/null | wc -l)
+
+section "pack: registry -> one .tar (no engine)"
+timed "airpack pack -o benchapp-1.0.tar (wall)" pack
+timed "crane pull REF x${#refs[@]} app.tar (wall)" crane
+figure "airpack pack peak RSS (max of all runs)" "$(mib $((rss[pack] * 1024))) MiB"
+figure "crane pull peak RSS (max of all runs)" "$(mib $((rss[crane] * 1024))) MiB"
+figure "bundle .tar size (images.tar $(mib "$archive_size") MiB)" "$(mib "$bundle_size") MiB"
+figure "crane tarball size" "$(mib "$crane_size") MiB"
+check "airpack pack time / crane pull time" "$(ratio "${med[pack]}" "${med[crane]}")" "$max_pack_vs_crane"
+check "bundle size / crane tarball size" "$(ratio "$bundle_size" "$crane_size")" "$max_size_vs_crane"
+check "airpack pack peak RSS" "$(mib $((rss[pack] * 1024)))" "$max_rss_mib" MiB
+for e in $engines; do
+	section "engine $e: ${engine_desc[$e]}"
+	timed "docker save IMG | gzip, ${#refs[@]} images one by one" "save$e"
+	figure "sum of the ${#refs[@]} docker save | gzip files" "$(mib "${save_sum[$e]}") MiB"
+	check "airpack pack time / docker save|gzip time" "$(ratio "${med[pack]}" "${med[save$e]}")" "$max_pack_vs_save"
+	check "bundle size / sum of docker save|gzip files" "$(ratio "$bundle_size" "${save_sum[$e]}")" "$max_size_vs_save"
+	timed "docker load -i images/images.tar (images removed)" "load$e"
+	timed "./load.sh (images removed)" "loadsh$e"
+	timed "./load.sh re-run (all present: no-op)" "noop$e"
+	check "./load.sh time / docker load time" "$(ratio "${med[loadsh$e]}" "${med[load$e]}")" "$max_load_vs_docker"
+	check "./load.sh no-op re-run" "$(secs "${med[noop$e]}")" "$max_noop_s" s
+done
+
+line=$(printf '%.0s-' {1..98})
+{
+	echo
+	echo "airpack bench  $(date -u '+%Y-%m-%d %H:%M UTC')  airpack $commit$( ((dirty == 0)) || echo " + $dirty uncommitted file(s)")"
+	echo "machine: $(nproc) CPUs ($cpu), $mem memory, kernel $(uname -r)"
+	echo "disk:    $dev ($fstype, $(mib "$size") MiB, $rot) holds the work dir $work"
+	echo "app:     ${#refs[@]} images on $host: shared base layer $(mib "${appinfo[base_bytes]}") MiB + $(mib "${appinfo[own_bytes]}") MiB own layer each (seeded random, gzip),"
+	echo "         $(mib "${appinfo[layer_bytes]}") MiB of distinct compressed layers, $(mib "${appinfo[image_bytes]}") MiB counting the base once per image"
+	echo "$line"
+	row "measure" "value" "target" "result" "(min-max)"
+	echo
+	echo "$line"
+	printf '%s\n' "${rows[@]:1}" | sed 's/ *$//'
+	echo "$line"
+	echo "Times are wall clock. Every command ran once as warm-up, then $runs times: the value is the median of the"
+	echo "$runs, (min-max) beside it; same policy for every tool. The page cache was not dropped (all tools read warm"
+	echo "data); each run started after an untimed sync, so none paid for the previous run's dirty pages."
+	echo "Before each timed load the app's images were removed (docker rmi; on the containerd store until"
+	echo "their layer blobs had left the content store). Sizes in MiB (2^20 bytes); peak RSS from /usr/bin/time %M."
+	echo "$((checks - fails)) of $checks checks PASS$( ((fails == 0)) || echo ", $fails FAIL"); bench took $((SECONDS - t_start))s."
+}
+((fails == 0)) || exit 1
