@@ -36,7 +36,16 @@ type ArchiveWriter interface {
 	// Path is the archive's bundle-relative path.
 	Path() string
 	Size() int64
-	WriteAt(ctx context.Context, w io.WriterAt, base int64) error
+	// WriteAt writes the archive at offset base of f and returns the hex sha256 of the bytes it
+	// wrote (hashing while writing saves a second pass over a large file). f is also read: a
+	// writer may read back what it wrote.
+	WriteAt(ctx context.Context, f ReadWriterAt, base int64) (string, error)
+}
+
+// ReadWriterAt is a file archives are written into.
+type ReadWriterAt interface {
+	io.ReaderAt
+	io.WriterAt
 }
 
 // Contents is everything a bundle holds but SHA256SUMS, which Write computes.
@@ -218,22 +227,11 @@ func writeArchiveFile(ctx context.Context, dst string, a ArchiveWriter) (string,
 	if err := f.Truncate(a.Size()); err != nil {
 		return "", err
 	}
-	if err := a.WriteAt(ctx, f, 0); err != nil {
-		return "", err
-	}
-	sum, err := hashSection(f, 0, a.Size())
+	sum, err := a.WriteAt(ctx, f, 0)
 	if err != nil {
 		return "", err
 	}
 	return sum, f.Close()
-}
-
-func hashSection(r io.ReaderAt, off, n int64) (string, error) {
-	h := sha256.New()
-	if _, err := io.Copy(h, io.NewSectionReader(r, off, n)); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // entry is one member of a bundle archive, in archive order.
@@ -346,10 +344,7 @@ func writeTarFile(ctx context.Context, dst string, c Contents) error {
 			}
 			sums[e.name] = sum
 		case e.archive != nil:
-			if err := e.archive.WriteAt(ctx, f, l.DataOffset(i)); err != nil {
-				return err
-			}
-			sum, err := hashSection(f, l.DataOffset(i), e.size)
+			sum, err := e.archive.WriteAt(ctx, f, l.DataOffset(i))
 			if err != nil {
 				return err
 			}

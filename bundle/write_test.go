@@ -21,19 +21,19 @@ type fakeArchive struct {
 
 func (a fakeArchive) Path() string { return ImageArchive }
 func (a fakeArchive) Size() int64  { return int64(len(a.body)) }
-func (a fakeArchive) WriteAt(ctx context.Context, w io.WriterAt, base int64) error {
+func (a fakeArchive) WriteAt(ctx context.Context, w ReadWriterAt, base int64) (string, error) {
 	half := len(a.body) / 2
 	if _, err := w.WriteAt(a.body[:half], base); err != nil {
-		return err
+		return "", err
 	}
 	if a.fail != nil {
-		return a.fail
+		return "", a.fail
 	}
 	if err := ctx.Err(); err != nil {
-		return err
+		return "", err
 	}
 	_, err := w.WriteAt(a.body[half:], base+int64(half))
-	return err
+	return sum(a.body), err
 }
 
 func testContents(t *testing.T, archive fakeArchive) Contents {

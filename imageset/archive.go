@@ -1,6 +1,7 @@
 package imageset
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -8,8 +9,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"github.com/airpack/airpack/internal/xio"
+	"hash"
 	"io"
 	"sort"
+	"sync/atomic"
 
 	"github.com/distribution/reference"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -37,7 +40,8 @@ type Archive struct {
 	path   string
 	images []bundle.Image
 	layout *tarlayout.Layout
-	// fetch are the entries whose bodies WriteAt fetches, largest first.
+	// fetch are the entries whose bodies WriteAt fetches, in archive order, so the archive's
+	// hash can follow the written prefix closely.
 	fetch []fetchBlob
 	// totals is each image's share of the bytes to fetch.
 	totals []ImageTotal
@@ -49,6 +53,25 @@ type fetchBlob struct {
 	digest v1.Hash
 	size   int64
 	layer  v1.Layer
+	// verified: the layer's reader checks the digest itself (registry layers), so the archive
+	// does not hash it a second time.
+	verified bool
+}
+
+// LayersVerified is implemented by images whose layers' Compressed readers check size and
+// digest themselves.
+type LayersVerified interface {
+	LayersVerified() bool
+}
+
+// selfVerifying marks an image whose layer readers verify their content.
+type selfVerifying struct{ v1.Image }
+
+func (selfVerifying) LayersVerified() bool { return true }
+
+func layersVerified(img v1.Image) bool {
+	v, ok := img.(LayersVerified)
+	return ok && v.LayersVerified()
 }
 
 type dockerManifestEntry struct {
@@ -64,10 +87,11 @@ func blobPath(h v1.Hash) string { return "blobs/" + h.Algorithm + "/" + h.Hex }
 func NewArchive(path string, images []Image) (*Archive, error) {
 	a := &Archive{path: path}
 	type blob struct {
-		size  int64
-		body  []byte
-		layer v1.Layer
-		owner int
+		size     int64
+		body     []byte
+		layer    v1.Layer
+		owner    int
+		verified bool
 	}
 	blobs := map[v1.Hash]*blob{}
 	var index v1.IndexManifest
@@ -138,7 +162,7 @@ func NewArchive(path string, images []Image) (*Archive, error) {
 			if err != nil {
 				return nil, fmt.Errorf("image %s: layer %s: %w", im.Ref, ld.Digest, err)
 			}
-			add(ld.Digest, &blob{size: ld.Size, layer: l})
+			add(ld.Digest, &blob{size: ld.Size, layer: l, verified: layersVerified(im.Image)})
 			bi.Layers = append(bi.Layers, bundle.Layer{Digest: ld.Digest.String(), DiffID: cf.RootFS.DiffIDs[j].String(), Size: ld.Size, MediaType: string(ld.MediaType)})
 			de.Layers = append(de.Layers, blobPath(ld.Digest))
 		}
@@ -179,10 +203,9 @@ func NewArchive(path string, images []Image) (*Archive, error) {
 		b := blobs[h]
 		entries = append(entries, tarlayout.Entry{Name: blobPath(h), Size: b.size, Body: b.body})
 		if b.layer != nil {
-			a.fetch = append(a.fetch, fetchBlob{entry: len(entries) - 1, owner: b.owner, digest: h, size: b.size, layer: b.layer})
+			a.fetch = append(a.fetch, fetchBlob{entry: len(entries) - 1, owner: b.owner, digest: h, size: b.size, layer: b.layer, verified: b.verified})
 		}
 	}
-	sort.SliceStable(a.fetch, func(i, j int) bool { return a.fetch[i].size > a.fetch[j].size })
 	if a.layout, err = tarlayout.Plan(entries); err != nil {
 		return nil, err
 	}
@@ -198,28 +221,114 @@ func (a *Archive) Size() int64 { return a.layout.Size() }
 // Images describes the archive's images for airpack.json.
 func (a *Archive) Images() []bundle.Image { return a.images }
 
-// WriteAt writes the whole archive at offset base of w, fetching layers concurrently and
-// checking each against its digest.
-func (a *Archive) WriteAt(ctx context.Context, w io.WriterAt, base int64, opts ...Option) error {
+// WriteAt writes the whole archive at offset base of f, fetching layers concurrently and
+// checking each against its digest, and returns the archive's hex sha256. The hash follows the
+// part of the archive already complete, reading it back (from the page cache) while later
+// layers are still being fetched, so it costs no extra pass at the end.
+func (a *Archive) WriteAt(ctx context.Context, f ReadWriterAt, base int64, opts ...Option) (string, error) {
 	o := makeOptions(opts)
-	if err := a.layout.WriteFrame(w, base); err != nil {
-		return fmt.Errorf("write %s: %w", a.path, err)
+	if err := a.layout.WriteFrame(f, base); err != nil {
+		return "", fmt.Errorf("write %s: %w", a.path, err)
 	}
 	o.progress.Start(a.totals)
 	g, ctx := errgroup.WithContext(ctx)
-	g.SetLimit(o.jobs)
-	for _, f := range a.fetch {
+	t := newTracker(len(a.fetch))
+	// One slot more than jobs: the hasher runs beside the fetches.
+	g.SetLimit(o.jobs + 1)
+	var sum string
+	g.Go(func() (err error) {
+		sum, err = a.hashFollowing(ctx, f, base, t)
+		return err
+	})
+	for i, fb := range a.fetch {
 		g.Go(func() error {
-			if err := a.fetchBlob(ctx, w, base, f, o.progress); err != nil {
-				return fmt.Errorf("image %s: layer %s: %w", a.images[f.owner].Ref, f.digest, err)
+			if err := a.fetchBlob(ctx, f, base, fb, o.progress, t.writer(i)); err != nil {
+				return fmt.Errorf("image %s: layer %s: %w", a.images[fb.owner].Ref, fb.digest, err)
 			}
 			return nil
 		})
 	}
-	return g.Wait()
+	if err := g.Wait(); err != nil {
+		return "", err
+	}
+	return sum, nil
 }
 
-func (a *Archive) fetchBlob(ctx context.Context, w io.WriterAt, base int64, f fetchBlob, p Progress) error {
+// tracker tells the hasher how much of each fetched blob is written: blobs are written front
+// to back, so the hasher can follow right behind a large layer instead of waiting for its end.
+type tracker struct {
+	written []atomic.Int64
+	wake    chan struct{}
+}
+
+func newTracker(n int) *tracker {
+	return &tracker{written: make([]atomic.Int64, n), wake: make(chan struct{}, 1)}
+}
+
+// writer counts the bytes written of blob i and wakes the hasher.
+func (t *tracker) writer(i int) io.Writer { return trackWriter{t, i} }
+
+type trackWriter struct {
+	t *tracker
+	i int
+}
+
+func (w trackWriter) Write(p []byte) (int, error) {
+	w.t.written[w.i].Add(int64(len(p)))
+	select {
+	case w.t.wake <- struct{}{}:
+	default:
+	}
+	return len(p), nil
+}
+
+// hashFollowing hashes the archive from its start, following the written part of each fetched
+// blob in archive order (the fetch order), then the rest.
+func (a *Archive) hashFollowing(ctx context.Context, f io.ReaderAt, base int64, t *tracker) (string, error) {
+	h := sha256.New()
+	buf := make([]byte, 1<<20)
+	var pos int64
+	upTo := func(end int64) error {
+		if end <= pos {
+			return nil
+		}
+		_, err := io.CopyBuffer(h, io.NewSectionReader(f, base+pos, end-pos), buf)
+		pos = end
+		if err != nil {
+			return fmt.Errorf("hash %s: %w", a.path, err)
+		}
+		return nil
+	}
+	for i, fb := range a.fetch {
+		start := a.layout.DataOffset(fb.entry)
+		for {
+			n := t.written[i].Load()
+			if err := upTo(start + n); err != nil {
+				return "", err
+			}
+			if n == fb.size {
+				break
+			}
+			select {
+			case <-t.wake:
+			case <-ctx.Done():
+				return "", ctx.Err()
+			}
+		}
+	}
+	if err := upTo(a.layout.Size()); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// ReadWriterAt is a file an archive is written into (and read back from, to hash it).
+type ReadWriterAt interface {
+	io.ReaderAt
+	io.WriterAt
+}
+
+func (a *Archive) fetchBlob(ctx context.Context, w io.WriterAt, base int64, f fetchBlob, p Progress, written io.Writer) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -229,16 +338,28 @@ func (a *Archive) fetchBlob(ctx context.Context, w io.WriterAt, base int64, f fe
 	}
 	defer rc.Close()
 	body := a.layout.Body(w, base, f.entry)
-	h := sha256.New()
-	dst := io.MultiWriter(body, h, progressWriter{p: p, i: f.owner})
+	// Large writes: one pwrite per MiB rather than per read of the network. Only bytes in the
+	// file count as written for the hasher.
+	bw := bufio.NewWriterSize(io.MultiWriter(body, written), 1<<20)
+	var h hash.Hash
+	dst := io.MultiWriter(bw, progressWriter{p: p, i: f.owner})
+	if !f.verified {
+		h = sha256.New()
+		dst = io.MultiWriter(bw, h, progressWriter{p: p, i: f.owner})
+	}
 	if _, err := io.Copy(dst, xio.ContextReader(ctx, rc)); err != nil {
+		return err
+	}
+	if err := bw.Flush(); err != nil {
 		return err
 	}
 	if err := body.Close(); err != nil {
 		return err
 	}
-	if got := hex.EncodeToString(h.Sum(nil)); got != f.digest.Hex {
-		return fmt.Errorf("content has digest sha256:%s, want %s", got, f.digest)
+	if h != nil {
+		if got := hex.EncodeToString(h.Sum(nil)); got != f.digest.Hex {
+			return fmt.Errorf("content has digest sha256:%s, want %s", got, f.digest)
+		}
 	}
 	return nil
 }

@@ -4,6 +4,8 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"log"
@@ -208,8 +210,15 @@ func writeArchive(t *testing.T, images []Image, jobs int) string {
 		t.Fatal(err)
 	}
 	defer out.Close()
-	if err := a.WriteAt(context.Background(), out, 0, WithJobs(jobs)); err != nil {
+	sum, err := a.WriteAt(context.Background(), out, 0, WithJobs(jobs))
+	if err != nil {
 		t.Fatal(err)
+	}
+	out.Seek(0, 0)
+	h := sha256.New()
+	io.Copy(h, out)
+	if want := hex.EncodeToString(h.Sum(nil)); sum != want {
+		t.Fatalf("WriteAt says sha256 %s, the file has %s", sum, want)
 	}
 	if st, _ := out.Stat(); st.Size() != a.Size() {
 		t.Fatalf("archive is %d bytes, planned %d", st.Size(), a.Size())
@@ -392,7 +401,7 @@ func TestArchiveRefusesCorruptLayer(t *testing.T) {
 	}
 	out, _ := os.Create(filepath.Join(t.TempDir(), "a.tar"))
 	defer out.Close()
-	err = a.WriteAt(context.Background(), out, 0)
+	_, err = a.WriteAt(context.Background(), out, 0)
 	if err == nil || !strings.Contains(err.Error(), "image x:1: layer sha256:") || !strings.Contains(err.Error(), "content has digest") {
 		t.Fatalf("corrupt layer not refused clearly: %v", err)
 	}

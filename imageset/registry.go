@@ -88,7 +88,8 @@ func (r *Registry) Find(ctx context.Context, ref name.Reference, p v1.Platform) 
 			return nil, err
 		}
 	}
-	return foundImage{img}, nil
+	// Registry layers check their own size and digest as they are read.
+	return foundImage{selfVerifying{img}}, nil
 }
 
 // explain refines "no such tag": Distribution answers MANIFEST_UNKNOWN for a repository that

@@ -6,7 +6,6 @@ package pack
 import (
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"sort"
 	"strings"
@@ -176,7 +175,7 @@ type archiveWriter struct {
 	opts []imageset.Option
 }
 
-func (a archiveWriter) WriteAt(ctx context.Context, w io.WriterAt, base int64) error {
+func (a archiveWriter) WriteAt(ctx context.Context, w bundle.ReadWriterAt, base int64) (string, error) {
 	return a.Archive.WriteAt(ctx, w, base, a.opts...)
 }
 
