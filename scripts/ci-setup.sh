@@ -26,6 +26,7 @@ packages=(
 	docker-registry shellcheck busybox dash zstd xz-utils
 	gcc libc6-dev libseccomp-dev pkg-config # runc for engine 29 (cgo, seccomp)
 	make curl ca-certificates git procps util-linux
+	openssl perl # load.sh tests: openssl dgst and shasum (perl) as checksum tools
 	time # /usr/bin/time: peak memory in scripts/bench.sh
 )
 
@@ -119,7 +120,7 @@ check() {
 shim_version() { "$tools_bin/containerd-shim-runc-v2" -v | grep -m 1 Version; }
 cgroup_mount() { awk '$3 ~ /^cgroup2?$/ {print $3, $2; found = 1; exit} END {exit !found}' /proc/mounts; }
 
-need_cmd go docker dockerd containerd runc docker-registry shellcheck busybox dash zstd \
+need_cmd go docker dockerd containerd runc docker-registry shellcheck busybox dash zstd openssl shasum \
 	pkg-config gcc make curl iptables ip pgrep findmnt setsid flock
 for f in "${outputs[@]}"; do
 	[[ -x $f ]] || problems+=("missing: $f (scripts/build-tools.sh did not build it)")
