@@ -1,6 +1,7 @@
 package loader
 
 import (
+	"archive/tar"
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
@@ -13,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/airpack/airpack/bundle"
 )
@@ -85,24 +87,39 @@ func splitManifest() *bundle.Manifest {
 
 // fakeDocker answers load.sh's docker commands from the state directory $FAKE_DOCKER_STATE:
 //
-//	log          every invocation, one line of space-joined arguments
-//	platform     what the engine runs (os/arch)
+//	log          every invocation, one line of space-joined arguments (a newline in one, as in
+//	             load.sh's docker info format, shown as a space)
+//	platform     what the engine runs (os/arch); docker info reports its machine as uname -m
+//	             does (x86_64, aarch64...), or as the file machine says when present
 //	store        "containerd" or "classic"
 //	rootdir      Docker's root dir
 //	images/KEY   the ID of the image whose reference KEY names (/ : @ turned into _)
-//	load_result  "REF ID ARCHIVE" lines: what docker load -i ARCHIVE restores
+//	load_result  "REF ID ARCHIVE" lines: what docker load restores when what it read is the whole
+//	             of ARCHIVE (relative to the bundle dir, docker's working directory)
+//	received     what the last docker load read, from -i PATH or its standard input
+//	load_bytes   the byte count of each docker load's input, one line per load that read it all
+//	registered   the references each docker load registered, one per line
 //	compose_images  what docker compose config --images prints
-//	down, nocompose, loadfail, pushfail: present to make that part fail
+//	down, nocompose, composefail, loadfail, pushfail: present to make that part fail
+//	loadearly    N: docker load reads N bytes, registers every image and succeeds (reading on
+//	             until its input ends when loadearly_reads_on exists)
+//
+// Like docker, load reads its whole input before it registers anything, and registers nothing
+// (failing with "unexpected EOF") when that input is not a whole archive of the bundle; image
+// inspect takes several references, prints the IDs of those it finds and fails if any is missing.
 const fakeDocker = `#!/bin/sh
 s=${FAKE_DOCKER_STATE:?}
-printf '%s\n' "$*" >>"$s/log"
+call=$(printf '%s' "$*" | tr '\n' ' ')
+printf '%s\n' "$call" >>"$s/log"
 key() { printf '%s' "$1" | tr '/:@' '___'; }
+down() {
+	[ -e "$s/down" ] || return 0
+	echo "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?" >&2
+	exit 1
+}
 case $1 in
 version)
-	if [ -e "$s/down" ]; then
-		echo "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?" >&2
-		exit 1
-	fi
+	down
 	case ${3:-} in
 	*Server.Os*) printf '27.5.1 %s\n' "$(cat "$s/platform")" ;;
 	*) echo "fake docker: unexpected version format: $*" >&2; exit 99 ;;
@@ -110,16 +127,30 @@ version)
 	;;
 info)
 	case ${3:-} in
-	*DockerRootDir*) cat "$s/rootdir" ;;
-	*DriverStatus*)
-		if [ "$(cat "$s/store")" = containerd ]; then
-			echo '[["driver-type","io.containerd.snapshotter.v1"]]'
-		else
-			echo '[["Backing Filesystem","extfs"],["Supports d_type","true"],["Using metacopy","false"]]'
-		fi
-		;;
+	*ServerVersion*OSType*Architecture*DockerRootDir*DriverStatus*) ;;
 	*) echo "fake docker: unexpected info format: $*" >&2; exit 99 ;;
 	esac
+	if [ -e "$s/down" ]; then
+		printf '\n\n\n\nnull\n'
+		down
+	fi
+	platform=$(cat "$s/platform")
+	if [ -e "$s/machine" ]; then
+		machine=$(cat "$s/machine")
+	else
+		case ${platform#*/} in
+		amd64) machine=x86_64 ;;
+		arm64) machine=aarch64 ;;
+		arm) machine=armv7l ;;
+		*) machine=${platform#*/} ;;
+		esac
+	fi
+	printf '27.5.1\n%s\n%s\n%s\n' "${platform%%/*}" "$machine" "$(cat "$s/rootdir")"
+	if [ "$(cat "$s/store")" = containerd ]; then
+		echo '[["driver-type","io.containerd.snapshotter.v1"]]'
+	else
+		echo '[["Backing Filesystem","extfs"],["Supports d_type","true"],["Using metacopy","false"]]'
+	fi
 	;;
 compose)
 	if [ -e "$s/nocompose" ]; then
@@ -127,26 +158,80 @@ compose)
 		exit 1
 	fi
 	case "$*" in
-	*"config --images"*) cat "$s/compose_images" ;;
+	*"config --images"*)
+		if [ -e "$s/composefail" ]; then
+			echo "yaml: line 2: mapping values are not allowed in this context" >&2
+			exit 15
+		fi
+		echo "WARN[0000] a warning compose prints on stderr" >&2
+		cat "$s/compose_images"
+		;;
 	*) echo "Docker Compose version v2.32.4" ;;
 	esac
 	;;
 image)
 	[ "$2 $3" = "inspect --format" ] || { echo "fake docker: unexpected: $*" >&2; exit 99; }
-	f=$s/images/$(key "$5")
-	[ -f "$f" ] || { echo "Error: No such image: $5" >&2; exit 1; }
-	cat "$f"
+	down
+	shift 4
+	rc=0
+	for ref; do
+		f=$s/images/$(key "$ref")
+		if [ -f "$f" ]; then
+			cat "$f"
+		else
+			echo "Error: No such image: $ref" >&2
+			rc=1
+		fi
+	done
+	exit $rc
 	;;
 load)
-	for a; do archive=$a; done
-	[ -f "$archive" ] || { echo "open $archive: no such file or directory" >&2; exit 1; }
+	shift
+	input=
+	while [ $# -gt 0 ]; do
+		case $1 in
+		-q) ;;
+		-i) input=$2; shift ;;
+		*) echo "fake docker: unexpected load argument: $1" >&2; exit 99 ;;
+		esac
+		shift
+	done
 	if [ -e "$s/loadfail" ]; then
+		echo "Error processing tar file(exit status 1): no space left on device" >&2
+		exit 1
+	fi
+	if [ -e "$s/loadearly" ]; then
+		# An engine whose tar reader met an end-of-archive marker the damage forged: it stops
+		# reading and loads what it had.
+		echo $$ >"$s/load_pid"
+		head -c "$(cat "$s/loadearly")" >"$s/received"
+		while read -r ref id arch; do
+			printf '%s\n' "$id" >"$s/images/$(key "$ref")"
+			printf '%s\n' "$ref" >>"$s/registered"
+		done <"$s/load_result"
+		# The containerd store's import is done, but the CLI may go on sending what it is given.
+		[ ! -e "$s/loadearly_reads_on" ] || cat >/dev/null
+		exit 0
+	fi
+	if [ -n "$input" ]; then
+		[ -f "$input" ] || { echo "open $input: no such file or directory" >&2; exit 1; }
+		cat -- "$input" >"$s/received"
+	else
+		cat >"$s/received"
+	fi
+	wc -c <"$s/received" >>"$s/load_bytes"
+	whole=
+	while read -r ref id arch; do
+		[ -z "$whole" ] && [ -f "$arch" ] && /usr/bin/cmp -s "$s/received" "$arch" && whole=$arch
+	done <"$s/load_result"
+	if [ -z "$whole" ]; then
 		echo "Error processing tar file(exit status 1): unexpected EOF" >&2
 		exit 1
 	fi
 	while read -r ref id arch; do
-		[ "$arch" = "$archive" ] || continue
+		[ "$arch" = "$whole" ] || continue
 		printf '%s\n' "$id" >"$s/images/$(key "$ref")"
+		printf '%s\n' "$ref" >>"$s/registered"
 		echo "Loaded image: $ref"
 	done <"$s/load_result"
 	;;
@@ -177,6 +262,7 @@ type fixture struct {
 	state string // the fake docker's state directory
 	bin   string // the only directory on PATH
 	cwd   string // where load.sh is started from
+	tmp   string // TMPDIR: load.sh's work dir goes there, and must be gone after each run
 	env   []string
 }
 
@@ -192,8 +278,9 @@ func newFixture(t *testing.T, m *bundle.Manifest, hashTool string) *fixture {
 		state: filepath.Join(root, "state"),
 		bin:   filepath.Join(root, "bin"),
 		cwd:   filepath.Join(root, "elsewhere"),
+		tmp:   filepath.Join(root, "tmp"),
 	}
-	for _, d := range []string{fx.dir, filepath.Join(fx.state, "images"), fx.bin, fx.cwd} {
+	for _, d := range []string{fx.dir, filepath.Join(fx.state, "images"), fx.bin, fx.cwd, fx.tmp} {
 		must(t, os.MkdirAll(d, 0o755))
 	}
 
@@ -202,7 +289,7 @@ func newFixture(t *testing.T, m *bundle.Manifest, hashTool string) *fixture {
 	fx.write(bundle.EnvFile, "TAG=1.0\n")
 	fx.write("files/nginx conf/default.conf", "server { listen 80; }\n")
 	for i := range m.Archives {
-		content := fmt.Sprintf("fake image archive %d\n%s", i, strings.Repeat("layer bytes ", 100))
+		content := fakeArchive(i)
 		fx.write(m.Archives[i].Path, content)
 		m.Archives[i].Size = int64(len(content))
 	}
@@ -248,8 +335,108 @@ func newFixture(t *testing.T, m *bundle.Manifest, hashTool string) *fixture {
 		"FAKE_DOCKER_STATE=" + fx.state,
 		"HOME=" + root,
 		"LC_ALL=C",
+		"TMPDIR=" + fx.tmp,
 	}
 	return fx
+}
+
+// shimTool replaces name on PATH by a script that logs "name ARGS" to the state file tools, runs
+// the shell code before, then the system's name.
+func (fx *fixture) shimTool(name, before string) {
+	real := findTool(name)
+	if real == "" {
+		fx.t.Fatalf("%s is not installed", name)
+	}
+	fx.addBin(name, fmt.Sprintf("#!/bin/sh\nprintf '%%s\\n' \"%s $*\" >>\"$FAKE_DOCKER_STATE/tools\"\n%s\nexec %s \"$@\"\n", name, before, real))
+}
+
+// gateArchiveHash makes the archive checksum (openssl, which must be the archive hasher) wait
+// until docker load has read n bytes, or until the file release exists when n < 0 (at most 10 s),
+// so that a test knows what docker load had read when load.sh learnt the checksum.
+func (fx *fixture) gateArchiveHash(n int64) {
+	cond := fmt.Sprintf(`[ "$(wc -c <"$FAKE_DOCKER_STATE/received" 2>/dev/null || echo 0)" -ge %d ]`, n)
+	if n < 0 {
+		cond = `[ -e "$FAKE_DOCKER_STATE/release" ]`
+	}
+	fx.shimTool("openssl", fmt.Sprintf(`case "$*" in *dgst*.tar*) i=0; until %s || [ $i -ge 1000 ]; do sleep 0.01; i=$((i+1)); done ;; esac`, cond))
+}
+
+// toolCalls returns the calls the shims of shimTool logged.
+func (fx *fixture) toolCalls() []string {
+	b, err := os.ReadFile(filepath.Join(fx.state, "tools"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	must(fx.t, err)
+	return strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+}
+
+// registered returns the references the fake docker load registered, in order.
+func (fx *fixture) registered() []string {
+	b, err := os.ReadFile(filepath.Join(fx.state, "registered"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	must(fx.t, err)
+	return strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+}
+
+// received returns the size of what the last docker load read, -1 if none read anything.
+func (fx *fixture) received() int64 {
+	st, err := os.Stat(filepath.Join(fx.state, "received"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return -1
+	}
+	must(fx.t, err)
+	return st.Size()
+}
+
+// archiveSize is the size of the bundle's archive rel.
+func (fx *fixture) archiveSize(rel string) int64 {
+	st, err := os.Stat(filepath.Join(fx.dir, filepath.FromSlash(rel)))
+	must(fx.t, err)
+	return st.Size()
+}
+
+// flipByte changes one byte of the bundle's file rel, at offset off (from the end when < 0).
+func (fx *fixture) flipByte(rel string, off int) {
+	p := filepath.Join(fx.dir, filepath.FromSlash(rel))
+	b, err := os.ReadFile(p)
+	must(fx.t, err)
+	if off < 0 {
+		off += len(b)
+	}
+	b[off] ^= 1
+	must(fx.t, os.WriteFile(p, b, 0o644))
+}
+
+// dockerCalls counts the docker invocations by command: "info", "version", "compose", "image",
+// "load"...; "all" is the total.
+func (fx *fixture) dockerCalls() map[string]int {
+	n := map[string]int{}
+	for _, c := range fx.calls("") {
+		n[strings.Fields(c)[0]]++
+		n["all"]++
+	}
+	return n
+}
+
+// fakeArchive is image archive number i: a tar (as airpack writes them: whole 512-byte blocks,
+// the last member a file with data, the 1024-byte end marker), 4608 bytes.
+func fakeArchive(i int) string {
+	var b bytes.Buffer
+	tw := tar.NewWriter(&b)
+	body := fmt.Sprintf("fake image archive %d\n%s", i, strings.Repeat("layer bytes ", 250))
+	if err := tw.WriteHeader(&tar.Header{Name: fmt.Sprintf("blobs/sha256/%064d", i), Mode: 0o644, Size: int64(len(body)), Typeflag: tar.TypeReg}); err != nil {
+		panic(err)
+	}
+	if _, err := tw.Write([]byte(body)); err != nil {
+		panic(err)
+	}
+	if err := tw.Close(); err != nil {
+		panic(err)
+	}
+	return b.String()
 }
 
 func must(t *testing.T, err error) {
@@ -404,6 +591,8 @@ func (fx *fixture) run(shell []string, args ...string) result {
 	cmd.Stderr = &buf
 	err := cmd.Run()
 	r := result{out: buf.String()}
+	fx.checkTmpEmpty(r)
+	fx.checkNoLeftovers(r)
 	var exit *exec.ExitError
 	switch {
 	case err == nil:
@@ -413,6 +602,56 @@ func (fx *fixture) run(shell []string, args ...string) result {
 		fx.t.Fatalf("run %v: %v", argv, err)
 	}
 	return r
+}
+
+// checkTmpEmpty: load.sh removes its work dir (the FIFO, its jobs' output) however it ended.
+func (fx *fixture) checkTmpEmpty(r result) {
+	fx.t.Helper()
+	ents, err := os.ReadDir(fx.tmp)
+	if errors.Is(err, fs.ErrNotExist) {
+		return
+	}
+	must(fx.t, err)
+	if len(ents) > 0 {
+		fx.t.Errorf("load.sh left %s in TMPDIR; output:\n%s", ents[0].Name(), r.out)
+	}
+}
+
+// checkNoLeftovers: no process load.sh started (checksum tool, docker load) outlives it. They
+// all run in the bundle dir; a killed fake docker load's cat gets its EOF as load.sh exits, so
+// allow a moment.
+func (fx *fixture) checkNoLeftovers(r result) {
+	fx.t.Helper()
+	var left []string
+	for i := 0; i < 300; i++ {
+		left = left[:0]
+		procs, _ := filepath.Glob("/proc/[0-9]*")
+		for _, p := range procs {
+			if cwd, err := os.Readlink(filepath.Join(p, "cwd")); err == nil && cwd == fx.dir {
+				cmdline, _ := os.ReadFile(filepath.Join(p, "cmdline"))
+				left = append(left, filepath.Base(p)+": "+strings.ReplaceAll(string(cmdline), "\x00", " "))
+			}
+		}
+		if len(left) == 0 {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	fx.t.Errorf("processes left running after load.sh exited: %q; output:\n%s", left, r.out)
+}
+
+// replaceArchive gives the bundle's archive number i the content, and the bundle a load.sh,
+// airpack.json and SHA256SUMS to match.
+func (fx *fixture) replaceArchive(i int, content string) {
+	fx.write(fx.m.Archives[i].Path, content)
+	fx.m.Archives[i].Size = int64(len(content))
+	b, err := fx.m.Marshal()
+	must(fx.t, err)
+	fx.write(bundle.ManifestFile, string(b))
+	script, err := Script(fx.m)
+	must(fx.t, err)
+	fx.write(bundle.LoaderFile, string(script))
+	fx.writeSums()
 }
 
 // forEachShell runs f as a subtest under each shell, with a fresh fixture from mk.

@@ -34,12 +34,22 @@ const overrideMarker = "# Written by airpack load.sh"
 // The docker --format templates load.sh uses. They live here rather than in load.sh.tmpl because
 // their {{ }} would clash with text/template's.
 const (
-	formatServer           = "{{.Server.Version}} {{.Server.Os}}/{{.Server.Arch}}"
-	formatRootDir          = "{{.DockerRootDir}}"
-	formatDriverStatusJSON = "{{json .DriverStatus}}"
-	formatDriverStatus     = "{{.DriverStatus}}"
-	formatImageID          = "{{.Id}}"
+	// formatInfo is everything load.sh needs from the engine, in one docker call, one line each:
+	// server version, OS, machine (as uname -m names it: x86_64, aarch64...), Docker's root dir,
+	// and the storage driver's status, which names the containerd image store.
+	formatInfo = "{{.ServerVersion}}\n{{.OSType}}\n{{.Architecture}}\n{{.DockerRootDir}}\n{{json .DriverStatus}}"
+	// formatServer is the daemon's own os/arch, asked only when docker info's machine name does
+	// not give the bundle's platform.
+	formatServer  = "{{.Server.Version}} {{.Server.Os}}/{{.Server.Arch}}"
+	formatImageID = "{{.Id}}"
 )
+
+// streamTail is what load.sh withholds of an image archive from docker load until the archive's
+// checksum matched: the tar's end-of-archive marker (two 512-byte zero blocks, as Go's
+// archive/tar and so airpack write it) and the block before it, the last data block of the last
+// member, which in an airpack archive is a blob and never empty. Without them docker load reads a
+// tar that ends inside a member, fails with "unexpected EOF" and registers no image.
+const streamTail = 1536
 
 // composeDefaultFiles are the names docker compose finds by itself in the current directory; the
 // bundle's compose file must be one of them for `docker compose up -d` to need no -f.
@@ -52,7 +62,7 @@ var (
 )
 
 var tmpl = template.Must(template.New("load.sh").
-	Funcs(template.FuncMap{"sq": templateQuote, "yamlString": strconv.Quote}).
+	Funcs(template.FuncMap{"sq": templateQuote, "yamlString": strconv.Quote, "dotSlash": dotSlash}).
 	Parse(scriptTemplate))
 
 // scriptData is what load.sh.tmpl renders: the manifest, checked and with everything the script
@@ -69,9 +79,21 @@ type scriptData struct {
 	SumsFile      string
 	SigFile       string
 	NeedKB        int64 // free space docker load needs under Docker's root dir: twice the archives
-	Archives      []bundle.Archive
+	StreamTail    int64
+	Archives      []archiveData
 	Images        []imageData
 	Format        map[string]string
+}
+
+type archiveData struct {
+	Path string
+	Size int64
+	MiB  int64 // Size in MiB, rounded up
+	// HeadMiB MiB and HeadBlocks 512-byte blocks are what docker load may read of the archive
+	// before its checksum is known: all but the last streamTail bytes. Both are 0 when the
+	// archive is too small, or not a whole number of tar blocks, to end a stream inside a member:
+	// load.sh then checks it before loading.
+	HeadMiB, HeadBlocks int64
 }
 
 type imageData struct {
@@ -124,12 +146,11 @@ func newScriptData(m *bundle.Manifest) (*scriptData, error) {
 		LoaderFile:   bundle.LoaderFile,
 		SumsFile:     bundle.SumsFile,
 		SigFile:      bundle.SigFile,
+		StreamTail:   streamTail,
 		Format: map[string]string{
-			"Server":           formatServer,
-			"RootDir":          formatRootDir,
-			"DriverStatusJSON": formatDriverStatusJSON,
-			"DriverStatus":     formatDriverStatus,
-			"ImageID":          formatImageID,
+			"Info":    formatInfo,
+			"Server":  formatServer,
+			"ImageID": formatImageID,
 		},
 	}
 	if err := checkText("name", m.Name); err != nil {
@@ -166,7 +187,7 @@ func newScriptData(m *bundle.Manifest) (*scriptData, error) {
 				return nil, fmt.Errorf("archive %s is listed twice", a.Path)
 			}
 		}
-		d.Archives = append(d.Archives, a)
+		d.Archives = append(d.Archives, newArchiveData(a))
 		total += a.Size
 	}
 	d.NeedKB = (2*total + 1023) / 1024
@@ -194,6 +215,15 @@ func newScriptData(m *bundle.Manifest) (*scriptData, error) {
 		d.Images = append(d.Images, id)
 	}
 	return d, nil
+}
+
+func newArchiveData(a bundle.Archive) archiveData {
+	d := archiveData{Path: a.Path, Size: a.Size, MiB: (a.Size + 1<<20 - 1) >> 20}
+	if a.Size%512 == 0 && a.Size > streamTail {
+		head := a.Size - streamTail
+		d.HeadMiB, d.HeadBlocks = head>>20, head&(1<<20-1)/512
+	}
+	return d
 }
 
 func newImageData(img bundle.Image, archives []bundle.Archive) (imageData, error) {

@@ -19,3 +19,6 @@ func templateQuote(s string) (string, error) {
 	}
 	return shellQuote(s), nil
 }
+
+// dotSlash makes a relative path one no command takes for an option (a path may start with -).
+func dotSlash(p string) string { return "./" + p }

@@ -42,12 +42,16 @@ func TestHappyPathThenRerun(t *testing.T) {
 		fx := newFixture(t, sampleManifest(), "sha256sum")
 		r := fx.run(sh)
 		wantCode(t, r, 0)
-		if loads := fx.calls("load "); len(loads) != 1 || loads[0] != "load -i images/images.tar" {
-			t.Fatalf("docker load calls %q, want one of images/images.tar; output:\n%s", loads, r.out)
+		// One docker load, streamed: it read the whole archive.
+		if loads := fx.calls("load"); len(loads) != 1 || loads[0] != "load" {
+			t.Fatalf("docker load calls %q, want one, of the stream; output:\n%s", loads, r.out)
+		}
+		if got, want := fx.received(), fx.archiveSize(bundle.ImageArchive); got != want {
+			t.Fatalf("docker load read %d bytes, want the whole archive, %d", got, want)
 		}
 		wantContains(t, r,
-			"==> [1] Preflight", "Docker engine 27.5.1 on linux/amd64", "Docker Compose version v2.32.4",
-			"image store: classic", "all files match",
+			"==> [1] Preflight", "Docker engine 27.5.1 on linux/amd64", "Docker Compose v2 (docker compose)",
+			"image store: classic", "all other files match; the image archive(s) are checked with sha256sum while docker load reads images/images.tar",
 			"Loaded image: nginx:1.25", // docker's own output is shown
 			"nginx:1.25: loaded (services: web, proxy)",
 			"127.0.0.1:5000/demo/api:1.0: loaded (services: api)")
@@ -58,13 +62,13 @@ func TestHappyPathThenRerun(t *testing.T) {
 			t.Fatalf("nginx:1.25 not loaded")
 		}
 
-		// A re-run loads nothing.
+		// A re-run loads nothing, and still checks every file.
 		r = fx.run(sh)
 		wantCode(t, r, 0)
-		if loads := fx.calls("load "); len(loads) != 1 {
+		if loads := fx.calls("load"); len(loads) != 1 {
 			t.Fatalf("re-run called docker load again: %q", loads)
 		}
-		wantContains(t, r, "images/images.tar: already loaded (2 image(s) present), skipped",
+		wantContains(t, r, "all files match", "images/images.tar: already loaded (2 image(s) present), skipped",
 			"nginx:1.25: already present")
 		wantLastLine(t, r, "0 image(s) loaded, 2 already present")
 	})
@@ -87,8 +91,11 @@ func TestSplitArchivesLoadOnlyWhatIsMissing(t *testing.T) {
 		fx.setImage("redis:7", digest('f'))    // part-2 is half there
 		r := fx.run(sh)
 		wantCode(t, r, 0)
-		if loads := fx.calls("load "); len(loads) != 1 || loads[0] != "load -i images/part-2.tar" {
-			t.Fatalf("docker load calls %q, want only images/part-2.tar", loads)
+		if loads := fx.calls("load"); len(loads) != 1 || fx.received() != fx.archiveSize("images/part-2.tar") {
+			t.Fatalf("docker load calls %q (last one read %d bytes), want one, of images/part-2.tar", loads, fx.received())
+		}
+		if reg := fx.registered(); strings.Join(reg, " ") != "127.0.0.1:5000/demo/api:1.0 redis:7" {
+			t.Fatalf("docker load registered %q, want part-2's images", reg)
 		}
 		wantContains(t, r, "images/part-1.tar: already loaded", "images/part-2.tar: docker load",
 			"nginx:1.25: already present", "redis:7: already present", "127.0.0.1:5000/demo/api:1.0: loaded")
@@ -104,17 +111,28 @@ func TestVerifyFiles(t *testing.T) {
 		damage  func(fx *fixture)
 		want    []string
 		wantAny bool // a clean bundle: the run succeeds
+		// The damage is in the image archive alone: docker load may have started on it (and been
+		// stopped before it registered anything); otherwise it must not even start.
+		archiveOnly bool
 	}{
 		{name: "clean", wantAny: true},
 		{
-			name: "flipped byte in archive",
-			damage: func(fx *fixture) {
-				p := filepath.Join(fx.dir, "images", "images.tar")
-				b, _ := os.ReadFile(p)
-				b[10] ^= 1
-				must(fx.t, os.WriteFile(p, b, 0o644))
-			},
-			want: []string{"images/images.tar (damaged)"},
+			name:        "flipped byte in archive",
+			damage:      func(fx *fixture) { fx.flipByte(bundle.ImageArchive, 10) },
+			want:        []string{"images/images.tar (damaged)"},
+			archiveOnly: true,
+		},
+		{
+			name:        "flipped byte in archive's withheld tail",
+			damage:      func(fx *fixture) { fx.flipByte(bundle.ImageArchive, -1) },
+			want:        []string{"images/images.tar (damaged)"},
+			archiveOnly: true,
+		},
+		{
+			name:        "archive missing",
+			damage:      func(fx *fixture) { must(fx.t, os.Remove(filepath.Join(fx.dir, "images", "images.tar"))) },
+			want:        []string{"images/images.tar (missing)"},
+			archiveOnly: true,
 		},
 		{
 			name: "flipped byte in file with a space",
@@ -156,11 +174,21 @@ func TestVerifyFiles(t *testing.T) {
 						}[tool])
 						if c.wantAny {
 							wantCode(t, r, 0)
+							if len(fx.registered()) != 2 {
+								t.Fatalf("registered %q", fx.registered())
+							}
 							return
 						}
 						wantCode(t, r, 1)
 						wantLastLine(t, r, append([]string{"FAILED: bundle files do not match SHA256SUMS"}, c.want...)...)
-						if loads := fx.calls("load"); len(loads) != 0 {
+						wantLastLine(t, r, "nothing was loaded")
+						if reg := fx.registered(); len(reg) != 0 {
+							t.Fatalf("docker load registered %q despite bad files; output:\n%s", reg, r.out)
+						}
+						if n := fx.received(); n >= fx.m.Archives[0].Size {
+							t.Fatalf("docker load read %d bytes, the whole archive's size", n)
+						}
+						if loads := fx.calls("load"); len(loads) != 0 && !c.archiveOnly {
 							t.Fatalf("docker load was called despite bad files: %q", loads)
 						}
 					})
@@ -266,7 +294,7 @@ func TestImageStore(t *testing.T) {
 					}
 					r := fx.run(sh)
 					wantCode(t, r, 0)
-					if loads := len(fx.calls("load ")); (loads == 0) != (present == store) {
+					if loads := len(fx.calls("load")); (loads == 0) != (present == store) {
 						t.Fatalf("images present with %s IDs on the %s store: %d docker load calls\n%s", present, store, loads, r.out)
 					}
 				}
@@ -395,8 +423,8 @@ func TestLoadFails(t *testing.T) {
 		fx.touchState("loadfail")
 		r := fx.run(sh)
 		wantCode(t, r, 1)
-		wantContains(t, r, "unexpected EOF")
-		wantLastLine(t, r, "FAILED: docker load -i images/images.tar failed (exit 1")
+		wantContains(t, r, "no space left on device") // docker's message, shown
+		wantLastLine(t, r, "FAILED: docker load of images/images.tar failed (exit 1")
 	})
 }
 
@@ -472,7 +500,7 @@ func TestRegistry(t *testing.T) {
 				// A re-run replaces load.sh's own override.
 				r = fx.run(sh, c.arg...)
 				wantCode(t, r, 0)
-				if len(fx.calls("load ")) != 1 {
+				if len(fx.calls("load")) != 1 {
 					t.Fatalf("re-run with --registry loaded again")
 				}
 			})
@@ -544,7 +572,7 @@ func TestQuiet(t *testing.T) {
 			t.Fatalf("-q printed more than the final line:\n%s", r.out)
 		}
 		wantLastLine(t, r, "OK: shop 1.0 is ready")
-		if loads := fx.calls("load "); len(loads) != 1 || loads[0] != "load -q -i images/images.tar" {
+		if loads := fx.calls("load"); len(loads) != 1 || loads[0] != "load -q" || len(fx.registered()) != 2 {
 			t.Fatalf("docker load calls %q", loads)
 		}
 	})

@@ -1,0 +1,385 @@
+package loader
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/airpack/airpack/bundle"
+)
+
+// wantCalls checks the docker invocations logged since the log was last emptied, by command.
+func wantCalls(t *testing.T, fx *fixture, want map[string]int, r result) {
+	t.Helper()
+	got := fx.dockerCalls()
+	for k, n := range want {
+		if got[k] != n {
+			t.Errorf("docker %s called %d times, want %d; calls:\n%s\noutput:\n%s", k, got[k], n, strings.Join(fx.calls(""), "\n"), r.out)
+		}
+	}
+	for k := range got {
+		if _, ok := want[k]; !ok {
+			t.Errorf("docker %s called %d times, want none; calls:\n%s", k, got[k], strings.Join(fx.calls(""), "\n"))
+		}
+	}
+}
+
+// The docker calls load.sh makes, exactly, so that one more creeping in shows.
+func TestDockerCallCounts(t *testing.T) {
+	forEachShell(t, func(t *testing.T, sh []string) {
+		fx := newFixture(t, sampleManifest(), "sha256sum")
+		// First load: info; compose config; image inspect of all images (none there), then of all
+		// again after the load; one docker load.
+		r := fx.run(sh)
+		wantCode(t, r, 0)
+		wantCalls(t, fx, map[string]int{"info": 1, "compose": 1, "image": 2, "load": 1, "all": 5}, r)
+		if got := fx.calls("image"); got[0] != "image inspect --format {{.Id}} nginx:1.25 127.0.0.1:5000/demo/api:1.0" {
+			t.Errorf("first image inspect %q, want one of both images", got[0])
+		}
+
+		// No-op re-run, and --check: info, compose config, one image inspect.
+		for _, args := range [][]string{nil, {"--check"}} {
+			fx.setState("log", "")
+			r = fx.run(sh, args...)
+			wantCode(t, r, 0)
+			wantCalls(t, fx, map[string]int{"info": 1, "compose": 1, "image": 1, "all": 3}, r)
+		}
+	})
+}
+
+func TestDockerCallCountsSomePresent(t *testing.T) {
+	forEachShell(t, func(t *testing.T, sh []string) {
+		fx := newFixture(t, splitManifest(), "sha256sum")
+		fx.setImage("nginx:1.25", digest('b'))
+		// docker image inspect of all three fails printing one ID, whose is unknown: one call per
+		// image follows; after the load, one call for all.
+		r := fx.run(sh)
+		wantCode(t, r, 0)
+		wantCalls(t, fx, map[string]int{"info": 1, "compose": 1, "image": 1 + 3 + 1, "load": 1, "all": 8}, r)
+		wantLastLine(t, r, "2 image(s) loaded, 1 already present")
+	})
+}
+
+// A damaged image archive: docker load starts on it (reading it while its checksum is computed)
+// but never gets its last bytes, and is stopped: it registers nothing.
+func TestDamagedArchiveStreamsButRegistersNothing(t *testing.T) {
+	cases := []struct {
+		name string
+		off  int
+	}{
+		{"byte flipped in the streamed part", 600},
+		{"byte flipped in the withheld tail", -1},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			forEachShell(t, func(t *testing.T, sh []string) {
+				fx := newFixture(t, sampleManifest(), "sha256sum")
+				head := fx.m.Archives[0].Size - streamTail
+				// The checksum is known only once docker load has read all it may read.
+				fx.gateArchiveHash(head)
+				fx.flipByte(bundle.ImageArchive, c.off)
+				r := fx.run(sh)
+				wantCode(t, r, 1)
+				wantLastLine(t, r, "FAILED: bundle files do not match SHA256SUMS: images/images.tar (damaged); nothing was loaded")
+				if loads := fx.calls("load"); len(loads) != 1 {
+					t.Fatalf("docker load calls %q, want the one that was stopped", loads)
+				}
+				if got := fx.received(); got != head {
+					t.Errorf("docker load read %d bytes, want %d: all but the last %d", got, head, streamTail)
+				}
+				if reg := fx.registered(); len(reg) != 0 {
+					t.Errorf("docker load registered %q", reg)
+				}
+				for _, img := range fx.m.Images {
+					if id := fx.imageID(img.Ref); id != "" {
+						t.Errorf("%s is in the engine (%s)", img.Ref, id)
+					}
+				}
+				if strings.Contains(r.out, "Killed") || strings.Contains(r.out, "unexpected EOF") {
+					t.Errorf("output shows the stopped docker load's noise:\n%s", r.out)
+				}
+			})
+		})
+	}
+
+	// The same archive undamaged, its checksum slower than docker load's reading: the tail
+	// follows once it matched, and the load completes.
+	t.Run("clean, checksum last", func(t *testing.T) {
+		forEachShell(t, func(t *testing.T, sh []string) {
+			fx := newFixture(t, sampleManifest(), "sha256sum")
+			fx.gateArchiveHash(fx.m.Archives[0].Size - streamTail)
+			r := fx.run(sh)
+			wantCode(t, r, 0)
+			if got, want := fx.received(), fx.m.Archives[0].Size; got != want {
+				t.Errorf("docker load read %d bytes, want %d", got, want)
+			}
+			if len(fx.registered()) != 2 {
+				t.Errorf("registered %q", fx.registered())
+			}
+		})
+	})
+}
+
+// With several archives, the first load commits only once every archive matched: a damaged
+// second archive stops the first archive's load too, and so does a damaged archive that needs no
+// loading.
+func TestDamagedOtherArchiveStopsTheFirstLoad(t *testing.T) {
+	cases := []struct {
+		name    string
+		present []string // images already in the engine
+		damaged string
+		stream  string // the archive streamed to docker load
+	}{
+		{"second of two to load damaged", nil, "images/part-2.tar", "images/part-1.tar"},
+		{"loaded archive damaged", []string{"nginx:1.25"}, "images/part-1.tar", "images/part-2.tar"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			forEachShell(t, func(t *testing.T, sh []string) {
+				m := splitManifest()
+				fx := newFixture(t, m, "sha256sum")
+				for _, ref := range c.present {
+					fx.setImage(ref, digest('b'))
+				}
+				head := fx.archiveSize(c.stream) - streamTail
+				fx.gateArchiveHash(head)
+				fx.flipByte(c.damaged, 700)
+				r := fx.run(sh)
+				wantCode(t, r, 1)
+				wantLastLine(t, r, "FAILED: bundle files do not match SHA256SUMS: "+c.damaged+" (damaged); nothing was loaded")
+				if got := fx.received(); got != head {
+					t.Errorf("docker load read %d bytes, want %d of %s", got, head, c.stream)
+				}
+				if reg := fx.registered(); len(reg) != 0 {
+					t.Errorf("docker load registered %q", reg)
+				}
+			})
+		})
+	}
+}
+
+// openssl hashes the image archives when installed (three times as fast as sha256sum here); the
+// small files stay with one sha256sum -c. Without openssl, sha256sum does both.
+func TestArchiveHasher(t *testing.T) {
+	forEachShell(t, func(t *testing.T, sh []string) {
+		for _, withOpenssl := range []bool{true, false} {
+			fx := newFixture(t, sampleManifest(), "sha256sum")
+			fx.shimTool("sha256sum", "")
+			archiveCall := "sha256sum ./images/images.tar"
+			if withOpenssl {
+				fx.shimTool("openssl", "")
+				archiveCall = "openssl dgst -sha256 -r ./images/images.tar"
+			}
+			for run := 0; run < 2; run++ { // loading, then the no-op re-run
+				must(t, os.WriteFile(filepath.Join(fx.state, "tools"), nil, 0o644))
+				r := fx.run(sh)
+				wantCode(t, r, 0)
+				want := []string{"sha256sum -c", archiveCall}
+				got := fx.toolCalls()
+				slices.Sort(got)
+				slices.Sort(want)
+				if !slices.Equal(got, want) {
+					t.Errorf("openssl installed: %v, run %d: checksum tools ran %q, want %q", withOpenssl, run, got, want)
+				}
+				if withOpenssl && run == 0 {
+					wantContains(t, r, "checking with sha256sum", "the image archive(s) are checked with openssl dgst -sha256 while docker load reads images/images.tar")
+				}
+				if withOpenssl && run == 1 {
+					wantContains(t, r, "checking with sha256sum", "image archives: checking with openssl dgst -sha256", "all files match")
+				}
+			}
+		}
+	})
+}
+
+// An archive that is not whole tar blocks, or too small to withhold its tail, is checked in full
+// before a plain docker load -i.
+func TestOddArchiveCheckedBeforeLoad(t *testing.T) {
+	forEachShell(t, func(t *testing.T, sh []string) {
+		for _, content := range []string{strings.Repeat("x", 1000), strings.Repeat("\x00", 1536)} {
+			fx := newFixture(t, sampleManifest(), "sha256sum")
+			fx.replaceArchive(0, content)
+			r := fx.run(sh)
+			wantCode(t, r, 0)
+			wantContains(t, r, "all files match")
+			if loads := fx.calls("load"); len(loads) != 1 || loads[0] != "load -i images/images.tar" {
+				t.Fatalf("docker load calls %q, want one of images/images.tar", loads)
+			}
+
+			fx = newFixture(t, sampleManifest(), "sha256sum")
+			fx.replaceArchive(0, content)
+			fx.flipByte(bundle.ImageArchive, 7)
+			r = fx.run(sh)
+			wantCode(t, r, 1)
+			wantLastLine(t, r, "images/images.tar (damaged); nothing was loaded")
+			if loads := fx.calls("load"); len(loads) != 0 {
+				t.Fatalf("docker load was called: %q", loads)
+			}
+		}
+	})
+}
+
+// --check verifies every archive in full, and never starts docker load.
+func TestCheckVerifiesArchives(t *testing.T) {
+	forEachShell(t, func(t *testing.T, sh []string) {
+		fx := newFixture(t, sampleManifest(), "sha256sum")
+		fx.flipByte(bundle.ImageArchive, 600)
+		r := fx.run(sh, "--check")
+		wantCode(t, r, 1)
+		wantLastLine(t, r, "images/images.tar (damaged)")
+		if loads := fx.calls("load"); len(loads) != 0 {
+			t.Fatalf("--check called docker load: %q", loads)
+		}
+	})
+}
+
+// Without a temp dir, load.sh still works, one step after the other.
+func TestNoTempDir(t *testing.T) {
+	forEachShell(t, func(t *testing.T, sh []string) {
+		fx := newFixture(t, sampleManifest(), "sha256sum")
+		fx.tmp = filepath.Join(fx.tmp, "missing")
+		fx.env = append(fx.env, "TMPDIR="+fx.tmp)
+		r := fx.run(sh)
+		wantCode(t, r, 0)
+		wantContains(t, r, "warning: cannot make a temp dir", "all files match")
+		if loads := fx.calls("load"); len(loads) != 1 || loads[0] != "load -i images/images.tar" {
+			t.Fatalf("docker load calls %q, want one of images/images.tar", loads)
+		}
+		r = fx.run(sh)
+		wantCode(t, r, 0)
+		wantLastLine(t, r, "0 image(s) loaded, 2 already present")
+
+		fx = newFixture(t, sampleManifest(), "sha256sum")
+		fx.env = append(fx.env, "TMPDIR="+filepath.Join(fx.tmp, "missing"))
+		fx.flipByte(bundle.ImageArchive, 600)
+		r = fx.run(sh)
+		wantCode(t, r, 1)
+		wantLastLine(t, r, "images/images.tar (damaged); nothing was loaded")
+		if loads := fx.calls("load"); len(loads) != 0 {
+			t.Fatalf("docker load was called: %q", loads)
+		}
+	})
+}
+
+// Ctrl-C while docker load reads the stream: docker load is stopped before the stream ends, so
+// it registers nothing, and the work dir (the FIFO) goes.
+func TestInterruptWhileStreaming(t *testing.T) {
+	forEachShell(t, func(t *testing.T, sh []string) {
+		fx := newFixture(t, sampleManifest(), "sha256sum")
+		fx.gateArchiveHash(-1) // the checksum never comes
+		head := fx.m.Archives[0].Size - streamTail
+		argv := append(slices.Clone(sh), filepath.Join(fx.dir, bundle.LoaderFile))
+		cmd := exec.Command(argv[0], argv[1:]...)
+		cmd.Dir = fx.cwd
+		cmd.Env = fx.env
+		var buf bytes.Buffer
+		cmd.Stdout = &buf
+		cmd.Stderr = &buf
+		must(t, cmd.Start())
+		deadline := time.Now().Add(10 * time.Second)
+		for fx.received() < head && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if fx.received() != head {
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatalf("docker load read %d bytes, want %d; output:\n%s", fx.received(), head, buf.String())
+		}
+		must(t, cmd.Process.Signal(syscall.SIGINT))
+		err := cmd.Wait()
+		r := result{out: buf.String()}
+		if exit, ok := err.(*exec.ExitError); !ok || exit.ExitCode() != 130 {
+			t.Fatalf("load.sh after SIGINT: %v, want exit 130; output:\n%s", err, r.out)
+		}
+		wantLastLine(t, r, "FAILED: interrupted")
+		fx.checkTmpEmpty(r)
+		fx.checkNoLeftovers(r)
+		if reg := fx.registered(); len(reg) != 0 {
+			t.Errorf("docker load registered %q", reg)
+		}
+	})
+}
+
+// docker compose config failing on the compose file is reported once the files are verified;
+// a damaged compose file is reported as such.
+func TestComposeConfigFails(t *testing.T) {
+	forEachShell(t, func(t *testing.T, sh []string) {
+		fx := newFixture(t, sampleManifest(), "sha256sum")
+		fx.touchState("composefail")
+		r := fx.run(sh)
+		wantCode(t, r, 1)
+		wantContains(t, r, "Docker Compose version v2.32.4", "all other files match")
+		wantLastLine(t, r, "FAILED: docker compose config cannot read docker-compose.yaml: yaml: line 2: mapping values are not allowed")
+		if loads := fx.calls("load"); len(loads) != 0 {
+			t.Fatalf("docker load was called: %q", loads)
+		}
+
+		fx.write(bundle.ComposeFile, "services: [\n")
+		r = fx.run(sh)
+		wantCode(t, r, 1)
+		wantLastLine(t, r, "FAILED: bundle files do not match SHA256SUMS: docker-compose.yaml (damaged)")
+	})
+}
+
+// docker info names the machine as uname -m does; when that does not give the bundle's
+// platform, docker version has the last word.
+func TestPlatformFromInfo(t *testing.T) {
+	forEachShell(t, func(t *testing.T, sh []string) {
+		m := sampleManifest()
+		m.Platform = "linux/arm/v7"
+		for i := range m.Images {
+			m.Images[i].Platform = m.Platform
+		}
+		fx := newFixture(t, m, "sha256sum")
+		fx.setState("platform", "linux/arm") // docker info: armv7l
+		r := fx.run(sh)
+		wantCode(t, r, 0)
+		wantContains(t, r, "Docker engine 27.5.1 on linux/arm")
+		if v := fx.calls("version"); len(v) != 0 {
+			t.Errorf("docker version called: %q", v)
+		}
+
+		fx = newFixture(t, sampleManifest(), "sha256sum")
+		fx.setState("machine", "x86_64_v9000")
+		r = fx.run(sh)
+		wantCode(t, r, 0)
+		wantContains(t, r, "Docker engine 27.5.1 on linux/amd64")
+		if v := fx.calls("version"); len(v) != 1 {
+			t.Errorf("docker version calls %q, want one", v)
+		}
+	})
+}
+
+// Damage that forges an early end of the tar (a zero-filled stretch) lets the containerd store's
+// import finish before the stream's end, registering what it read. load.sh cannot stop that;
+// it must not claim that nothing was loaded, and names what was.
+func TestDamagedArchiveLoadEndedEarly(t *testing.T) {
+	for _, readsOn := range []bool{false, true} {
+		t.Run(fmt.Sprintf("docker load reads on: %v", readsOn), func(t *testing.T) {
+			forEachShell(t, func(t *testing.T, sh []string) {
+				fx := newFixture(t, sampleManifest(), "sha256sum")
+				fx.setImage("nginx:1.25", digest('0')) // another build under that tag
+				fx.setState("loadearly", "1024")
+				if readsOn {
+					fx.touchState("loadearly_reads_on")
+					fx.gateArchiveHash(1024) // what the import read before it registered the images
+				} else {
+					// The checksum comes once that docker load has exited (a zombie, or gone).
+					fx.shimTool("openssl", `case "$*" in *dgst*.tar*) i=0; until [ -s "$FAKE_DOCKER_STATE/load_pid" ] && { read -r _ _ st _ <"/proc/$(cat "$FAKE_DOCKER_STATE/load_pid")/stat" || st=Z; [ "$st" = Z ]; } 2>/dev/null || [ $i -ge 1000 ]; do sleep 0.01; i=$((i+1)); done ;; esac`)
+				}
+				fx.flipByte(bundle.ImageArchive, 600)
+				r := fx.run(sh)
+				wantCode(t, r, 1)
+				wantLastLine(t, r, "FAILED: bundle files do not match SHA256SUMS: images/images.tar (damaged); yet the engine registered image(s) from images/images.tar before its checksum was known",
+					": nginx:1.25, 127.0.0.1:5000/demo/api:1.0; remove them")
+			})
+		})
+	}
+}
