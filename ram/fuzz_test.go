@@ -86,16 +86,23 @@ func mapValues(m map[string]string) []string {
 	return out
 }
 
-func TestWriteFuzzCorpus(t *testing.T) {
-	if os.Getenv("RAM_WRITE_FUZZ_CORPUS") == "" {
-		t.Skip("set RAM_WRITE_FUZZ_CORPUS=1 to rewrite testdata/fuzz")
-	}
+// TestFuzzCorpusUpToDate checks the seed corpus in testdata/fuzz holds the seeds below;
+// RAM_WRITE_FUZZ_CORPUS=1 rewrites it.
+func TestFuzzCorpusUpToDate(t *testing.T) {
+	rewrite := os.Getenv("RAM_WRITE_FUZZ_CORPUS") != ""
 	write := func(fuzzer, name string, b []byte) {
 		dir := filepath.Join("testdata", "fuzz", fuzzer)
+		body := "go test fuzz v1\n[]byte(" + strconv.Quote(string(b)) + ")\n"
+		if !rewrite {
+			got, err := os.ReadFile(filepath.Join(dir, name))
+			if err != nil || string(got) != body {
+				t.Errorf("seed %s/%s is missing or stale: run RAM_WRITE_FUZZ_CORPUS=1 go test -run TestFuzzCorpusUpToDate ./ram", fuzzer, name)
+			}
+			return
+		}
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		body := "go test fuzz v1\n[]byte(" + strconv.Quote(string(b)) + ")\n"
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -129,5 +136,7 @@ func TestWriteFuzzCorpus(t *testing.T) {
 	write("FuzzReadPackage", "missing-image", gzipTar(t, file("app/metadata.json", sample), file("app/component-images.tar", imagesTar(t, 1, webImage))))
 	write("FuzzReadPackage", "plain-tar", rawTar(t, file("app/metadata.json", sample)))
 	write("FuzzReadPackage", "not-an-archive", []byte("hello"))
-	fmt.Println("fuzz corpus written")
+	if rewrite {
+		fmt.Println("fuzz corpus written")
+	}
 }
