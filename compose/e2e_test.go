@@ -16,7 +16,7 @@ import (
 // each service. Run with -tags e2e on a machine with docker compose v2.
 func TestDockerComposeReadsBundle(t *testing.T) {
 	if err := exec.Command("docker", "compose", "version").Run(); err != nil {
-		t.Skipf("docker compose not available: %v", err)
+		t.Fatalf("docker compose not available (run scripts/build-tools.sh): %v", err)
 	}
 	tests := []struct {
 		name    string

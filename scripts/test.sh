@@ -118,7 +118,7 @@ vet() {
 e2e_tests() {
 	local e=$1
 	AIRPACK_E2E_ENGINE=$e DOCKER_HOST=unix:///var/run/docker.sock \
-		gotest "e2e-$e.log" -tags e2e -count=1 -timeout "$e2e_timeout" ./e2e/...
+		gotest "e2e-$e.log" -tags e2e -count=1 -timeout "$e2e_timeout" ./e2e/... ./compose/...
 }
 
 step "shellcheck" shellcheck_scripts
