@@ -209,6 +209,7 @@ load)
 			printf '%s\n' "$id" >"$s/images/$(key "$ref")"
 			printf '%s\n' "$ref" >>"$s/registered"
 		done <"$s/load_result"
+		: >"$s/load_registered"
 		# The containerd store's import is done, but the CLI may go on sending what it is given.
 		[ ! -e "$s/loadearly_reads_on" ] || cat >/dev/null
 		exit 0
