@@ -97,38 +97,50 @@ func readImageNames(file string) (*imageNames, error) {
 		if err != nil {
 			return nil, fmt.Errorf("it is truncated or corrupt: %w", err)
 		}
-		switch path.Clean(h.Name) {
-		case "manifest.json":
-			found = true
-			var m []struct{ RepoTags []string }
-			if err := json.NewDecoder(io.LimitReader(tr, 64<<20)).Decode(&m); err != nil {
-				return nil, fmt.Errorf("its manifest.json is not a docker-save manifest: %w", err)
-			}
-			for _, e := range m {
-				for _, t := range e.RepoTags {
-					add(t)
-				}
-			}
-		case "index.json":
-			found = true
-			var idx struct {
-				Manifests []struct{ Annotations map[string]string }
-			}
-			if err := json.NewDecoder(io.LimitReader(tr, 64<<20)).Decode(&idx); err != nil {
-				return nil, fmt.Errorf("its index.json is not an OCI image index: %w", err)
-			}
-			for _, m := range idx.Manifests {
-				add(m.Annotations["io.containerd.image.name"])
-				// ref.name is often only a tag; take it when it is a whole reference.
-				if r := m.Annotations["org.opencontainers.image.ref.name"]; strings.ContainsAny(r, "/:") {
-					add(r)
-				}
-			}
+		listed, err := namesFromEntry(h.Name, tr, add)
+		if err != nil {
+			return nil, err
 		}
+		found = found || listed
 	}
 	if !found {
 		return nil, errors.New("it is not an image archive: it has neither a manifest.json (docker save) nor an index.json (OCI)")
 	}
 	slices.Sort(n.names)
 	return n, nil
+}
+
+// namesFromEntry adds the image names that an image archive's docker-save manifest.json
+// (RepoTags) or OCI index.json (name annotations) lists, and reports whether the entry was one
+// of those two.
+func namesFromEntry(name string, r io.Reader, add func(string)) (bool, error) {
+	switch path.Clean(name) {
+	case "manifest.json":
+		var m []struct{ RepoTags []string }
+		if err := json.NewDecoder(io.LimitReader(r, 64<<20)).Decode(&m); err != nil {
+			return true, fmt.Errorf("its manifest.json is not a docker-save manifest: %w", err)
+		}
+		for _, e := range m {
+			for _, t := range e.RepoTags {
+				add(t)
+			}
+		}
+		return true, nil
+	case "index.json":
+		var idx struct {
+			Manifests []struct{ Annotations map[string]string }
+		}
+		if err := json.NewDecoder(io.LimitReader(r, 64<<20)).Decode(&idx); err != nil {
+			return true, fmt.Errorf("its index.json is not an OCI image index: %w", err)
+		}
+		for _, m := range idx.Manifests {
+			add(m.Annotations["io.containerd.image.name"])
+			// ref.name is often only a tag; take it when it is a whole reference.
+			if r := m.Annotations["org.opencontainers.image.ref.name"]; strings.ContainsAny(r, "/:") {
+				add(r)
+			}
+		}
+		return true, nil
+	}
+	return false, nil
 }

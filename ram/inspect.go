@@ -4,7 +4,6 @@ import (
 	"archive/tar"
 	"archive/zip"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -340,33 +339,11 @@ func imageNamesFrom(r io.Reader) (*imageNames, error) {
 		if err != nil {
 			return nil, fmt.Errorf("not a readable image archive: %w", err)
 		}
-		switch path.Clean(h.Name) {
-		case "manifest.json":
-			found = true
-			var m []struct{ RepoTags []string }
-			if err := json.NewDecoder(io.LimitReader(tr, 64<<20)).Decode(&m); err != nil {
-				return nil, fmt.Errorf("its manifest.json is not a docker-save manifest: %w", err)
-			}
-			for _, e := range m {
-				for _, t := range e.RepoTags {
-					add(t)
-				}
-			}
-		case "index.json":
-			found = true
-			var idx struct {
-				Manifests []struct{ Annotations map[string]string }
-			}
-			if err := json.NewDecoder(io.LimitReader(tr, 64<<20)).Decode(&idx); err != nil {
-				return nil, fmt.Errorf("its index.json is not an OCI image index: %w", err)
-			}
-			for _, m := range idx.Manifests {
-				add(m.Annotations["io.containerd.image.name"])
-				if r := m.Annotations["org.opencontainers.image.ref.name"]; strings.ContainsAny(r, "/:") {
-					add(r)
-				}
-			}
+		listed, err := namesFromEntry(h.Name, tr, add)
+		if err != nil {
+			return nil, err
 		}
+		found = found || listed
 	}
 	// The outer archive continues after this entry: read what the inner tar left (padding).
 	if _, err := io.Copy(io.Discard, r); err != nil {
