@@ -185,7 +185,7 @@ check() {
 
 # ---- engine helpers ----------------------------------------------------------------------------
 store_of_engine() {
-	if docker info --format '{{json .DriverStatus}}' 2>/dev/null | grep -q io.containerd.snapshotter.v1; then
+	if [[ $(docker info --format '{{json .DriverStatus}}' 2>/dev/null) == *io.containerd.snapshotter.v1* ]]; then
 		echo containerd
 	else
 		echo classic

@@ -117,7 +117,13 @@ check() {
 	fi
 }
 
-shim_version() { "$tools_bin/containerd-shim-runc-v2" -v | grep -m 1 Version; }
+# Output is captured whole before it is searched: under pipefail, `cmd | grep -m 1` fails when
+# grep stops reading first and cmd dies of SIGPIPE.
+shim_version() {
+	local out
+	out=$("$tools_bin/containerd-shim-runc-v2" -v) || return
+	grep -m 1 Version <<<"$out"
+}
 cgroup_mount() { awk '$3 ~ /^cgroup2?$/ {print $3, $2; found = 1; exit} END {exit !found}' /proc/mounts; }
 
 need_cmd go docker dockerd containerd runc docker-registry shellcheck busybox dash zstd openssl shasum \
@@ -147,10 +153,10 @@ if ((${#problems[@]} == 0)); then
 	check "overlay filesystem" grep -w overlay /proc/filesystems
 	check "cgroups" cgroup_mount
 	check "bridge devices" sh -c 'ip link add airpack-probe0 type bridge && ip link delete airpack-probe0 && echo ok'
-	if ! dockerd --version | grep -q ' 20\.10\.'; then
+	if [[ $(dockerd --version) != *' 20.10.'* ]]; then
 		problems+=("dockerd on PATH is not Docker 20.10: $(dockerd --version)")
 	fi
-	if ! "$tools_bin/runc" --version | grep -q seccomp; then
+	if [[ $("$tools_bin/runc" --version) != *seccomp* ]]; then
 		problems+=("$tools_bin/runc was built without seccomp")
 	fi
 fi

@@ -172,8 +172,9 @@ running_engine() {
 write_configs() {
 	local e=$1 dir=$run/$1 containerd=$2 version disabled
 	# The config version this containerd writes itself (2 for 1.6, 4 for 2.4).
-	version=$("$containerd" config default | grep -m 1 '^version') ||
-		die "$containerd config default failed"
+	# Captured whole, then searched: `cmd | grep -m 1` under pipefail fails when cmd gets SIGPIPE.
+	version=$("$containerd" config default) || die "$containerd config default failed"
+	version=$(grep -m 1 '^version' <<<"$version") || die "$containerd config default printed no version"
 	# No Kubernetes CRI: dockerd does not use it.
 	disabled='"io.containerd.grpc.v1.cri"'
 	if [[ $e == 29 ]]; then
@@ -227,7 +228,7 @@ start_engine() {
 
 	if [[ ${AIRPACK_ENGINE_FRESH:-} == 1 && -d $dir ]]; then
 		log "AIRPACK_ENGINE_FRESH=1: wiping $dir"
-		if findmnt -rn -o TARGET | grep -qF "$dir/"; then
+		if [[ $(findmnt -rn -o TARGET) == *"$dir/"* ]]; then
 			die "mounts remain under $dir; not wiping it"
 		fi
 		rm -rf "$dir"
