@@ -382,6 +382,23 @@ func (fx *fixture) registered() []string {
 	return strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
 }
 
+// nothingLoaded fails the test unless the failed run r left the engine as it was: no image
+// registered, no docker load that read a whole archive, no process left running. (docker load
+// may have started: load.sh streams an archive while it checks the rest, and kills docker load
+// before the stream ends when a check fails.)
+func (fx *fixture) nothingLoaded(r result) {
+	fx.t.Helper()
+	if reg := fx.registered(); len(reg) != 0 {
+		fx.t.Fatalf("docker load registered %q; output:\n%s", reg, r.out)
+	}
+	for _, a := range fx.m.Archives {
+		if n := fx.received(); n >= a.Size {
+			fx.t.Fatalf("docker load read %d bytes, %s's whole size; output:\n%s", n, a.Path, r.out)
+		}
+	}
+	fx.checkNoLeftovers(r)
+}
+
 // received returns the size of what the last docker load read, -1 if none read anything.
 func (fx *fixture) received() int64 {
 	st, err := os.Stat(filepath.Join(fx.state, "received"))

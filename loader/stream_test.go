@@ -317,9 +317,7 @@ func TestComposeConfigFails(t *testing.T) {
 		wantCode(t, r, 1)
 		wantContains(t, r, "Docker Compose version v2.32.4", "all other files match")
 		wantLastLine(t, r, "FAILED: docker compose config cannot read docker-compose.yaml: yaml: line 2: mapping values are not allowed")
-		if loads := fx.calls("load"); len(loads) != 0 {
-			t.Fatalf("docker load was called: %q", loads)
-		}
+		fx.nothingLoaded(r)
 
 		fx.write(bundle.ComposeFile, "services: [\n")
 		r = fx.run(sh)

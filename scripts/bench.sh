@@ -14,7 +14,8 @@
 #      29 = containerd store): the images pulled into the engine (not timed), then
 #      `docker save IMG | gzip > IMG.tar.gz` one image at a time (time, size); the bundle's
 #      ./load.sh vs a bare `docker load -i images/images.tar` (the app's images removed from
-#      the engine before each), and the no-op re-run of ./load.sh
+#      the engine before each; the two interleaved, run for run), and the no-op re-run of
+#      ./load.sh
 # Every timed command runs once as warm-up, then $AIRPACK_BENCH_RUNS (3) times; the figure is
 # the median. The page cache is not dropped (every tool reads warm data alike), but each run
 # starts after `sync`, so no run pays for the previous run's dirty pages.
@@ -152,6 +153,42 @@ timeit() {
 	hi[$key]=${times[-1]}
 	rss[$key]=$peak
 	log "$key: median $(secs "${med[$key]}") s (min $(secs "${lo[$key]}"), max $(secs "${hi[$key]}"))"
+}
+
+# timepair KEY_A KEY_B PREP CMD_A CMD_B: like timeit for two commands to compare, interleaved
+# (A B, then B A, ...) so that a drift of the machine or the engine during the runs weighs on
+# both alike. CMD_A and CMD_B are single words (functions); PREP runs before each.
+timepair() {
+	local ka=$1 kb=$2 prep=$3 ca=$4 cb=$5 i k c t0 t1 order
+	local -A pair_us=([$1]="" [$2]="")
+	: >"$work/logs/$ka.log"
+	: >"$work/logs/$kb.log"
+	for ((i = 0; i <= runs; i++)); do
+		if ((i % 2 == 0)); then order="$ka:$ca $kb:$cb"; else order="$kb:$cb $ka:$ca"; fi
+		for k in $order; do
+			c=${k#*:}
+			k=${k%%:*}
+			"$prep"
+			printf '\n--- run %d%s\n' "$i" "$( ((i)) || echo ' (warm-up)')" >>"$work/logs/$k.log"
+			t0=$(now_us)
+			if ! "$c" >>"$work/logs/$k.log" 2>&1; then
+				tail -n 30 "$work/logs/$k.log" >&2
+				die "$k: '$c' failed (log above)"
+			fi
+			t1=$(now_us)
+			((i == 0)) || pair_us[$k]+="$((t1 - t0)) "
+		done
+	done
+	for k in "$ka" "$kb"; do
+		local sorted us
+		read -r -a us <<<"${pair_us[$k]}"
+		mapfile -t sorted < <(printf '%s\n' "${us[@]}" | sort -n)
+		med[$k]=${sorted[$(((${#sorted[@]} - 1) / 2))]}
+		lo[$k]=${sorted[0]}
+		hi[$k]=${sorted[-1]}
+		rss[$k]=0
+		log "$k: median $(secs "${med[$k]}") s (min $(secs "${lo[$k]}"), max $(secs "${hi[$k]}"))"
+	done
 }
 
 # rsstime CMD...: CMD under /usr/bin/time, its max RSS (KiB) in $work/rss.
@@ -330,8 +367,7 @@ for e in $engines; do
 	timeit "save$e" rm_saved save_all
 	save_sum[$e]=$(cat "$work"/save/*.tar.gz | wc -c)
 	rm_saved
-	timeit "load$e" clean_engine bare_load
-	timeit "loadsh$e" clean_engine load_sh
+	timepair "load$e" "loadsh$e" clean_engine bare_load load_sh
 	timeit "noop$e" sync load_sh
 	remove_images
 done
@@ -386,7 +422,8 @@ line=$(printf '%.0s-' {1..98})
 	echo "$runs, (min-max) beside it; same policy for every tool. The page cache was not dropped (all tools read warm"
 	echo "data); each run started after an untimed sync, so none paid for the previous run's dirty pages."
 	echo "Before each timed load the app's images were removed (docker rmi; on the containerd store until"
-	echo "their layer blobs had left the content store). Sizes in MiB (2^20 bytes); peak RSS from /usr/bin/time %M."
+	echo "their layer blobs had left the content store); docker load and ./load.sh ran interleaved, run for run."
+	echo "Sizes in MiB (2^20 bytes); peak RSS from /usr/bin/time %M."
 	echo "$((checks - fails)) of $checks checks PASS$( ((fails == 0)) || echo ", $fails FAIL"); bench took $((SECONDS - t_start))s."
 }
 ((fails == 0)) || exit 1
