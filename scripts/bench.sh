@@ -16,13 +16,16 @@
 #      ./load.sh vs a bare `docker load -i images/images.tar` (the app's images removed from
 #      the engine before each; the two interleaved, run for run), and the no-op re-run of
 #      ./load.sh
-# Every timed command runs once as warm-up, then $AIRPACK_BENCH_RUNS (3) times; the figure is
-# the median. The page cache is not dropped (every tool reads warm data alike), but each run
-# starts after `sync`, so no run pays for the previous run's dirty pages.
+# Every timed command runs once as warm-up, then several times; the figure is the median. The
+# loads, the noisiest (the engine's own disk and CPU work), run the most. The page cache is not
+# dropped (every tool reads warm data alike), but each run starts after `sync`, so no run pays
+# for the previous run's dirty pages.
 #
-# Environment: AIRPACK_BENCH_ENGINES ("20 29"), AIRPACK_BENCH_RUNS (3), AIRPACK_BENCH_IMAGES
-# (4), AIRPACK_BENCH_BASE_MIB (200), AIRPACK_BENCH_OWN_MIB (30), AIRPACK_BENCH_KEEP=1 keeps the
-# work dir (logs, bundle) for a look afterwards, TMPDIR (where the work dir goes).
+# Environment: AIRPACK_BENCH_ENGINES ("20 29"), AIRPACK_BENCH_RUNS (5: pack, crane, no-op),
+# AIRPACK_BENCH_SAVE_RUNS (3: docker save | gzip), AIRPACK_BENCH_LOAD_RUNS (9: docker load and
+# ./load.sh), AIRPACK_BENCH_IMAGES (4), AIRPACK_BENCH_BASE_MIB (200), AIRPACK_BENCH_OWN_MIB
+# (30), AIRPACK_BENCH_KEEP=1 keeps the work dir (logs, bundle) for a look afterwards, TMPDIR
+# (where the work dir goes).
 # On exit (also Ctrl-C or failure) it stops the registry, removes the app's images from the
 # engine and its temp dir, and leaves the engine as it found it: the engine that ran before runs
 # again, and an engine it started is stopped. Needs root (engines) and `make setup`.
@@ -37,7 +40,9 @@ export DOCKER_HOST=unix:///var/run/docker.sock
 unset DOCKER_CONTEXT
 
 engines=${AIRPACK_BENCH_ENGINES:-20 29}
-runs=${AIRPACK_BENCH_RUNS:-3}
+runs=${AIRPACK_BENCH_RUNS:-5}
+save_runs=${AIRPACK_BENCH_SAVE_RUNS:-3}
+load_runs=${AIRPACK_BENCH_LOAD_RUNS:-9}
 nimages=${AIRPACK_BENCH_IMAGES:-4}
 base_mib=${AIRPACK_BENCH_BASE_MIB:-200}
 own_mib=${AIRPACK_BENCH_OWN_MIB:-30}
@@ -60,6 +65,8 @@ die() {
 }
 
 [[ $runs =~ ^[1-9][0-9]*$ ]] || die "AIRPACK_BENCH_RUNS must be a positive number, not '$runs'"
+[[ $save_runs =~ ^[1-9][0-9]*$ ]] || die "AIRPACK_BENCH_SAVE_RUNS must be a positive number, not '$save_runs'"
+[[ $load_runs =~ ^[1-9][0-9]*$ ]] || die "AIRPACK_BENCH_LOAD_RUNS must be a positive number, not '$load_runs'"
 for e in $engines; do
 	[[ $e == 20 || $e == 29 ]] || die "unknown engine '$e' in AIRPACK_BENCH_ENGINES (want 20 and/or 29)"
 done
@@ -124,15 +131,15 @@ now_us() { echo $((10#${EPOCHREALTIME//[.,]/})); }
 
 declare -A med lo hi rss
 
-# timeit KEY PREP CMD...: runs PREP (not timed) and then CMD, once as warm-up
-# and $runs times measured. Stores the median, min and max wall time in microseconds in
+# timeit N KEY PREP CMD...: runs PREP (not timed) and then CMD, once as warm-up
+# and N times measured. Stores the median, min and max wall time in microseconds in
 # med/lo/hi[KEY], and the largest max RSS (KiB) /usr/bin/time saw in rss[KEY] when CMD is run
 # under it (first word "rsstime"). CMD's output goes to $work/logs/KEY.log.
 timeit() {
-	local key=$1 prep=$2 i t0 t1 m logf=$work/logs/$1.log times=() peak=0
-	shift 2
+	local n=$1 key=$2 prep=$3 i t0 t1 m logf=$work/logs/$2.log times=() peak=0
+	shift 3
 	: >"$logf"
-	for ((i = 0; i <= runs; i++)); do
+	for ((i = 0; i <= n; i++)); do
 		"$prep"
 		printf '\n--- run %d%s\n' "$i" "$( ((i)) || echo ' (warm-up)')" >>"$logf"
 		t0=$(now_us)
@@ -155,15 +162,15 @@ timeit() {
 	log "$key: median $(secs "${med[$key]}") s (min $(secs "${lo[$key]}"), max $(secs "${hi[$key]}"))"
 }
 
-# timepair KEY_A KEY_B PREP CMD_A CMD_B: like timeit for two commands to compare, interleaved
+# timepair N KEY_A KEY_B PREP CMD_A CMD_B: like timeit for two commands to compare, interleaved
 # (A B, then B A, ...) so that a drift of the machine or the engine during the runs weighs on
 # both alike. CMD_A and CMD_B are single words (functions); PREP runs before each.
 timepair() {
-	local ka=$1 kb=$2 prep=$3 ca=$4 cb=$5 i k c t0 t1 order
-	local -A pair_us=([$1]="" [$2]="")
+	local n=$1 ka=$2 kb=$3 prep=$4 ca=$5 cb=$6 i k c t0 t1 order
+	local -A pair_us=([$2]="" [$3]="")
 	: >"$work/logs/$ka.log"
 	: >"$work/logs/$kb.log"
-	for ((i = 0; i <= runs; i++)); do
+	for ((i = 0; i <= n; i++)); do
 		if ((i % 2 == 0)); then order="$ka:$ca $kb:$cb"; else order="$kb:$cb $ka:$ca"; fi
 		for k in $order; do
 			c=${k#*:}
@@ -322,8 +329,8 @@ cranetar=$work/crane/app.tar
 rm_bundle() { rm -f "$bundle" && sync; }
 rm_cranetar() { rm -f "$cranetar" && sync; }
 log "crane pull vs airpack pack, ${runs}+1 runs each"
-timeit crane rm_cranetar rsstime "$crane" pull "${refs[@]}" "$cranetar"
-timeit pack rm_bundle rsstime "$airpack" pack -q -f "$app/compose.yaml" --version 1.0 -o "$bundle"
+timeit "$runs" crane rm_cranetar rsstime "$crane" pull "${refs[@]}" "$cranetar"
+timeit "$runs" pack rm_bundle rsstime "$airpack" pack -q -f "$app/compose.yaml" --version 1.0 -o "$bundle"
 bundle_size=$(stat -c %s "$bundle")
 crane_size=$(stat -c %s "$cranetar")
 rm -f "$cranetar"
@@ -364,11 +371,11 @@ for e in $engines; do
 
 	log "engine $e: pulling the images from the registry (not timed)"
 	for r in "${refs[@]}"; do docker pull -q "$r" >/dev/null; done
-	timeit "save$e" rm_saved save_all
+	timeit "$save_runs" "save$e" rm_saved save_all
 	save_sum[$e]=$(cat "$work"/save/*.tar.gz | wc -c)
 	rm_saved
-	timepair "load$e" "loadsh$e" clean_engine bare_load load_sh
-	timeit "noop$e" sync load_sh
+	timepair "$load_runs" "load$e" "loadsh$e" clean_engine bare_load load_sh
+	timeit "$runs" "noop$e" sync load_sh
 	remove_images
 done
 
@@ -418,8 +425,9 @@ line=$(printf '%.0s-' {1..98})
 	echo "$line"
 	printf '%s\n' "${rows[@]:1}" | sed 's/ *$//'
 	echo "$line"
-	echo "Times are wall clock. Every command ran once as warm-up, then $runs times: the value is the median of the"
-	echo "$runs, (min-max) beside it; same policy for every tool. The page cache was not dropped (all tools read warm"
+	echo "Times are wall clock. Every command ran once as warm-up, then several times: the value is the median,"
+	echo "(min-max) beside it; same policy for every tool. Runs: $runs for pack, crane and the no-op, $save_runs for"
+	echo "docker save | gzip, $load_runs for docker load and ./load.sh. The page cache was not dropped (all tools read warm"
 	echo "data); each run started after an untimed sync, so none paid for the previous run's dirty pages."
 	echo "Before each timed load the app's images were removed (docker rmi; on the containerd store until"
 	echo "their layer blobs had left the content store); docker load and ./load.sh ran interleaved, run for run."
