@@ -5,6 +5,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"encoding/json"
+	"io"
 	"io/fs"
 	"math/rand"
 	"os"
@@ -15,7 +16,6 @@ import (
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/klauspost/compress/gzip"
@@ -88,11 +88,30 @@ func marshal(t testing.TB, v any) []byte {
 	return b
 }
 
-// imagesTar is a docker-save archive (go-containerregistry's tarball) holding a small random
-// image under each ref; seed makes it reproducible.
+// imagesTar is a docker-save archive (the layout go-containerregistry's tarball writes)
+// holding a small random image under each ref; seed makes it reproducible.
 func imagesTar(t testing.TB, seed int64, refs ...string) []byte {
 	t.Helper()
-	m := map[name.Reference]v1.Image{}
+	// Written here rather than by tarball.MultiRefWrite, whose manifest.json follows a map's
+	// order: the same arguments must give the same bytes (the fuzz seed corpus holds them).
+	var (
+		buf      bytes.Buffer
+		manifest tarball.Manifest
+		written  = map[string]bool{}
+	)
+	tw := tar.NewWriter(&buf)
+	add := func(name string, b []byte) {
+		if written[name] {
+			return
+		}
+		written[name] = true
+		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(b)), Typeflag: tar.TypeReg}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tw.Write(b); err != nil {
+			t.Fatal(err)
+		}
+	}
 	for i, r := range refs {
 		tag, err := name.NewTag(r, name.WeakValidation)
 		if err != nil {
@@ -102,10 +121,46 @@ func imagesTar(t testing.TB, seed int64, refs ...string) []byte {
 		if err != nil {
 			t.Fatal(err)
 		}
-		m[tag] = img
+		cfgName, err := img.ConfigName()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := img.RawConfigFile()
+		if err != nil {
+			t.Fatal(err)
+		}
+		add(cfgName.String(), cfg)
+		d := tarball.Descriptor{Config: cfgName.String(), RepoTags: []string{tag.String()}}
+		layers, err := img.Layers()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range layers {
+			dg, err := l.Digest()
+			if err != nil {
+				t.Fatal(err)
+			}
+			rc, err := l.Compressed()
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := io.ReadAll(rc)
+			rc.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			file := dg.Hex + ".tar.gz"
+			add(file, b)
+			d.Layers = append(d.Layers, file)
+		}
+		manifest = append(manifest, d)
 	}
-	var buf bytes.Buffer
-	if err := tarball.MultiRefWrite(m, &buf); err != nil {
+	m, err := json.Marshal(manifest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	add("manifest.json", m)
+	if err := tw.Close(); err != nil {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
