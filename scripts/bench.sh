@@ -131,70 +131,73 @@ now_us() { echo $((10#${EPOCHREALTIME//[.,]/})); }
 
 declare -A med lo hi rss
 
-# timeit N KEY PREP CMD...: runs PREP (not timed) and then CMD, once as warm-up
-# and N times measured. Stores the median, min and max wall time in microseconds in
-# med/lo/hi[KEY], and the largest max RSS (KiB) /usr/bin/time saw in rss[KEY] when CMD is run
-# under it (first word "rsstime"). CMD's output goes to $work/logs/KEY.log.
+# run_once KEY I CMD...: runs CMD (run I; 0 is the warm-up) with its output appended to
+# $work/logs/KEY.log, and sets ELAPSED to its wall time in microseconds; dies when it fails.
+run_once() {
+	local key=$1 i=$2 logf=$work/logs/$1.log t0 t1
+	shift 2
+	printf '\n--- run %d%s\n' "$i" "$( ((i)) || echo ' (warm-up)')" >>"$logf"
+	t0=$(now_us)
+	if ! "$@" >>"$logf" 2>&1; then
+		tail -n 30 "$logf" >&2
+		die "$key: '$*' failed (log above)"
+	fi
+	t1=$(now_us)
+	ELAPSED=$((t1 - t0))
+}
+
+# record KEY US...: stores the median, min and max of the wall times US (microseconds) in
+# med/lo/hi[KEY], and logs them.
+record() {
+	local key=$1 sorted
+	shift
+	mapfile -t sorted < <(printf '%s\n' "$@" | sort -n)
+	med[$key]=${sorted[$(((${#sorted[@]} - 1) / 2))]}
+	lo[$key]=${sorted[0]}
+	hi[$key]=${sorted[-1]}
+	log "$key: median $(secs "${med[$key]}") s (min $(secs "${lo[$key]}"), max $(secs "${hi[$key]}"))"
+}
+
+# timeit N KEY PREP CMD...: runs PREP (not timed) and then CMD, once as warm-up and N times
+# measured (record KEY), and stores in rss[KEY] the largest max RSS (KiB) /usr/bin/time saw
+# when CMD is run under it (first word "rsstime"). CMD's output goes to $work/logs/KEY.log.
 timeit() {
-	local n=$1 key=$2 prep=$3 i t0 t1 m logf=$work/logs/$2.log times=() peak=0
+	local n=$1 key=$2 prep=$3 i m times=() peak=0
 	shift 3
-	: >"$logf"
+	: >"$work/logs/$key.log"
 	for ((i = 0; i <= n; i++)); do
 		"$prep"
-		printf '\n--- run %d%s\n' "$i" "$( ((i)) || echo ' (warm-up)')" >>"$logf"
-		t0=$(now_us)
-		if ! "$@" >>"$logf" 2>&1; then
-			tail -n 30 "$logf" >&2
-			die "$key: '$*' failed (log above)"
-		fi
-		t1=$(now_us)
+		run_once "$key" "$i" "$@"
 		if [[ $1 == rsstime && -s $work/rss ]]; then
 			m=$(<"$work/rss")
 			((m > peak)) && peak=$m
 		fi
-		((i == 0)) || times+=($((t1 - t0)))
+		((i == 0)) || times+=("$ELAPSED")
 	done
-	mapfile -t times < <(printf '%s\n' "${times[@]}" | sort -n)
-	med[$key]=${times[$(((${#times[@]} - 1) / 2))]}
-	lo[$key]=${times[0]}
-	hi[$key]=${times[-1]}
+	record "$key" "${times[@]}"
 	rss[$key]=$peak
-	log "$key: median $(secs "${med[$key]}") s (min $(secs "${lo[$key]}"), max $(secs "${hi[$key]}"))"
 }
 
 # timepair N KEY_A KEY_B PREP CMD_A CMD_B: like timeit for two commands to compare, interleaved
 # (A B, then B A, ...) so that a drift of the machine or the engine during the runs weighs on
 # both alike. CMD_A and CMD_B are single words (functions); PREP runs before each.
 timepair() {
-	local n=$1 ka=$2 kb=$3 prep=$4 ca=$5 cb=$6 i k c t0 t1 order
+	local n=$1 ka=$2 kb=$3 prep=$4 ca=$5 cb=$6 i k order us
 	local -A pair_us=([$2]="" [$3]="")
 	: >"$work/logs/$ka.log"
 	: >"$work/logs/$kb.log"
 	for ((i = 0; i <= n; i++)); do
 		if ((i % 2 == 0)); then order="$ka:$ca $kb:$cb"; else order="$kb:$cb $ka:$ca"; fi
 		for k in $order; do
-			c=${k#*:}
-			k=${k%%:*}
 			"$prep"
-			printf '\n--- run %d%s\n' "$i" "$( ((i)) || echo ' (warm-up)')" >>"$work/logs/$k.log"
-			t0=$(now_us)
-			if ! "$c" >>"$work/logs/$k.log" 2>&1; then
-				tail -n 30 "$work/logs/$k.log" >&2
-				die "$k: '$c' failed (log above)"
-			fi
-			t1=$(now_us)
-			((i == 0)) || pair_us[$k]+="$((t1 - t0)) "
+			run_once "${k%%:*}" "$i" "${k#*:}"
+			((i == 0)) || pair_us[${k%%:*}]+="$ELAPSED "
 		done
 	done
 	for k in "$ka" "$kb"; do
-		local sorted us
 		read -r -a us <<<"${pair_us[$k]}"
-		mapfile -t sorted < <(printf '%s\n' "${us[@]}" | sort -n)
-		med[$k]=${sorted[$(((${#sorted[@]} - 1) / 2))]}
-		lo[$k]=${sorted[0]}
-		hi[$k]=${sorted[-1]}
+		record "$k" "${us[@]}"
 		rss[$k]=0
-		log "$k: median $(secs "${med[$k]}") s (min $(secs "${lo[$k]}"), max $(secs "${hi[$k]}"))"
 	done
 }
 
