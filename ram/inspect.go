@@ -20,10 +20,11 @@ import (
 )
 
 // ErrNotPackage is what InspectPackage returns (wrapped) for a file that is not a RAM package:
-// not a gzip tar or a zip, an airpack bundle, or an archive without metadata.json.
+// a directory, not a gzip tar or a zip, an airpack bundle, or an archive without metadata.json.
+// ReadPackage's errors wrap it for the first two.
 var ErrNotPackage = errors.New("not a RAM package")
 
-// notPackage is an error of identify's, which says why a file is not a RAM package.
+// notPackage is an error of openPackage's, which says why a file is not a RAM package.
 type notPackage struct{ err error }
 
 func (e notPackage) Error() string        { return e.err.Error() }
@@ -104,22 +105,11 @@ type MountReport struct {
 // that is no RAM package gives an error wrapping ErrNotPackage; opts.MaxSize bounds the bytes
 // decompressed (opts.WorkDir is unused).
 func InspectPackage(ctx context.Context, file string, opts ReadOptions) (*PackageReport, error) {
-	f, err := os.Open(file)
+	f, size, kind, err := openPackage(ctx, file, "inspect")
 	if err != nil {
-		return nil, fmt.Errorf("inspect RAM package: %w", err)
+		return nil, err
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("inspect RAM package: %w", err)
-	}
-	if st.IsDir() {
-		return nil, fmt.Errorf("%s is a directory: %w", file, ErrNotPackage)
-	}
-	kind, err := identify(ctx, file, f)
-	if err != nil {
-		return nil, notPackage{err}
-	}
 	max := opts.MaxSize
 	if max <= 0 {
 		max = DefaultMaxSize
@@ -128,7 +118,7 @@ func InspectPackage(ctx context.Context, file string, opts ReadOptions) (*Packag
 	r := &PackageReport{File: file, Format: "gzip tar"}
 	if kind == "zip" {
 		r.Format = "zip"
-		err = s.zip(ctx, f, st.Size())
+		err = s.zip(ctx, f, size)
 	} else {
 		err = s.gzipTar(ctx, f)
 	}

@@ -134,22 +134,11 @@ func ReadPackage(ctx context.Context, file string, opts ReadOptions) (pkg *Packa
 	if maxSize <= 0 {
 		maxSize = DefaultMaxSize
 	}
-	f, err := os.Open(file)
-	if err != nil {
-		return nil, fmt.Errorf("read RAM package: %w", err)
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("read RAM package: %w", err)
-	}
-	if st.IsDir() {
-		return nil, fmt.Errorf("%s is a directory: want a RAM package file (a gzip tar, .tar.gz, or a zip)", file)
-	}
-	kind, err := identify(ctx, file, f)
+	f, _, kind, err := openPackage(ctx, file, "read")
 	if err != nil {
 		return nil, err
 	}
+	defer f.Close()
 
 	workDir := opts.WorkDir
 	if workDir == "" {
@@ -182,6 +171,32 @@ func ReadPackage(ctx context.Context, file string, opts ReadOptions) (pkg *Packa
 		return nil, err
 	}
 	return x.finish()
+}
+
+// openPackage opens file for verb ("read", "inspect") and tells its kind: "gzip" (a gzip tar)
+// or "zip". It returns its size too. An error saying that file is no package archive (a
+// directory, another format) wraps ErrNotPackage.
+func openPackage(ctx context.Context, file, verb string) (f *os.File, size int64, kind string, err error) {
+	f, err = os.Open(file)
+	if err != nil {
+		return nil, 0, "", fmt.Errorf("%s RAM package: %w", verb, err)
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+		}
+	}()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, 0, "", fmt.Errorf("%s RAM package: %w", verb, err)
+	}
+	if st.IsDir() {
+		return nil, 0, "", notPackage{fmt.Errorf("%s is a directory: want a RAM package file (a gzip tar, .tar.gz, or a zip)", file)}
+	}
+	if kind, err = identify(ctx, file, f); err != nil {
+		return nil, 0, "", notPackage{err}
+	}
+	return f, st.Size(), kind, nil
 }
 
 // identify tells a gzip tar ("gzip") from a zip ("zip") by content.
