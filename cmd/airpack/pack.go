@@ -37,24 +37,15 @@ version default to the template's group_name and group_version. Values the templ
 the platform ("**None**") are generated once and written to the bundle's .env, shared by the
 component and everything depending on it. --max-size (default 20GiB) stops reading a package
 that expands past it.`,
-		Flags: []cli.Flag{
-			&cli.StringSliceFlag{Name: "file", Aliases: []string{"f"}, Usage: "compose file (repeat to merge); default: compose.yaml or docker-compose.yaml"},
-			&cli.StringFlag{Name: "project-directory", Usage: "project directory (default: the first compose file's directory)"},
-			&cli.StringSliceFlag{Name: "profile", Usage: "enable a compose profile (repeatable)"},
-			&cli.StringSliceFlag{Name: "env-file", Usage: "environment file for interpolation (default: the project's .env)"},
+		Flags: append(projectFlags(""),
 			&cli.StringFlag{Name: "ram", Usage: "pack this RAM / KatoApp package (.tar.gz, or a Rainbond 5.2 .zip) instead of a compose project", TakesFile: true},
 			&cli.StringFlag{Name: "max-size", Value: "20GiB", Usage: "with --ram: stop when the package expands past this size (e.g. 512MiB, 20GiB)"},
 			&cli.StringFlag{Name: "name", Usage: "bundle name (default: the compose project name; with --ram the template's group_name)"},
 			&cli.StringFlag{Name: "version", Usage: "bundle version, e.g. 1.0 (required, except with --ram: the template's group_version)"},
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "output: .tar, .tar.gz, .tar.zst or a directory (default: <name>-<version>.tar)"},
-			&cli.StringFlag{Name: "platform", Usage: "os/arch[/variant] to pack (default: each service's platform:, else linux/amd64)"},
-			&cli.StringSliceFlag{Name: "source", Usage: "image source: auto, registry, engine or oci:DIR (repeatable, tried in order)"},
-			&cli.StringSliceFlag{Name: "insecure-registry", Usage: "reach this registry HOST[:PORT] over plain HTTP"},
-			&cli.IntFlag{Name: "jobs", Aliases: []string{"j"}, Value: 4, Usage: "blobs fetched at once"},
-			&cli.BoolFlag{Name: "allow-outside", Usage: "ship bind-mounted files that are outside the project directory"},
 			&cli.BoolFlag{Name: "force", Usage: "replace an existing output"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print nothing but errors"},
-		},
+		),
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			if cmd.Args().Present() {
 				return fmt.Errorf("pack takes no arguments (got %q): use -f for compose files", cmd.Args().Slice())
@@ -67,12 +58,7 @@ that expands past it.`,
 			}
 			log := newLogger(os.Stderr, cmd.Bool("quiet"))
 			opts := pack.Options{
-				Compose: compose.LoadOptions{
-					Files:    cmd.StringSlice("file"),
-					WorkDir:  cmd.String("project-directory"),
-					Profiles: cmd.StringSlice("profile"),
-					EnvFiles: cmd.StringSlice("env-file"),
-				},
+				Compose:      composeOptions(cmd),
 				Name:         cmd.String("name"),
 				Version:      cmd.String("version"),
 				Output:       cmd.String("output"),
@@ -151,4 +137,31 @@ func packRAM(ctx context.Context, cmd *cli.Command) error {
 	log.logf("packed %s %s: %d images for %s in %s", m.Name, m.Version, len(m.Images), m.Platform, res.Output)
 	log.logf("next: airpack verify %s; on the target: ./load.sh && docker compose up -d (host ports and generated secrets are in .env)", res.Output)
 	return nil
+}
+
+// projectFlags are the flags that load a Compose project and pack its images; usagePrefix
+// starts each usage (for commands that take other inputs too).
+func projectFlags(usagePrefix string) []cli.Flag {
+	u := func(s string) string { return usagePrefix + s }
+	return []cli.Flag{
+		&cli.StringSliceFlag{Name: "file", Aliases: []string{"f"}, Usage: u("compose file (repeat to merge); default: compose.yaml or docker-compose.yaml")},
+		&cli.StringFlag{Name: "project-directory", Usage: u("project directory (default: the first compose file's directory)")},
+		&cli.StringSliceFlag{Name: "profile", Usage: u("enable a compose profile (repeatable)")},
+		&cli.StringSliceFlag{Name: "env-file", Usage: u("environment file for interpolation (default: the project's .env)")},
+		&cli.StringFlag{Name: "platform", Usage: u("os/arch[/variant] to pack (default: each service's platform:, else linux/amd64)")},
+		&cli.StringSliceFlag{Name: "source", Usage: u("image source: auto, registry, engine or oci:DIR (repeatable, tried in order)")},
+		&cli.StringSliceFlag{Name: "insecure-registry", Usage: u("reach this registry HOST[:PORT] over plain HTTP")},
+		&cli.IntFlag{Name: "jobs", Aliases: []string{"j"}, Value: 4, Usage: u("blobs fetched at once")},
+		&cli.BoolFlag{Name: "allow-outside", Usage: u("ship bind-mounted files that are outside the project directory")},
+	}
+}
+
+// composeOptions are the projectFlags that load the Compose project.
+func composeOptions(cmd *cli.Command) compose.LoadOptions {
+	return compose.LoadOptions{
+		Files:    cmd.StringSlice("file"),
+		WorkDir:  cmd.String("project-directory"),
+		Profiles: cmd.StringSlice("profile"),
+		EnvFiles: cmd.StringSlice("env-file"),
+	}
 }

@@ -8,7 +8,6 @@ import (
 
 	"github.com/urfave/cli/v3"
 
-	"github.com/airpack/airpack/compose"
 	"github.com/airpack/airpack/pack"
 	"github.com/airpack/airpack/ram"
 )
@@ -34,23 +33,14 @@ same input always gives the same template. What the compose file says that RAM c
 is printed as one warning per service and key. A bundle made from a RAM package (airpack pack
 --ram) carries the template in x-ram fields: everything it holds comes back, updated with what
 the compose file changed.`,
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "package file (default: <name>-<version>-ram.tar.gz)"},
 			&cli.StringFlag{Name: "flavor", Value: string(ram.Rainbond), Usage: "platform: rainbond or kato (the same format)"},
 			&cli.StringFlag{Name: "name", Usage: "group_name (default: the x-ram group_name of a bundle made from a RAM package, else the bundle or project name)"},
 			&cli.StringFlag{Name: "version", Usage: "group_version (default: the bundle's version; required for a Compose project)"},
-			&cli.StringSliceFlag{Name: "file", Aliases: []string{"f"}, Usage: "Compose project: compose file (repeat to merge)"},
-			&cli.StringFlag{Name: "project-directory", Usage: "Compose project: project directory"},
-			&cli.StringSliceFlag{Name: "profile", Usage: "Compose project: enable a compose profile (repeatable)"},
-			&cli.StringSliceFlag{Name: "env-file", Usage: "Compose project: environment file for interpolation"},
-			&cli.StringFlag{Name: "platform", Usage: "Compose project: os/arch[/variant] to pack (default: linux/amd64)"},
-			&cli.StringSliceFlag{Name: "source", Usage: "Compose project: image source: auto, registry, engine or oci:DIR (repeatable)"},
-			&cli.StringSliceFlag{Name: "insecure-registry", Usage: "Compose project: reach this registry HOST[:PORT] over plain HTTP"},
-			&cli.IntFlag{Name: "jobs", Aliases: []string{"j"}, Value: 4, Usage: "Compose project: blobs fetched at once"},
-			&cli.BoolFlag{Name: "allow-outside", Usage: "Compose project: ship bind-mounted files outside the project directory"},
 			&cli.BoolFlag{Name: "force", Usage: "replace an existing output"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print nothing but warnings and errors"},
-		},
+		}, projectFlags("Compose project: ")...),
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			if cmd.Args().Len() > 1 {
 				return fmt.Errorf("want at most one BUNDLE_OR_COMPOSE_PROJECT argument (got %q)", cmd.Args().Slice())
@@ -58,17 +48,12 @@ the compose file changed.`,
 			stdout, stderr := writers(cmd)
 			log := newLogger(os.Stderr, cmd.Bool("quiet"))
 			res, err := pack.ExportRAM(ctx, pack.ExportOptions{
-				Input:   cmd.Args().First(),
-				Output:  cmd.String("output"),
-				Flavor:  ram.Flavor(cmd.String("flavor")),
-				Name:    cmd.String("name"),
-				Version: cmd.String("version"),
-				Compose: compose.LoadOptions{
-					Files:    cmd.StringSlice("file"),
-					WorkDir:  cmd.String("project-directory"),
-					Profiles: cmd.StringSlice("profile"),
-					EnvFiles: cmd.StringSlice("env-file"),
-				},
+				Input:        cmd.Args().First(),
+				Output:       cmd.String("output"),
+				Flavor:       ram.Flavor(cmd.String("flavor")),
+				Name:         cmd.String("name"),
+				Version:      cmd.String("version"),
+				Compose:      composeOptions(cmd),
 				Platform:     cmd.String("platform"),
 				Sources:      cmd.StringSlice("source"),
 				Insecure:     cmd.StringSlice("insecure-registry"),
