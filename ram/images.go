@@ -22,6 +22,15 @@ type imageNames struct {
 
 func (n *imageNames) has(ref string) bool { return ref != "" && n.norm[normRef(ref)] }
 
+// add records ref (once; "" is ignored).
+func (n *imageNames) add(ref string) {
+	if ref == "" || slices.Contains(n.names, ref) {
+		return
+	}
+	n.names = append(n.names, ref)
+	n.norm[normRef(ref)] = true
+}
+
 func (n *imageNames) String() string {
 	if len(n.names) == 0 {
 		return "no tagged image"
@@ -79,35 +88,39 @@ func readImageNames(file string) (*imageNames, error) {
 		return nil, err
 	}
 	defer f.Close()
-	n := &imageNames{norm: map[string]bool{}}
-	add := func(ref string) {
-		if ref == "" || slices.Contains(n.names, ref) {
-			return
-		}
-		n.names = append(n.names, ref)
-		n.norm[normRef(ref)] = true
+	n, found, err := scanImageNames(tar.NewReader(f), func(err error) error {
+		return fmt.Errorf("it is truncated or corrupt: %w", err)
+	})
+	if err != nil {
+		return nil, err
 	}
-	found := false
-	tr := tar.NewReader(f)
+	if !found {
+		return nil, errors.New("it is not an image archive: it has neither a manifest.json (docker save) nor an index.json (OCI)")
+	}
+	return n, nil
+}
+
+// scanImageNames reads an image archive's tar to its end and collects the image names its
+// manifest.json and index.json list (namesFromEntry), sorted; found says whether either was
+// there. tarErr wraps an error of the tar reader.
+func scanImageNames(tr *tar.Reader, tarErr func(error) error) (n *imageNames, found bool, err error) {
+	n = &imageNames{norm: map[string]bool{}}
 	for {
 		h, err := tr.Next()
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			return nil, fmt.Errorf("it is truncated or corrupt: %w", err)
+			return nil, false, tarErr(err)
 		}
-		listed, err := namesFromEntry(h.Name, tr, add)
+		listed, err := namesFromEntry(h.Name, tr, n.add)
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		found = found || listed
 	}
-	if !found {
-		return nil, errors.New("it is not an image archive: it has neither a manifest.json (docker save) nor an index.json (OCI)")
-	}
 	slices.Sort(n.names)
-	return n, nil
+	return n, found, nil
 }
 
 // namesFromEntry adds the image names that an image archive's docker-save manifest.json

@@ -238,12 +238,8 @@ func (s *scanner) fail(ctx context.Context, err error) error {
 // entry handles one archive entry; body reads its content.
 func (s *scanner) entry(raw string, kind entryKind, body io.Reader) error {
 	s.x.current = raw
-	name := raw
-	for strings.HasPrefix(name, "./") {
-		name = name[2:]
-	}
-	name = strings.TrimSuffix(name, "/")
-	if name == "" || name == "." {
+	name := entryName(raw)
+	if name == "" {
 		return nil
 	}
 	if !safeName(name) {
@@ -307,33 +303,15 @@ func (s *scanner) entry(raw string, kind entryKind, body io.Reader) error {
 
 // imageNamesFrom is readImageNames on a stream: it reads the image archive to its end.
 func imageNamesFrom(r io.Reader) (*imageNames, error) {
-	n := &imageNames{norm: map[string]bool{}}
-	add := func(ref string) {
-		if ref == "" || slices.Contains(n.names, ref) {
-			return
-		}
-		n.names = append(n.names, ref)
-		n.norm[normRef(ref)] = true
-	}
-	found := false
-	tr := tar.NewReader(&errTagger{r: r})
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
+	n, found, err := scanImageNames(tar.NewReader(&errTagger{r: r}), func(err error) error {
 		var rerr readErr
 		if errors.As(err, &rerr) {
-			return nil, rerr
+			return rerr
 		}
-		if err != nil {
-			return nil, fmt.Errorf("not a readable image archive: %w", err)
-		}
-		listed, err := namesFromEntry(h.Name, tr, add)
-		if err != nil {
-			return nil, err
-		}
-		found = found || listed
+		return fmt.Errorf("not a readable image archive: %w", err)
+	})
+	if err != nil {
+		return nil, err
 	}
 	// The outer archive continues after this entry: read what the inner tar left (padding).
 	if _, err := io.Copy(io.Discard, r); err != nil {
@@ -342,7 +320,6 @@ func imageNamesFrom(r io.Reader) (*imageNames, error) {
 	if !found {
 		return nil, errors.New("not an image archive: it has neither a manifest.json (docker save) nor an index.json (OCI)")
 	}
-	slices.Sort(n.names)
 	return n, nil
 }
 

@@ -423,12 +423,8 @@ func (x *extractor) entry(ctx context.Context, raw string, kind entryKind, link 
 			x.current = ""
 		}
 	}()
-	name := raw
-	for strings.HasPrefix(name, "./") {
-		name = name[2:]
-	}
-	name = strings.TrimSuffix(name, "/")
-	if name == "" || name == "." {
+	name := entryName(raw)
+	if name == "" {
 		return nil
 	}
 	if !safeName(name) {
@@ -461,6 +457,20 @@ func (x *extractor) entry(ctx context.Context, raw string, kind entryKind, link 
 		return x.extract(ctx, raw, rest, open)
 	}
 	return nil
+}
+
+// entryName is an archive entry's name without leading "./" and a trailing "/"; "" for the
+// archive's own top ("." or "./").
+func entryName(raw string) string {
+	name := raw
+	for strings.HasPrefix(name, "./") {
+		name = name[2:]
+	}
+	name = strings.TrimSuffix(name, "/")
+	if name == "." {
+		return ""
+	}
+	return name
 }
 
 // safeName reports whether an archive entry name stays inside the directory it is extracted
