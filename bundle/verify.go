@@ -15,6 +15,8 @@ import (
 
 	"github.com/distribution/reference"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/airpack/airpack/internal/xio"
 )
 
 // Problem is one thing wrong with a bundle.
@@ -142,7 +144,7 @@ func (v *verifier) isImageArchive(name string) bool {
 // image archives as they stream by.
 func (v *verifier) file(name string, r io.Reader, size int64) error {
 	h := sha256.New()
-	cr := &countingReader{r: io.TeeReader(r, h)}
+	cr := &xio.CountReader{R: io.TeeReader(r, h)}
 	var data []byte
 	switch {
 	case v.isImageArchive(name):
@@ -163,7 +165,7 @@ func (v *verifier) file(name string, r io.Reader, size int64) error {
 	if _, err := io.CopyBuffer(struct{ io.Writer }{io.Discard}, cr, make([]byte, 256<<10)); err != nil {
 		return fmt.Errorf("read %s: %w", name, err)
 	}
-	v.files[name] = fileFacts{sum: hex.EncodeToString(h.Sum(nil)), size: cr.n}
+	v.files[name] = fileFacts{sum: hex.EncodeToString(h.Sum(nil)), size: cr.N}
 	if name == ManifestFile && data != nil {
 		return v.readManifest(data)
 	}
@@ -182,17 +184,6 @@ func (v *verifier) readManifest(data []byte) error {
 	}
 	v.manifest, v.manifestErr = m, err
 	return nil
-}
-
-type countingReader struct {
-	r io.Reader
-	n int64
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	return n, err
 }
 
 // imageArchive is what Verify keeps of an image archive: its small metadata files and, per

@@ -1,5 +1,6 @@
 // Package xio holds the small io adapters several airpack packages need: a reader that stops
-// when its context is done (so Ctrl-C interrupts a multi-gigabyte copy) and a counting writer.
+// when its context is done (so Ctrl-C interrupts a multi-gigabyte copy), and counting readers
+// and writers.
 package xio
 
 import (
@@ -20,6 +21,18 @@ func (c ctxReader) Read(p []byte) (int, error) {
 		return 0, err
 	}
 	return c.r.Read(p)
+}
+
+// CountReader counts the bytes read through it from R.
+type CountReader struct {
+	R io.Reader
+	N int64
+}
+
+func (c *CountReader) Read(p []byte) (int, error) {
+	n, err := c.R.Read(p)
+	c.N += int64(n)
+	return n, err
 }
 
 // CountWriter counts the bytes written through it to W.

@@ -48,6 +48,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/klauspost/compress/gzip"
+
+	"github.com/airpack/airpack/internal/xio"
 )
 
 // Services name the images, in order; more images than names get "svcN".
@@ -242,7 +244,7 @@ func buildLayer(seed uint64, s layerSpec) (*memLayer, error) {
 		return nil, err
 	}
 	diffID := sha256.New()
-	cw := &counter{w: io.MultiWriter(zw, diffID)}
+	cw := &xio.CountWriter{W: io.MultiWriter(zw, diffID)}
 	tw := tar.NewWriter(cw)
 	hdr := func(h *tar.Header) error {
 		h.ModTime, h.Uname, h.Gname, h.Format = created, "root", "root", tar.FormatUSTAR
@@ -275,7 +277,7 @@ func buildLayer(seed uint64, s layerSpec) (*memLayer, error) {
 	if err := zw.Close(); err != nil {
 		return nil, err
 	}
-	l.rawSize = cw.n
+	l.rawSize = cw.N
 	l.digest = hashOf(digest)
 	l.diffID = hashOf(diffID)
 	return l, nil
@@ -283,17 +285,6 @@ func buildLayer(seed uint64, s layerSpec) (*memLayer, error) {
 
 func hashOf(h hash.Hash) v1.Hash {
 	return v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(h.Sum(nil))}
-}
-
-type counter struct {
-	w io.Writer
-	n int64
-}
-
-func (c *counter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n += int64(n)
-	return n, err
 }
 
 // memLayer is a gzip layer held in memory with its digests already known.
