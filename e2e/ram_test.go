@@ -4,27 +4,22 @@ package e2e
 
 import (
 	"archive/tar"
-	"archive/zip"
 	"bytes"
 	"compress/gzip"
-	"context"
 	"fmt"
-	"io"
 	"os"
-	"path"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/compose-spec/compose-go/v2/dotenv"
-	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/airpack/airpack/internal/demo"
+	"github.com/airpack/airpack/internal/ramtest"
 	"github.com/airpack/airpack/ram"
 )
 
@@ -80,64 +75,6 @@ func ramImages(t *testing.T, tpl *ram.Template) map[string]v1.Image {
 			t.Fatal(err)
 		}
 		out[ref] = img
-	}
-	return out
-}
-
-// writeRAM writes a current-layout package (<group>-<version>-ram.tar.gz) in a new directory.
-func writeRAM(t *testing.T, tpl *ram.Template, images map[string]v1.Image) string {
-	t.Helper()
-	out := filepath.Join(t.TempDir(), ram.PackageFileName(tpl))
-	write := func(w io.Writer) error {
-		refs := map[name.Reference]v1.Image{}
-		for r, img := range images {
-			ref, err := name.ParseReference(r)
-			if err != nil {
-				return err
-			}
-			refs[ref] = img
-		}
-		return tarball.MultiRefWrite(refs, w)
-	}
-	if err := ram.WritePackage(context.Background(), out, tpl, write, ram.WriteOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
-// writeLegacyRAM writes a Rainbond 5.2 package: <name>-<version>.zip holding
-// <name>-<version>/metadata.json and, per component, <dir>/<last segment, ':' -> '--'>.image.tar
-// with the image saved under its short name (goodrain.me/ns/abc:v1 as abc:v1).
-func writeLegacyRAM(t *testing.T, tpl *ram.Template, images map[string]v1.Image) string {
-	t.Helper()
-	top := tpl.GroupName + "-" + tpl.GroupVersion
-	out := filepath.Join(t.TempDir(), top+".zip")
-	var buf bytes.Buffer
-	zw := zip.NewWriter(&buf)
-	meta, err := tpl.MarshalJSON()
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, _ := zw.Create(top + "/metadata.json")
-	w.Write(meta)
-	for _, a := range tpl.Apps {
-		short, err := name.NewTag(ram.LegacySaveName(a.ShareImage))
-		if err != nil {
-			t.Fatal(err)
-		}
-		w, err := zw.Create(top + "/" + a.ServiceAlias + "/" + strings.ReplaceAll(path.Base(a.ShareImage), ":", "--") + ".image.tar")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := tarball.Write(short, images[a.ShareImage], w); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(out, buf.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
 	}
 	return out
 }
@@ -282,7 +219,7 @@ func runRAMPackage(t *testing.T, pkgFile string, tpl *ram.Template) {
 // share_image names, and runs it.
 func TestRAMPackRun(t *testing.T) {
 	tpl := ramSample(t)
-	runRAMPackage(t, writeRAM(t, tpl, ramImages(t, tpl)), tpl)
+	runRAMPackage(t, ramtest.WritePackage(t, tpl, ramImages(t, tpl)), tpl)
 }
 
 // TestRAMLegacyZipRun does the same with a Rainbond 5.2 zip.
@@ -293,7 +230,7 @@ func TestRAMLegacyZipRun(t *testing.T) {
 		a := &tpl.Apps[i]
 		a.ShareImage = "goodrain.me/legacy-delivery/" + a.ServiceID + ":" + a.DeployVersion
 	}
-	runRAMPackage(t, writeLegacyRAM(t, tpl, ramImages(t, tpl)), tpl)
+	runRAMPackage(t, ramtest.WriteLegacyZip(t, tpl, ramImages(t, tpl)), tpl)
 }
 
 // TestRAMBadInput feeds `airpack pack --ram` what is not a usable package: one line saying what
@@ -314,7 +251,7 @@ func TestRAMBadInput(t *testing.T) {
 		}
 		images[a.ShareImage] = img
 	}
-	good := writeRAM(t, tpl, images)
+	good := ramtest.WritePackage(t, tpl, images)
 	whole, err := os.ReadFile(good)
 	if err != nil {
 		t.Fatal(err)

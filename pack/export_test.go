@@ -14,6 +14,7 @@ import (
 	"github.com/airpack/airpack/bundle"
 	"github.com/airpack/airpack/compose"
 	"github.com/airpack/airpack/imageset"
+	"github.com/airpack/airpack/internal/ramtest"
 	"github.com/airpack/airpack/ram"
 )
 
@@ -326,7 +327,7 @@ func TestExportRAMRefusesUnsoundBundle(t *testing.T) {
 func TestExportRAMRoundTrip(t *testing.T) {
 	orig := sampleTemplate(t)
 	images := templateImages(t, orig)
-	pkgFile := writeRAMPackage(t, orig, images)
+	pkgFile := ramtest.WritePackage(t, orig, images)
 	bdir := filepath.Join(t.TempDir(), "app-delivery-1.0")
 	if _, err := PackRAM(context.Background(), RAMOptions{Package: pkgFile, Output: bdir}); err != nil {
 		t.Fatal(err)

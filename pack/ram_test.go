@@ -1,25 +1,20 @@
 package pack
 
 import (
-	"archive/zip"
-	"bytes"
 	"context"
-	"io"
 	"os"
-	"path"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/compose-spec/compose-go/v2/dotenv"
-	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/airpack/airpack/bundle"
 	"github.com/airpack/airpack/compose"
+	"github.com/airpack/airpack/internal/ramtest"
 	"github.com/airpack/airpack/ram"
 )
 
@@ -59,65 +54,6 @@ func templateImages(t *testing.T, tpl *ram.Template) map[string]v1.Image {
 	for _, a := range tpl.Apps {
 		out[a.ShareImage] = platformImage(t, "amd64")
 	}
-	return out
-}
-
-// writeRAMPackage writes tpl and images as a current-layout package in a new directory.
-func writeRAMPackage(t *testing.T, tpl *ram.Template, images map[string]v1.Image) string {
-	t.Helper()
-	out := filepath.Join(t.TempDir(), ram.PackageFileName(tpl))
-	write := func(w io.Writer) error {
-		refs := map[name.Reference]v1.Image{}
-		for r, img := range images {
-			ref, err := name.ParseReference(r)
-			if err != nil {
-				return err
-			}
-			refs[ref] = img
-		}
-		return tarball.MultiRefWrite(refs, w)
-	}
-	if err := ram.WritePackage(context.Background(), out, tpl, write, ram.WriteOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
-// writeLegacyZip writes tpl and images as a Rainbond 5.2 zip: <name>-<version>/metadata.json and
-// one <component>/<last segment, ':' -> '--'>.image.tar each, the image under its short name.
-func writeLegacyZip(t *testing.T, tpl *ram.Template, images map[string]v1.Image) string {
-	t.Helper()
-	top := tpl.GroupName + "-" + tpl.GroupVersion
-	out := filepath.Join(t.TempDir(), top+".zip")
-	f, err := os.Create(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	zw := zip.NewWriter(f)
-	meta, err := tpl.MarshalJSON()
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, _ := zw.Create(top + "/metadata.json")
-	w.Write(meta)
-	for _, a := range tpl.Apps {
-		short := ram.LegacySaveName(a.ShareImage)
-		tag, err := name.NewTag(short)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var buf bytes.Buffer
-		if err := tarball.Write(tag, images[a.ShareImage], &buf); err != nil {
-			t.Fatal(err)
-		}
-		last := path.Base(a.ShareImage)
-		w, _ := zw.Create(top + "/" + a.ServiceAlias + "/" + strings.ReplaceAll(last, ":", "--") + ".image.tar")
-		w.Write(buf.Bytes())
-	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
 	return out
 }
 
@@ -185,10 +121,10 @@ func TestPackRAM(t *testing.T) {
 	images := templateImages(t, tpl)
 	for _, c := range []struct {
 		name  string
-		write func(*testing.T, *ram.Template, map[string]v1.Image) string
+		write func(testing.TB, *ram.Template, map[string]v1.Image) string
 	}{
-		{"current layout", writeRAMPackage},
-		{"legacy 5.2 zip", writeLegacyZip},
+		{"current layout", ramtest.WritePackage},
+		{"legacy 5.2 zip", ramtest.WriteLegacyZip},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			pkg := c.write(t, tpl, images)
@@ -213,15 +149,15 @@ func TestPackRAM(t *testing.T) {
 func TestPackRAMRefuses(t *testing.T) {
 	tpl := sampleTemplate(t)
 	images := templateImages(t, tpl)
-	pkg := writeRAMPackage(t, tpl, images)
+	pkg := ramtest.WritePackage(t, tpl, images)
 
 	mixed := sampleTemplate(t)
 	mixed.Apps[1].Arch = "arm64"
-	mixedPkg := writeRAMPackage(t, mixed, images)
+	mixedPkg := ramtest.WritePackage(t, mixed, images)
 
 	badVersion := sampleTemplate(t)
 	badVersion.GroupVersion = "1.0 beta"
-	badVersionPkg := writeRAMPackage(t, badVersion, images)
+	badVersionPkg := ramtest.WritePackage(t, badVersion, images)
 
 	notAPackage := filepath.Join(t.TempDir(), "x-ram.tar.gz")
 	os.WriteFile(notAPackage, []byte("hello, not an archive\n"), 0o644)

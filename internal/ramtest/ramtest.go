@@ -1,0 +1,89 @@
+// Package ramtest writes RAM / KatoApp packages for tests, in both layouts the ram package
+// reads: the current <group>-<version>-ram.tar.gz and the Rainbond 5.2 zip.
+package ramtest
+
+import (
+	"archive/zip"
+	"context"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
+	"github.com/airpack/airpack/ram"
+)
+
+// WritePackage writes tpl, with images (by share_image) in its component-images.tar, as a
+// current-layout package in a new directory, and returns its path.
+func WritePackage(t testing.TB, tpl *ram.Template, images map[string]v1.Image) string {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), ram.PackageFileName(tpl))
+	write := func(w io.Writer) error {
+		refs := map[name.Reference]v1.Image{}
+		for r, img := range images {
+			ref, err := name.ParseReference(r)
+			if err != nil {
+				return err
+			}
+			refs[ref] = img
+		}
+		return tarball.MultiRefWrite(refs, w)
+	}
+	if err := ram.WritePackage(context.Background(), out, tpl, write, ram.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// WriteLegacyZip writes tpl and images as a Rainbond 5.2 package in a new directory:
+// <name>-<version>.zip holding <name>-<version>/metadata.json and, per component,
+// <service_alias>/<last segment, ':' -> '--'>.image.tar with the image saved under its short name
+// (goodrain.me/ns/abc:v1 as abc:v1). It returns the zip's path.
+func WriteLegacyZip(t testing.TB, tpl *ram.Template, images map[string]v1.Image) string {
+	t.Helper()
+	top := tpl.GroupName + "-" + tpl.GroupVersion
+	out := filepath.Join(t.TempDir(), top+".zip")
+	f, err := os.Create(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zw := zip.NewWriter(f)
+	meta, err := tpl.MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := zw.Create(top + "/metadata.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write(meta); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range tpl.Apps {
+		short, err := name.NewTag(ram.LegacySaveName(a.ShareImage))
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, err := zw.Create(top + "/" + a.ServiceAlias + "/" + strings.ReplaceAll(path.Base(a.ShareImage), ":", "--") + ".image.tar")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := tarball.Write(short, images[a.ShareImage], w); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
