@@ -382,6 +382,15 @@ func (fx *fixture) registered() []string {
 	return strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
 }
 
+// wantLoads fails the test unless the docker load calls of the fixture's runs are exactly want
+// (their arguments, e.g. "load -i images/images.tar"; none for no call).
+func (fx *fixture) wantLoads(r result, want ...string) {
+	fx.t.Helper()
+	if got := fx.calls("load"); !slices.Equal(got, want) {
+		fx.t.Fatalf("docker load calls %q, want %q; output:\n%s", got, want, r.out)
+	}
+}
+
 // nothingLoaded fails the test unless the failed run r left the engine as it was: no image
 // registered, no docker load that read a whole archive, no process left running. (docker load
 // may have started: load.sh streams an archive while it checks the rest, and kills docker load

@@ -43,9 +43,7 @@ func TestHappyPathThenRerun(t *testing.T) {
 		r := fx.run(sh)
 		wantCode(t, r, 0)
 		// One docker load, streamed: it read the whole archive.
-		if loads := fx.calls("load"); len(loads) != 1 || loads[0] != "load" {
-			t.Fatalf("docker load calls %q, want one, of the stream; output:\n%s", loads, r.out)
-		}
+		fx.wantLoads(r, "load") // one, of the stream
 		if got, want := fx.received(), fx.archiveSize(bundle.ImageArchive); got != want {
 			t.Fatalf("docker load read %d bytes, want the whole archive, %d", got, want)
 		}
@@ -436,9 +434,7 @@ func TestCheckNeverLoads(t *testing.T) {
 		wantContains(t, r, "all files match", "nginx:1.25: present",
 			"127.0.0.1:5000/demo/api:1.0: present with ID "+digest('0')+", not "+digest('d'))
 		wantLastLine(t, r, "check OK", "1 of 2 image(s) already loaded", "Next: cd ", "&& ./load.sh")
-		if loads := fx.calls("load"); len(loads) != 0 {
-			t.Fatalf("--check called docker load: %q", loads)
-		}
+		fx.wantLoads(r)
 
 		// --check still stops on a damaged file.
 		fx.write(bundle.EnvFile, "TAG=2.0\n")

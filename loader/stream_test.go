@@ -209,9 +209,7 @@ func TestOddArchiveCheckedBeforeLoad(t *testing.T) {
 			r := fx.run(sh)
 			wantCode(t, r, 0)
 			wantContains(t, r, "all files match")
-			if loads := fx.calls("load"); len(loads) != 1 || loads[0] != "load -i images/images.tar" {
-				t.Fatalf("docker load calls %q, want one of images/images.tar", loads)
-			}
+			fx.wantLoads(r, "load -i images/images.tar")
 
 			fx = newFixture(t, sampleManifest(), "sha256sum")
 			fx.replaceArchive(0, content)
@@ -219,9 +217,7 @@ func TestOddArchiveCheckedBeforeLoad(t *testing.T) {
 			r = fx.run(sh)
 			wantCode(t, r, 1)
 			wantLastLine(t, r, "images/images.tar (damaged); nothing was loaded")
-			if loads := fx.calls("load"); len(loads) != 0 {
-				t.Fatalf("docker load was called: %q", loads)
-			}
+			fx.wantLoads(r)
 		}
 	})
 }
@@ -234,9 +230,7 @@ func TestCheckVerifiesArchives(t *testing.T) {
 		r := fx.run(sh, "--check")
 		wantCode(t, r, 1)
 		wantLastLine(t, r, "images/images.tar (damaged)")
-		if loads := fx.calls("load"); len(loads) != 0 {
-			t.Fatalf("--check called docker load: %q", loads)
-		}
+		fx.wantLoads(r)
 	})
 }
 
@@ -249,9 +243,7 @@ func TestNoTempDir(t *testing.T) {
 		r := fx.run(sh)
 		wantCode(t, r, 0)
 		wantContains(t, r, "warning: cannot make a temp dir", "all files match")
-		if loads := fx.calls("load"); len(loads) != 1 || loads[0] != "load -i images/images.tar" {
-			t.Fatalf("docker load calls %q, want one of images/images.tar", loads)
-		}
+		fx.wantLoads(r, "load -i images/images.tar")
 		r = fx.run(sh)
 		wantCode(t, r, 0)
 		wantLastLine(t, r, "0 image(s) loaded, 2 already present")
@@ -262,9 +254,7 @@ func TestNoTempDir(t *testing.T) {
 		r = fx.run(sh)
 		wantCode(t, r, 1)
 		wantLastLine(t, r, "images/images.tar (damaged); nothing was loaded")
-		if loads := fx.calls("load"); len(loads) != 0 {
-			t.Fatalf("docker load was called: %q", loads)
-		}
+		fx.wantLoads(r)
 	})
 }
 
