@@ -78,53 +78,188 @@ func TestDamagedArchiveStreamsButRegistersNothing(t *testing.T) {
 		{"byte flipped in the withheld tail", -1},
 	}
 	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			forEachShell(t, func(t *testing.T, sh []string) {
-				fx := newFixture(t, sampleManifest(), "sha256sum")
-				head := fx.m.Archives[0].Size - streamTail
-				// The checksum is known only once docker load has read all it may read.
-				fx.gateArchiveHash(head)
-				fx.flipByte(bundle.ImageArchive, c.off)
-				r := fx.run(sh)
-				wantCode(t, r, 1)
-				wantLastLine(t, r, "FAILED: bundle files do not match SHA256SUMS: images/images.tar (damaged); nothing was loaded")
-				if loads := fx.calls("load"); len(loads) != 1 {
-					t.Fatalf("docker load calls %q, want the one that was stopped", loads)
-				}
-				if got := fx.received(); got != head {
-					t.Errorf("docker load read %d bytes, want %d: all but the last %d", got, head, streamTail)
-				}
-				if reg := fx.registered(); len(reg) != 0 {
-					t.Errorf("docker load registered %q", reg)
-				}
-				for _, img := range fx.m.Images {
-					if id := fx.imageID(img.Ref); id != "" {
-						t.Errorf("%s is in the engine (%s)", img.Ref, id)
+		for _, copier := range copiers {
+			t.Run(c.name+"/"+copier, func(t *testing.T) {
+				forEachShell(t, func(t *testing.T, sh []string) {
+					fx := newFixture(t, sampleManifest(), "sha256sum")
+					fx.useCopier(copier)
+					head := fx.m.Archives[0].Size - streamTail
+					// The checksum is known only once docker load has read all it may read.
+					fx.gateArchiveHash(head)
+					fx.flipByte(bundle.ImageArchive, c.off)
+					r := fx.run(sh)
+					wantCode(t, r, 1)
+					wantLastLine(t, r, "FAILED: bundle files do not match SHA256SUMS: images/images.tar (damaged); nothing was loaded")
+					if loads := fx.calls("load"); len(loads) != 1 {
+						t.Fatalf("docker load calls %q, want the one that was stopped", loads)
 					}
-				}
-				if strings.Contains(r.out, "Killed") || strings.Contains(r.out, "unexpected EOF") {
-					t.Errorf("output shows the stopped docker load's noise:\n%s", r.out)
-				}
+					if got := fx.received(); got != head {
+						t.Errorf("docker load read %d bytes, want %d: all but the last %d", got, head, streamTail)
+					}
+					if reg := fx.registered(); len(reg) != 0 {
+						t.Errorf("docker load registered %q", reg)
+					}
+					for _, img := range fx.m.Images {
+						if id := fx.imageID(img.Ref); id != "" {
+							t.Errorf("%s is in the engine (%s)", img.Ref, id)
+						}
+					}
+					if strings.Contains(r.out, "Killed") || strings.Contains(r.out, "unexpected EOF") {
+						t.Errorf("output shows the stopped docker load's noise:\n%s", r.out)
+					}
+					fx.wantCopier(copier, r)
+				})
 			})
-		})
+		}
 	}
 
 	// The same archive undamaged, its checksum slower than docker load's reading: the tail
 	// follows once it matched, and the load completes.
-	t.Run("clean, checksum last", func(t *testing.T) {
-		forEachShell(t, func(t *testing.T, sh []string) {
-			fx := newFixture(t, sampleManifest(), "sha256sum")
-			fx.gateArchiveHash(fx.m.Archives[0].Size - streamTail)
-			r := fx.run(sh)
-			wantCode(t, r, 0)
-			if got, want := fx.received(), fx.m.Archives[0].Size; got != want {
-				t.Errorf("docker load read %d bytes, want %d", got, want)
-			}
-			if len(fx.registered()) != 2 {
-				t.Errorf("registered %q", fx.registered())
+	for _, copier := range copiers {
+		t.Run("clean, checksum last/"+copier, func(t *testing.T) {
+			forEachShell(t, func(t *testing.T, sh []string) {
+				fx := newFixture(t, sampleManifest(), "sha256sum")
+				fx.useCopier(copier)
+				fx.gateArchiveHash(fx.m.Archives[0].Size - streamTail)
+				r := fx.run(sh)
+				wantCode(t, r, 0)
+				if got, want := fx.received(), fx.m.Archives[0].Size; got != want {
+					t.Errorf("docker load read %d bytes, want %d", got, want)
+				}
+				if len(fx.registered()) != 2 {
+					t.Errorf("registered %q", fx.registered())
+				}
+				fx.wantCopier(copier, r)
+			})
+		})
+	}
+}
+
+// copiers are the two ways load.sh sends an archive's head into docker load's FIFO: dd (no perl
+// on PATH, as on a minimal host) and perl's STREAM_COPY (where perl is installed).
+var copiers = []string{"dd", "perl"}
+
+// useCopier puts perl on PATH (logged to the tools state file) for "perl"; "dd" leaves PATH
+// without perl, as newFixture makes it.
+func (fx *fixture) useCopier(copier string) {
+	if copier == "perl" {
+		fx.shimTool("perl", "")
+	}
+}
+
+// wantCopier checks that the stream went through copier: perl ran (once, with STREAM_COPY) or
+// was never there to run.
+func (fx *fixture) wantCopier(copier string, r result) {
+	fx.t.Helper()
+	tools, _ := os.ReadFile(filepath.Join(fx.state, "tools"))
+	perlRuns := 0
+	for _, l := range strings.Split(string(tools), "\n") {
+		if strings.HasPrefix(l, "perl -e ") {
+			perlRuns++
+		}
+	}
+	if want := map[string]int{"dd": 0, "perl": 1}[copier]; perlRuns != want {
+		fx.t.Errorf("perl ran %d times, want %d (%s); tools log:\n%s\noutput:\n%s", perlRuns, want, copier, tools, r.out)
+	}
+}
+
+// streamCopy is load.sh's STREAM_COPY perl program, as the rendered script holds it.
+func streamCopy(t *testing.T) string {
+	t.Helper()
+	script, err := Script(sampleManifest())
+	must(t, err)
+	s := string(script)
+	i := strings.Index(s, "\nSTREAM_COPY='")
+	if i < 0 {
+		t.Fatal("load.sh has no STREAM_COPY")
+	}
+	s = s[i+len("\nSTREAM_COPY='"):]
+	j := strings.Index(s, "\n'")
+	if j < 0 || strings.Contains(s[:j], "'") {
+		t.Fatal("STREAM_COPY is not one single-quoted string")
+	}
+	return s[:j]
+}
+
+// STREAM_COPY sends exactly the head it is asked for: with sendfile(2) from a file into a pipe
+// (what load.sh does; strace shows the syscall), by read and write from a pipe (where sendfile
+// cannot serve), and fails on an archive shorter than the head.
+func TestStreamCopy(t *testing.T) {
+	prog := streamCopy(t)
+	strace, err := exec.LookPath("strace")
+	if err != nil {
+		t.Fatal("strace is needed to see STREAM_COPY use sendfile (apt-get install strace)")
+	}
+	data := make([]byte, 3<<20+7*512+100)
+	for i := range data {
+		data[i] = byte(i*7 + i>>9)
+	}
+	file := filepath.Join(t.TempDir(), "archive.tar")
+	must(t, os.WriteFile(file, data, 0o644))
+	const mib, blocks = 3, 7
+	want := data[:mib<<20+blocks*512]
+
+	// run runs STREAM_COPY (under strace when trace is set) with stdin from the file or through
+	// a pipe, its stdout a pipe; returns what it wrote, its exit error and the strace log.
+	run := func(t *testing.T, fromPipe, trace bool, src []byte) ([]byte, error, string) {
+		t.Helper()
+		f := filepath.Join(t.TempDir(), "in")
+		must(t, os.WriteFile(f, src, 0o644))
+		args := []string{"perl", "-e", prog, fmt.Sprint(mib), fmt.Sprint(blocks)}
+		traceLog := filepath.Join(t.TempDir(), "strace.log")
+		if trace {
+			args = append([]string{strace, "-f", "-e", "trace=sendfile,read", "-o", traceLog}, args...)
+		}
+		cmd := exec.Command(args[0], args[1:]...)
+		var out bytes.Buffer
+		cmd.Stdout = &out // a pipe: os/exec copies it
+		if fromPipe {
+			cmd.Stdin = bytes.NewReader(src) // a pipe too
+		} else {
+			in, err := os.Open(f)
+			must(t, err)
+			defer in.Close()
+			cmd.Stdin = in
+		}
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		err := cmd.Run()
+		if stderr.Len() > 0 {
+			t.Logf("stderr: %s", stderr.String())
+		}
+		log, _ := os.ReadFile(traceLog)
+		return out.Bytes(), err, string(log)
+	}
+
+	t.Run("file into a pipe: sendfile", func(t *testing.T) {
+		got, err, log := run(t, false, true, data)
+		if err != nil {
+			t.Fatalf("STREAM_COPY failed: %v", err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("sent %d bytes, want the first %d of the archive exactly", len(got), len(want))
+		}
+		if !strings.Contains(log, "sendfile(1, 0, NULL, ") {
+			t.Errorf("no sendfile(1, 0, NULL, ...) in the strace log:\n%s", log)
+		}
+	})
+	t.Run("pipe into a pipe: read and write", func(t *testing.T) {
+		got, err, _ := run(t, true, false, data)
+		if err != nil {
+			t.Fatalf("STREAM_COPY failed: %v", err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("sent %d bytes, want the first %d of the archive exactly", len(got), len(want))
+		}
+	})
+	for _, fromPipe := range []bool{false, true} {
+		t.Run(fmt.Sprintf("short archive, from a pipe %v", fromPipe), func(t *testing.T) {
+			_, err, _ := run(t, fromPipe, false, data[:2<<20])
+			if err == nil {
+				t.Fatal("STREAM_COPY succeeded on an archive shorter than the head")
 			}
 		})
-	})
+	}
 }
 
 // With several archives, the first load commits only once every archive matched: a damaged
