@@ -396,40 +396,45 @@ func TestNoTempDir(t *testing.T) {
 // Ctrl-C while docker load reads the stream: docker load is stopped before the stream ends, so
 // it registers nothing, and the work dir (the FIFO) goes.
 func TestInterruptWhileStreaming(t *testing.T) {
-	forEachShell(t, func(t *testing.T, sh []string) {
-		fx := newFixture(t, sampleManifest(), "sha256sum")
-		fx.gateArchiveHash(-1) // the checksum never comes
-		head := fx.m.Archives[0].Size - streamTail
-		argv := append(slices.Clone(sh), filepath.Join(fx.dir, bundle.LoaderFile))
-		cmd := exec.Command(argv[0], argv[1:]...)
-		cmd.Dir = fx.cwd
-		cmd.Env = fx.env
-		var buf bytes.Buffer
-		cmd.Stdout = &buf
-		cmd.Stderr = &buf
-		must(t, cmd.Start())
-		deadline := time.Now().Add(10 * time.Second)
-		for fx.received() < head && time.Now().Before(deadline) {
-			time.Sleep(10 * time.Millisecond)
-		}
-		if fx.received() != head {
-			cmd.Process.Kill()
-			cmd.Wait()
-			t.Fatalf("docker load read %d bytes, want %d; output:\n%s", fx.received(), head, buf.String())
-		}
-		must(t, cmd.Process.Signal(syscall.SIGINT))
-		err := cmd.Wait()
-		r := result{out: buf.String()}
-		if exit, ok := err.(*exec.ExitError); !ok || exit.ExitCode() != 130 {
-			t.Fatalf("load.sh after SIGINT: %v, want exit 130; output:\n%s", err, r.out)
-		}
-		wantLastLine(t, r, "FAILED: interrupted")
-		fx.checkTmpEmpty(r)
-		fx.checkNoLeftovers(r)
-		if reg := fx.registered(); len(reg) != 0 {
-			t.Errorf("docker load registered %q", reg)
-		}
-	})
+	for _, copier := range copiers {
+		t.Run(copier, func(t *testing.T) {
+			forEachShell(t, func(t *testing.T, sh []string) {
+				fx := newFixture(t, sampleManifest(), "sha256sum")
+				fx.useCopier(copier)
+				fx.gateArchiveHash(-1) // the checksum never comes
+				head := fx.m.Archives[0].Size - streamTail
+				argv := append(slices.Clone(sh), filepath.Join(fx.dir, bundle.LoaderFile))
+				cmd := exec.Command(argv[0], argv[1:]...)
+				cmd.Dir = fx.cwd
+				cmd.Env = fx.env
+				var buf bytes.Buffer
+				cmd.Stdout = &buf
+				cmd.Stderr = &buf
+				must(t, cmd.Start())
+				deadline := time.Now().Add(10 * time.Second)
+				for fx.received() < head && time.Now().Before(deadline) {
+					time.Sleep(10 * time.Millisecond)
+				}
+				if fx.received() != head {
+					cmd.Process.Kill()
+					cmd.Wait()
+					t.Fatalf("docker load read %d bytes, want %d; output:\n%s", fx.received(), head, buf.String())
+				}
+				must(t, cmd.Process.Signal(syscall.SIGINT))
+				err := cmd.Wait()
+				r := result{out: buf.String()}
+				if exit, ok := err.(*exec.ExitError); !ok || exit.ExitCode() != 130 {
+					t.Fatalf("load.sh after SIGINT: %v, want exit 130; output:\n%s", err, r.out)
+				}
+				wantLastLine(t, r, "FAILED: interrupted")
+				fx.checkTmpEmpty(r)
+				fx.checkNoLeftovers(r)
+				if reg := fx.registered(); len(reg) != 0 {
+					t.Errorf("docker load registered %q", reg)
+				}
+			})
+		})
+	}
 }
 
 // docker compose config failing on the compose file is reported once the files are verified;
