@@ -605,17 +605,24 @@ func (r result) lastLine() string {
 	return lines[len(lines)-1]
 }
 
-// run starts load.sh by its absolute path under the shell, from fx.cwd, with the restricted PATH.
-func (fx *fixture) run(shell []string, args ...string) result {
-	fx.t.Helper()
+// command is load.sh by its absolute path under the shell, from fx.cwd, with the restricted
+// PATH, its output (stdout and stderr) going to the returned buffer.
+func (fx *fixture) command(shell []string, args ...string) (*exec.Cmd, *bytes.Buffer) {
 	argv := append(slices.Clone(shell), filepath.Join(fx.dir, bundle.LoaderFile))
 	argv = append(argv, args...)
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Dir = fx.cwd
 	cmd.Env = fx.env
-	var buf bytes.Buffer
-	cmd.Stdout = &buf
-	cmd.Stderr = &buf
+	buf := new(bytes.Buffer)
+	cmd.Stdout = buf
+	cmd.Stderr = buf
+	return cmd, buf
+}
+
+// run runs load.sh (see command) to its end, and checks it left no temp files or processes.
+func (fx *fixture) run(shell []string, args ...string) result {
+	fx.t.Helper()
+	cmd, buf := fx.command(shell, args...)
 	err := cmd.Run()
 	r := result{out: buf.String()}
 	fx.checkTmpEmpty(r)
@@ -626,7 +633,7 @@ func (fx *fixture) run(shell []string, args ...string) result {
 	case errors.As(err, &exit):
 		r.code = exit.ExitCode()
 	default:
-		fx.t.Fatalf("run %v: %v", argv, err)
+		fx.t.Fatalf("run %v: %v", cmd.Args, err)
 	}
 	return r
 }

@@ -151,15 +151,15 @@ func (fx *fixture) useCopier(copier string) {
 // was never there to run.
 func (fx *fixture) wantCopier(copier string, r result) {
 	fx.t.Helper()
-	tools, _ := os.ReadFile(filepath.Join(fx.state, "tools"))
+	tools := fx.toolCalls()
 	perlRuns := 0
-	for _, l := range strings.Split(string(tools), "\n") {
+	for _, l := range tools {
 		if strings.HasPrefix(l, "perl -e ") {
 			perlRuns++
 		}
 	}
 	if want := map[string]int{"dd": 0, "perl": 1}[copier]; perlRuns != want {
-		fx.t.Errorf("perl ran %d times, want %d (%s); tools log:\n%s\noutput:\n%s", perlRuns, want, copier, tools, r.out)
+		fx.t.Errorf("perl ran %d times, want %d (%s); tools log:\n%s\noutput:\n%s", perlRuns, want, copier, strings.Join(tools, "\n"), r.out)
 	}
 }
 
@@ -194,14 +194,12 @@ func TestStreamCopy(t *testing.T) {
 	for i := range data {
 		data[i] = byte(i*7 + i>>9)
 	}
-	file := filepath.Join(t.TempDir(), "archive.tar")
-	must(t, os.WriteFile(file, data, 0o644))
 	const mib, blocks = 3, 7
 	want := data[:mib<<20+blocks*512]
 
 	// run runs STREAM_COPY (under strace when trace is set) with stdin from the file or through
-	// a pipe, its stdout a pipe; returns what it wrote, its exit error and the strace log.
-	run := func(t *testing.T, fromPipe, trace bool, src []byte) ([]byte, error, string) {
+	// a pipe, its stdout a pipe; returns what it wrote, the strace log and its exit error.
+	run := func(t *testing.T, fromPipe, trace bool, src []byte) ([]byte, string, error) {
 		t.Helper()
 		f := filepath.Join(t.TempDir(), "in")
 		must(t, os.WriteFile(f, src, 0o644))
@@ -228,11 +226,11 @@ func TestStreamCopy(t *testing.T) {
 			t.Logf("stderr: %s", stderr.String())
 		}
 		log, _ := os.ReadFile(traceLog)
-		return out.Bytes(), err, string(log)
+		return out.Bytes(), string(log), err
 	}
 
 	t.Run("file into a pipe: sendfile", func(t *testing.T) {
-		got, err, log := run(t, false, true, data)
+		got, log, err := run(t, false, true, data)
 		if err != nil {
 			t.Fatalf("STREAM_COPY failed: %v", err)
 		}
@@ -244,7 +242,7 @@ func TestStreamCopy(t *testing.T) {
 		}
 	})
 	t.Run("pipe into a pipe: read and write", func(t *testing.T) {
-		got, err, _ := run(t, true, false, data)
+		got, _, err := run(t, true, false, data)
 		if err != nil {
 			t.Fatalf("STREAM_COPY failed: %v", err)
 		}
@@ -254,7 +252,7 @@ func TestStreamCopy(t *testing.T) {
 	})
 	for _, fromPipe := range []bool{false, true} {
 		t.Run(fmt.Sprintf("short archive, from a pipe %v", fromPipe), func(t *testing.T) {
-			_, err, _ := run(t, fromPipe, false, data[:2<<20])
+			_, _, err := run(t, fromPipe, false, data[:2<<20])
 			if err == nil {
 				t.Fatal("STREAM_COPY succeeded on an archive shorter than the head")
 			}
@@ -403,13 +401,7 @@ func TestInterruptWhileStreaming(t *testing.T) {
 				fx.useCopier(copier)
 				fx.gateArchiveHash(-1) // the checksum never comes
 				head := fx.m.Archives[0].Size - streamTail
-				argv := append(slices.Clone(sh), filepath.Join(fx.dir, bundle.LoaderFile))
-				cmd := exec.Command(argv[0], argv[1:]...)
-				cmd.Dir = fx.cwd
-				cmd.Env = fx.env
-				var buf bytes.Buffer
-				cmd.Stdout = &buf
-				cmd.Stderr = &buf
+				cmd, buf := fx.command(sh)
 				must(t, cmd.Start())
 				deadline := time.Now().Add(10 * time.Second)
 				for fx.received() < head && time.Now().Before(deadline) {
