@@ -127,7 +127,7 @@ version)
 	;;
 info)
 	case ${3:-} in
-	*ServerVersion*OSType*Architecture*DockerRootDir*DriverStatus*) ;;
+	*ServerVersion*OSType*Architecture*DockerRootDir*DriverStatus*ClientInfo.Plugins*compose*Version*) ;;
 	*) echo "fake docker: unexpected info format: $*" >&2; exit 99 ;;
 	esac
 	if [ -e "$s/down" ]; then
@@ -150,6 +150,12 @@ info)
 		echo '[["driver-type","io.containerd.snapshotter.v1"]]'
 	else
 		echo '[["Backing Filesystem","extfs"],["Supports d_type","true"],["Using metacopy","false"]]'
+	fi
+	# The CLI plugins: docker info lists them, the Compose v2 plugin with its version.
+	if [ -e "$s/nocompose" ]; then
+		echo
+	else
+		echo v2.32.4
 	fi
 	;;
 compose)
@@ -672,6 +678,17 @@ func (fx *fixture) checkNoLeftovers(r result) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	fx.t.Errorf("processes left running after load.sh exited: %q; output:\n%s", left, r.out)
+}
+
+// composeAsPacked makes the bundle's load.sh as airpack pack does, knowing the compose file it
+// wrote (WithComposeFile), and SHA256SUMS to match.
+func (fx *fixture) composeAsPacked() {
+	compose, err := os.ReadFile(filepath.Join(fx.dir, bundle.ComposeFile))
+	must(fx.t, err)
+	script, err := Script(fx.m, WithComposeFile(compose))
+	must(fx.t, err)
+	fx.write(bundle.LoaderFile, string(script))
+	fx.writeSums()
 }
 
 // replaceArchive gives the bundle's archive number i the content, and the bundle a load.sh,

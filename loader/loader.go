@@ -2,7 +2,9 @@ package loader
 
 import (
 	"bytes"
+	"crypto/sha256"
 	_ "embed"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"path"
@@ -37,7 +39,10 @@ const (
 	// formatInfo is everything load.sh needs from the engine, in one docker call, one line each:
 	// server version, OS, machine (as uname -m names it: x86_64, aarch64...), Docker's root dir,
 	// and the storage driver's status, which names the containerd image store.
-	formatInfo = "{{.ServerVersion}}\n{{.OSType}}\n{{.Architecture}}\n{{.DockerRootDir}}\n{{json .DriverStatus}}"
+	formatInfo = "{{.ServerVersion}}\n{{.OSType}}\n{{.Architecture}}\n{{.DockerRootDir}}\n{{json .DriverStatus}}\n" +
+		// and the version of the CLI's Compose v2 plugin, empty without one: docker info runs
+		// every CLI plugin to list them anyway, so this costs nothing.
+		`{{range .ClientInfo.Plugins}}{{if eq .Name "compose"}}{{.Version}}{{end}}{{end}}`
 	// formatServer is the daemon's own os/arch, asked only when docker info's machine name does
 	// not give the bundle's platform.
 	formatServer  = "{{.Server.Version}} {{.Server.Os}}/{{.Server.Arch}}"
@@ -72,6 +77,11 @@ type scriptData struct {
 	Platform      string // os/arch[/variant], as packed
 	OSArch        string // os/arch: what `docker version` reports to compare with
 	ComposeFile   string
+	// ComposeSHA256 is the sha256 (hex) of the compose file airpack wrote, "" when unknown. When
+	// SHA256SUMS lists the compose file with it, the file is airpack's, whose every image: is a
+	// literal reference to a shipped image, and load.sh need not run docker compose config to
+	// learn which images it names.
+	ComposeSHA256 string
 	OverrideFile  string
 	Marker        string
 	ManifestFile  string
@@ -107,6 +117,19 @@ type imageData struct {
 	Services []string
 }
 
+// Option adds to what Script knows of the bundle.
+type Option func(*scriptData)
+
+// WithComposeFile gives Script the compose file's contents as airpack writes it into the bundle.
+// load.sh then runs docker compose config only when the bundle's SHA256SUMS lists another compose
+// file (one edited since, with SHA256SUMS made again), or for --check: the compose file airpack
+// wrote names nothing but the bundle's images. Without it, load.sh always runs docker compose
+// config to check the images the compose file names.
+func WithComposeFile(body []byte) Option {
+	sum := sha256.Sum256(body)
+	return func(d *scriptData) { d.ComposeSHA256 = hex.EncodeToString(sum[:]) }
+}
+
 // Script renders the bundle's load.sh for the manifest m. The script embeds everything it needs
 // (image table: ref, services, expected config digest and manifest digest, archive path; bundle
 // name, version, platform; archive sizes) so it never parses JSON.
@@ -114,10 +137,13 @@ type imageData struct {
 // Script refuses a manifest load.sh could not handle correctly: a missing or malformed field, an
 // image in no listed archive, a reference without a tag, a service named twice, or an upgrade
 // bundle (m.Base set), whose base check load.sh does not do yet.
-func Script(m *bundle.Manifest) ([]byte, error) {
+func Script(m *bundle.Manifest, opts ...Option) ([]byte, error) {
 	d, err := newScriptData(m)
 	if err != nil {
 		return nil, fmt.Errorf("generate %s: %w", bundle.LoaderFile, err)
+	}
+	for _, o := range opts {
+		o(d)
 	}
 	var buf bytes.Buffer
 	if err := tmpl.Execute(&buf, d); err != nil {

@@ -48,7 +48,7 @@ func TestHappyPathThenRerun(t *testing.T) {
 			t.Fatalf("docker load read %d bytes, want the whole archive, %d", got, want)
 		}
 		wantContains(t, r,
-			"==> [1] Preflight", "Docker engine 27.5.1 on linux/amd64", "Docker Compose v2 (docker compose)",
+			"==> [1] Preflight", "Docker engine 27.5.1 on linux/amd64", "Docker Compose v2.32.4 (docker compose)",
 			"image store: classic", "all other files match; the image archive(s) are checked with sha256sum while docker load reads images/images.tar",
 			"Loaded image: nginx:1.25", // docker's own output is shown
 			"nginx:1.25: loaded (services: web, proxy)",
@@ -597,6 +597,60 @@ func TestHostileNames(t *testing.T) {
 		if err := yaml.Unmarshal(b, &o); err != nil {
 			t.Fatalf("override is not YAML: %v\n%s", err, b)
 		}
+	})
+}
+
+// With the compose file airpack wrote (its checksum in load.sh, and SHA256SUMS listing it),
+// load.sh needs no docker compose config to know the file names only the bundle's images; it
+// asks docker compose for --check, and for a compose file edited since (with SHA256SUMS made
+// again to match), and refuses the image that is not in the bundle.
+func TestComposeFileAsPacked(t *testing.T) {
+	forEachShell(t, func(t *testing.T, sh []string) {
+		fx := newFixture(t, sampleManifest(), "sha256sum")
+		fx.composeAsPacked()
+		// What docker compose config would say: were it asked, load.sh would fail.
+		fx.setState("compose_images", "nginx:1.25\nregistry.example.com/other:2\n")
+
+		r := fx.run(sh, "--check")
+		wantCode(t, r, 1)
+		wantLastLine(t, r, "names image(s) not in this bundle: registry.example.com/other:2")
+		if n := fx.dockerCalls()["compose"]; n != 1 {
+			t.Fatalf("--check ran docker compose %d times, want 1 (config --images)", n)
+		}
+
+		fx.setState("log", "")
+		r = fx.run(sh)
+		wantCode(t, r, 0)
+		wantContains(t, r, "Docker Compose v2.32.4 (docker compose)",
+			"docker-compose.yaml is the one airpack wrote (load.sh knows its checksum): every image it names is in the bundle")
+		if n := fx.dockerCalls()["compose"]; n != 0 {
+			t.Fatalf("docker compose ran %d times, want none: %q", n, fx.calls("compose"))
+		}
+		fx.wantLoads(r, "load")
+
+		// Edited since, SHA256SUMS made again: docker compose config says what it names.
+		for _, img := range fx.m.Images {
+			must(t, os.Remove(filepath.Join(fx.state, "images", imageKey(img.Ref))))
+		}
+		must(t, os.Remove(filepath.Join(fx.state, "registered")))
+		fx.write(bundle.ComposeFile, "services:\n  web:\n    image: registry.example.com/other:2\n")
+		fx.writeSums()
+		fx.setState("log", "")
+		r = fx.run(sh)
+		wantCode(t, r, 1)
+		wantLastLine(t, r, "names image(s) not in this bundle: registry.example.com/other:2")
+		if n := fx.dockerCalls()["compose"]; n != 1 {
+			t.Fatalf("docker compose ran %d times for an edited compose file, want 1", n)
+		}
+		fx.nothingLoaded(r)
+
+		// Edited, SHA256SUMS not: the compose file is damaged, whatever it names.
+		fx.composeAsPacked()
+		fx.write(bundle.ComposeFile, "services:\n  web:\n    image: nginx:1.25\n# edited\n")
+		r = fx.run(sh)
+		wantCode(t, r, 1)
+		wantLastLine(t, r, "FAILED: bundle files do not match SHA256SUMS: docker-compose.yaml (damaged)")
+		fx.nothingLoaded(r)
 	})
 }
 

@@ -437,7 +437,7 @@ func TestComposeConfigFails(t *testing.T) {
 		fx.touchState("composefail")
 		r := fx.run(sh)
 		wantCode(t, r, 1)
-		wantContains(t, r, "Docker Compose version v2.32.4", "all other files match")
+		wantContains(t, r, "Docker Compose v2.32.4 (docker compose)", "all other files match")
 		wantLastLine(t, r, "FAILED: docker compose config cannot read docker-compose.yaml: yaml: line 2: mapping values are not allowed")
 		fx.nothingLoaded(r)
 
