@@ -89,8 +89,7 @@ func splitManifest() *bundle.Manifest {
 //
 //	log          every invocation, one line of space-joined arguments (a newline in one, as in
 //	             load.sh's docker info format, shown as a space)
-//	platform     what the engine runs (os/arch); docker info reports its machine as uname -m
-//	             does (x86_64, aarch64...), or as the file machine says when present
+//	platform     what the engine runs (os/arch), as docker version reports it
 //	store        "containerd" or "classic"
 //	rootdir      Docker's root dir
 //	images/KEY   the ID of the image whose reference KEY names (/ : @ turned into _)
@@ -127,25 +126,14 @@ version)
 	;;
 info)
 	case ${3:-} in
-	*ServerVersion*OSType*Architecture*DockerRootDir*DriverStatus*ClientInfo.Plugins*compose*Version*) ;;
+	*DockerRootDir*DriverStatus*ClientInfo.Plugins*compose*Version*) ;;
 	*) echo "fake docker: unexpected info format: $*" >&2; exit 99 ;;
 	esac
 	if [ -e "$s/down" ]; then
-		printf '\n\n\n\nnull\n'
+		printf '\nnull\n\n'
 		down
 	fi
-	platform=$(cat "$s/platform")
-	if [ -e "$s/machine" ]; then
-		machine=$(cat "$s/machine")
-	else
-		case ${platform#*/} in
-		amd64) machine=x86_64 ;;
-		arm64) machine=aarch64 ;;
-		arm) machine=armv7l ;;
-		*) machine=${platform#*/} ;;
-		esac
-	fi
-	printf '27.5.1\n%s\n%s\n%s\n' "${platform%%/*}" "$machine" "$(cat "$s/rootdir")"
+	printf '%s\n' "$(cat "$s/rootdir")"
 	if [ "$(cat "$s/store")" = containerd ]; then
 		echo '[["driver-type","io.containerd.snapshotter.v1"]]'
 	else

@@ -36,16 +36,16 @@ const overrideMarker = "# Written by airpack load.sh"
 // The docker --format templates load.sh uses. They live here rather than in load.sh.tmpl because
 // their {{ }} would clash with text/template's.
 const (
-	// formatInfo is everything load.sh needs from the engine, in one docker call, one line each:
-	// server version, OS, machine (as uname -m names it: x86_64, aarch64...), Docker's root dir,
-	// and the storage driver's status, which names the containerd image store.
-	formatInfo = "{{.ServerVersion}}\n{{.OSType}}\n{{.Architecture}}\n{{.DockerRootDir}}\n{{json .DriverStatus}}\n" +
-		// and the version of the CLI's Compose v2 plugin, empty without one: docker info runs
-		// every CLI plugin to list them anyway, so this costs nothing.
+	// formatServer is the daemon's version and platform ("27.5.1 linux/amd64"), the platform as Go,
+	// and so image platforms, name it: docker version answers at once, so load.sh knows from it
+	// whether the engine can take the bundle's images.
+	formatServer = "{{.Server.Version}} {{.Server.Os}}/{{.Server.Arch}}"
+	// formatInfo is the rest load.sh needs from the engine, one line each: Docker's root dir, the
+	// storage driver's status, which names the containerd image store, and the version of the
+	// CLI's Compose v2 plugin, empty without one (docker info runs every CLI plugin to list them,
+	// which is what makes it slower than docker version).
+	formatInfo = "{{.DockerRootDir}}\n{{json .DriverStatus}}\n" +
 		`{{range .ClientInfo.Plugins}}{{if eq .Name "compose"}}{{.Version}}{{end}}{{end}}`
-	// formatServer is the daemon's own os/arch, asked only when docker info's machine name does
-	// not give the bundle's platform.
-	formatServer  = "{{.Server.Version}} {{.Server.Os}}/{{.Server.Arch}}"
 	formatImageID = "{{.Id}}"
 )
 
