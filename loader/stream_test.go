@@ -229,26 +229,25 @@ func TestStreamCopy(t *testing.T) {
 		return out.Bytes(), string(log), err
 	}
 
-	t.Run("file into a pipe: sendfile", func(t *testing.T) {
-		got, log, err := run(t, false, true, data)
+	wantHead := func(t *testing.T, got []byte, err error) {
+		t.Helper()
 		if err != nil {
 			t.Fatalf("STREAM_COPY failed: %v", err)
 		}
 		if !bytes.Equal(got, want) {
 			t.Fatalf("sent %d bytes, want the first %d of the archive exactly", len(got), len(want))
 		}
+	}
+	t.Run("file into a pipe: sendfile", func(t *testing.T) {
+		got, log, err := run(t, false, true, data)
+		wantHead(t, got, err)
 		if !strings.Contains(log, "sendfile(1, 0, NULL, ") {
 			t.Errorf("no sendfile(1, 0, NULL, ...) in the strace log:\n%s", log)
 		}
 	})
 	t.Run("pipe into a pipe: read and write", func(t *testing.T) {
 		got, _, err := run(t, true, false, data)
-		if err != nil {
-			t.Fatalf("STREAM_COPY failed: %v", err)
-		}
-		if !bytes.Equal(got, want) {
-			t.Fatalf("sent %d bytes, want the first %d of the archive exactly", len(got), len(want))
-		}
+		wantHead(t, got, err)
 	})
 	for _, fromPipe := range []bool{false, true} {
 		t.Run(fmt.Sprintf("short archive, from a pipe %v", fromPipe), func(t *testing.T) {
