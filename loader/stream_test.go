@@ -494,3 +494,44 @@ func TestDamagedArchiveLoadEndedEarly(t *testing.T) {
 		})
 	}
 }
+
+// A background job that ends while load.sh opens the stream's FIFO must not cost the stream:
+// busybox ash's open of a FIFO fails with EINTR when SIGCHLD arrives while it waits for docker
+// load to open the other end. SIGCHLD is sent to the shell all along the run, which interrupts
+// that open the way a job's end does, at a moment the test cannot otherwise pick.
+func TestStreamOpenSurvivesSignals(t *testing.T) {
+	forEachShell(t, func(t *testing.T, sh []string) {
+		for i := range 8 {
+			fx := newFixture(t, sampleManifest(), "sha256sum")
+			cmd, buf := fx.command(sh)
+			must(t, cmd.Start())
+			done := make(chan struct{})
+			stopped := make(chan struct{})
+			go func() {
+				defer close(stopped)
+				for {
+					select {
+					case <-done:
+						return
+					default:
+						cmd.Process.Signal(syscall.SIGCHLD)
+						time.Sleep(50 * time.Microsecond)
+					}
+				}
+			}()
+			err := cmd.Wait()
+			close(done)
+			<-stopped
+			r := result{out: buf.String()}
+			if err != nil {
+				t.Fatalf("run %d: load.sh: %v; output:\n%s", i, err, r.out)
+			}
+			wantLastLine(t, r, "OK: shop 1.0 is ready")
+			if loads := fx.calls("load"); len(loads) != 1 || loads[0] != "load" {
+				t.Fatalf("run %d: docker load calls %q, want one streamed load (docker load reading the FIFO)", i, loads)
+			}
+			fx.checkTmpEmpty(r)
+			fx.checkNoLeftovers(r)
+		}
+	})
+}
