@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -260,7 +261,10 @@ func allImageIDs(t *testing.T) string {
 	if err != nil {
 		t.Fatalf("docker images: %v", err)
 	}
-	return string(out)
+	// Sorted: images created at the same second come in any order.
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	slices.Sort(lines)
+	return strings.Join(lines, "\n")
 }
 
 // removeImages removes refs from the engine, if present.

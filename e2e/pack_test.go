@@ -169,6 +169,7 @@ func TestPackLoadRun(t *testing.T) {
 	if strings.Contains(r.String(), "already loaded") {
 		t.Errorf("first load claims images were already there:\n%s", r)
 	}
+	wantUpload(t, r)
 	pk.checkIDs(t)
 
 	t.Cleanup(func() { run(t, pk.dir, nil, "docker", "compose", "down", "-v") })
@@ -197,7 +198,14 @@ func TestLoadPushesToPrivateRegistry(t *testing.T) {
 	pk.extract(t)
 
 	private := startRegistry(t)
-	must(t, pk.dir, "./load.sh", "--registry", private.host+"/mirror")
+	// Without perl (a minimal host), docker load reads the archive from a FIFO fed by dd.
+	r := run(t, pk.dir, []string{"PATH=" + pathWithout(t, "perl")}, "./load.sh", "--registry", private.host+"/mirror")
+	if r.err != nil {
+		t.Fatalf("load.sh --registry without perl: %v\n%s", r.err, r)
+	}
+	if !strings.Contains(r.String(), "while docker load reads "+bundle.ImageArchive) {
+		t.Errorf("load.sh without perl did not stream the archive to docker load:\n%s", r)
+	}
 	override, err := os.ReadFile(filepath.Join(pk.dir, "docker-compose.override.yaml"))
 	if err != nil {
 		t.Fatalf("load.sh --registry wrote no override: %v", err)
@@ -255,9 +263,10 @@ func TestCorruptBundleLoadsNothing(t *testing.T) {
 		t.Errorf("verify of a corrupt bundle: %v, want a failure naming %s:\n%s", r.err, bundle.ImageArchive, r)
 	}
 	r = run(t, pk.dir, nil, "./load.sh")
-	if r.err == nil || !strings.Contains(r.String(), bundle.ImageArchive) {
+	if r.err == nil || !strings.Contains(r.String(), bundle.ImageArchive+" (damaged); nothing was loaded") {
 		t.Errorf("load.sh of a corrupt bundle: %v, want a failure naming %s:\n%s", r.err, bundle.ImageArchive, r)
 	}
+	wantUpload(t, r)
 	if after := allImageIDs(t); after != before {
 		t.Errorf("load.sh changed the engine's images despite the corrupt bundle:\nbefore:\n%s\nafter:\n%s", before, after)
 	}
@@ -294,4 +303,39 @@ func TestDemoBundleRuns(t *testing.T) {
 			t.Errorf("demo answered without %q:\n%s", want, body)
 		}
 	}
+}
+
+// wantUpload checks that load.sh uploaded the image archive to the engine's API itself (perl is
+// installed and the endpoint is the engine's unix socket).
+func wantUpload(t *testing.T, r result) {
+	t.Helper()
+	if !strings.Contains(r.String(), bundle.ImageArchive+" goes to the engine's API (/var/run/docker.sock)") {
+		t.Errorf("load.sh did not upload %s to the engine's API:\n%s", bundle.ImageArchive, r)
+	}
+}
+
+// pathWithout is a PATH of one temp dir holding a link to every command on $PATH except those
+// whose name starts with prefix.
+func pathWithout(t *testing.T, prefix string) string {
+	t.Helper()
+	bin := t.TempDir()
+	for _, dir := range filepath.SplitList(os.Getenv("PATH")) {
+		ents, err := os.ReadDir(dir)
+		if err != nil {
+			continue
+		}
+		for _, e := range ents {
+			if strings.HasPrefix(e.Name(), prefix) {
+				continue
+			}
+			// The first one on PATH wins, as for the shell.
+			if _, err := os.Lstat(filepath.Join(bin, e.Name())); err == nil {
+				continue
+			}
+			if err := os.Symlink(filepath.Join(dir, e.Name()), filepath.Join(bin, e.Name())); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	return bin
 }

@@ -5,14 +5,19 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -99,6 +104,7 @@ func splitManifest() *bundle.Manifest {
 //	load_bytes   the byte count of each docker load's input, one line per load that read it all
 //	registered   the references each docker load registered, one per line
 //	compose_images  what docker compose config --images prints
+//	endpoint     what docker context inspect names as the engine's endpoint
 //	down, nocompose, composefail, loadfail, pushfail: present to make that part fail
 //	loadearly    N: docker load reads N bytes, registers every image and succeeds (reading on
 //	             until its input ends when loadearly_reads_on exists)
@@ -117,6 +123,10 @@ down() {
 	exit 1
 }
 case $1 in
+context)
+	[ "$2 $3 $4" = "inspect --format {{.Endpoints.docker.Host}}" ] || { echo "fake docker: unexpected: $*" >&2; exit 99; }
+	cat "$s/endpoint"
+	;;
 version)
 	down
 	case ${3:-} in
@@ -185,6 +195,7 @@ load)
 	while [ $# -gt 0 ]; do
 		case $1 in
 		-q) ;;
+		--api) ;; # run by the fake engine API (serveAPI), its input the upload
 		-i) input=$2; shift ;;
 		*) echo "fake docker: unexpected load argument: $1" >&2; exit 99 ;;
 		esac
@@ -259,6 +270,7 @@ type fixture struct {
 	cwd   string // where load.sh is started from
 	tmp   string // TMPDIR: load.sh's work dir goes there, and must be gone after each run
 	env   []string
+	sock  string // the fake engine API's unix socket (serveAPI), if any
 }
 
 // hashTool says which checksum command PATH offers: "sha256sum" (GNU), "busybox" (busybox's
@@ -309,6 +321,8 @@ func newFixture(t *testing.T, m *bundle.Manifest, hashTool string) *fixture {
 	fx.setState("compose_images", strings.Join(refs, "\n")+"\n")
 	fx.setState("log", "")
 	fx.setLoadResult("classic")
+	// An endpoint that is no socket: load.sh leaves uploads to docker load (see serveAPI).
+	fx.setState("endpoint", "unix://"+filepath.Join(fx.state, "no-such.sock"))
 
 	// PATH: coreutils, the chosen checksum tool, and docker.
 	for _, c := range coreutils {
@@ -335,14 +349,15 @@ func newFixture(t *testing.T, m *bundle.Manifest, hashTool string) *fixture {
 	return fx
 }
 
-// shimTool replaces name on PATH by a script that logs "name ARGS" to the state file tools, runs
+// shimTool replaces name on PATH by a script that logs "name ARGS" (on one line, newlines in ARGS
+// as spaces) to the state file tools, runs
 // the shell code before, then the system's name.
 func (fx *fixture) shimTool(name, before string) {
 	real := findTool(name)
 	if real == "" {
 		fx.t.Fatalf("%s is not installed", name)
 	}
-	fx.addBin(name, fmt.Sprintf("#!/bin/sh\nprintf '%%s\\n' \"%s $*\" >>\"$FAKE_DOCKER_STATE/tools\"\n%s\nexec %s \"$@\"\n", name, before, real))
+	fx.addBin(name, fmt.Sprintf("#!/bin/sh\nprintf '%%s\\n' \"$(printf '%%s' \"%s $*\" | tr '\\n' ' ')\" >>\"$FAKE_DOCKER_STATE/tools\"\n%s\nexec %s \"$@\"\n", name, before, real))
 }
 
 // gateArchiveHash makes the archive checksum (openssl, which must be the archive hasher) wait
@@ -729,5 +744,78 @@ func wantLastLine(t *testing.T, r result, subs ...string) {
 		if !strings.Contains(last, s) {
 			t.Errorf("last line lacks %q: %q; output:\n%s", s, last, r.out)
 		}
+	}
+}
+
+// serveAPI makes the fake docker's endpoint a unix socket on which the fake engine API serves
+// POST /images/load as a real engine does: the upload goes to the fake docker's load (logged as
+// "load --api", with -q for quiet=1, in the bundle dir), whose "Loaded image" lines become
+// {"stream": ...} messages and whose failure an {"error": ...} one, in a 200 answer. The handler
+// answers once that load has ended and the upload has been read (or its connection closed).
+func (fx *fixture) serveAPI() {
+	// A unix socket's path has at most 107 bytes: not under the test's temp dir.
+	dir, err := os.MkdirTemp("", "airpack-api")
+	must(fx.t, err)
+	fx.sock = filepath.Join(dir, "docker.sock")
+	l, err := net.Listen("unix", fx.sock)
+	must(fx.t, err)
+	var handlers sync.WaitGroup
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		handlers.Add(1)
+		defer handlers.Done()
+		fx.apiLoad(w, r)
+	})}
+	go srv.Serve(l)
+	fx.t.Cleanup(func() {
+		srv.Close()
+		handlers.Wait()
+		os.RemoveAll(dir)
+	})
+	fx.setState("endpoint", "unix://"+fx.sock)
+}
+
+func (fx *fixture) apiLoad(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost || r.URL.Path != "/images/load" {
+		w.WriteHeader(http.StatusNotFound)
+		fmt.Fprintln(w, `{"message":"page not found"}`)
+		return
+	}
+	args := []string{"load", "--api"}
+	if r.URL.Query().Get("quiet") == "1" {
+		args = append(args, "-q")
+	}
+	cmd := exec.Command(filepath.Join(fx.bin, "docker"), args...)
+	cmd.Dir = fx.dir
+	cmd.Env = fx.env
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout = &stdout
+	cmd.Stderr = &stderr
+	in, err := cmd.StdinPipe()
+	if err == nil {
+		err = cmd.Start()
+	}
+	if err != nil { // (not t.Fatal: this is the server's goroutine)
+		fx.t.Errorf("fake engine API: %v", err)
+		w.WriteHeader(http.StatusInternalServerError)
+		return
+	}
+	copied := make(chan struct{})
+	go func() {
+		defer close(copied)
+		io.Copy(in, r.Body)
+		in.Close()
+	}()
+	loadErr := cmd.Wait()
+	<-copied
+	w.Header().Set("Content-Type", "application/json")
+	enc := json.NewEncoder(w)
+	for _, l := range strings.SplitAfter(stdout.String(), "\n") {
+		if l != "" {
+			enc.Encode(map[string]string{"stream": l})
+		}
+	}
+	if loadErr != nil {
+		msg := strings.TrimSpace(stderr.String())
+		enc.Encode(map[string]any{"errorDetail": map[string]string{"message": msg}, "error": msg})
 	}
 }

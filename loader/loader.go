@@ -47,6 +47,9 @@ const (
 	formatInfo = "{{.DockerRootDir}}\n{{json .DriverStatus}}\n" +
 		`{{range .ClientInfo.Plugins}}{{if eq .Name "compose"}}{{.Version}}{{end}}{{end}}`
 	formatImageID = "{{.Id}}"
+	// formatEndpoint is where the CLI reaches the engine (DOCKER_HOST, else the current context's
+	// endpoint): load.sh uploads an archive to the engine itself when that is a local unix socket.
+	formatEndpoint = "{{.Endpoints.docker.Host}}"
 )
 
 // streamTail is what load.sh withholds of an image archive from docker load until the archive's
@@ -174,9 +177,10 @@ func newScriptData(m *bundle.Manifest) (*scriptData, error) {
 		SigFile:      bundle.SigFile,
 		StreamTail:   streamTail,
 		Format: map[string]string{
-			"Info":    formatInfo,
-			"Server":  formatServer,
-			"ImageID": formatImageID,
+			"Info":     formatInfo,
+			"Server":   formatServer,
+			"ImageID":  formatImageID,
+			"Endpoint": formatEndpoint,
 		},
 	}
 	if err := checkText("name", m.Name); err != nil {

@@ -420,14 +420,20 @@ func TestPreflightWarnings(t *testing.T) {
 }
 
 func TestLoadFails(t *testing.T) {
-	forEachShell(t, func(t *testing.T, sh []string) {
-		fx := newFixture(t, sampleManifest(), "sha256sum")
-		fx.touchState("loadfail")
-		r := fx.run(sh)
-		wantCode(t, r, 1)
-		wantContains(t, r, "no space left on device") // docker's message, shown
-		wantLastLine(t, r, "FAILED: docker load of images/images.tar failed (exit 1")
-	})
+	for _, copier := range copiers {
+		t.Run(copier, func(t *testing.T) {
+			forEachShell(t, func(t *testing.T, sh []string) {
+				fx := newFixture(t, sampleManifest(), "sha256sum")
+				fx.useCopier(copier)
+				fx.touchState("loadfail")
+				r := fx.run(sh)
+				wantCode(t, r, 1)
+				wantContains(t, r, "no space left on device") // the engine's message, shown
+				wantLastLine(t, r, "FAILED: docker load of images/images.tar failed (exit 1")
+				fx.wantCopier(copier, r)
+			})
+		})
+	}
 }
 
 func TestCheckNeverLoads(t *testing.T) {

@@ -3,6 +3,7 @@ package loader
 import (
 	"bytes"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -135,48 +136,75 @@ func TestDamagedArchiveStreamsButRegistersNothing(t *testing.T) {
 	}
 }
 
-// copiers are the two ways load.sh sends an archive's head into docker load's FIFO: dd (no perl
-// on PATH, as on a minimal host) and perl's STREAM_COPY (where perl is installed).
-var copiers = []string{"dd", "perl"}
+// copiers are the three ways load.sh streams an archive's head to the engine: into docker load's
+// FIFO by dd (no perl on PATH, as on a minimal host) or by perl's STREAM_COPY (perl installed,
+// but the endpoint is no local socket), or uploaded to the engine API by perl's STREAM_API (perl
+// installed, the endpoint a unix socket: serveAPI).
+var copiers = []string{"dd", "perl", "api"}
 
-// useCopier puts perl on PATH (logged to the tools state file) for "perl"; "dd" leaves PATH
-// without perl, as newFixture makes it.
+// useCopier puts perl on PATH (logged to the tools state file) for "perl" and "api", and serves
+// the fake engine API for "api"; "dd" leaves PATH without perl, as newFixture makes it.
 func (fx *fixture) useCopier(copier string) {
-	if copier == "perl" {
+	if copier == "perl" || copier == "api" {
 		fx.shimTool("perl", "")
+	}
+	if copier == "api" {
+		fx.serveAPI()
 	}
 }
 
-// wantCopier checks that the stream went through copier: perl ran (once, with STREAM_COPY) or
-// was never there to run.
+// wantCopier checks that the stream went through copier: perl ran once, with STREAM_COPY
+// ("perl") or with STREAM_API and the socket ("api"), or was never there to run ("dd"); the
+// docker load calls were one "load --api" through the fake engine API for "api", else none such.
 func (fx *fixture) wantCopier(copier string, r result) {
 	fx.t.Helper()
 	tools := fx.toolCalls()
-	perlRuns := 0
+	copyRuns, apiRuns := 0, 0
 	for _, l := range tools {
-		if strings.HasPrefix(l, "perl -e ") {
-			perlRuns++
+		switch {
+		case !strings.HasPrefix(l, "perl -e "):
+		case strings.Contains(l, " use Socket; ") && fx.sock != "" && strings.Contains(l, " "+fx.sock+" "):
+			apiRuns++
+		case strings.Contains(l, " $left = $ARGV[0] * 1048576 "):
+			copyRuns++
+		default:
+			fx.t.Errorf("perl ran neither STREAM_COPY nor STREAM_API with the socket: %s", l)
 		}
 	}
-	if want := map[string]int{"dd": 0, "perl": 1}[copier]; perlRuns != want {
-		fx.t.Errorf("perl ran %d times, want %d (%s); tools log:\n%s\noutput:\n%s", perlRuns, want, copier, strings.Join(tools, "\n"), r.out)
+	want := map[string][2]int{"dd": {0, 0}, "perl": {1, 0}, "api": {0, 1}}[copier]
+	if copyRuns != want[0] || apiRuns != want[1] {
+		fx.t.Errorf("perl ran %d times with STREAM_COPY and %d with STREAM_API, want %v (%s); tools log:\n%s\noutput:\n%s", copyRuns, apiRuns, want, copier, strings.Join(tools, "\n"), r.out)
+	}
+	apiLoads := 0
+	for _, l := range fx.calls("load") {
+		if strings.HasPrefix(l, "load --api") {
+			apiLoads++
+		}
+	}
+	if via := strings.Contains(r.out, "goes to the engine's API ("+fx.sock+")"); via != (copier == "api") {
+		fx.t.Errorf("output says the archive goes to the engine's API: %v (%s); output:\n%s", via, copier, r.out)
+	}
+	if wantAPI := want[1]; apiLoads != wantAPI {
+		fx.t.Errorf("docker load calls %q: %d through the engine API, want %d (%s)", fx.calls("load"), apiLoads, wantAPI, copier)
 	}
 }
 
-// streamCopy is load.sh's STREAM_COPY perl program, as the rendered script holds it.
-func streamCopy(t *testing.T) string {
+// perlProgram is one of load.sh's perl programs (STREAM_COPY, STREAM_API) as the rendered script
+// holds it.
+func perlProgram(t *testing.T, name string) string {
 	t.Helper()
 	script, err := Script(sampleManifest())
 	must(t, err)
 	s := string(script)
-	i := strings.Index(s, "\nSTREAM_COPY='")
+	start := "\n" + name + "='"
+	i := strings.Index(s, start)
 	if i < 0 {
-		t.Fatal("load.sh has no STREAM_COPY")
+		t.Fatalf("load.sh has no %s", name)
 	}
-	s = s[i+len("\nSTREAM_COPY='"):]
+	s = s[i+len(start):]
 	j := strings.Index(s, "\n'")
 	if j < 0 || strings.Contains(s[:j], "'") {
-		t.Fatal("STREAM_COPY is not one single-quoted string")
+		t.Fatalf("%s is not one single-quoted string", name)
 	}
 	return s[:j]
 }
@@ -185,7 +213,7 @@ func streamCopy(t *testing.T) string {
 // (what load.sh does; strace shows the syscall), by read and write from a pipe (where sendfile
 // cannot serve), and fails on an archive shorter than the head.
 func TestStreamCopy(t *testing.T) {
-	prog := streamCopy(t)
+	prog := perlProgram(t, "STREAM_COPY")
 	strace, err := exec.LookPath("strace")
 	if err != nil {
 		t.Fatal("strace is needed to see STREAM_COPY use sendfile (apt-get install strace)")
@@ -471,10 +499,15 @@ func TestPlatformFromVersion(t *testing.T) {
 // import finish before the stream's end, registering what it read. load.sh cannot stop that;
 // it must not claim that nothing was loaded, and names what was.
 func TestDamagedArchiveLoadEndedEarly(t *testing.T) {
-	for _, readsOn := range []bool{false, true} {
-		t.Run(fmt.Sprintf("docker load reads on: %v", readsOn), func(t *testing.T) {
+	for _, c := range []struct {
+		readsOn bool
+		copier  string
+	}{{false, "dd"}, {true, "dd"}, {false, "api"}, {true, "api"}} {
+		readsOn := c.readsOn
+		t.Run(fmt.Sprintf("docker load reads on: %v/%s", readsOn, c.copier), func(t *testing.T) {
 			forEachShell(t, func(t *testing.T, sh []string) {
 				fx := newFixture(t, sampleManifest(), "sha256sum")
+				fx.useCopier(c.copier)
 				fx.setImage("nginx:1.25", digest('0')) // another build under that tag
 				fx.setState("loadearly", "1024")
 				if readsOn {
@@ -532,6 +565,42 @@ func TestStreamOpenSurvivesSignals(t *testing.T) {
 			}
 			fx.checkTmpEmpty(r)
 			fx.checkNoLeftovers(r)
+		}
+	})
+}
+
+// An endpoint socket nobody answers on: the upload cannot start (nothing was sent), so load.sh
+// says so and loads with docker load -i once the checksums matched; damaged, it says that, and
+// nothing is loaded.
+func TestStreamAPIUnreachable(t *testing.T) {
+	forEachShell(t, func(t *testing.T, sh []string) {
+		for _, damaged := range []bool{false, true} {
+			fx := newFixture(t, sampleManifest(), "sha256sum")
+			fx.useCopier("perl")
+			dir, err := os.MkdirTemp("", "airpack-api")
+			must(t, err)
+			defer os.RemoveAll(dir)
+			sock := filepath.Join(dir, "docker.sock")
+			l, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
+			must(t, err)
+			l.SetUnlinkOnClose(false)
+			l.Close()
+			fx.setState("endpoint", "unix://"+sock)
+			if damaged {
+				fx.flipByte(bundle.ImageArchive, 600)
+			}
+			r := fx.run(sh)
+			if damaged {
+				wantCode(t, r, 1)
+				wantLastLine(t, r, "images/images.tar (damaged); nothing was loaded")
+				fx.wantLoads(r)
+				fx.nothingLoaded(r)
+				continue
+			}
+			wantCode(t, r, 0)
+			wantContains(t, r, "warning: cannot connect to the Docker engine at "+sock+": Connection refused: loading with docker load -i instead")
+			wantLastLine(t, r, "OK: shop 1.0 is ready: 2 image(s) loaded")
+			fx.wantLoads(r, "load -i images/images.tar")
 		}
 	})
 }
