@@ -91,6 +91,7 @@ type scriptData struct {
 	LoaderFile    string
 	SumsFile      string
 	SigFile       string
+	EnvFile       string
 	NeedKB        int64 // free space docker load needs under Docker's root dir: twice the archives
 	StreamTail    int64
 	Archives      []archiveData
@@ -175,6 +176,7 @@ func newScriptData(m *bundle.Manifest) (*scriptData, error) {
 		LoaderFile:   bundle.LoaderFile,
 		SumsFile:     bundle.SumsFile,
 		SigFile:      bundle.SigFile,
+		EnvFile:      bundle.EnvFile,
 		StreamTail:   streamTail,
 		Format: map[string]string{
 			"Info":     formatInfo,

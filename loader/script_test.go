@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -449,10 +450,44 @@ func TestCheckNeverLoads(t *testing.T) {
 		fx.wantLoads(r)
 
 		// --check still stops on a damaged file.
-		fx.write(bundle.EnvFile, "TAG=2.0\n")
+		fx.write(bundle.ComposeFile, "services: {}\n")
 		r = fx.run(sh, "--check")
 		wantCode(t, r, 1)
-		wantLastLine(t, r, ".env (damaged)")
+		wantLastLine(t, r, "docker-compose.yaml (damaged)")
+	})
+}
+
+// An edited .env (the place to change a value) stops load.sh like any file that does not match
+// SHA256SUMS, with the command that records the edit; once run, load.sh goes ahead.
+func TestEditedEnvFile(t *testing.T) {
+	forEachShell(t, func(t *testing.T, sh []string) {
+		fx := newFixture(t, sampleManifest(), "sha256sum")
+		fx.write(bundle.EnvFile, "TAG=2.0\n")
+		r := fx.run(sh)
+		wantCode(t, r, 1)
+		const record = "record it with: "
+		wantLastLine(t, r, "FAILED: .env was changed since the bundle was made (it does not match SHA256SUMS); nothing was loaded: if the change is yours, "+record)
+		fx.nothingLoaded(r)
+		last := r.lastLine()
+		cmdline := strings.TrimSuffix(last[strings.Index(last, record)+len(record):], "; then re-run ./load.sh")
+		cmd := exec.Command(sh[0], append(sh[1:], "-c", cmdline)...)
+		cmd.Dir = fx.dir
+		cmd.Env = append(slices.Clone(fx.env), "PATH="+os.Getenv("PATH")) // the operator's tools (sed)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%s: %v\n%s", cmdline, err, out)
+		}
+		r = fx.run(sh)
+		wantCode(t, r, 0)
+		wantContains(t, r, "all other files match")
+		wantLastLine(t, r, "OK: shop 1.0 is ready: 2 image(s) loaded")
+
+		// With another file damaged as well, the copy is what is wrong.
+		fx = newFixture(t, sampleManifest(), "sha256sum")
+		fx.write(bundle.EnvFile, "TAG=2.0\n")
+		fx.write(bundle.ComposeFile, "services: {}\n")
+		r = fx.run(sh)
+		wantCode(t, r, 1)
+		wantLastLine(t, r, "FAILED: bundle files do not match SHA256SUMS: ", ".env (damaged)", "copy the bundle again from its source")
 	})
 }
 
