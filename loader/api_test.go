@@ -29,9 +29,7 @@ type engineAPI struct {
 
 func newEngineAPI(t *testing.T, early bool, answer func(w http.ResponseWriter)) *engineAPI {
 	t.Helper()
-	dir, err := os.MkdirTemp("", "airpack-api")
-	must(t, err)
-	e := &engineAPI{sock: filepath.Join(dir, "docker.sock"), answered: make(chan struct{})}
+	e := &engineAPI{sock: socketPath(t), answered: make(chan struct{})}
 	l, err := net.Listen("unix", e.sock)
 	must(t, err)
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -57,10 +55,7 @@ func newEngineAPI(t *testing.T, early bool, answer func(w http.ResponseWriter)) 
 		answer(w)
 	})}
 	go srv.Serve(l)
-	t.Cleanup(func() {
-		srv.Close()
-		os.RemoveAll(dir)
-	})
+	t.Cleanup(func() { srv.Close() })
 	return e
 }
 
@@ -254,14 +249,7 @@ func TestStreamAPI(t *testing.T) {
 	})
 
 	t.Run("no connection", func(t *testing.T) {
-		dir, err := os.MkdirTemp("", "airpack-api")
-		must(t, err)
-		defer os.RemoveAll(dir)
-		sock := filepath.Join(dir, "docker.sock")
-		l, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
-		must(t, err)
-		l.SetUnlinkOnClose(false)
-		l.Close()
+		sock := deadSocket(t)
 		r := startAPI(t, sock, data, -1, false)
 		if code := r.exit(t, true); code != 5 {
 			t.Fatalf("exit %d, want 5", code)

@@ -753,10 +753,7 @@ func wantLastLine(t *testing.T, r result, subs ...string) {
 // {"stream": ...} messages and whose failure an {"error": ...} one, in a 200 answer. The handler
 // answers once that load has ended and the upload has been read (or its connection closed).
 func (fx *fixture) serveAPI() {
-	// A unix socket's path has at most 107 bytes: not under the test's temp dir.
-	dir, err := os.MkdirTemp("", "airpack-api")
-	must(fx.t, err)
-	fx.sock = filepath.Join(dir, "docker.sock")
+	fx.sock = socketPath(fx.t)
 	l, err := net.Listen("unix", fx.sock)
 	must(fx.t, err)
 	var handlers sync.WaitGroup
@@ -769,7 +766,6 @@ func (fx *fixture) serveAPI() {
 	fx.t.Cleanup(func() {
 		srv.Close()
 		handlers.Wait()
-		os.RemoveAll(dir)
 	})
 	fx.setState("endpoint", "unix://"+fx.sock)
 }
@@ -818,4 +814,25 @@ func (fx *fixture) apiLoad(w http.ResponseWriter, r *http.Request) {
 		msg := strings.TrimSpace(stderr.String())
 		enc.Encode(map[string]any{"errorDetail": map[string]string{"message": msg}, "error": msg})
 	}
+}
+
+// socketPath is a path for a unix socket, in a temp dir removed when the test ends (not under
+// t.TempDir(): a socket's path has at most 107 bytes).
+func socketPath(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "airpack-api")
+	must(t, err)
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return filepath.Join(dir, "docker.sock")
+}
+
+// deadSocket is a unix socket nobody listens on: a connection to it is refused.
+func deadSocket(t *testing.T) string {
+	t.Helper()
+	sock := socketPath(t)
+	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
+	must(t, err)
+	l.SetUnlinkOnClose(false)
+	must(t, l.Close())
+	return sock
 }

@@ -3,7 +3,6 @@ package loader
 import (
 	"bytes"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -577,14 +576,7 @@ func TestStreamAPIUnreachable(t *testing.T) {
 		for _, damaged := range []bool{false, true} {
 			fx := newFixture(t, sampleManifest(), "sha256sum")
 			fx.useCopier("perl")
-			dir, err := os.MkdirTemp("", "airpack-api")
-			must(t, err)
-			defer os.RemoveAll(dir)
-			sock := filepath.Join(dir, "docker.sock")
-			l, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
-			must(t, err)
-			l.SetUnlinkOnClose(false)
-			l.Close()
+			sock := deadSocket(t)
 			fx.setState("endpoint", "unix://"+sock)
 			if damaged {
 				fx.flipByte(bundle.ImageArchive, 600)
