@@ -164,7 +164,7 @@ func (fx *fixture) wantCopier(copier string, r result) {
 		case !strings.HasPrefix(l, "perl -e "):
 		case strings.Contains(l, " use Socket; ") && fx.sock != "" && strings.Contains(l, " "+fx.sock+" "):
 			apiRuns++
-		case strings.Contains(l, " $left = $ARGV[0] * 1048576 "):
+		case strings.Contains(l, " fcntl(STDOUT, 1031, 1048576); "):
 			copyRuns++
 		default:
 			fx.t.Errorf("perl ran neither STREAM_COPY nor STREAM_API with the socket: %s", l)
@@ -189,8 +189,14 @@ func (fx *fixture) wantCopier(copier string, r result) {
 }
 
 // perlProgram is one of load.sh's perl programs (STREAM_COPY, STREAM_API) as the rendered script
-// holds it.
+// runs it: after PERL_SEND.
 func perlProgram(t *testing.T, name string) string {
+	t.Helper()
+	return perlVar(t, "PERL_SEND") + perlVar(t, name)
+}
+
+// perlVar is the single-quoted value of the variable name in the rendered load.sh.
+func perlVar(t *testing.T, name string) string {
 	t.Helper()
 	script, err := Script(sampleManifest())
 	must(t, err)
@@ -205,7 +211,7 @@ func perlProgram(t *testing.T, name string) string {
 	if j < 0 || strings.Contains(s[:j], "'") {
 		t.Fatalf("%s is not one single-quoted string", name)
 	}
-	return s[:j]
+	return s[:j+1]
 }
 
 // STREAM_COPY sends exactly the head it is asked for: with sendfile(2) from a file into a pipe
