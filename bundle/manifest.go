@@ -46,7 +46,8 @@ type Image struct {
 	Ref string `json:"ref"`
 	// Services are the compose services that use this image.
 	Services []string `json:"services"`
-	// Source says where the image came from: "registry", "engine", "oci:DIR" or "ram".
+	// Source says where the image came from: "registry", "engine", "oci:DIR" or "package" (the
+	// image archives of a RAM package).
 	Source string `json:"source"`
 	// ManifestDigest is the image ID after loading on the containerd image store.
 	ManifestDigest string `json:"manifestDigest"`

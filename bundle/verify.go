@@ -45,7 +45,7 @@ const (
 )
 
 // Verify checks the bundle at path (a directory or an archive, see Walk) against
-// shared/docs/bundle-format.md, reading it once: every file against SHA256SUMS, every image of
+// docs/bundle-format.md, reading it once: every file against SHA256SUMS, every image of
 // airpack.json against its archive (index.json, manifest.json, each blob's digest, manifests,
 // configs, layers), and the compose file against the bundle (images shipped, no build, every
 // bind-mount source, env_file, config and secret file inside the bundle and present).

@@ -1,7 +1,7 @@
 package bundle
 
 // Fixtures for the verify, walk and inspect tests: real, small bundles in the format of
-// shared/docs/bundle-format.md, written as a directory or as a .tar, .tar.gz or .tar.zst archive.
+// docs/bundle-format.md, written as a directory or as a .tar, .tar.gz or .tar.zst archive.
 
 import (
 	"archive/tar"

@@ -1,6 +1,6 @@
 package ram
 
-// RAM -> Compose: one service per component, following shared/docs/ram-format.md §6.
+// RAM -> Compose: one service per component, following docs/ram-format.md §6.
 //
 // What a RAM template leaves to the platform at install time is done here, once, so that the
 // resulting project runs with plain `docker compose up`:

@@ -2,7 +2,7 @@
 // rainbond-app; Kato's identical kato-app): a gzip tar holding one directory with metadata.json,
 // the template, and component-images.tar, a docker-save archive of every component's image.
 //
-// The contract is shared/docs/ram-format.md, drawn from goodrain/rainbond-oam. What the platform
+// The contract is docs/ram-format.md, drawn from goodrain/rainbond-oam. What the platform
 // importer requires shapes this package:
 //
 //   - metadata.json is decoded strictly into typed structs (Template, Component, ...): a value
@@ -19,7 +19,7 @@
 //     archive it was given holds every share_image, and refuses names containing "plugin" in a
 //     template without plugins (the importer would skip all its images).
 //
-//   - ToCompose turns a template into a Compose project (ram-format.md §6) and FromCompose
-//     turns a Compose project back into a template; what Compose cannot express travels in
+//   - ToCompose turns a template into a Compose project (docs/ram-format.md §6) and FromCompose
+//     turns a Compose project back into a template (§7); what Compose cannot express travels in
 //     x-ram extension fields (extension.go), so RAM -> bundle -> RAM loses nothing.
 package ram

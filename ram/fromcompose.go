@@ -49,7 +49,7 @@ const fcMaxConfigFileSize = 4 << 20
 //
 // Each service becomes a component whose ids derive from the group name and the service name
 // (StableID): converting the same project twice gives the same template. Mapping
-// (shared/docs/ram-format.md §6): the shipped image is share_image and image; ports become
+// (docs/ram-format.md §7): the shipped image is share_image and image; ports become
 // port_map_list (`ports` entries, published, is_outer_service; `expose` is_inner_service;
 // protocol from app_protocol, else udp or tcp); environment becomes service_env_map_list;
 // bind-mounted files, file-based configs and secrets inside opts.Dir become config-file volumes
