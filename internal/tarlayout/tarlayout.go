@@ -94,6 +94,21 @@ func header(e Entry) ([]byte, error) {
 	return b.Bytes(), nil
 }
 
+// Member returns entry e as it stands in an archive: its header, its Body and the padding to the
+// next block. It is how a member is added to an archive planned without it.
+func Member(e Entry) ([]byte, error) {
+	if int64(len(e.Body)) != e.Size {
+		return nil, fmt.Errorf("tar entry %s: body of %d bytes, size %d", e.Name, len(e.Body), e.Size)
+	}
+	h, err := header(e)
+	if err != nil {
+		return nil, err
+	}
+	b := make([]byte, int64(len(h))+pad(e.Size))
+	copy(b[copy(b, h):], e.Body)
+	return b, nil
+}
+
 // Size is the total size of the archive in bytes.
 func (l *Layout) Size() int64 { return l.size }
 

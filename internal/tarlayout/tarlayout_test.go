@@ -101,3 +101,32 @@ func (w *writerAt) WriteAt(p []byte, off int64) (int, error) {
 	}
 	return copy(w.b[off:], p), nil
 }
+
+// A member added with Member is what Plan would have laid out.
+func TestMemberAppends(t *testing.T) {
+	a := Entry{Name: "top/a", Size: 3, Body: []byte("abc")}
+	b := Entry{Name: "top/b.sig", Size: 600, Body: bytes.Repeat([]byte{1}, 600)}
+	frame := func(entries ...Entry) []byte {
+		l, err := Plan(entries)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := &writerAt{}
+		if err := l.WriteFrame(w, 0); err != nil {
+			t.Fatal(err)
+		}
+		return w.b
+	}
+	m, err := Member(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	one := frame(a)
+	got := append(append(one[:len(one)-2*block:len(one)-2*block], m...), make([]byte, 2*block)...)
+	if !bytes.Equal(got, frame(a, b)) {
+		t.Fatal("Member differs from the planned member")
+	}
+	if _, err := Member(Entry{Name: "x", Size: 2, Body: []byte("a")}); err == nil {
+		t.Fatal("a body shorter than its size was taken")
+	}
+}
