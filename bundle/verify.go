@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"path"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/distribution/reference"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"golang.org/x/crypto/ssh"
 
 	"github.com/airpack/airpack/internal/xio"
 )
@@ -54,6 +56,62 @@ const (
 // bundle archive, truncated or corrupt, of an airpack.json format newer than this build. The
 // manifest is returned when airpack.json parses.
 func Verify(ctx context.Context, path string) (*Manifest, []Problem, error) {
+	v, err := VerifyBundle(ctx, path)
+	if err != nil {
+		return nil, nil, err
+	}
+	return v.Manifest, v.Problems, nil
+}
+
+// Verification is what VerifyBundle found.
+type Verification struct {
+	// Manifest is set when airpack.json parses.
+	Manifest *Manifest
+	Problems []Problem
+	// Signed is set when the bundle holds a SHA256SUMS.sig; Key is then its key's fingerprint
+	// (SHA256:…) when the signature matches SHA256SUMS, and Signer, with WithAllowedSigners, the
+	// principals of the allowed signers line that trusts it.
+	Signed      bool
+	Key, Signer string
+	// sums is the SHA256SUMS read, nil when missing or too large.
+	sums []byte
+}
+
+// VerifyOption changes what VerifyBundle checks.
+type VerifyOption func(*verifyOptions)
+
+type verifyOptions struct {
+	signers  *AllowedSigners
+	identity string
+}
+
+// WithAllowedSigners makes VerifyBundle check the bundle's signature first, before anything
+// else (VerifySignature): a bundle not signed by a key of signers (for identity, when not "") is
+// refused with a *SignatureError.
+func WithAllowedSigners(signers *AllowedSigners, identity string) VerifyOption {
+	return func(o *verifyOptions) { o.signers, o.identity = signers, identity }
+}
+
+// VerifyBundle is Verify, telling also about the bundle's signature. A signature that does not
+// match SHA256SUMS is a Problem; with WithAllowedSigners, the signature is checked before the
+// bundle is read and any refusal is the error.
+func VerifyBundle(ctx context.Context, path string, opts ...VerifyOption) (*Verification, error) {
+	var o verifyOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	var signed []byte
+	res := &Verification{}
+	if o.signers != nil {
+		sums, sig, err := ReadSums(ctx, path)
+		if err != nil {
+			return nil, err
+		}
+		if res.Signer, err = VerifySignature(sums, sig, o.signers, o.identity); err != nil {
+			return nil, err
+		}
+		signed = sums
+	}
 	v := &verifier{
 		files:    map[string]fileFacts{},
 		small:    map[string][]byte{},
@@ -62,13 +120,32 @@ func Verify(ctx context.Context, path string) (*Manifest, []Problem, error) {
 	err := Walk(ctx, path, v.file)
 	entries, err := splitEntryErrors(err)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	for _, e := range entries {
 		v.problem(e.Name, "%s", e.Msg)
 	}
 	v.check(ctx)
-	return v.manifest, v.problems, nil
+	res.sums = v.small[SumsFile]
+	if _, res.Signed = v.files[SigFile]; res.Signed {
+		sig := v.small[SigFile]
+		if sig == nil {
+			sig = []byte{} // too large to be kept: not a signature
+		}
+		key, err := CheckSignature(res.sums, sig)
+		var se *SignatureError
+		switch {
+		case errors.As(err, &se):
+			v.problem(SigFile, "%s", strings.TrimPrefix(se.Error(), SigFile+": "))
+		case err == nil:
+			res.Key = ssh.FingerprintSHA256(key)
+		}
+	}
+	if signed != nil && !bytes.Equal(signed, res.sums) {
+		v.problem(SumsFile, "changed while the bundle was being verified: verify it again")
+	}
+	res.Manifest, res.Problems = v.manifest, v.problems
+	return res, nil
 }
 
 // splitEntryErrors separates the *EntryError values Walk reports from an error that stopped it.

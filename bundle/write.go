@@ -16,6 +16,7 @@ import (
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
+	"golang.org/x/crypto/ssh"
 
 	"github.com/airpack/airpack/internal/tarlayout"
 )
@@ -80,10 +81,27 @@ func FormatOf(out string) Format {
 	return FormatDir
 }
 
+// WriteOption changes how Write writes a bundle.
+type WriteOption func(*writeOptions)
+
+type writeOptions struct {
+	signer ssh.Signer
+}
+
+// WithSigner makes Write sign the bundle: SHA256SUMS.sig (see Sign) follows SHA256SUMS. A nil
+// signer writes an unsigned bundle.
+func WithSigner(s ssh.Signer) WriteOption {
+	return func(o *writeOptions) { o.signer = s }
+}
+
 // Write writes the bundle to out, in the format its name asks for. It builds under a temporary
 // name beside out and renames it into place only when complete: on error or cancellation
 // nothing is left behind. An existing out is refused unless force.
-func Write(ctx context.Context, out string, c Contents, force bool) (err error) {
+func Write(ctx context.Context, out string, c Contents, force bool, opts ...WriteOption) (err error) {
+	var o writeOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	if _, err := os.Lstat(out); err == nil && !force {
 		return fmt.Errorf("output %s already exists: remove it or pass --force to replace it", out)
 	}
@@ -104,17 +122,17 @@ func Write(ctx context.Context, out string, c Contents, force bool) (err error) 
 	switch f := FormatOf(out); f {
 	case FormatDir:
 		built = filepath.Join(tmp, "bundle")
-		if _, err := writeDir(ctx, built, c); err != nil {
+		if _, err := writeDir(ctx, built, c, o); err != nil {
 			return err
 		}
 	case FormatTar:
 		built = filepath.Join(tmp, "bundle.tar")
-		if err := writeTarFile(ctx, built, c); err != nil {
+		if err := writeTarFile(ctx, built, c, o); err != nil {
 			return err
 		}
 	default:
 		dir := filepath.Join(tmp, c.Dir)
-		if _, err := writeDir(ctx, dir, c); err != nil {
+		if _, err := writeDir(ctx, dir, c, o); err != nil {
 			return err
 		}
 		built = filepath.Join(tmp, "bundle.tar.x")
@@ -140,7 +158,7 @@ func replace(built, out, tmp string) error {
 }
 
 // writeDir writes the bundle as a directory and returns its sums.
-func writeDir(ctx context.Context, dir string, c Contents) (Sums, error) {
+func writeDir(ctx context.Context, dir string, c Contents, o writeOptions) (Sums, error) {
 	sums := Sums{}
 	for _, f := range c.Files {
 		if err := ctx.Err(); err != nil {
@@ -169,6 +187,15 @@ func writeDir(ctx context.Context, dir string, c Contents) (Sums, error) {
 	}
 	if err := os.WriteFile(filepath.Join(dir, SumsFile), sums.Format(), 0o644); err != nil {
 		return nil, err
+	}
+	if o.signer != nil {
+		sig, err := Sign(sums.Format(), o.signer)
+		if err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(filepath.Join(dir, SigFile), sig, 0o644); err != nil {
+			return nil, err
+		}
 	}
 	return sums, nil
 }
@@ -292,8 +319,9 @@ func sumsSize(entries []entry) int64 {
 }
 
 // writeTarFile writes the bundle straight into one uncompressed tar: every size is known up
-// front, so image blobs land at their final offsets with no staging copy.
-func writeTarFile(ctx context.Context, dst string, c Contents) error {
+// front, so image blobs land at their final offsets with no staging copy. The signature, whose
+// size is not, is added after SHA256SUMS at the end.
+func writeTarFile(ctx context.Context, dst string, c Contents, o writeOptions) error {
 	entries, err := archiveEntries(c, func(f File) (int64, error) {
 		if f.Src == "" {
 			return int64(len(f.Body)), nil
@@ -355,6 +383,20 @@ func writeTarFile(ctx context.Context, dst string, c Contents) error {
 	if _, err := f.WriteAt(body, l.DataOffset(len(entries))); err != nil {
 		return err
 	}
+	if o.signer != nil {
+		sig, err := Sign(body, o.signer)
+		if err != nil {
+			return err
+		}
+		m, err := tarlayout.Member(tarlayout.Entry{Name: path.Join(c.Dir, SigFile), Mode: 0o644, Size: int64(len(sig)), Body: sig})
+		if err != nil {
+			return err
+		}
+		// Over the end-of-archive marker, which follows it again.
+		if _, err := f.WriteAt(append(m, make([]byte, 2*512)...), l.Size()-2*512); err != nil {
+			return err
+		}
+	}
 	return f.Close()
 }
 
@@ -375,7 +417,7 @@ func compressDir(ctx context.Context, dst, root, top string, format Format) erro
 			return err
 		}
 		rel, err := filepath.Rel(dir, p)
-		if err != nil || filepath.ToSlash(rel) == SumsFile {
+		if err != nil || filepath.ToSlash(rel) == SumsFile || filepath.ToSlash(rel) == SigFile {
 			return err
 		}
 		info, err := d.Info()
@@ -388,7 +430,11 @@ func compressDir(ctx context.Context, dst, root, top string, format Format) erro
 	if err != nil {
 		return err
 	}
+	// archiveEntries sorts the files: the signature comes right after SHA256SUMS.
 	c.Files = append(c.Files, File{Name: SumsFile, Src: filepath.Join(dir, SumsFile), Mode: 0o644})
+	if _, err := os.Stat(filepath.Join(dir, SigFile)); err == nil {
+		c.Files = append(c.Files, File{Name: SigFile, Src: filepath.Join(dir, SigFile), Mode: 0o644})
+	}
 	entries, err := archiveEntries(c, func(f File) (int64, error) {
 		st, err := os.Stat(f.Src)
 		if err != nil {
