@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"golang.org/x/crypto/ssh"
 
 	"github.com/airpack/airpack/bundle"
 	"github.com/airpack/airpack/compose"
@@ -43,6 +44,8 @@ type Options struct {
 	Log func(format string, args ...any)
 	// CreatedBy is recorded in airpack.json.
 	CreatedBy string
+	// Signer, when set, signs the bundle (bundle.WithSigner).
+	Signer ssh.Signer
 }
 
 func (o *Options) logf(format string, args ...any) {
@@ -148,7 +151,7 @@ func Pack(ctx context.Context, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	script, err := loader.Script(m, loader.WithComposeFile(out.ComposeYAML))
+	script, err := loader.Script(m)
 	if err != nil {
 		return nil, err
 	}
@@ -164,7 +167,7 @@ func Pack(ctx context.Context, opts Options) (*Result, error) {
 	opts.logf("writing %s (%d images, %s)", opts.Output, len(images), bundle.HumanSize(archive.Size()))
 	aw := archiveWriter{archive, []imageset.Option{imageset.WithJobs(opts.Jobs), imageset.WithProgress(opts.Progress)}}
 	contents := bundle.Contents{Dir: name + "-" + opts.Version, Files: files, Archives: []bundle.ArchiveWriter{aw}}
-	if err := bundle.Write(ctx, opts.Output, contents, opts.Force); err != nil {
+	if err := bundle.Write(ctx, opts.Output, contents, opts.Force, bundle.WithSigner(opts.Signer)); err != nil {
 		return nil, fmt.Errorf("write bundle %s: %w", opts.Output, err)
 	}
 	return &Result{Manifest: m, Output: opts.Output}, nil

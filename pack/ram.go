@@ -13,6 +13,7 @@ import (
 
 	"github.com/compose-spec/compose-go/v2/dotenv"
 	"github.com/google/go-containerregistry/pkg/name"
+	"golang.org/x/crypto/ssh"
 
 	"github.com/airpack/airpack/compose"
 	"github.com/airpack/airpack/imageset"
@@ -41,6 +42,8 @@ type RAMOptions struct {
 	Progress  imageset.Progress
 	Log       func(format string, args ...any)
 	CreatedBy string
+	// Signer, when set, signs the bundle (bundle.WithSigner).
+	Signer ssh.Signer
 }
 
 func (o *RAMOptions) logf(format string, args ...any) {
@@ -143,6 +146,7 @@ func PackRAM(ctx context.Context, opts RAMOptions) (*Result, error) {
 		Progress:     opts.Progress,
 		Log:          opts.Log,
 		CreatedBy:    opts.CreatedBy,
+		Signer:       opts.Signer,
 	})
 }
 

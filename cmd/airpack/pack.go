@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/urfave/cli/v3"
+	"golang.org/x/crypto/ssh"
 
 	"github.com/airpack/airpack/compose"
 	"github.com/airpack/airpack/pack"
@@ -36,7 +37,12 @@ becomes a service; its images come from the package itself (no registry, no engi
 version default to the template's group_name and group_version. Values the template leaves to
 the platform ("**None**") are generated once and written to the bundle's .env, shared by the
 component and everything depending on it. --max-size (default 20GiB) stops reading a package
-that expands past it.`,
+that expands past it.
+
+--sign-key KEY signs the bundle with an OpenSSH ed25519 private key (ssh-keygen -t ed25519):
+SHA256SUMS.sig, an SSH signature of SHA256SUMS for the namespace "airpack", which targets check
+with airpack verify --allowed-signers or ssh-keygen -Y verify. A key with a passphrase takes it
+from $AIRPACK_SIGN_PASSPHRASE, else asks on the terminal. The key is read before anything else.`,
 		Flags: append(projectFlags(""),
 			&cli.StringFlag{Name: "ram", Usage: "pack this RAM / KatoApp package (.tar.gz, or a Rainbond 5.2 .zip) instead of a compose project", TakesFile: true},
 			&cli.StringFlag{Name: "max-size", Value: "20GiB", Usage: "with --ram: stop when the package expands past this size (e.g. 512MiB, 20GiB)"},
@@ -44,14 +50,19 @@ that expands past it.`,
 			&cli.StringFlag{Name: "version", Usage: "bundle version, e.g. 1.0 (required, except with --ram: the template's group_version)"},
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "output: .tar, .tar.gz, .tar.zst or a directory (default: <name>-<version>.tar)"},
 			&cli.BoolFlag{Name: "force", Usage: "replace an existing output"},
+			&cli.StringFlag{Name: "sign-key", Usage: "sign the bundle (SHA256SUMS.sig) with this OpenSSH ed25519 private key file", TakesFile: true},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print nothing but errors"},
 		),
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			if cmd.Args().Present() {
 				return fmt.Errorf("pack takes no arguments (got %q): use -f for compose files", cmd.Args().Slice())
 			}
+			signer, err := signingKey(cmd, "sign-key")
+			if err != nil {
+				return err
+			}
 			if cmd.IsSet("ram") {
-				return packRAM(ctx, cmd)
+				return packRAM(ctx, cmd, signer)
 			}
 			if cmd.IsSet("max-size") {
 				return fmt.Errorf("--max-size applies to --ram packages only")
@@ -71,6 +82,7 @@ that expands past it.`,
 				Progress:     log.progress(),
 				Log:          log.logf,
 				CreatedBy:    "airpack " + version,
+				Signer:       signer,
 			}
 			res, err := pack.Pack(ctx, opts)
 			log.finish(err != nil)
@@ -78,7 +90,7 @@ that expands past it.`,
 				return err
 			}
 			m := res.Manifest
-			log.logf("packed %s %s: %d images for %s in %s", m.Name, m.Version, len(m.Images), m.Platform, res.Output)
+			log.logf("packed %s %s: %d images for %s in %s%s", m.Name, m.Version, len(m.Images), m.Platform, res.Output, signedBy(signer))
 			log.logf("next: airpack verify %s; on the target: ./load.sh && docker compose up -d", res.Output)
 			return nil
 		},
@@ -97,7 +109,7 @@ var ramConflicts = []struct{ name, show string }{
 	{"allow-outside", "--allow-outside"},
 }
 
-func packRAM(ctx context.Context, cmd *cli.Command) error {
+func packRAM(ctx context.Context, cmd *cli.Command, signer ssh.Signer) error {
 	var bad []string
 	for _, f := range ramConflicts {
 		if cmd.IsSet(f.name) {
@@ -128,13 +140,14 @@ func packRAM(ctx context.Context, cmd *cli.Command) error {
 		Progress:  log.progress(),
 		Log:       log.logf,
 		CreatedBy: "airpack " + version,
+		Signer:    signer,
 	})
 	log.finish(err != nil)
 	if err != nil {
 		return err
 	}
 	m := res.Manifest
-	log.logf("packed %s %s: %d images for %s in %s", m.Name, m.Version, len(m.Images), m.Platform, res.Output)
+	log.logf("packed %s %s: %d images for %s in %s%s", m.Name, m.Version, len(m.Images), m.Platform, res.Output, signedBy(signer))
 	log.logf("next: airpack verify %s; on the target: ./load.sh && docker compose up -d (host ports and generated secrets are in .env)", res.Output)
 	return nil
 }

@@ -41,23 +41,12 @@ func NewKey(t testing.TB, dir, typ, name, passphrase string) Key {
 	return k
 }
 
-// Run runs ssh-keygen with args and stdin and returns its combined output; failing to run it is
-// fatal, exiting non-zero is not (see Fail).
+// Run runs ssh-keygen with args and stdin and returns its combined output; failing is fatal.
 func Run(t testing.TB, stdin []byte, args ...string) string {
 	t.Helper()
 	out, err := run(t, stdin, args...)
 	if err != nil {
 		t.Fatalf("ssh-keygen %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return out
-}
-
-// Fail runs ssh-keygen as Run does and fails the test unless it exits non-zero.
-func Fail(t testing.TB, stdin []byte, args ...string) string {
-	t.Helper()
-	out, err := run(t, stdin, args...)
-	if _, ok := err.(*exec.ExitError); !ok {
-		t.Fatalf("ssh-keygen %s: want a non-zero exit, got %v\n%s", strings.Join(args, " "), err, out)
 	}
 	return out
 }
