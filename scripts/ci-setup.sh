@@ -2,7 +2,8 @@
 # ci-setup.sh: make this Debian 12 machine ready for `make test` (CI runs it on a fresh machine;
 # safe to re-run):
 #   1. apt-get install the Debian packages the tests use: Docker 20.10 (docker.io, with
-#      containerd 1.6, runc 1.1, iptables), docker-registry, shellcheck, busybox, dash, zstd, and
+#      containerd 1.6, runc 1.1, iptables), docker-registry, shellcheck, busybox, dash, zstd,
+#      openssh-client (ssh-keygen), and
 #      what runc's cgo build needs (gcc, libseccomp-dev, pkg-config). Package scripts are kept
 #      from starting services (dockerd, docker-registry): scripts/engine.sh runs the engines.
 #   2. scripts/build-tools.sh: the docker compose plugin and the Docker 29 engine (.tools/bin),
@@ -28,6 +29,7 @@ packages=(
 	make curl ca-certificates git procps util-linux
 	openssl perl # load.sh tests: openssl dgst and shasum (perl) as checksum tools, perl's streamer
 	strace       # load.sh tests: the perl streamer really uses sendfile(2)
+	openssh-client # ssh-keygen: the signature tests (bundle, cmd/airpack, load.sh)
 	time # /usr/bin/time: peak memory in scripts/bench.sh
 )
 
@@ -127,7 +129,7 @@ shim_version() {
 }
 cgroup_mount() { awk '$3 ~ /^cgroup2?$/ {print $3, $2; found = 1; exit} END {exit !found}' /proc/mounts; }
 
-need_cmd go docker dockerd containerd runc docker-registry shellcheck busybox dash zstd openssl shasum \
+need_cmd go docker dockerd containerd runc docker-registry shellcheck busybox dash zstd openssl shasum ssh-keygen \
 	pkg-config gcc make curl iptables ip pgrep findmnt setsid flock
 for f in "${outputs[@]}"; do
 	[[ -x $f ]] || problems+=("missing: $f (scripts/build-tools.sh did not build it)")
