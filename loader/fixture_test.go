@@ -5,19 +5,14 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -103,11 +98,9 @@ func splitManifest() *bundle.Manifest {
 //	received     what the last docker load read, from -i PATH or its standard input
 //	load_bytes   the byte count of each docker load's input, one line per load that read it all
 //	registered   the references each docker load registered, one per line
-//	compose_images  what docker compose config --images prints
-//	endpoint     what docker context inspect names as the engine's endpoint
-//	down, nocompose, composefail, loadfail, pushfail: present to make that part fail
-//	loadearly    N: docker load reads N bytes, registers every image and succeeds (reading on
-//	             until its input ends when loadearly_reads_on exists)
+//	ps           what docker compose ps prints (docker compose up --wait fails unless every
+//	             line's state is running or exited with 0, and its health empty or healthy)
+//	down, nocompose, loadfail, pushfail: present to make that part fail
 //
 // Like docker, load reads its whole input before it registers anything, and registers nothing
 // (failing with "unexpected EOF") when that input is not a whole archive of the bundle; image
@@ -123,10 +116,6 @@ down() {
 	exit 1
 }
 case $1 in
-context)
-	[ "$2 $3 $4" = "inspect --format {{.Endpoints.docker.Host}}" ] || { echo "fake docker: unexpected: $*" >&2; exit 99; }
-	cat "$s/endpoint"
-	;;
 version)
 	down
 	case ${3:-} in
@@ -162,14 +151,15 @@ compose)
 		exit 1
 	fi
 	case "$*" in
-	*"config --images"*)
-		if [ -e "$s/composefail" ]; then
-			echo "yaml: line 2: mapping values are not allowed in this context" >&2
-			exit 15
-		fi
-		echo "WARN[0000] a warning compose prints on stderr" >&2
-		cat "$s/compose_images"
+	"compose up -d --wait")
+		echo "Container shop-web-1 Started" >&2
+		while IFS='|' read -r svc state health code ports; do
+			case $state/$health/$code in running//* | running/healthy/* | exited//0) ;; *) echo "dependency failed to start: container shop-$svc-1 is $state $health" >&2; exit 1 ;; esac
+		done <"$s/ps"
 		;;
+	"compose ps -a --format {{.Service}}|{{.State}}|{{.Health}}|{{.ExitCode}}|{{.Ports}}") cat "$s/ps" ;;
+	"compose logs --no-color --tail 20 "*) echo "log of $6: line 1"; echo "log of $6: it failed" ;;
+	"compose version --short") echo 2.32.4 ;;
 	*) echo "Docker Compose version v2.32.4" ;;
 	esac
 	;;
@@ -195,7 +185,6 @@ load)
 	while [ $# -gt 0 ]; do
 		case $1 in
 		-q) ;;
-		--api) ;; # run by the fake engine API (serveAPI), its input the upload
 		-i) input=$2; shift ;;
 		*) echo "fake docker: unexpected load argument: $1" >&2; exit 99 ;;
 		esac
@@ -205,26 +194,9 @@ load)
 		echo "Error processing tar file(exit status 1): no space left on device" >&2
 		exit 1
 	fi
-	if [ -e "$s/loadearly" ]; then
-		# An engine whose tar reader met an end-of-archive marker the damage forged: it stops
-		# reading and loads what it had.
-		echo $$ >"$s/load_pid"
-		head -c "$(cat "$s/loadearly")" >"$s/received"
-		while read -r ref id arch; do
-			printf '%s\n' "$id" >"$s/images/$(key "$ref")"
-			printf '%s\n' "$ref" >>"$s/registered"
-		done <"$s/load_result"
-		: >"$s/load_registered"
-		# The containerd store's import is done, but the CLI may go on sending what it is given.
-		[ ! -e "$s/loadearly_reads_on" ] || cat >/dev/null
-		exit 0
-	fi
-	if [ -n "$input" ]; then
-		[ -f "$input" ] || { echo "open $input: no such file or directory" >&2; exit 1; }
-		cat -- "$input" >"$s/received"
-	else
-		cat >"$s/received"
-	fi
+	[ -n "$input" ] || { echo "fake docker: load without -i" >&2; exit 99; }
+	[ -f "$input" ] || { echo "open $input: no such file or directory" >&2; exit 1; }
+	cat -- "$input" >"$s/received"
 	wc -c <"$s/received" >>"$s/load_bytes"
 	whole=
 	while read -r ref id arch; do
@@ -270,7 +242,6 @@ type fixture struct {
 	cwd   string // where load.sh is started from
 	tmp   string // TMPDIR: load.sh's work dir goes there, and must be gone after each run
 	env   []string
-	sock  string // the fake engine API's unix socket (serveAPI), if any
 }
 
 // hashTool says which checksum command PATH offers: "sha256sum" (GNU), "busybox" (busybox's
@@ -318,11 +289,9 @@ func newFixture(t *testing.T, m *bundle.Manifest, hashTool string) *fixture {
 	for _, im := range m.Images {
 		refs = append(refs, im.Ref)
 	}
-	fx.setState("compose_images", strings.Join(refs, "\n")+"\n")
 	fx.setState("log", "")
 	fx.setLoadResult("classic")
-	// An endpoint that is no socket: load.sh leaves uploads to docker load (see serveAPI).
-	fx.setState("endpoint", "unix://"+filepath.Join(fx.state, "no-such.sock"))
+	fx.setState("ps", "web|running||0|0.0.0.0:8080->80/tcp\napi|running|healthy|0|\n")
 
 	// PATH: coreutils, the chosen checksum tool, and docker.
 	for _, c := range coreutils {
@@ -360,17 +329,6 @@ func (fx *fixture) shimTool(name, before string) {
 	fx.addBin(name, fmt.Sprintf("#!/bin/sh\nprintf '%%s\\n' \"$(printf '%%s' \"%s $*\" | tr '\\n' ' ')\" >>\"$FAKE_DOCKER_STATE/tools\"\n%s\nexec %s \"$@\"\n", name, before, real))
 }
 
-// gateArchiveHash makes the archive checksum (openssl, which must be the archive hasher) wait
-// until docker load has read n bytes, or until the file release exists when n < 0 (at most 10 s),
-// so that a test knows what docker load had read when load.sh learnt the checksum.
-func (fx *fixture) gateArchiveHash(n int64) {
-	cond := fmt.Sprintf(`[ "$(wc -c <"$FAKE_DOCKER_STATE/received" 2>/dev/null || echo 0)" -ge %d ]`, n)
-	if n < 0 {
-		cond = `[ -e "$FAKE_DOCKER_STATE/release" ]`
-	}
-	fx.shimTool("openssl", fmt.Sprintf(`case "$*" in *dgst*.tar*) i=0; until %s || [ $i -ge 1000 ]; do sleep 0.01; i=$((i+1)); done ;; esac`, cond))
-}
-
 // toolCalls returns the calls the shims of shimTool logged.
 func (fx *fixture) toolCalls() []string {
 	b, err := os.ReadFile(filepath.Join(fx.state, "tools"))
@@ -400,20 +358,11 @@ func (fx *fixture) wantLoads(r result, want ...string) {
 	}
 }
 
-// nothingLoaded fails the test unless the failed run r left the engine as it was: no image
-// registered, no docker load that read a whole archive, no process left running. (docker load
-// may have started: load.sh streams an archive while it checks the rest, and kills docker load
-// before the stream ends when a check fails.)
+// nothingLoaded fails the test unless the failed run r never ran docker load, and left no
+// process running.
 func (fx *fixture) nothingLoaded(r result) {
 	fx.t.Helper()
-	if reg := fx.registered(); len(reg) != 0 {
-		fx.t.Fatalf("docker load registered %q; output:\n%s", reg, r.out)
-	}
-	for _, a := range fx.m.Archives {
-		if n := fx.received(); n >= a.Size {
-			fx.t.Fatalf("docker load read %d bytes, %s's whole size; output:\n%s", n, a.Path, r.out)
-		}
-	}
+	fx.wantLoads(r)
 	fx.checkNoLeftovers(r)
 }
 
@@ -444,17 +393,6 @@ func (fx *fixture) flipByte(rel string, off int) {
 	}
 	b[off] ^= 1
 	must(fx.t, os.WriteFile(p, b, 0o644))
-}
-
-// dockerCalls counts the docker invocations by command: "info", "version", "compose", "image",
-// "load"...; "all" is the total.
-func (fx *fixture) dockerCalls() map[string]int {
-	n := map[string]int{}
-	for _, c := range fx.calls("") {
-		n[strings.Fields(c)[0]]++
-		n["all"]++
-	}
-	return n
 }
 
 // fakeArchive is image archive number i: a tar (as airpack writes them: whole 512-byte blocks,
@@ -683,17 +621,6 @@ func (fx *fixture) checkNoLeftovers(r result) {
 	fx.t.Errorf("processes left running after load.sh exited: %q; output:\n%s", left, r.out)
 }
 
-// composeAsPacked makes the bundle's load.sh as airpack pack does, knowing the compose file it
-// wrote (WithComposeFile), and SHA256SUMS to match.
-func (fx *fixture) composeAsPacked() {
-	compose, err := os.ReadFile(filepath.Join(fx.dir, bundle.ComposeFile))
-	must(fx.t, err)
-	script, err := Script(fx.m, WithComposeFile(compose))
-	must(fx.t, err)
-	fx.write(bundle.LoaderFile, string(script))
-	fx.writeSums()
-}
-
 // replaceArchive gives the bundle's archive number i the content, and the bundle a load.sh,
 // airpack.json and SHA256SUMS to match.
 func (fx *fixture) replaceArchive(i int, content string) {
@@ -745,94 +672,4 @@ func wantLastLine(t *testing.T, r result, subs ...string) {
 			t.Errorf("last line lacks %q: %q; output:\n%s", s, last, r.out)
 		}
 	}
-}
-
-// serveAPI makes the fake docker's endpoint a unix socket on which the fake engine API serves
-// POST /images/load as a real engine does: the upload goes to the fake docker's load (logged as
-// "load --api", with -q for quiet=1, in the bundle dir), whose "Loaded image" lines become
-// {"stream": ...} messages and whose failure an {"error": ...} one, in a 200 answer. The handler
-// answers once that load has ended and the upload has been read (or its connection closed).
-func (fx *fixture) serveAPI() {
-	fx.sock = socketPath(fx.t)
-	l, err := net.Listen("unix", fx.sock)
-	must(fx.t, err)
-	var handlers sync.WaitGroup
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		handlers.Add(1)
-		defer handlers.Done()
-		fx.apiLoad(w, r)
-	})}
-	go srv.Serve(l)
-	fx.t.Cleanup(func() {
-		srv.Close()
-		handlers.Wait()
-	})
-	fx.setState("endpoint", "unix://"+fx.sock)
-}
-
-func (fx *fixture) apiLoad(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost || r.URL.Path != "/images/load" {
-		w.WriteHeader(http.StatusNotFound)
-		fmt.Fprintln(w, `{"message":"page not found"}`)
-		return
-	}
-	args := []string{"load", "--api"}
-	if r.URL.Query().Get("quiet") == "1" {
-		args = append(args, "-q")
-	}
-	cmd := exec.Command(filepath.Join(fx.bin, "docker"), args...)
-	cmd.Dir = fx.dir
-	cmd.Env = fx.env
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout = &stdout
-	cmd.Stderr = &stderr
-	in, err := cmd.StdinPipe()
-	if err == nil {
-		err = cmd.Start()
-	}
-	if err != nil { // (not t.Fatal: this is the server's goroutine)
-		fx.t.Errorf("fake engine API: %v", err)
-		w.WriteHeader(http.StatusInternalServerError)
-		return
-	}
-	copied := make(chan struct{})
-	go func() {
-		defer close(copied)
-		io.Copy(in, r.Body)
-		in.Close()
-	}()
-	loadErr := cmd.Wait()
-	<-copied
-	w.Header().Set("Content-Type", "application/json")
-	enc := json.NewEncoder(w)
-	for _, l := range strings.SplitAfter(stdout.String(), "\n") {
-		if l != "" {
-			enc.Encode(map[string]string{"stream": l})
-		}
-	}
-	if loadErr != nil {
-		msg := strings.TrimSpace(stderr.String())
-		enc.Encode(map[string]any{"errorDetail": map[string]string{"message": msg}, "error": msg})
-	}
-}
-
-// socketPath is a path for a unix socket, in a temp dir removed when the test ends (not under
-// t.TempDir(): a socket's path has at most 107 bytes).
-func socketPath(t *testing.T) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "airpack-api")
-	must(t, err)
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	return filepath.Join(dir, "docker.sock")
-}
-
-// deadSocket is a unix socket nobody listens on: a connection to it is refused.
-func deadSocket(t *testing.T) string {
-	t.Helper()
-	sock := socketPath(t)
-	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
-	must(t, err)
-	l.SetUnlinkOnClose(false)
-	must(t, l.Close())
-	return sock
 }

@@ -2,9 +2,7 @@ package loader
 
 import (
 	"bytes"
-	"crypto/sha256"
 	_ "embed"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"path"
@@ -47,17 +45,11 @@ const (
 	formatInfo = "{{.DockerRootDir}}\n{{json .DriverStatus}}\n" +
 		`{{range .ClientInfo.Plugins}}{{if eq .Name "compose"}}{{.Version}}{{end}}{{end}}`
 	formatImageID = "{{.Id}}"
-	// formatEndpoint is where the CLI reaches the engine (DOCKER_HOST, else the current context's
-	// endpoint): load.sh uploads an archive to the engine itself when that is a local unix socket.
-	formatEndpoint = "{{.Endpoints.docker.Host}}"
+	// formatPS is one container of the application as load.sh --up lists it (docker compose ps):
+	// fields separated by |, which none of them holds, so that an empty one (no healthcheck) stays
+	// a field for sh's read.
+	formatPS = "{{.Service}}|{{.State}}|{{.Health}}|{{.ExitCode}}|{{.Ports}}"
 )
-
-// streamTail is what load.sh withholds of an image archive from docker load until the archive's
-// checksum matched: the tar's end-of-archive marker (two 512-byte zero blocks, as Go's
-// archive/tar and so airpack write it) and the block before it, the last data block of the last
-// member, which in an airpack archive is a blob and never empty. Without them docker load reads a
-// tar that ends inside a member, fails with "unexpected EOF" and registers no image.
-const streamTail = 1536
 
 // composeDefaultFiles are the names docker compose finds by itself in the current directory; the
 // bundle's compose file must be one of them for `docker compose up -d` to need no -f.
@@ -80,34 +72,23 @@ type scriptData struct {
 	Platform      string // os/arch[/variant], as packed
 	OSArch        string // os/arch: what `docker version` reports to compare with
 	ComposeFile   string
-	// ComposeSHA256 is the sha256 (hex) of the compose file airpack wrote, "" when unknown. When
-	// SHA256SUMS lists the compose file with it, the file is airpack's, whose every image: is a
-	// literal reference to a shipped image, and load.sh need not run docker compose config to
-	// learn which images it names.
-	ComposeSHA256 string
 	OverrideFile  string
 	Marker        string
-	ManifestFile  string
-	LoaderFile    string
 	SumsFile      string
 	SigFile       string
 	EnvFile       string
-	NeedKB        int64 // free space docker load needs under Docker's root dir: twice the archives
-	StreamTail    int64
-	Archives      []archiveData
-	Images        []imageData
-	Format        map[string]string
+	// Required are the files SHA256SUMS must list, one per line: the compose file, airpack.json,
+	// load.sh and the image archives.
+	Required string
+	NeedKB   int64 // free space docker load needs under Docker's root dir: twice the archives
+	Archives []archiveData
+	Images   []imageData
+	Format   map[string]string
 }
 
 type archiveData struct {
 	Path string
-	Size int64
-	MiB  int64 // Size in MiB, rounded up
-	// HeadMiB MiB and HeadBlocks 512-byte blocks are what docker load may read of the archive
-	// before its checksum is known: all but the last streamTail bytes. Both are 0 when the
-	// archive is too small, or not a whole number of tar blocks, to end a stream inside a member:
-	// load.sh then checks it before loading.
-	HeadMiB, HeadBlocks int64
+	MiB  int64 // its size in MiB, rounded up
 }
 
 type imageData struct {
@@ -121,19 +102,6 @@ type imageData struct {
 	Services []string
 }
 
-// Option adds to what Script knows of the bundle.
-type Option func(*scriptData)
-
-// WithComposeFile gives Script the compose file's contents as airpack writes it into the bundle.
-// load.sh then runs docker compose config only when the bundle's SHA256SUMS lists another compose
-// file (one edited since, with SHA256SUMS made again), or for --check: the compose file airpack
-// wrote names nothing but the bundle's images. Without it, load.sh always runs docker compose
-// config to check the images the compose file names.
-func WithComposeFile(body []byte) Option {
-	sum := sha256.Sum256(body)
-	return func(d *scriptData) { d.ComposeSHA256 = hex.EncodeToString(sum[:]) }
-}
-
 // Script renders the bundle's load.sh for the manifest m. The script embeds everything it needs
 // (image table: ref, services, expected config digest and manifest digest, archive path; bundle
 // name, version, platform; archive sizes) so it never parses JSON.
@@ -141,13 +109,10 @@ func WithComposeFile(body []byte) Option {
 // Script refuses a manifest load.sh could not handle correctly: a missing or malformed field, an
 // image in no listed archive, a reference without a tag, a service named twice, or an upgrade
 // bundle (m.Base set), whose base check load.sh does not do yet.
-func Script(m *bundle.Manifest, opts ...Option) ([]byte, error) {
+func Script(m *bundle.Manifest) ([]byte, error) {
 	d, err := newScriptData(m)
 	if err != nil {
 		return nil, fmt.Errorf("generate %s: %w", bundle.LoaderFile, err)
-	}
-	for _, o := range opts {
-		o(d)
 	}
 	var buf bytes.Buffer
 	if err := tmpl.Execute(&buf, d); err != nil {
@@ -172,17 +137,14 @@ func newScriptData(m *bundle.Manifest) (*scriptData, error) {
 		ComposeFile:  m.ComposeFile,
 		OverrideFile: OverrideFile,
 		Marker:       overrideMarker,
-		ManifestFile: bundle.ManifestFile,
-		LoaderFile:   bundle.LoaderFile,
 		SumsFile:     bundle.SumsFile,
 		SigFile:      bundle.SigFile,
 		EnvFile:      bundle.EnvFile,
-		StreamTail:   streamTail,
 		Format: map[string]string{
-			"Info":     formatInfo,
-			"Server":   formatServer,
-			"ImageID":  formatImageID,
-			"Endpoint": formatEndpoint,
+			"Info":    formatInfo,
+			"Server":  formatServer,
+			"ImageID": formatImageID,
+			"PS":      formatPS,
 		},
 	}
 	if err := checkText("name", m.Name); err != nil {
@@ -203,6 +165,7 @@ func newScriptData(m *bundle.Manifest) (*scriptData, error) {
 		return nil, fmt.Errorf("compose file %q: load.sh expects it at the bundle's top under a name docker compose finds by itself (%s)", d.ComposeFile, strings.Join(composeDefaultFiles, ", "))
 	}
 
+	required := []string{d.ComposeFile, bundle.ManifestFile, bundle.LoaderFile}
 	if len(m.Archives) == 0 {
 		return nil, errors.New("the manifest lists no image archive")
 	}
@@ -219,10 +182,12 @@ func newScriptData(m *bundle.Manifest) (*scriptData, error) {
 				return nil, fmt.Errorf("archive %s is listed twice", a.Path)
 			}
 		}
-		d.Archives = append(d.Archives, newArchiveData(a))
+		d.Archives = append(d.Archives, archiveData{Path: a.Path, MiB: (a.Size + 1<<20 - 1) >> 20})
+		required = append(required, a.Path)
 		total += a.Size
 	}
 	d.NeedKB = (2*total + 1023) / 1024
+	d.Required = strings.Join(required, "\n")
 
 	if len(m.Images) == 0 {
 		return nil, errors.New("the manifest lists no image")
@@ -247,15 +212,6 @@ func newScriptData(m *bundle.Manifest) (*scriptData, error) {
 		d.Images = append(d.Images, id)
 	}
 	return d, nil
-}
-
-func newArchiveData(a bundle.Archive) archiveData {
-	d := archiveData{Path: a.Path, Size: a.Size, MiB: (a.Size + 1<<20 - 1) >> 20}
-	if a.Size%512 == 0 && a.Size > streamTail {
-		head := a.Size - streamTail
-		d.HeadMiB, d.HeadBlocks = head>>20, head&(1<<20-1)/512
-	}
-	return d
 }
 
 func newImageData(img bundle.Image, archives []bundle.Archive) (imageData, error) {
