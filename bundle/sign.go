@@ -218,6 +218,9 @@ func CheckSignature(sums, sig []byte) (ssh.PublicKey, error) {
 // `ssh-keygen -Y verify -n airpack -I identity` would. It returns the principals of the allowed
 // signers line that matched. Every refusal is a *SignatureError.
 func VerifySignature(sums, sig []byte, signers *AllowedSigners, identity string) (string, error) {
+	if signers == nil {
+		return "", errors.New("no allowed signers to check the signature against")
+	}
 	key, err := CheckSignature(sums, sig)
 	if err != nil {
 		return "", err
