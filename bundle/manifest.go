@@ -22,6 +22,10 @@ const (
 	ImageArchive = ImagesDir + "/images.tar"
 )
 
+// EnvFileMode is the .env file's mode in a bundle, directory or archive: it can hold generated
+// passwords (RAM templates' **None** values), so only its owner reads it.
+const EnvFileMode = 0o600
+
 // Manifest is airpack.json: enough for the loader, verify and inspect to work without opening the
 // image archives.
 type Manifest struct {

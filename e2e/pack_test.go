@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/airpack/airpack/bundle"
+	"github.com/airpack/airpack/internal/sshtest"
 )
 
 // project is a Compose project on disk made by writeProject.
@@ -166,10 +167,9 @@ func TestPackLoadRun(t *testing.T) {
 	pk.extract(t)
 
 	r := must(t, pk.dir, "./load.sh")
-	if strings.Contains(r.String(), "already loaded") {
-		t.Errorf("first load claims images were already there:\n%s", r)
+	if !strings.Contains(r.String(), bundle.ImageArchive+": docker load (") || !strings.Contains(r.String(), "4 image(s) loaded, 0 already present") {
+		t.Errorf("first load did not load the archive:\n%s", r)
 	}
-	wantUpload(t, r)
 	pk.checkIDs(t)
 
 	t.Cleanup(func() { run(t, pk.dir, nil, "docker", "compose", "down", "-v") })
@@ -183,7 +183,7 @@ func TestPackLoadRun(t *testing.T) {
 
 	// A second load finds everything in place and loads nothing.
 	r = must(t, pk.dir, "./load.sh")
-	if !strings.Contains(r.String(), "already loaded") || strings.Contains(r.String(), "Loaded image") {
+	if !strings.Contains(r.String(), "its images are loaded already") || strings.Contains(r.String(), "Loaded image") {
 		t.Errorf("second load.sh loaded again:\n%s", r)
 	}
 	pk.checkIDs(t)
@@ -198,14 +198,7 @@ func TestLoadPushesToPrivateRegistry(t *testing.T) {
 	pk.extract(t)
 
 	private := startRegistry(t)
-	// Without perl (a minimal host), docker load reads the archive from a FIFO fed by dd.
-	r := run(t, pk.dir, []string{"PATH=" + pathWithout(t, "perl")}, "./load.sh", "--registry", private.host+"/mirror")
-	if r.err != nil {
-		t.Fatalf("load.sh --registry without perl: %v\n%s", r.err, r)
-	}
-	if !strings.Contains(r.String(), "while docker load reads "+bundle.ImageArchive) {
-		t.Errorf("load.sh without perl did not stream the archive to docker load:\n%s", r)
-	}
+	must(t, pk.dir, "./load.sh", "--registry", private.host+"/mirror")
 	override, err := os.ReadFile(filepath.Join(pk.dir, "docker-compose.override.yaml"))
 	if err != nil {
 		t.Fatalf("load.sh --registry wrote no override: %v", err)
@@ -239,36 +232,129 @@ func TestLoadPushesToPrivateRegistry(t *testing.T) {
 	}
 }
 
-func TestCorruptBundleLoadsNothing(t *testing.T) {
+// Each damage a copy can suffer stops load.sh before docker load runs: the engine ends with no
+// image of the bundle and no docker load process, and the message names the file.
+func TestDamagedBundleLoadsNothing(t *testing.T) {
 	reg := startRegistry(t)
-	pk := packProject(t, reg, "e2ecorrupt")
+	pk := packProject(t, reg, "e2edamage")
 	removeImages(t, pk.proj.images...)
 	reg.stop()
 	pk.extract(t)
-
-	// Flip one byte in the middle of the image archive.
 	archive := filepath.Join(pk.dir, bundle.ImageArchive)
-	b, err := os.ReadFile(archive)
-	if err != nil {
-		t.Fatal(err)
+	rewrite := func(t *testing.T, path string, change func([]byte) []byte) {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, change(b), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
-	b[len(b)/2] ^= 0x01
-	if err := os.WriteFile(archive, b, 0o644); err != nil {
-		t.Fatal(err)
+	damages := []struct {
+		name   string
+		damage func(t *testing.T, dir string)
+		want   string
+	}{
+		{"flipped byte", func(t *testing.T, dir string) {
+			rewrite(t, filepath.Join(dir, bundle.ImageArchive), func(b []byte) []byte { b[len(b)/2] ^= 1; return b })
+		}, bundle.ImageArchive + " (damaged)"},
+		{"zero-filled tar header", func(t *testing.T, dir string) {
+			rewrite(t, filepath.Join(dir, bundle.ImageArchive), func(b []byte) []byte { clear(b[:1024]); return b })
+		}, bundle.ImageArchive + " (damaged)"},
+		{"truncated archive", func(t *testing.T, dir string) {
+			rewrite(t, filepath.Join(dir, bundle.ImageArchive), func(b []byte) []byte { return b[:len(b)-1536] })
+		}, bundle.ImageArchive + " (damaged)"},
+		{"missing archive", func(t *testing.T, dir string) {
+			if err := os.Remove(filepath.Join(dir, bundle.ImageArchive)); err != nil {
+				t.Fatal(err)
+			}
+		}, bundle.ImageArchive + " (missing)"},
+		{"extra file", func(t *testing.T, dir string) {
+			write(t, filepath.Join(dir, "compose.override.yml"), "services: {}\n")
+		}, "compose.override.yml (added: not in SHA256SUMS)"},
+		{"changed SHA256SUMS", func(t *testing.T, dir string) {
+			rewrite(t, filepath.Join(dir, bundle.SumsFile), func(b []byte) []byte {
+				i := strings.Index(string(b), "  "+bundle.ImageArchive)
+				b[i-1] ^= 1 // another last digit for the archive's sum
+				return b
+			})
+		}, bundle.ImageArchive + " (damaged)"},
 	}
 	before := allImageIDs(t)
-
-	r := airpack(t, "", "verify", pk.dir)
-	if r.err == nil || !strings.Contains(r.stderr, bundle.ImageArchive) {
+	for _, d := range damages {
+		t.Run(d.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "bundle")
+			must(t, "", "cp", "-a", pk.dir, dir)
+			d.damage(t, dir)
+			r := run(t, dir, nil, "./load.sh")
+			if r.err == nil || !strings.Contains(r.stderr, "FAILED at step 3 (files): bundle files do not match SHA256SUMS: ") ||
+				!strings.Contains(r.stderr, d.want) || !strings.Contains(r.stderr, "nothing was loaded") {
+				t.Errorf("load.sh of a bundle with a %s: %v, want a failure naming %s:\n%s", d.name, r.err, d.want, r)
+			}
+			if strings.Contains(r.stdout, "docker load") {
+				t.Errorf("load.sh ran docker load:\n%s", r)
+			}
+			if after := allImageIDs(t); after != before {
+				t.Errorf("the engine's images changed:\nbefore:\n%s\nafter:\n%s", before, after)
+			}
+			if ps := dockerLoads(t); ps != "" {
+				t.Errorf("docker load processes running: %s", ps)
+			}
+		})
+	}
+	// airpack verify names the damage too.
+	rewrite(t, archive, func(b []byte) []byte { b[len(b)/2] ^= 1; return b })
+	if r := airpack(t, "", "verify", pk.dir); r.err == nil || !strings.Contains(r.stderr, bundle.ImageArchive) {
 		t.Errorf("verify of a corrupt bundle: %v, want a failure naming %s:\n%s", r.err, bundle.ImageArchive, r)
 	}
-	r = run(t, pk.dir, nil, "./load.sh")
-	if r.err == nil || !strings.Contains(r.String(), bundle.ImageArchive+" (damaged); nothing was loaded") {
-		t.Errorf("load.sh of a corrupt bundle: %v, want a failure naming %s:\n%s", r.err, bundle.ImageArchive, r)
+}
+
+// dockerLoads lists the running docker load processes ("" for none).
+func dockerLoads(t *testing.T) string {
+	t.Helper()
+	var found []string
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		b, err := os.ReadFile(p)
+		if err == nil && strings.HasPrefix(string(b), "docker\x00load") {
+			found = append(found, strings.ReplaceAll(string(b), "\x00", " "))
+		}
 	}
-	wantUpload(t, r)
-	if after := allImageIDs(t); after != before {
-		t.Errorf("load.sh changed the engine's images despite the corrupt bundle:\nbefore:\n%s\nafter:\n%s", before, after)
+	return strings.Join(found, "; ")
+}
+
+// Signed with airpack pack --sign-key, the bundle loads with --allowed-signers naming the key,
+// and a bundle signed by another key loads nothing.
+func TestSignedBundle(t *testing.T) {
+	keys := t.TempDir()
+	release := sshtest.NewKey(t, keys, "ed25519", "release", "")
+	other := sshtest.NewKey(t, keys, "ed25519", "other", "")
+	allowed := filepath.Join(keys, "allowed_signers")
+	write(t, allowed, "release@shop.example "+release.Public+"\n")
+
+	reg := startRegistry(t)
+	refs := reg.push(t, "sig", "1.0", "", "web")
+	proj := simpleProject(t, fmt.Sprintf("services:\n  web:\n    image: %s\n", refs["web"]))
+	t.Cleanup(func() { removeImages(t, refs["web"]) })
+	for _, c := range []struct {
+		key  sshtest.Key
+		want string
+	}{
+		{other, "FAILED at step 2 (signature): SHA256SUMS.sig is not from a key in " + allowed},
+		{release, `Good "airpack" signature for release@shop.example`},
+	} {
+		out := filepath.Join(t.TempDir(), "sig-1.0")
+		if r := airpack(t, proj, "pack", "--version", "1.0", "--sign-key", c.key.Private, "-o", out); r.err != nil {
+			t.Fatalf("pack --sign-key: %v\n%s", r.err, r)
+		}
+		removeImages(t, refs["web"])
+		r := run(t, out, nil, "./load.sh", "--allowed-signers", allowed)
+		if !strings.Contains(r.String(), c.want) {
+			t.Errorf("load.sh --allowed-signers of a bundle signed by %s: want %q:\n%s", c.key.Private, c.want, r)
+		}
+		if loaded := imageID(t, refs["web"]) != ""; loaded != (c.key == release) {
+			t.Errorf("signed by %s: image loaded = %v:\n%s", c.key.Private, loaded, r)
+		}
 	}
 }
 
@@ -294,9 +380,16 @@ func TestDemoBundleRuns(t *testing.T) {
 	}
 	removeImages(t, refs...)
 	t.Cleanup(func() { removeImages(t, refs...) })
-	must(t, dir, "./load.sh")
 	t.Cleanup(func() { run(t, dir, nil, "docker", "compose", "down", "-v") })
-	must(t, dir, "docker", "compose", "up", "-d")
+	r = must(t, dir, "./load.sh", "--up")
+	for _, svc := range []string{"web", "api", "echo", "worker"} {
+		if !strings.Contains(r.stdout, "    "+svc+": running") {
+			t.Errorf("load.sh --up does not list %s as running:\n%s", svc, r)
+		}
+	}
+	if !strings.Contains(r.stdout, fmt.Sprintf("web: running, ports 0.0.0.0:%d->8080/tcp", port)) {
+		t.Errorf("load.sh --up does not show web's published port:\n%s", r)
+	}
 	body := httpGet(t, fmt.Sprintf("http://127.0.0.1:%d/", port))
 	for _, want := range []string{"config=demo config v1", "greeting=hello from .env", "api=token=demo-token", "echo=echo ok"} {
 		if !strings.Contains(body, want) {
@@ -305,37 +398,55 @@ func TestDemoBundleRuns(t *testing.T) {
 	}
 }
 
-// wantUpload checks that load.sh uploaded the image archive to the engine's API itself (perl is
-// installed and the endpoint is the engine's unix socket).
-func wantUpload(t *testing.T, r result) {
-	t.Helper()
-	if !strings.Contains(r.String(), bundle.ImageArchive+" goes to the engine's API (/var/run/docker.sock)") {
-		t.Errorf("load.sh did not upload %s to the engine's API:\n%s", bundle.ImageArchive, r)
+// load.sh --up fails naming a service whose healthcheck fails, with its log, and lists the
+// healthy one as healthy.
+func TestUpNamesUnhealthyService(t *testing.T) {
+	oci := filepath.Join(t.TempDir(), "oci")
+	must(t, moduleRoot, "go", "run", "./internal/demo/mkimages", "-o", oci, "-version", "1.0")
+	proj := t.TempDir()
+	must(t, "", "cp", "-a", filepath.Join(moduleRoot, "testdata", "demo")+"/.", proj)
+	write(t, filepath.Join(proj, "health.yaml"), `services:
+  api:
+    healthcheck:
+      test: ["CMD", "/app/demoapp", "probe", "http://127.0.0.1:8081/"]
+      interval: 1s
+      retries: 3
+  echo:
+    healthcheck:
+      test: ["CMD", "/app/demoapp", "probe", "http://127.0.0.1:9/"]
+      interval: 1s
+      retries: 2
+`)
+	port := freePort(t)
+	out := filepath.Join(t.TempDir(), "health-1.0")
+	r := run(t, proj, []string{fmt.Sprintf("WEB_PORT=%d", port)}, airpackBin, "pack", "-f", "compose.yaml", "-f", "health.yaml",
+		"--source", "oci:"+oci, "--version", "1.0", "--name", "health", "-o", out)
+	if r.err != nil {
+		t.Fatalf("pack: %v\n%s", r.err, r)
+	}
+	m := readManifest(t, out)
+	var refs []string
+	for _, im := range m.Images {
+		refs = append(refs, im.Ref)
+	}
+	removeImages(t, refs...)
+	t.Cleanup(func() { removeImages(t, refs...) })
+	t.Cleanup(func() { run(t, out, nil, "docker", "compose", "down", "-v") })
+	r = run(t, out, nil, "./load.sh", "--up")
+	if r.err == nil {
+		t.Fatalf("load.sh --up succeeded with an unhealthy service:\n%s", r)
+	}
+	for _, want := range []string{"api: running (healthy)", "echo: running (unhealthy)", "the last lines of echo's log", "listening on :8082"} {
+		if !strings.Contains(r.String(), want) {
+			t.Errorf("load.sh --up output lacks %q:\n%s", want, r)
+		}
+	}
+	if last := lastLine(r.stderr); !strings.Contains(last, "FAILED at step 8 (up): not running or not healthy: echo (running, unhealthy)") {
+		t.Errorf("last line %q does not name echo", last)
 	}
 }
 
-// pathWithout is a PATH of one temp dir holding a link to every command on $PATH except those
-// whose name starts with prefix.
-func pathWithout(t *testing.T, prefix string) string {
-	t.Helper()
-	bin := t.TempDir()
-	for _, dir := range filepath.SplitList(os.Getenv("PATH")) {
-		ents, err := os.ReadDir(dir)
-		if err != nil {
-			continue
-		}
-		for _, e := range ents {
-			if strings.HasPrefix(e.Name(), prefix) {
-				continue
-			}
-			// The first one on PATH wins, as for the shell.
-			if _, err := os.Lstat(filepath.Join(bin, e.Name())); err == nil {
-				continue
-			}
-			if err := os.Symlink(filepath.Join(dir, e.Name()), filepath.Join(bin, e.Name())); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	return bin
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return lines[len(lines)-1]
 }

@@ -157,7 +157,7 @@ func Pack(ctx context.Context, opts Options) (*Result, error) {
 	}
 	files := []bundle.File{
 		{Name: bundle.ComposeFile, Body: out.ComposeYAML},
-		{Name: bundle.EnvFile, Body: out.DotEnv},
+		{Name: bundle.EnvFile, Body: out.DotEnv, Mode: bundle.EnvFileMode},
 		{Name: bundle.LoaderFile, Body: script, Mode: 0o755},
 		{Name: bundle.ManifestFile, Body: manifestJSON},
 	}

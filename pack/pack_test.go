@@ -1,6 +1,7 @@
 package pack
 
 import (
+	"archive/tar"
 	"context"
 	"io"
 	"log"
@@ -135,6 +136,53 @@ func TestPackRefusesBadOptionsBeforeWork(t *testing.T) {
 		_, err := Pack(context.Background(), c.opts)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%+v: %v, want %q", c.opts, err, c.want)
+		}
+	}
+}
+
+// The bundle's .env can hold generated passwords: only its owner may read it, in a directory
+// and in an archive alike.
+func TestPackEnvFileMode(t *testing.T) {
+	host := testRegistry(t, "shop/web:1.0")
+	dir := project(t, "name: shop\nservices:\n  web:\n    image: "+host+"/shop/web:1.0\n    environment:\n      PASSWORD: ${PASSWORD}\n")
+	if err := os.WriteFile(filepath.Join(dir, ".env"), []byte("PASSWORD=s3cret\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, out := range []string{filepath.Join(t.TempDir(), "shop-1.0"), filepath.Join(t.TempDir(), "shop-1.0.tar")} {
+		if _, err := Pack(context.Background(), Options{Compose: compose.LoadOptions{WorkDir: dir}, Version: "1.0", Output: out, Sources: []string{"registry"}}); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasSuffix(out, ".tar") {
+			st, err := os.Stat(filepath.Join(out, bundle.EnvFile))
+			if err != nil || st.Mode().Perm() != 0o600 {
+				t.Errorf("%s/.env: mode %v (%v), want 0600", out, st.Mode().Perm(), err)
+			}
+			continue
+		}
+		f, err := os.Open(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		tr := tar.NewReader(f)
+		found := false
+		for {
+			h, err := tr.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if h.Name == "shop-1.0/.env" {
+				found = true
+				if h.Mode != 0o600 {
+					t.Errorf("%s: .env has mode %o, want 0600", out, h.Mode)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("%s has no shop-1.0/.env", out)
 		}
 	}
 }

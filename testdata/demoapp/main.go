@@ -6,6 +6,8 @@
 //	demoapp api     :8081  GET / answers "token=$API_TOKEN" and records a hit in /data
 //	demoapp echo    :8082  GET / answers "echo ok"
 //	demoapp worker         idles (a service with no port)
+//	demoapp probe URL      exits 0 when GET URL answers 200, else 1: a healthcheck for images
+//	                       without a shell
 //	demoapp report [-listen :8080] [-env A,B] [-file PATH] [-call URL]
 //	                       GET / reports the named variables ("env A=..."), the file's content
 //	                       ("file=..."), and the answer of URL ("call=..."; $VARs in it expanded
@@ -26,7 +28,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: demoapp web|api|echo|worker|report")
+		fmt.Fprintln(os.Stderr, "usage: demoapp web|api|echo|worker|report|probe")
 		os.Exit(2)
 	}
 	switch role := os.Args[1]; role {
@@ -38,6 +40,8 @@ func main() {
 		serve(":8082", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "echo ok") })
 	case "report":
 		report(os.Args[2:])
+	case "probe":
+		probe(os.Args[2:])
 	case "worker":
 		for {
 			time.Sleep(time.Hour)
@@ -120,4 +124,22 @@ func report(args []string) {
 			fmt.Fprintf(w, "call=%s\n", strings.ReplaceAll(get(os.ExpandEnv(*call)), "\n", " | "))
 		}
 	})
+}
+
+func probe(args []string) {
+	if len(args) != 1 {
+		fmt.Fprintln(os.Stderr, "usage: demoapp probe URL")
+		os.Exit(2)
+	}
+	c := http.Client{Timeout: 2 * time.Second}
+	resp, err := c.Get(args[0])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		fmt.Fprintln(os.Stderr, args[0], "answered", resp.Status)
+		os.Exit(1)
+	}
 }
