@@ -126,7 +126,7 @@ func newScriptData(m *bundle.Manifest) (*scriptData, error) {
 		return nil, errors.New("no manifest")
 	}
 	if m.Base != nil {
-		// bundle-format.md, load.sh step 3: not implemented, so such a bundle would load without
+		// docs/bundle-format.md, load.sh step 4: not implemented, so such a bundle would load without
 		// its base check and fail in docker load with a confusing message.
 		return nil, fmt.Errorf("%s %s is an upgrade bundle (base %s %s): load.sh cannot check base images yet", m.Name, m.Version, m.Base.Name, m.Base.Version)
 	}

@@ -241,6 +241,17 @@ func TestVerifyFilesListing(t *testing.T) {
 			want: "images/images.tar (not listed in SHA256SUMS)",
 		},
 		{
+			name: "a path outside the bundle",
+			change: func(fx *fixture) {
+				f, err := os.OpenFile(filepath.Join(fx.dir, bundle.SumsFile), os.O_APPEND|os.O_WRONLY, 0)
+				must(fx.t, err)
+				_, err = f.WriteString(strings.Repeat("0", 64) + "  ../outside\n")
+				must(fx.t, err)
+				must(fx.t, f.Close())
+			},
+			want: "FAILED at step 3 (files): bundle files do not match SHA256SUMS: ../outside (outside the bundle)",
+		},
+		{
 			name:   "no checksum tool",
 			change: func(fx *fixture) { must(fx.t, os.Remove(filepath.Join(fx.bin, "sha256sum"))) },
 			want:   "FAILED at step 3 (files): none of openssl, sha256sum or shasum is installed",

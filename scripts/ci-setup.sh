@@ -27,8 +27,7 @@ packages=(
 	docker-registry shellcheck busybox dash zstd xz-utils
 	gcc libc6-dev libseccomp-dev pkg-config # runc for engine 29 (cgo, seccomp)
 	make curl ca-certificates git procps util-linux
-	openssl perl # load.sh tests: openssl dgst and shasum (perl) as checksum tools, perl's streamer
-	strace       # load.sh tests: the perl streamer really uses sendfile(2)
+	openssl perl # load.sh tests: openssl dgst and shasum (perl) as checksum tools
 	openssh-client # ssh-keygen: the signature tests (bundle, cmd/airpack, load.sh)
 	time # /usr/bin/time: peak memory in scripts/bench.sh
 )
