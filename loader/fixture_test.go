@@ -98,9 +98,10 @@ func splitManifest() *bundle.Manifest {
 //	received     what the last docker load read, from -i PATH or its standard input
 //	load_bytes   the byte count of each docker load's input, one line per load that read it all
 //	registered   the references each docker load registered, one per line
+//	compose_images  what docker compose config --images prints
 //	ps           what docker compose ps prints (docker compose up --wait fails unless every
 //	             line's state is running or exited with 0, and its health empty or healthy)
-//	down, nocompose, loadfail, pushfail: present to make that part fail
+//	down, nocompose, composefail, loadfail, pushfail: present to make that part fail
 //
 // Like docker, load reads its whole input before it registers anything, and registers nothing
 // (failing with "unexpected EOF") when that input is not a whole archive of the bundle; image
@@ -160,6 +161,11 @@ compose)
 	"compose ps -a --format {{.Service}}|{{.State}}|{{.Health}}|{{.ExitCode}}|{{.Ports}}") cat "$s/ps" ;;
 	"compose logs --no-color --tail 20 "*) echo "log of $6: line 1"; echo "log of $6: it failed" ;;
 	"compose version --short") echo 2.32.4 ;;
+	"compose -f docker-compose.yaml config --images")
+		[ ! -e "$s/composefail" ] || { echo "yaml: line 2: mapping values are not allowed in this context" >&2; exit 15; }
+		echo "WARN[0000] a warning compose prints on stderr" >&2
+		cat "$s/compose_images"
+		;;
 	*) echo "Docker Compose version v2.32.4" ;;
 	esac
 	;;
@@ -289,6 +295,7 @@ func newFixture(t *testing.T, m *bundle.Manifest, hashTool string) *fixture {
 	for _, im := range m.Images {
 		refs = append(refs, im.Ref)
 	}
+	fx.setState("compose_images", strings.Join(refs, "\n")+"\n")
 	fx.setState("log", "")
 	fx.setLoadResult("classic")
 	fx.setState("ps", "web|running||0|0.0.0.0:8080->80/tcp\napi|running|healthy|0|\n")
@@ -619,6 +626,17 @@ func (fx *fixture) checkNoLeftovers(r result) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	fx.t.Errorf("processes left running after load.sh exited: %q; output:\n%s", left, r.out)
+}
+
+// composeAsPacked makes the bundle's load.sh as airpack pack does, knowing the compose file it
+// wrote (WithComposeFile), and SHA256SUMS to match.
+func (fx *fixture) composeAsPacked() {
+	compose, err := os.ReadFile(filepath.Join(fx.dir, bundle.ComposeFile))
+	must(fx.t, err)
+	script, err := Script(fx.m, WithComposeFile(compose))
+	must(fx.t, err)
+	fx.write(bundle.LoaderFile, string(script))
+	fx.writeSums()
 }
 
 // replaceArchive gives the bundle's archive number i the content, and the bundle a load.sh,

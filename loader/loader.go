@@ -2,6 +2,8 @@ package loader
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	_ "embed"
 	"errors"
 	"fmt"
@@ -72,6 +74,10 @@ type scriptData struct {
 	Platform      string // os/arch[/variant], as packed
 	OSArch        string // os/arch: what `docker version` reports to compare with
 	ComposeFile   string
+	// ComposeSHA256 is the sha256 (hex) of the compose file airpack wrote, "" when unknown: that
+	// file names only the bundle's images, and load.sh asks docker compose which images a compose
+	// file names only when SHA256SUMS lists another one.
+	ComposeSHA256 string
 	OverrideFile  string
 	Marker        string
 	SumsFile      string
@@ -102,6 +108,15 @@ type imageData struct {
 	Services []string
 }
 
+// Option adds to what Script knows of the bundle.
+type Option func(*scriptData)
+
+// WithComposeFile gives Script the contents of the compose file airpack writes into the bundle.
+func WithComposeFile(body []byte) Option {
+	sum := sha256.Sum256(body)
+	return func(d *scriptData) { d.ComposeSHA256 = hex.EncodeToString(sum[:]) }
+}
+
 // Script renders the bundle's load.sh for the manifest m. The script embeds everything it needs
 // (image table: ref, services, expected config digest and manifest digest, archive path; bundle
 // name, version, platform; archive sizes) so it never parses JSON.
@@ -109,10 +124,13 @@ type imageData struct {
 // Script refuses a manifest load.sh could not handle correctly: a missing or malformed field, an
 // image in no listed archive, a reference without a tag, a service named twice, or an upgrade
 // bundle (m.Base set), whose base check load.sh does not do yet.
-func Script(m *bundle.Manifest) ([]byte, error) {
+func Script(m *bundle.Manifest, opts ...Option) ([]byte, error) {
 	d, err := newScriptData(m)
 	if err != nil {
 		return nil, fmt.Errorf("generate %s: %w", bundle.LoaderFile, err)
+	}
+	for _, o := range opts {
+		o(d)
 	}
 	var buf bytes.Buffer
 	if err := tmpl.Execute(&buf, d); err != nil {

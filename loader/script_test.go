@@ -765,3 +765,47 @@ func TestSignature(t *testing.T) {
 		wantContains(t, r, "signed (SHA256SUMS.sig), not checked: to check it, run ./load.sh --allowed-signers FILE, or ssh-keygen -Y verify -f FILE -I SIGNER -n airpack -s SHA256SUMS.sig <SHA256SUMS")
 	})
 }
+
+// With the compose file airpack wrote (its checksum in load.sh, and SHA256SUMS listing it),
+// load.sh needs no docker compose config to know the file names only the bundle's images; it
+// asks docker compose for a compose file edited since (with SHA256SUMS made again to match),
+// and refuses an image that is not in the bundle.
+func TestComposeFileAsPacked(t *testing.T) {
+	forEachShell(t, func(t *testing.T, sh []string) {
+		fx := newFixture(t, sampleManifest(), "sha256sum")
+		fx.composeAsPacked()
+		// What docker compose config would say: were it asked, load.sh would fail.
+		fx.setState("compose_images", "nginx:1.25\nregistry.example.com/other:2\n")
+		r := fx.run(sh)
+		wantCode(t, r, 0)
+		if n := len(fx.calls("compose -f")); n != 0 {
+			t.Fatalf("docker compose config ran %d times, want none", n)
+		}
+		fx.wantLoads(r, "load -i ./images/images.tar")
+
+		// Edited since, SHA256SUMS made again: docker compose config says what it names.
+		for _, img := range fx.m.Images {
+			must(t, os.Remove(filepath.Join(fx.state, "images", imageKey(img.Ref))))
+		}
+		fx.write(bundle.ComposeFile, "services:\n  web:\n    image: registry.example.com/other:2\n")
+		fx.writeSums()
+		fx.setState("log", "")
+		r = fx.run(sh)
+		wantCode(t, r, 1)
+		wantLastLine(t, r, "FAILED at step 3 (files): docker-compose.yaml names the image registry.example.com/other:2, which this bundle does not ship; nothing was loaded")
+		if n := len(fx.calls("compose -f docker-compose.yaml config --images")); n != 1 {
+			t.Fatalf("docker compose config ran %d times for an edited compose file, want 1", n)
+		}
+		fx.nothingLoaded(r)
+
+		// Edited to name shipped images only: it loads.
+		fx.setState("compose_images", "nginx:1.25\n")
+		r = fx.run(sh)
+		wantCode(t, r, 0)
+
+		fx.touchState("composefail")
+		r = fx.run(sh)
+		wantCode(t, r, 1)
+		wantLastLine(t, r, "FAILED at step 3 (files): docker compose cannot read docker-compose.yaml")
+	})
+}

@@ -151,7 +151,7 @@ func Pack(ctx context.Context, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	script, err := loader.Script(m)
+	script, err := loader.Script(m, loader.WithComposeFile(out.ComposeYAML))
 	if err != nil {
 		return nil, err
 	}
