@@ -53,6 +53,8 @@ type Project struct {
 	includeVars map[string]string
 	// includes tells whether the project includes other projects.
 	includes bool
+	// warnings found while loading, for Output.Warnings
+	warnings []string
 }
 
 // Name returns the project name.

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -34,6 +35,9 @@ type Output struct {
 	ComposeYAML []byte     // the bundle's docker-compose.yaml
 	DotEnv      []byte     // the bundle's .env
 	Files       []FileCopy // files to copy into the bundle, sorted by Dst
+	// Warnings say where the bundle keeps the project's meaning only in part, or leaves a
+	// decision to the target (a host path, an unset variable), one sentence each.
+	Warnings []string
 }
 
 // FileCopy is one regular file to copy into the bundle.
@@ -78,6 +82,13 @@ type rewriter struct {
 	files map[string]FileCopy
 	// shipped maps an absolute source to its bundle path ("files/...")
 	shipped map[string]string
+	// warnings for Output.Warnings, in the order found
+	warnings []string
+}
+
+// warnf records a warning for Output.Warnings.
+func (r *rewriter) warnf(format string, args ...any) {
+	r.warnings = append(r.warnings, fmt.Sprintf(format, args...))
 }
 
 func (r *rewriter) rewrite() (*Output, error) {
@@ -124,7 +135,7 @@ func (r *rewriter) rewrite() (*Output, error) {
 		return nil, err
 	}
 
-	out := &Output{ComposeYAML: composeYAML, DotEnv: dotEnv}
+	out := &Output{ComposeYAML: composeYAML, DotEnv: dotEnv, Warnings: append(slices.Clone(r.p.warnings), r.warnings...)}
 	for _, dst := range sortedKeys(r.files) {
 		out.Files = append(out.Files, r.files[dst])
 	}

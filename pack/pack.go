@@ -59,6 +59,9 @@ type Result struct {
 	Manifest *bundle.Manifest
 	// Output is where the bundle is: opts.Output, or the default <name>-<version>.tar.
 	Output string
+	// Warnings say where the bundle keeps the project's meaning only in part, or leaves a
+	// decision to the target: the user must read them.
+	Warnings []string
 }
 
 // Pack builds the bundle described by opts. Without opts.Output it writes
@@ -170,7 +173,7 @@ func Pack(ctx context.Context, opts Options) (*Result, error) {
 	if err := bundle.Write(ctx, opts.Output, contents, opts.Force, bundle.WithSigner(opts.Signer)); err != nil {
 		return nil, fmt.Errorf("write bundle %s: %w", opts.Output, err)
 	}
-	return &Result{Manifest: m, Output: opts.Output}, nil
+	return &Result{Manifest: m, Output: opts.Output, Warnings: out.Warnings}, nil
 }
 
 type archiveWriter struct {

@@ -89,6 +89,10 @@ from $AIRPACK_SIGN_PASSPHRASE, else asks on the terminal. The key is read before
 			if err != nil {
 				return err
 			}
+			_, stderr := writers(cmd)
+			for _, w := range res.Warnings {
+				fmt.Fprintln(stderr, "airpack: warning: "+w)
+			}
 			m := res.Manifest
 			log.logf("packed %s %s: %d images for %s in %s%s", m.Name, m.Version, len(m.Images), m.Platform, res.Output, signedBy(signer))
 			log.logf("next: airpack verify %s; on the target: ./load.sh && docker compose up -d", res.Output)
