@@ -113,10 +113,18 @@ func (p *Project) defaultImage(s types.ServiceConfig) string {
 // Load loads a compose project the way `docker compose` does with the same
 // flags, and keeps its non-interpolated model for Rewrite.
 func Load(ctx context.Context, opts LoadOptions) (*Project, error) {
-	p, err := load(ctx, opts)
+	var p *Project
+	logged, err := captureLogWarnings(func() (err error) {
+		p, err = load(ctx, opts)
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("load compose project: %w", err)
 	}
+	for i, w := range logged {
+		logged[i] = relPaths(w, p.Dir())
+	}
+	p.warnings = append(logged, p.warnings...)
 	return p, nil
 }
 
@@ -147,6 +155,9 @@ func load(ctx context.Context, opts LoadOptions) (*Project, error) {
 	if err := checkSyntax(po.ConfigPaths, wd); err != nil {
 		return nil, err
 	}
+	if err := checkRemoteIncludes(po.ConfigPaths, wd, po.Environment); err != nil {
+		return nil, err
+	}
 
 	base, err := po.LoadProject(ctx)
 	if err != nil {
@@ -164,6 +175,9 @@ func load(ctx context.Context, opts LoadOptions) (*Project, error) {
 		return nil, tidy(err)
 	}
 	if err := checkSupported(typed); err != nil {
+		return nil, err
+	}
+	if err := checkServices(typed); err != nil {
 		return nil, err
 	}
 
