@@ -35,6 +35,10 @@ type LoadOptions struct {
 	EnvFiles []string
 	// ProjectName overrides the project name (-p).
 	ProjectName string
+	// EnvFromShell names variables whose value in the packing machine's
+	// environment ships in the bundle's .env (--env-from-shell); the
+	// environment's other values never do.
+	EnvFromShell []string
 }
 
 // Project is a loaded compose project.
@@ -53,6 +57,10 @@ type Project struct {
 	includeVars map[string]string
 	// includes tells whether the project includes other projects.
 	includes bool
+	// target is typed's environment as the target sees it, packOnly the
+	// values of the packing machine's environment not shipped (targetEnv).
+	target   types.Mapping
+	packOnly map[string]string
 	// warnings found while loading, for Output.Warnings
 	warnings []string
 }
@@ -207,8 +215,13 @@ func load(ctx context.Context, opts LoadOptions) (*Project, error) {
 	if details.WorkingDir != typed.WorkingDir {
 		return nil, fmt.Errorf("project directory %s differs from %s", details.WorkingDir, typed.WorkingDir)
 	}
-	incVars, includes := includeVars(po.ConfigPaths, typed.WorkingDir, typed.Environment)
-	return &Project{typed: typed, base: base, raw: raw, includeVars: incVars, includes: includes}, nil
+	target, packOnly, err := targetEnv(typed.Environment, po.EnvFiles, opts.EnvFromShell)
+	if err != nil {
+		return nil, tidy(err)
+	}
+	incVars, includes := includeVars(po.ConfigPaths, typed.WorkingDir, target)
+	return &Project{typed: typed, base: base, raw: raw, includeVars: incVars, includes: includes,
+		target: target, packOnly: packOnly}, nil
 }
 
 // projectOptions builds compose-go's options in the order docker compose's

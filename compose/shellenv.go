@@ -1,0 +1,142 @@
+package compose
+
+import (
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/compose-spec/compose-go/v2/dotenv"
+	"github.com/compose-spec/compose-go/v2/types"
+	"github.com/compose-spec/compose-go/v2/utils"
+)
+
+// The packing machine's environment does not ship. docker compose merges
+// the shell's variables with the project's .env (or --env-file files), the
+// shell winning; the bundle's .env must hold only what the project itself
+// says. A variable set only by the shell means "the target's environment"
+// there, and one the shell set to another value than the env files keeps
+// the files' value, unless --env-from-shell names it.
+
+// targetEnv is the project environment docker compose sees on the target
+// with an empty environment: the packing environment (env) without the
+// shell's variables, but for those named by fromShell and compose's own;
+// the env files are read again without the shell (their ${VAR} references
+// resolve as on the target). packOnly holds every variable whose value at
+// pack time is not shipped, with that value.
+func targetEnv(env types.Mapping, envFiles, fromShell []string) (target types.Mapping, packOnly map[string]string, err error) {
+	shell := utils.GetAsEqualsMap(os.Environ())
+	kept := map[string]string{}
+	for _, name := range fromShell {
+		v, ok := shell[name]
+		if !ok {
+			return nil, nil, fmt.Errorf("--env-from-shell %s: %s is not set in this environment", name, name)
+		}
+		kept[name] = v
+	}
+	files, err := dotenv.GetEnvFromFile(kept, envFiles)
+	if err != nil {
+		return nil, nil, err
+	}
+	target = env.Clone()
+	packOnly = map[string]string{}
+	for k, v := range env {
+		if composeOwn(k) {
+			continue
+		}
+		if _, ok := kept[k]; ok {
+			continue
+		}
+		if fv, ok := files[k]; ok {
+			if fv != v {
+				target[k] = fv
+				packOnly[k] = v
+			}
+			continue
+		}
+		if _, ok := shell[k]; ok {
+			delete(target, k)
+			packOnly[k] = v
+		}
+	}
+	return target, packOnly, nil
+}
+
+// composeOwn tells the variables docker compose sets or reads itself: they
+// configure compose, they are no value of the packing machine's to ship.
+func composeOwn(name string) bool {
+	return strings.HasPrefix(name, "COMPOSE_") || name == "PWD"
+}
+
+// shellWarnings checks and explains the variables of the bundle whose value
+// came from the packing machine's environment.
+func (r *rewriter) shellWarnings(uses map[string]*varUse) error {
+	for _, name := range sortedKeys(uses) {
+		if _, ok := r.p.packOnly[name]; !ok {
+			continue
+		}
+		u := uses[name]
+		if len(u.templates) == 0 && !u.presence && !u.envFiles {
+			continue
+		}
+		where := strings.Join(u.places(), ", ")
+		if _, ok := r.p.target[name]; ok {
+			r.warnf("%s (%s): the packing machine's environment sets it to another value than the project's env file, "+
+				"whose value the bundle's .env keeps; pass --env-from-shell %s to ship the environment's", name, where, name)
+			continue
+		}
+		if u.required {
+			return fmt.Errorf("%s is required by %s (${%s:?...}) and set only in the packing machine's environment, which is not shipped, "+
+				"so docker compose would refuse to run the bundle: give it a value in the project's .env or an --env-file, "+
+				"or pass --env-from-shell %s to ship this value", name, where, name, name)
+		}
+		r.warnf("%s (%s) is set only in the packing machine's environment, which is not shipped: the bundle leaves it to the target's "+
+			"environment (see .env); pass --env-from-shell %s to ship this value", name, where, name)
+	}
+	return nil
+}
+
+// places lists where a variable is used, for messages.
+func (u *varUse) places() []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, w := range u.where {
+		if !seen[w] {
+			seen[w] = true
+			out = append(out, w)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// place names the part of the model a string belongs to: "service web",
+// "secret token", "volume data", ...
+func place(path []string) string {
+	if len(path) == 0 {
+		return "the compose file"
+	}
+	kinds := map[string]string{"services": "service", "configs": "config", "secrets": "secret", "volumes": "volume",
+		"networks": "network", "models": "model"}
+	if k, ok := kinds[path[0]]; ok && len(path) > 1 {
+		return k + " " + path[1]
+	}
+	return path[0]
+}
+
+// walkStringsAt calls fn on every string value of the model with the keys
+// leading to it, in a fixed order.
+func walkStringsAt(v any, path []string, fn func(path []string, s string)) {
+	switch t := v.(type) {
+	case string:
+		fn(path, t)
+	case map[string]any:
+		for _, k := range sortedKeys(t) {
+			walkStringsAt(t[k], append(path[:len(path):len(path)], k), fn)
+		}
+	case []any:
+		for _, e := range t {
+			walkStringsAt(e, path, fn)
+		}
+	}
+}
