@@ -85,11 +85,23 @@ func (r *rewriter) dotEnv(model map[string]any) ([]byte, error) {
 	}
 
 	var b bytes.Buffer
-	for _, name := range sortedKeys(uses) {
+	names := map[string]bool{}
+	for name := range uses {
+		names[name] = true
+	}
+	for name := range r.p.composeVars {
+		names[name] = true
+	}
+	for _, name := range sortedKeys(names) {
+		if v, ok := r.p.composeVars[name]; ok {
+			// read by docker compose itself on the target, as when packing
+			fmt.Fprintf(&b, "%s=%s\n", name, dotenvQuote(v))
+			continue
+		}
 		if composeOwn(name) || !dotenvKey.MatchString(name) {
-			// COMPOSE_* configure docker compose itself (COMPOSE_PROJECT_NAME
-			// would override `name:`); it sets COMPOSE_PROJECT_NAME, and PWD
-			// is the target's
+			// other COMPOSE_* are applied by pack (COMPOSE_PROJECT_NAME
+			// would override `name:`) or are not the project's; compose sets
+			// COMPOSE_PROJECT_NAME, and PWD is the target's
 			continue
 		}
 		if v, ok := env[name]; ok {

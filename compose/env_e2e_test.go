@@ -25,12 +25,14 @@ func TestDockerComposeEnvMeaning(t *testing.T) {
 	}{
 		{name: "packing environment", files: envProject, shell: envShell, fromShell: []string{"SHIPPED_VAR"},
 			projectEnv: []string{"SHIPPED_VAR=yes"}},
+		{name: "optional env_file and COMPOSE_ variables", files: composeVarsProject},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cleanEnv(t)
 			setShell(t, tt.shell)
 			dir := writeProject(t, tt.files)
+			t.Chdir(dir) // COMPOSE_FILE is relative to the working directory
 			p := mustLoad(t, LoadOptions{WorkDir: dir, EnvFromShell: tt.fromShell})
 			out := mustRewrite(t, p, RewriteOptions{Name: p.Name()})
 			bundle := writeBundle(t, out)
@@ -65,6 +67,13 @@ func configIn(t *testing.T, dir string, env []string) map[string]any {
 	if err := json.Unmarshal(b, &m); err != nil {
 		t.Fatal(err)
 	}
-	delete(m, "x-working-dir")
+	// the bundle runs the active services without their profiles (see
+	// docs/bundle-format.md)
+	services, _ := m["services"].(map[string]any)
+	for _, s := range services {
+		if s, ok := s.(map[string]any); ok {
+			delete(s, "profiles")
+		}
+	}
 	return m
 }

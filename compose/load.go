@@ -58,9 +58,11 @@ type Project struct {
 	// includes tells whether the project includes other projects.
 	includes bool
 	// target is typed's environment as the target sees it, packOnly the
-	// values of the packing machine's environment not shipped (targetEnv).
-	target   types.Mapping
-	packOnly map[string]string
+	// values of the packing machine's environment not shipped, composeVars
+	// the COMPOSE_* variables the bundle's .env keeps (splitEnv).
+	target      types.Mapping
+	packOnly    map[string]string
+	composeVars map[string]string
 	// warnings found while loading, for Output.Warnings
 	warnings []string
 }
@@ -215,13 +217,13 @@ func load(ctx context.Context, opts LoadOptions) (*Project, error) {
 	if details.WorkingDir != typed.WorkingDir {
 		return nil, fmt.Errorf("project directory %s differs from %s", details.WorkingDir, typed.WorkingDir)
 	}
-	target, packOnly, err := targetEnv(typed.Environment, po.EnvFiles, opts.EnvFromShell)
+	sp, err := splitEnv(typed.Environment, po.EnvFiles, opts.EnvFromShell)
 	if err != nil {
 		return nil, tidy(err)
 	}
-	incVars, includes := includeVars(po.ConfigPaths, typed.WorkingDir, target)
+	incVars, includes := includeVars(po.ConfigPaths, typed.WorkingDir, sp.target)
 	return &Project{typed: typed, base: base, raw: raw, includeVars: incVars, includes: includes,
-		target: target, packOnly: packOnly}, nil
+		target: sp.target, packOnly: sp.packOnly, composeVars: sp.composeVars, warnings: sp.warnings}, nil
 }
 
 // projectOptions builds compose-go's options in the order docker compose's

@@ -18,29 +18,56 @@ import (
 // there, and one the shell set to another value than the env files keeps
 // the files' value, unless --env-from-shell names it.
 
-// targetEnv is the project environment docker compose sees on the target
-// with an empty environment: the packing environment (env) without the
-// shell's variables, but for those named by fromShell and compose's own;
-// the env files are read again without the shell (their ${VAR} references
-// resolve as on the target). packOnly holds every variable whose value at
-// pack time is not shipped, with that value.
-func targetEnv(env types.Mapping, envFiles, fromShell []string) (target types.Mapping, packOnly map[string]string, err error) {
+// envSplit is the project environment sorted by where its values come from.
+type envSplit struct {
+	// target is the project environment docker compose sees on the target
+	// with an empty environment: the packing environment without the
+	// shell's variables, but for those named by --env-from-shell and
+	// compose's own; the env files are read again without the shell (their
+	// ${VAR} references resolve as on the target).
+	target types.Mapping
+	// packOnly holds every variable whose value at pack time is not
+	// shipped, with that value.
+	packOnly map[string]string
+	// composeVars are the COMPOSE_* variables the bundle's .env keeps.
+	composeVars map[string]string
+	warnings    []string
+}
+
+// appliedCompose are the COMPOSE_* variables pack applies to the bundle
+// itself (one compose file, its name:, only active services, without
+// profiles), which would be wrong in its .env.
+var appliedCompose = map[string]bool{"COMPOSE_FILE": true, "COMPOSE_PATH_SEPARATOR": true, "COMPOSE_PROFILES": true,
+	"COMPOSE_PROJECT_NAME": true, "COMPOSE_ENV_FILES": true, "COMPOSE_DISABLE_ENV_FILE": true}
+
+// composeMeaning are the COMPOSE_* variables docker compose reads from the
+// project environment that change what runs, with what they change.
+var composeMeaning = map[string]string{
+	"COMPOSE_COMPATIBILITY":  "container names use '_' instead of '-'",
+	"COMPOSE_IGNORE_ORPHANS": "docker compose up ignores the project's containers that no service declares",
+}
+
+func splitEnv(env types.Mapping, envFiles, fromShell []string) (*envSplit, error) {
 	shell := utils.GetAsEqualsMap(os.Environ())
 	kept := map[string]string{}
 	for _, name := range fromShell {
 		v, ok := shell[name]
 		if !ok {
-			return nil, nil, fmt.Errorf("--env-from-shell %s: %s is not set in this environment", name, name)
+			return nil, fmt.Errorf("--env-from-shell %s: %s is not set in this environment", name, name)
 		}
 		kept[name] = v
 	}
 	files, err := dotenv.GetEnvFromFile(kept, envFiles)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	target = env.Clone()
-	packOnly = map[string]string{}
-	for k, v := range env {
+	sp := &envSplit{target: env.Clone(), packOnly: map[string]string{}, composeVars: map[string]string{}}
+	for _, k := range sortedKeys(env) {
+		v := env[k]
+		if strings.HasPrefix(k, "COMPOSE_") {
+			sp.composeVar(k, v, files, shell, kept)
+			continue
+		}
 		if composeOwn(k) {
 			continue
 		}
@@ -49,17 +76,44 @@ func targetEnv(env types.Mapping, envFiles, fromShell []string) (target types.Ma
 		}
 		if fv, ok := files[k]; ok {
 			if fv != v {
-				target[k] = fv
-				packOnly[k] = v
+				sp.target[k] = fv
+				sp.packOnly[k] = v
 			}
 			continue
 		}
 		if _, ok := shell[k]; ok {
-			delete(target, k)
-			packOnly[k] = v
+			delete(sp.target, k)
+			sp.packOnly[k] = v
 		}
 	}
-	return target, packOnly, nil
+	return sp, nil
+}
+
+// composeVar decides whether the bundle's .env keeps a COMPOSE_* variable:
+// it does when the project's env files (or --env-from-shell) set it and
+// pack has not applied it to the bundle already.
+func (sp *envSplit) composeVar(k, v string, files, shell, kept map[string]string) {
+	if appliedCompose[k] {
+		return
+	}
+	if kv, ok := kept[k]; ok {
+		sp.composeVars[k] = kv
+		return
+	}
+	fv, inFile := files[k]
+	if inFile {
+		sp.composeVars[k] = fv
+	}
+	sv, inShell := shell[k]
+	switch {
+	case !inShell || inFile && sv == fv:
+	case inFile:
+		sp.warnings = append(sp.warnings, fmt.Sprintf("%s: the packing machine's environment sets it to another value than the project's env file, "+
+			"whose value the bundle's .env keeps; pass --env-from-shell %s to ship the environment's", k, k))
+	case composeMeaning[k] != "" && utils.StringToBool(sv):
+		sp.warnings = append(sp.warnings, fmt.Sprintf("%s is set only in the packing machine's environment, which is not shipped: on the target "+
+			"docker compose runs without it unless its environment sets it (%s); pass --env-from-shell %s to ship it in .env", k, composeMeaning[k], k))
+	}
 }
 
 // composeOwn tells the variables docker compose sets or reads itself: they
