@@ -134,7 +134,11 @@ func (r *rewriter) shellWarnings(uses map[string]*varUse) error {
 			continue
 		}
 		where := strings.Join(u.places(), ", ")
-		if _, ok := r.p.target[name]; ok {
+		_, inFiles := r.p.target[name]
+		if _, ok := r.p.includeVars[name]; ok {
+			inFiles = true // an included project's .env or env_file
+		}
+		if inFiles {
 			r.warnf("%s (%s): the packing machine's environment sets it to another value than the project's env file, "+
 				"whose value the bundle's .env keeps; pass --env-from-shell %s to ship the environment's", name, where, name)
 			continue

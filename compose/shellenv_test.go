@@ -155,3 +155,20 @@ func TestPackingEnvironmentRefusals(t *testing.T) {
 		})
 	}
 }
+
+// An included project's .env value is the one shipped when the packing
+// machine's environment sets it otherwise.
+func TestPackingEnvironmentIncludedDotEnv(t *testing.T) {
+	cleanEnv(t, "DB_USER")
+	t.Setenv("DB_NAME", "from-shell")
+	p := mustLoad(t, LoadOptions{WorkDir: fixture(t, "includeenv")})
+	out := mustRewrite(t, p, RewriteOptions{})
+	if want := "DB_NAME=shop\nDB_USER=postgres\n"; string(out.DotEnv) != want {
+		t.Errorf(".env = %q, want %q (DB_NAME from the included project's .env)", out.DotEnv, want)
+	}
+	want := []string{"DB_NAME (service db): the packing machine's environment sets it to another value than the project's env file, " +
+		"whose value the bundle's .env keeps; pass --env-from-shell DB_NAME to ship the environment's"}
+	if !reflect.DeepEqual(out.Warnings, want) {
+		t.Errorf("warnings:\n%q\nwant\n%q", out.Warnings, want)
+	}
+}
