@@ -94,3 +94,24 @@ func TestLoadComposeWarnings(t *testing.T) {
 		t.Errorf("logrus output not restored: %q", logged.String())
 	}
 }
+
+// Rewrite loads the rewritten file again: compose-go's warnings about it
+// are those Load reported already, never printed.
+func TestRewritePrintsNoComposeWarnings(t *testing.T) {
+	cleanEnv(t)
+	var logged bytes.Buffer
+	logrus.SetOutput(&logged)
+	defer logrus.SetOutput(io.Discard)
+
+	dir := writeProject(t, map[string]string{"compose.yaml": "services:\n  web:\n    image: nginx\n    volumes: [data:/data]\n" +
+		"volumes:\n  data:\n    external:\n      name: shared-data\n"})
+	p := mustLoad(t, LoadOptions{WorkDir: dir})
+	out := mustRewrite(t, p, RewriteOptions{})
+	want := []string{"volumes.data: external.name is deprecated. Please set name and external: true"}
+	if !reflect.DeepEqual(out.Warnings, want) {
+		t.Errorf("warnings:\n%q\nwant\n%q", out.Warnings, want)
+	}
+	if logged.Len() != 0 {
+		t.Errorf("compose-go printed log lines: %q", logged.String())
+	}
+}

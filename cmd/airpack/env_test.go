@@ -13,37 +13,51 @@ import (
 func TestPackEnvFromShell(t *testing.T) {
 	ref := testImage(t, "shop/web:1.0")
 	project := t.TempDir()
-	writeFile(t, project, "compose.yaml", "name: shop\nservices:\n  web:\n    image: "+ref+"\n    environment: [API_TOKEN]\n")
+	writeFile(t, project, "compose.yaml", "name: shop\nservices:\n  web:\n    image: "+ref+"\n    environment:\n"+
+		"      - API_TOKEN\n      - DIR=${APP_HOME}\n      - LEVEL=${LOG_LEVEL:-info}\n")
 	t.Setenv("API_TOKEN", "s3cr3t")
+	t.Setenv("APP_HOME", "/home/packer")
+	t.Setenv("LOG_LEVEL", "debug")
 	warning := "airpack: warning: API_TOKEN (service web) is set only in the packing machine's environment, which is not shipped: " +
 		"the bundle leaves it to the target's environment (see .env); pass --env-from-shell API_TOKEN to ship this value\n"
+	warnings := warning +
+		"airpack: warning: APP_HOME (service web) is set only in the packing machine's environment, which is not shipped: " +
+		"the bundle leaves it to the target's environment (see .env); pass --env-from-shell APP_HOME to ship this value\n" +
+		"airpack: warning: LOG_LEVEL (service web) is set only in the packing machine's environment, which is not shipped: " +
+		"the bundle leaves it to the target's environment (see .env); pass --env-from-shell LOG_LEVEL to ship this value\n"
 
 	out := filepath.Join(t.TempDir(), "shop-1.0")
 	_, stderr, err := run(t, "pack", "--project-directory", project, "--version", "1.0", "--source", "registry", "-o", out, "-q")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if stderr != warning {
-		t.Errorf("stderr = %q\nwant     %q", stderr, warning)
+	if stderr != warnings {
+		t.Errorf("stderr = %q\nwant     %q", stderr, warnings)
 	}
 	env, _ := os.ReadFile(filepath.Join(out, ".env"))
-	if want := "# API_TOKEN is not set: the packing machine's value is not shipped; set it here or in the target's environment\n"; string(env) != want {
+	want := "# API_TOKEN is not set: the packing machine's value is not shipped; set it here or in the target's environment\n" +
+		"# APP_HOME: the packing machine's value is not shipped; the target's environment sets it, else this value, which changes nothing\n" +
+		"APP_HOME=\n" +
+		"# LOG_LEVEL: the packing machine's value is not shipped; the target's environment sets it, else this value, which changes nothing\n" +
+		"LOG_LEVEL=info\n"
+	if string(env) != want {
 		t.Errorf(".env = %q, want %q", env, want)
 	}
+	// what pack writes, verify accepts
 	if stdout, _, err := run(t, "verify", out); err != nil || !strings.Contains(stdout, ": sound (") {
 		t.Errorf("verify: %v\n%s", err, stdout)
 	}
 
 	out = filepath.Join(t.TempDir(), "shop-1.0")
 	_, stderr, err = run(t, "pack", "--project-directory", project, "--version", "1.0", "--source", "registry", "-o", out, "-q",
-		"--env-from-shell", "API_TOKEN")
+		"--env-from-shell", "API_TOKEN", "--env-from-shell", "APP_HOME", "--env-from-shell", "LOG_LEVEL")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if stderr != "" {
 		t.Errorf("stderr = %q, want nothing", stderr)
 	}
-	if env, _ := os.ReadFile(filepath.Join(out, ".env")); string(env) != "API_TOKEN=s3cr3t\n" {
+	if env, _ := os.ReadFile(filepath.Join(out, ".env")); string(env) != "API_TOKEN=s3cr3t\nAPP_HOME=/home/packer\nLOG_LEVEL=debug\n" {
 		t.Errorf(".env = %q, want the shipped value", env)
 	}
 
