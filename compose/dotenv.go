@@ -26,7 +26,7 @@ type varUse struct {
 // dotEnv writes the bundle's .env: every variable the rewritten compose file
 // and its env_files reference, with the value the project gives it: its env
 // files' (or --env-from-shell's) value, never one only the packing
-// machine's environment set (see targetEnv).
+// machine's environment set (see splitEnv).
 //
 // A variable unset (or set only by the packing machine's environment) is
 // written with a value giving the same result wherever it is used (its

@@ -276,7 +276,7 @@ func composeOnly(o ExportOptions) []string {
 		{"a project directory", o.Compose.WorkDir != ""},
 		{"profiles", len(o.Compose.Profiles) > 0},
 		{"env files", len(o.Compose.EnvFiles) > 0},
-		{"env-from-shell", len(o.Compose.EnvFromShell) > 0},
+		{"shell variables to ship", len(o.Compose.EnvFromShell) > 0},
 		{"image sources", len(o.Sources) > 0 || len(o.ImageSources) > 0},
 		{"insecure registries", len(o.Insecure) > 0},
 		{"a platform", o.Platform != ""},

@@ -83,3 +83,13 @@ func wantErr(t *testing.T, err error, msg string) {
 		t.Errorf("got %v\nwant %s", err, msg)
 	}
 }
+
+// --env-from-shell applies to a Compose project: with a bundle, airpack ram refuses it.
+func TestRAMBundleRefusesEnvFromShell(t *testing.T) {
+	f := newSignFixture(t)
+	b := filepath.Join(t.TempDir(), "shop-1.0")
+	f.pack(t, b)
+	t.Setenv("API_TOKEN", "x")
+	_, _, err := run(t, "ram", b, "-o", filepath.Join(t.TempDir(), "p.tar.gz"), "--env-from-shell", "API_TOKEN")
+	wantErr(t, err, b+" is a bundle: shell variables to ship apply only to a Compose project, which is packed first")
+}
