@@ -74,13 +74,16 @@ func (r *rewriter) dotEnv(model map[string]any) ([]byte, error) {
 			u := use(k)
 			u.envFiles = true
 			u.where = append(u.where, "env_file of service "+ef.service)
-			v, ok := env[k]
+			if v, ok := env[k]; ok {
+				return v, ok
+			}
+			v, ok := r.p.packOnly[k] // as when packing: shellWarnings checks it
 			return v, ok
 		}); err != nil {
 			return nil, err
 		}
 	}
-	if err := r.shellWarnings(uses); err != nil {
+	if err := r.shellWarnings(uses, envFiles); err != nil {
 		return nil, err
 	}
 

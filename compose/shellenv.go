@@ -124,7 +124,7 @@ func composeOwn(name string) bool {
 
 // shellWarnings checks and explains the variables of the bundle whose value
 // came from the packing machine's environment.
-func (r *rewriter) shellWarnings(uses map[string]*varUse) error {
+func (r *rewriter) shellWarnings(uses map[string]*varUse, envFiles []envFileSet) error {
 	for _, name := range sortedKeys(uses) {
 		if _, ok := r.p.packOnly[name]; !ok {
 			continue
@@ -143,7 +143,7 @@ func (r *rewriter) shellWarnings(uses map[string]*varUse) error {
 				"whose value the bundle's .env keeps; pass --env-from-shell %s to ship the environment's", name, where, name)
 			continue
 		}
-		if u.required {
+		if u.required || u.envFiles && r.requiredByEnvFile(name, envFiles) {
 			return fmt.Errorf("%s is required by %s (${%s:?...}) and set only in the packing machine's environment, which is not shipped, "+
 				"so docker compose would refuse to run the bundle: give it a value in the project's .env or an --env-file, "+
 				"or pass --env-from-shell %s to ship this value", name, where, name, name)
@@ -152,6 +152,26 @@ func (r *rewriter) shellWarnings(uses map[string]*varUse) error {
 			"environment (see .env); pass --env-from-shell %s to ship this value", name, where, name)
 	}
 	return nil
+}
+
+// requiredByEnvFile tells whether an env_file requires the variable
+// (${X:?err}): it cannot be read without it.
+func (r *rewriter) requiredByEnvFile(name string, envFiles []envFileSet) bool {
+	target := func(k string) (string, bool) { v, ok := r.p.target[k]; return v, ok }
+	packed := func(k string) (string, bool) {
+		if k == name {
+			return r.p.packOnly[k], true
+		}
+		return target(k)
+	}
+	for _, ef := range envFiles {
+		if _, err := ef.resolve(target); err != nil {
+			if _, err := ef.resolve(packed); err == nil {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // places lists where a variable is used, for messages.

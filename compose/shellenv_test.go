@@ -113,6 +113,7 @@ func TestPackingEnvironmentShipped(t *testing.T) {
 func TestPackingEnvironmentRefusals(t *testing.T) {
 	tests := []struct {
 		name, compose string
+		envFile       string // db.env
 		fromShell     []string
 		want          string
 	}{
@@ -131,6 +132,14 @@ func TestPackingEnvironmentRefusals(t *testing.T) {
 				"or an --env-file, or pass --env-from-shell DB_PASSWORD to ship this value",
 		},
 		{
+			name:    "required by an env_file, set only by the shell",
+			compose: "services:\n  db:\n    image: postgres\n    env_file: db.env\n",
+			envFile: "POSTGRES_PASSWORD=${DB_PASSWORD:?set DB_PASSWORD}\n",
+			want: "rewrite compose project: DB_PASSWORD is required by env_file of service db (${DB_PASSWORD:?...}) and set only in the packing machine's " +
+				"environment, which is not shipped, so docker compose would refuse to run the bundle: give it a value in the project's .env " +
+				"or an --env-file, or pass --env-from-shell DB_PASSWORD to ship this value",
+		},
+		{
 			name:      "--env-from-shell of an unset variable",
 			compose:   "services:\n  db:\n    image: postgres\n",
 			fromShell: []string{"NOT_SET_HERE"},
@@ -141,7 +150,11 @@ func TestPackingEnvironmentRefusals(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			cleanEnv(t, "NOT_SET_HERE")
 			t.Setenv("DB_PASSWORD", "s3cr3t")
-			dir := writeProject(t, map[string]string{"compose.yaml": tt.compose})
+			files := map[string]string{"compose.yaml": tt.compose}
+			if tt.envFile != "" {
+				files["db.env"] = tt.envFile
+			}
+			dir := writeProject(t, files)
 			p, err := Load(context.Background(), LoadOptions{WorkDir: dir, EnvFromShell: tt.fromShell})
 			if err == nil {
 				_, err = p.Rewrite(RewriteOptions{Name: "bundle", Images: defaultImages(p)})
@@ -170,5 +183,26 @@ func TestPackingEnvironmentIncludedDotEnv(t *testing.T) {
 		"whose value the bundle's .env keeps; pass --env-from-shell DB_NAME to ship the environment's"}
 	if !reflect.DeepEqual(out.Warnings, want) {
 		t.Errorf("warnings:\n%q\nwant\n%q", out.Warnings, want)
+	}
+}
+
+// A variable an env_file interpolates is the project's like any other.
+func TestPackingEnvironmentInEnvFile(t *testing.T) {
+	cleanEnv(t)
+	t.Setenv("API_HOST", "packer.internal")
+	dir := writeProject(t, map[string]string{
+		"compose.yaml": "services:\n  app:\n    image: example/app:1.0\n    env_file: app.env\n",
+		"app.env":      "URL=http://${API_HOST}/v1\n",
+	})
+	p := mustLoad(t, LoadOptions{WorkDir: dir})
+	out := mustRewrite(t, p, RewriteOptions{})
+	want := "# API_HOST: the packing machine's value is not shipped; the target's environment sets it, else this value, which changes nothing\nAPI_HOST=\n"
+	if string(out.DotEnv) != want {
+		t.Errorf(".env =\n%s\nwant\n%s", out.DotEnv, want)
+	}
+	wantWarnings := []string{"API_HOST (env_file of service app) is set only in the packing machine's environment, which is not shipped: " +
+		"the bundle leaves it to the target's environment (see .env); pass --env-from-shell API_HOST to ship this value"}
+	if !reflect.DeepEqual(out.Warnings, wantWarnings) {
+		t.Errorf("warnings:\n%q\nwant\n%q", out.Warnings, wantWarnings)
 	}
 }
