@@ -285,7 +285,8 @@ func (r *rewriter) envFiles(svc map[string]any, ts types.ServiceConfig) error {
 	for _, ef := range ts.EnvFiles {
 		if !ef.Required {
 			if _, err := os.Stat(ef.Path); errors.Is(err, fs.ErrNotExist) {
-				continue // docker compose skips it too
+				list = append(list, r.missingEnvFile(ts.Name, ef)) // docker compose skips it too
+				continue
 			}
 		}
 		dst, err := r.ship(ef.Path, item{kind: "env_file", outside: "env_file"})

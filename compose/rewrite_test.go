@@ -56,9 +56,15 @@ func TestRewriteBindsEnvFilesConfigsSecrets(t *testing.T) {
 			t.Errorf("web volume %d read_only = %v, want %v", i, ro, want.readOnly)
 		}
 	}
-	wantEnvFiles := []any{"./files/web.env", map[string]any{"path": "./files/optional.env", "required": false}}
+	wantEnvFiles := []any{"./files/web.env", map[string]any{"path": "./files/optional-missing.env", "required": false},
+		map[string]any{"path": "./files/optional.env", "required": false}}
 	if got := at(t, web, "env_file"); !reflect.DeepEqual(got, wantEnvFiles) {
-		t.Errorf("web env_file = %v, want %v (the missing optional one dropped)", got, wantEnvFiles)
+		t.Errorf("web env_file = %v, want %v (the missing optional one kept, for the target to add)", got, wantEnvFiles)
+	}
+	wantWarnings := []string{"service web: env_file ./optional-missing.env (required: false) does not exist: the bundle names it " +
+		"./files/optional-missing.env, which docker compose skips until the operator adds it on the target"}
+	if !reflect.DeepEqual(out.Warnings, wantWarnings) {
+		t.Errorf("warnings = %q, want %q", out.Warnings, wantWarnings)
 	}
 	if got := at(t, doc, "services", "worker", "volumes", 0, "source"); got != "./files/data/sub" {
 		t.Errorf("worker volume source = %v, want ./files/data/sub", got)

@@ -24,6 +24,14 @@ func (r *rewriter) verify(composeYAML, dotEnv []byte) error {
 	if err != nil {
 		return fmt.Errorf("check the rewritten project: generated .env: %w", err)
 	}
+	// With the packing machine's environment set again (the target's
+	// environment may set it), the bundle must give the packed project.
+	for k, v := range r.p.packOnly {
+		env[k] = v
+	}
+	if pwd, ok := r.p.typed.Environment["PWD"]; ok {
+		env["PWD"] = pwd // compose's own, never in .env
+	}
 	got, err := loader.LoadWithContext(context.Background(), types.ConfigDetails{
 		WorkingDir:  r.dir,
 		ConfigFiles: []types.ConfigFile{{Filename: filepath.Join(r.dir, ComposeFileName), Content: composeYAML}},
