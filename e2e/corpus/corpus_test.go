@@ -22,6 +22,7 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"io/fs"
@@ -30,6 +31,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -139,6 +141,18 @@ type env struct {
 	compose string // the pinned plugin, run standalone
 	layout  string
 	digests map[string]string // "ref" or "ref@os/arch" -> digest
+}
+
+// TestMain runs more projects at once than there are CPUs (unless -parallel says): a project
+// mostly waits for the programs it runs.
+func TestMain(m *testing.M) {
+	flag.Parse()
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "test.parallel" })
+	if !set {
+		flag.Set("test.parallel", strconv.Itoa(max(8, 4*runtime.GOMAXPROCS(0))))
+	}
+	os.Exit(m.Run())
 }
 
 func TestCorpus(t *testing.T) {
@@ -797,6 +811,10 @@ func normalizePaths(v any, bundle, src string) any {
 		}
 		return v
 	case string:
+		switch v {
+		case bundle + "/files", bundle:
+			return src
+		}
 		for _, r := range []struct{ from, to string }{
 			{bundle + "/files/_outside/", "/"},
 			{bundle + "/files/", src + "/"},
@@ -805,10 +823,6 @@ func normalizePaths(v any, bundle, src string) any {
 			if rest, ok := strings.CutPrefix(v, r.from); ok {
 				return r.to + rest
 			}
-		}
-		switch v {
-		case bundle + "/files", bundle:
-			return src
 		}
 		return v
 	}
