@@ -462,6 +462,12 @@ func (e *env) project(t *testing.T, proj string) {
 		t.Errorf("airpack verify rejects what pack wrote: %v\n%s", v.err, indent(v.stdout+v.stderr))
 	}
 
+	// ... and airpack ram accepts it too (item 11); what RAM cannot express is its warnings.
+	ramOut := filepath.Join(tmp, "ram", proj+"-ram.tar.gz")
+	if r := run(tmp, nil, e.airpack, "ram", out, "-q", "-o", ramOut); r.err != nil {
+		t.Errorf("airpack ram rejects what pack wrote: %v\n%s", r.err, indent(r.stdout+r.stderr))
+	}
+
 	members, err := readMembers(out)
 	if err != nil {
 		t.Fatalf("read bundle %s: %v", out, err)
@@ -834,7 +840,7 @@ var keptPullPolicies = []string{"never", "missing", "if_not_present"}
 
 // intended removes the differences the bundle format intends: the image (checked by
 // checkImages), build, develop and profiles (the bundle holds the active services, built),
-// a pull_policy that would reach for a registry.
+// a pull_policy that would reach for a registry, depends_on entries naming an inactive service.
 func intended(cfg map[string]any) map[string]any {
 	services, _ := cfg["services"].(map[string]any)
 	for _, s := range services {
@@ -847,6 +853,16 @@ func intended(cfg map[string]any) map[string]any {
 		}
 		if p, ok := svc["pull_policy"].(string); ok && !slices.Contains(keptPullPolicies, p) {
 			delete(svc, "pull_policy")
+		}
+		if deps, ok := svc["depends_on"].(map[string]any); ok {
+			for d := range deps {
+				if _, active := services[d]; !active {
+					delete(deps, d)
+				}
+			}
+			if len(deps) == 0 {
+				delete(svc, "depends_on")
+			}
 		}
 	}
 	return cfg
