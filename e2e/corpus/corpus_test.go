@@ -415,16 +415,22 @@ func (e *env) project(t *testing.T, proj string) {
 	res := run(dir, packEnv, e.airpack, args...)
 	t.Logf("$ airpack %s\n%s", strings.Join(args, " "), indent(res.stdout+res.stderr))
 
-	// Item 13: compose-go's warnings are airpack warnings, never raw log lines.
-	for _, l := range lines(res.stderr) {
-		if !strings.HasPrefix(l, "airpack: ") {
-			t.Errorf("pack printed a line that is not airpack's (a raw log line?): %q", l)
-		}
-	}
+	// Item 13: compose-go's warnings are airpack warnings, never raw log lines. An indented line
+	// continues the line before it.
 	var warnings []string
+	inWarning := false
 	for _, l := range lines(res.stderr) {
-		if w, ok := strings.CutPrefix(l, "airpack: warning: "); ok {
+		if strings.HasPrefix(l, " ") || strings.HasPrefix(l, "\t") {
+			if inWarning {
+				warnings[len(warnings)-1] += "\n" + l
+			}
+			continue
+		}
+		w, ok := strings.CutPrefix(l, "airpack: warning: ")
+		if inWarning = ok; ok {
 			warnings = append(warnings, w)
+		} else if !strings.HasPrefix(l, "airpack: ") {
+			t.Errorf("pack printed a line that is not airpack's (a raw log line?): %q", l)
 		}
 	}
 
