@@ -477,18 +477,26 @@ func (e *env) project(t *testing.T, proj string) {
 		t.Errorf("airpack ram rejects what pack wrote: %v\n%s", r.err, indent(r.stdout+r.stderr))
 	}
 
-	members, err := readMembers(out)
-	if err != nil {
-		t.Fatalf("read bundle %s: %v", out, err)
+	var members *members
+	bdir := out
+	if st, err := os.Stat(out); err == nil && st.IsDir() {
+		// -o DIR: the bundle directory itself
+		if members, err = dirMembers(out); err != nil {
+			t.Fatalf("read bundle %s: %v", out, err)
+		}
+	} else {
+		if members, err = readMembers(out); err != nil {
+			t.Fatalf("read bundle %s: %v", out, err)
+		}
+		bdir = filepath.Join(tmp, "bundle")
+		if err := os.MkdirAll(bdir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if r := run(bdir, nil, "tar", "-xf", out); r.err != nil {
+			t.Fatalf("tar -xf %s: %v\n%s", out, r.err, r.stderr)
+		}
+		bdir = filepath.Join(bdir, filepath.Base(members.top))
 	}
-	bdir := filepath.Join(tmp, "bundle")
-	if err := os.MkdirAll(bdir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if r := run(bdir, nil, "tar", "-xf", out); r.err != nil {
-		t.Fatalf("tar -xf %s: %v\n%s", out, r.err, r.stderr)
-	}
-	bdir = filepath.Join(bdir, filepath.Base(members.top))
 
 	x.checkBundle(t, bdir, members, warnings)
 	m := readManifest(t, bdir)
@@ -691,6 +699,34 @@ func readMembers(path string) (*members, error) {
 		return nil, fmt.Errorf("an empty archive")
 	}
 	return m, nil
+}
+
+// dirMembers describes a bundle directory as readMembers describes an archive.
+func dirMembers(dir string) (*members, error) {
+	m := &members{top: filepath.Base(dir), hdr: map[string]*tar.Header{}}
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || p == dir {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		link := ""
+		if info.Mode()&fs.ModeSymlink != 0 {
+			if link, err = os.Readlink(p); err != nil {
+				return err
+			}
+		}
+		h, err := tar.FileInfoHeader(info, link)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		m.hdr[filepath.ToSlash(rel)] = h
+		return nil
+	})
+	return m, err
 }
 
 func (x expectation) checkBundle(t *testing.T, bdir string, m *members, warnings []string) {
