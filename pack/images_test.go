@@ -123,4 +123,3 @@ func TestPackRefusesMixedPlatforms(t *testing.T) {
 		}
 	}
 }
-
