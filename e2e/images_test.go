@@ -22,7 +22,19 @@ import (
 // warned.
 func TestPinnedImageAndImageVolume(t *testing.T) {
 	reg := startRegistry(t)
-	vol := reg.push(t, "pin", "1.0", "", "api")["api"]
+	pushed := reg.push(t, "pin", "1.0", "", "api", "worker")
+	vol := pushed["api"]
+	workerRef, err := name.ParseReference(pushed["worker"], name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	workerDesc, err := remote.Head(workerRef)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// by digest alone: shipped under the tag sha256-<hex>
+	workerPinned := reg.host + "/pin/worker@" + workerDesc.Digest.String()
+	workerShipped := reg.host + "/pin/worker:sha256-" + workerDesc.Digest.Hex
 	img, err := demo.RoleImage(demoBin, "report", []string{"-listen", ":8080", "-file", "/assets/etc/demo-role"}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -56,7 +68,9 @@ services:
       - type: image
         source: %s
         target: /assets
-`, webRef, d, port, webRef, d, filesPort, vol))
+  worker:
+    image: %s
+`, webRef, d, port, webRef, d, filesPort, vol, workerPinned))
 	archive := filepath.Join(t.TempDir(), "pinapp-1.0.tar")
 	r := airpack(t, dir, "pack", "--version", "1.0", "-o", archive, "--source", "registry")
 	if r.err != nil {
@@ -69,13 +83,13 @@ services:
 		t.Fatalf("verify: %v\n%s", r.err, r)
 	}
 	reg.stop()
-	removeImages(t, webRef, vol)
+	removeImages(t, webRef, vol, pushed["worker"], workerShipped)
 	target := t.TempDir()
 	must(t, target, "tar", "xf", archive)
 	bd := filepath.Join(target, "pinapp-1.0")
 	m := readManifest(t, bd)
-	if len(m.Images) != 2 {
-		t.Fatalf("airpack.json lists %d images, want 2: %+v", len(m.Images), m.Images)
+	if len(m.Images) != 3 {
+		t.Fatalf("airpack.json lists %d images, want 3: %+v", len(m.Images), m.Images)
 	}
 	for _, im := range m.Images {
 		switch im.Ref {
@@ -86,6 +100,10 @@ services:
 		case vol:
 			if strings.Join(im.MountedBy, ",") != "files" || len(im.Services) != 0 || im.Pin != "" {
 				t.Errorf("volume image in airpack.json: %+v", im)
+			}
+		case workerShipped:
+			if im.Pin != workerDesc.Digest.String() || im.ManifestDigest != im.Pin || strings.Join(im.Services, ",") != "worker" {
+				t.Errorf("image pinned by digest alone in airpack.json: %+v", im)
 			}
 		default:
 			t.Errorf("unexpected image %s", im.Ref)
@@ -102,13 +120,17 @@ services:
 		}
 	}
 	cf := must(t, bd, "cat", "docker-compose.yaml").stdout
-	if strings.Contains(cf, "@sha256:") || strings.Count(cf, "image: "+webRef+"\n") != 2 {
+	if strings.Contains(cf, "@sha256:") || strings.Count(cf, "image: "+webRef+"\n") != 2 || !strings.Contains(cf, "image: "+workerShipped+"\n") {
 		t.Errorf("the compose file should name the pinned image by its tag:\n%s", cf)
 	}
 	t.Cleanup(func() { run(t, bd, nil, "docker", "compose", "down", "-v") })
 	must(t, bd, "docker", "compose", "up", "-d", "web")
 	if body := httpGet(t, fmt.Sprintf("http://127.0.0.1:%d/", port)); !strings.Contains(body, "file=report") {
 		t.Errorf("pinned service answered:\n%s", body)
+	}
+	must(t, bd, "docker", "compose", "up", "-d", "worker")
+	if st := must(t, bd, "docker", "compose", "ps", "--format", "{{.Service}} {{.Image}} {{.State}}", "worker").stdout; strings.TrimSpace(st) != "worker "+workerShipped+" running" {
+		t.Errorf("service pinned by digest alone: %q", st)
 	}
 	r = run(t, bd, nil, "docker", "compose", "up", "-d", "files")
 	if containerdStore {
