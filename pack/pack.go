@@ -191,6 +191,11 @@ func (a archiveWriter) WriteAt(ctx context.Context, w bundle.ReadWriterAt, base 
 // resolve, the reference each service's image is shipped under, the shipped reference of each
 // image volume's source, and the bundle's platform.
 func requests(services []compose.ServiceImage, volumes []compose.VolumeImage, override string) ([]imageset.Request, map[string]string, map[string]string, string, error) {
+	if override != "" {
+		if _, err := imageset.ParsePlatform(override); err != nil {
+			return nil, nil, nil, "", fmt.Errorf("--platform: %w", err)
+		}
+	}
 	platforms := map[string]string{}
 	for _, s := range services {
 		platforms[s.Service] = s.Platform

@@ -127,7 +127,7 @@ func TestPackPlatform(t *testing.T) {
 		{[]compose.ServiceImage{{Service: "a", Image: "x", Platform: "linux"}}, "",
 			`service a: platform "linux": want os/arch[/variant], e.g. linux/amd64`},
 		{[]compose.ServiceImage{{Service: "a", Image: "x"}}, "amd64",
-			`the bundle's platform "amd64": want os/arch[/variant], e.g. linux/amd64`},
+			`--platform: platform "amd64": want os/arch[/variant], e.g. linux/amd64`},
 	} {
 		_, _, _, _, err := requests(c.services, nil, c.override)
 		if err == nil || err.Error() != c.want {
