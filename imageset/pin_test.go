@@ -78,8 +78,8 @@ func TestPinnedDigestsFromLayout(t *testing.T) {
 	}
 
 	for ref, want := range map[string]string{
-		"demo/web:1.0@" + otherD.String():            "service web: image demo/web:1.0@" + otherD.String() + ": oci:" + dir + ": pinned to " + otherD.String() + ", but the image found has " + webD.String() + ": the source holds another image under this name",
-		"demo/multi:1.0@" + webD.String():            "service web: image demo/multi:1.0@" + webD.String() + ": oci:" + dir + ": pinned to " + webD.String() + ", but the image found has index " + idxD.String() + ", manifest " + x86D.String() + ": the source holds another image under this name",
+		"demo/web:1.0@" + otherD.String():            "service web: image demo/web:1.0@" + otherD.String() + ": oci:" + dir + ": pinned to digest " + otherD.String() + ", but the image found has digest " + webD.String() + ": the source holds another image under this name",
+		"demo/multi:1.0@" + webD.String():            "service web: image demo/multi:1.0@" + webD.String() + ": oci:" + dir + ": pinned to digest " + webD.String() + ", but the image found has index digest " + idxD.String() + ", manifest digest " + x86D.String() + ": the source holds another image under this name",
 		"demo/web@sha256:" + strings.Repeat("e", 64): "service web: image demo/web@sha256:" + strings.Repeat("e", 64) + ": oci:" + dir + ": not in OCI layout " + dir,
 	} {
 		_, err := Resolve(ctx, []Request{{Ref: ref, Services: []string{"web"}, Platform: amd64}}, src)

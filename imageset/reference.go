@@ -101,11 +101,11 @@ func checkPin(s string, found Found) error {
 		return fmt.Errorf("read manifest digest: %w", err)
 	}
 	if got != r.Pin {
-		what := "has"
+		what := "has digest"
 		if fi.index.Hex != "" {
-			what = fmt.Sprintf("has index %s, manifest", fi.index)
+			what = fmt.Sprintf("has index digest %s, manifest digest", fi.index)
 		}
-		return fmt.Errorf("pinned to %s, but the image found %s %s: the source holds another image under this name", r.Pin, what, got)
+		return fmt.Errorf("pinned to digest %s, but the image found %s %s: the source holds another image under this name", r.Pin, what, got)
 	}
 	return nil
 }

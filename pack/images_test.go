@@ -103,7 +103,7 @@ services:
 	// A layout holding another image under the pinned name is refused, naming both digests.
 	dir = project(t, "name: shop\nservices:\n  web:\n    image: demo/other:1.0@"+d["demo/web:1.0"]+"\n")
 	_, err = Pack(context.Background(), Options{Compose: compose.LoadOptions{WorkDir: dir}, Version: "1.0", Output: filepath.Join(t.TempDir(), "x"), Sources: []string{"oci:" + oci}})
-	wantErr := "service web: image demo/other:1.0@" + d["demo/web:1.0"] + ": oci:" + oci + ": pinned to " + d["demo/web:1.0"] + ", but the image found has " + d["demo/other:1.0"] + ": the source holds another image under this name"
+	wantErr := "service web: image demo/other:1.0@" + d["demo/web:1.0"] + ": oci:" + oci + ": pinned to digest " + d["demo/web:1.0"] + ", but the image found has digest " + d["demo/other:1.0"] + ": the source holds another image under this name"
 	if err == nil || err.Error() != wantErr {
 		t.Errorf("mismatched pin:\n got %v\nwant %s", err, wantErr)
 	}
