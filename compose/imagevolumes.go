@@ -35,7 +35,7 @@ func (p *Project) ImageVolumes() []VolumeImage {
 }
 
 // imageVolume points a `type: image` volume at the shipped reference of its image.
-func (r *rewriter) imageVolume(name string, raw any, tv types.ServiceVolumeConfig) (any, error) {
+func (r *rewriter) imageVolume(raw any, tv types.ServiceVolumeConfig) (any, error) {
 	ref, ok := r.opts.VolumeImages[tv.Source]
 	m, isMap := raw.(map[string]any)
 	if !isMap || m["type"] != types.VolumeTypeImage || !sameTarget(m["target"], tv.Target) {
@@ -46,9 +46,6 @@ func (r *rewriter) imageVolume(name string, raw any, tv types.ServiceVolumeConfi
 	}
 	if ok && ref != "" {
 		m["source"] = escape(ref)
-	} else {
-		ref = tv.Source
 	}
-	r.warnf("service %s: the type: image volume at %s (%s) needs Docker Engine 28 or later on the target: older engines refuse to create the container", name, tv.Target, ref)
 	return m, nil
 }

@@ -4,7 +4,6 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"slices"
 	"strings"
 	"testing"
 )
@@ -57,12 +56,9 @@ volumes:
 			t.Errorf("compose file lacks %q:\n%s", w, cf)
 		}
 	}
-	for _, w := range []string{
-		"service api: the type: image volume at /models (demo/models:latest) needs Docker Engine 28 or later on the target: older engines refuse to create the container",
-		"service web: the type: image volume at /assets (demo/assets:1.0) needs Docker Engine 28 or later on the target: older engines refuse to create the container",
-	} {
-		if !slices.Contains(out.Warnings, w) {
-			t.Errorf("warnings %q lack %q", out.Warnings, w)
-		}
+	// The project keeps its meaning: nothing to warn about (the target's compose itself says
+	// that Docker Engine 28 or later is needed for image volumes).
+	if len(out.Warnings) > 0 {
+		t.Errorf("warnings: %q", out.Warnings)
 	}
 }

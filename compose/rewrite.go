@@ -206,7 +206,7 @@ func (r *rewriter) serviceVolumes(svc map[string]any, ts types.ServiceConfig) er
 			rawVol = rawVols[i]
 		}
 		if tv.Type == types.VolumeTypeImage {
-			v, err := r.imageVolume(ts.Name, rawVol, tv)
+			v, err := r.imageVolume(rawVol, tv)
 			if err != nil {
 				return err
 			}

@@ -18,8 +18,8 @@ import (
 // mounting another image as a `type: image` volume, and runs the bundle offline: the compose
 // file names the tag (the classic store cannot resolve the digest of a loaded image: compose
 // would try to pull), airpack.json keeps the pin, load.sh checks the loaded image's ID, and the
-// volume shows the shipped image's files on Docker 28+; Docker 20 refuses image volumes, as pack
-// warned.
+// volume shows the shipped image's files on Docker 28+; Docker 20 refuses image volumes, as
+// it does for the project itself, saying Docker 28 is needed.
 func TestPinnedImageAndImageVolume(t *testing.T) {
 	reg := startRegistry(t)
 	pushed := reg.push(t, "pin", "1.0", "", "api", "worker")
@@ -76,8 +76,8 @@ services:
 	if r.err != nil {
 		t.Fatalf("pack: %v\n%s", r.err, r)
 	}
-	if w := "airpack: warning: service files: the type: image volume at /assets (" + vol + ") needs Docker Engine 28 or later on the target: older engines refuse to create the container"; !strings.Contains(r.stderr, w) {
-		t.Errorf("pack did not warn %q:\n%s", w, r)
+	if strings.Contains(r.stderr, "warning") {
+		t.Errorf("pack warned, but the bundle keeps the project's meaning:\n%s", r)
 	}
 	if r = airpack(t, "", "verify", archive); r.err != nil || !strings.Contains(r.stdout, "sound") {
 		t.Fatalf("verify: %v\n%s", r.err, r)

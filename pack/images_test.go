@@ -4,7 +4,6 @@ import (
 	"context"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 
@@ -92,9 +91,8 @@ services:
 	if strings.Count(string(cf), "image: demo/web:1.0\n") != 2 || strings.Contains(string(cf), "@sha256") {
 		t.Errorf("compose file should name the shipped tags only:\n%s", cf)
 	}
-	wantWarn := "service web: the type: image volume at /assets (demo/assets:1.0) needs Docker Engine 28 or later on the target: older engines refuse to create the container"
-	if !slices.Contains(res.Warnings, wantWarn) {
-		t.Errorf("warnings %q lack %q", res.Warnings, wantWarn)
+	if len(res.Warnings) > 0 {
+		t.Errorf("warnings: %q", res.Warnings)
 	}
 	if _, problems, err := bundle.Verify(context.Background(), out); err != nil || len(problems) > 0 {
 		t.Fatalf("verify: %v %v", err, problems)
