@@ -126,3 +126,21 @@ func TestPackRefusesMixedPlatforms(t *testing.T) {
 		}
 	}
 }
+
+func TestPackSaysWhichPlatformItChose(t *testing.T) {
+	oci, _ := ociLayout(t, "demo/web:1.0")
+	dir := project(t, "name: shop\nservices:\n  web:\n    image: demo/web:1.0\n    platform: linux/amd64\n  db:\n    image: demo/web:1.0\n  cache:\n    image: demo/web:1.0\n")
+	res, err := Pack(context.Background(), Options{Compose: compose.LoadOptions{WorkDir: dir}, Version: "1.0", Output: filepath.Join(t.TempDir(), "x"), Sources: []string{"oci:" + oci}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "the bundle is for linux/amd64, the platform: of service web; services cache, db name none and get linux/amd64 images too (a bundle holds one platform)"
+	if len(res.Warnings) != 1 || res.Warnings[0] != want {
+		t.Errorf("warnings %q, want %q", res.Warnings, want)
+	}
+	// With --platform, or when every service or none names one, there is nothing to say.
+	res, err = Pack(context.Background(), Options{Compose: compose.LoadOptions{WorkDir: dir}, Version: "1.0", Output: filepath.Join(t.TempDir(), "x"), Platform: "linux/amd64", Sources: []string{"oci:" + oci}})
+	if err != nil || len(res.Warnings) != 0 {
+		t.Errorf("with --platform: %v %q", err, res.Warnings)
+	}
+}

@@ -173,7 +173,8 @@ func Pack(ctx context.Context, opts Options) (*Result, error) {
 	if err := bundle.Write(ctx, opts.Output, contents, opts.Force, bundle.WithSigner(opts.Signer)); err != nil {
 		return nil, fmt.Errorf("write bundle %s: %w", opts.Output, err)
 	}
-	return &Result{Manifest: m, Output: opts.Output, Warnings: out.Warnings}, nil
+	warnings := append(platformWarnings(proj.Images(), opts.Platform, platform), out.Warnings...)
+	return &Result{Manifest: m, Output: opts.Output, Warnings: warnings}, nil
 }
 
 type archiveWriter struct {
