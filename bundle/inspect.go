@@ -79,6 +79,10 @@ type Report struct {
 type ServiceImage struct {
 	Service string `json:"service"`
 	Image   string `json:"image"`
+	// Volume marks an image the service mounts as a `type: image` volume.
+	Volume bool `json:"volume,omitempty"`
+	// Pin is the digest the project pinned the image to, if any.
+	Pin string `json:"pin,omitempty"`
 }
 
 // ImageReport is one image of the bundle.
@@ -129,7 +133,10 @@ func NewReport(m *Manifest) Report {
 	layers := map[string]*layerUse{}
 	for _, im := range m.Images {
 		for _, s := range im.Services {
-			r.Services = append(r.Services, ServiceImage{Service: s, Image: im.Ref})
+			r.Services = append(r.Services, ServiceImage{Service: s, Image: im.Ref, Pin: im.Pin})
+		}
+		for _, s := range im.MountedBy {
+			r.Services = append(r.Services, ServiceImage{Service: s, Image: im.Ref, Volume: true, Pin: im.Pin})
 		}
 		r.Images = append(r.Images, ImageReport{
 			Ref:            im.Ref,
@@ -158,7 +165,13 @@ func NewReport(m *Manifest) Report {
 			}
 		}
 	}
-	sort.SliceStable(r.Services, func(i, j int) bool { return r.Services[i].Service < r.Services[j].Service })
+	sort.SliceStable(r.Services, func(i, j int) bool {
+		a, b := r.Services[i], r.Services[j]
+		if a.Service != b.Service {
+			return a.Service < b.Service
+		}
+		return !a.Volume && b.Volume
+	})
 	for d, u := range layers {
 		if len(u.images) > 1 {
 			r.SharedLayers = append(r.SharedLayers, SharedLayer{Digest: d, Size: u.size, Images: u.images})
@@ -190,7 +203,14 @@ func (r Report) WriteText(w io.Writer) error {
 
 	p("\nSERVICE\tIMAGE\n")
 	for _, s := range r.Services {
-		p("%s\t%s\n", s.Service, s.Image)
+		img := s.Image
+		if s.Pin != "" {
+			img += " (pinned " + shortDigest(s.Pin) + ")"
+		}
+		if s.Volume {
+			img += " (type: image volume)"
+		}
+		p("%s\t%s\n", s.Service, img)
 	}
 
 	p("\nIMAGE\tSOURCE\tPLATFORM\tLAYERS\tSIZE\tIMAGE ID (CONFIG)\tMANIFEST\n")

@@ -38,7 +38,7 @@ func TestNewReport(t *testing.T) {
 	want := Report{
 		Name: "shop", Version: "1.0", Platform: "linux/amd64", ComposeFile: ComposeFile,
 		Services: []ServiceImage{
-			{"cache", "redis:7"}, {"proxy", "nginx:1.25"}, {"web", "shop/web:1.0"}, {"worker", "shop/web:1.0"},
+			{Service: "cache", Image: "redis:7"}, {Service: "proxy", Image: "nginx:1.25"}, {Service: "web", Image: "shop/web:1.0"}, {Service: "worker", Image: "shop/web:1.0"},
 		},
 		Images: []ImageReport{
 			{"nginx:1.25", "registry", "linux/amd64", fxDigest("0"), fxDigest("9"), 2, 4_500_000},
@@ -205,5 +205,34 @@ func TestReadManifestErrors(t *testing.T) {
 				t.Fatalf("err = %v, want it to say %q", err, tc.want)
 			}
 		})
+	}
+}
+
+func TestReportPinsAndImageVolumes(t *testing.T) {
+	m := fxReportManifest()
+	m.Images[0].MountedBy = []string{"web"}
+	m.Images[2].Pin = fxDigest("8")
+	r := NewReport(m)
+	want := []ServiceImage{
+		{Service: "cache", Image: "redis:7", Pin: fxDigest("8")},
+		{Service: "proxy", Image: "nginx:1.25"},
+		{Service: "web", Image: "shop/web:1.0"},
+		{Service: "web", Image: "nginx:1.25", Volume: true},
+		{Service: "worker", Image: "shop/web:1.0"},
+	}
+	if !reflect.DeepEqual(r.Services, want) {
+		t.Fatalf("services\n%+v\nwant\n%+v", r.Services, want)
+	}
+	var out bytes.Buffer
+	if err := r.WriteText(&out); err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range []string{
+		"cache    redis:7 (pinned sha256:888888888888…)\n",
+		"web      nginx:1.25 (type: image volume)\n",
+	} {
+		if !strings.Contains(out.String(), line) {
+			t.Errorf("text lacks %q:\n%s", line, out.String())
+		}
 	}
 }

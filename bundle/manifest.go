@@ -50,6 +50,14 @@ type Image struct {
 	Ref string `json:"ref"`
 	// Services are the compose services that use this image.
 	Services []string `json:"services"`
+	// MountedBy are the compose services that mount this image as a `type: image` volume.
+	MountedBy []string `json:"mountedBy,omitempty"`
+	// Pin is the digest the project pinned the image to (`image: name:tag@sha256:…`): the
+	// manifest digest itself, or the digest of the multi-platform index whose entry for the
+	// bundle's platform is the shipped manifest. pack checked it against the image's source. The
+	// compose file names the image by tag alone: Docker's classic image store cannot resolve a
+	// digest for a loaded image, and load.sh checks the loaded image's ID instead.
+	Pin string `json:"pin,omitempty"`
 	// Source says where the image came from: "registry", "engine", "oci:DIR" or "package" (the
 	// image archives of a RAM package).
 	Source string `json:"source"`

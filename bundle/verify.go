@@ -641,6 +641,9 @@ func (v *verifier) checkImage(m *Manifest, im Image, a *imageArchive, md *archiv
 		}
 	}
 
+	if h, err := v1.NewHash(im.Pin); im.Pin != "" && (err != nil || h.Algorithm != "sha256") {
+		v.problem(ManifestFile, "%s: pin %q is not a sha256 digest", img, im.Pin)
+	}
 	if m.Platform != "" && im.Platform != "" && !samePlatform(m.Platform, im.Platform) {
 		v.problem(ManifestFile, "%s is for %s, but the bundle is for %s", img, im.Platform, m.Platform)
 	}

@@ -87,6 +87,15 @@ func (v *verifier) checkCompose(ctx context.Context, m *Manifest) {
 		shipped[normalRef(im.Ref)] = true
 	}
 	services := sortedKeys(project.Services)
+	if m.Platform != "" {
+		platforms := map[string]string{}
+		for _, name := range services {
+			platforms[name] = project.Services[name].Platform
+		}
+		if err := CheckPlatforms(m.Platform, platforms); err != nil {
+			v.problem(cf, "%v", err)
+		}
+	}
 	for _, name := range services {
 		s := project.Services[name]
 		svc := "service " + name + ": "
@@ -102,6 +111,9 @@ func (v *verifier) checkCompose(ctx context.Context, m *Manifest) {
 		for _, vol := range s.Volumes {
 			if vol.Type == types.VolumeTypeBind {
 				v.checkHostPath(svc+"bind mount source", vol.Source, true)
+			}
+			if vol.Type == types.VolumeTypeImage && !shipped[normalRef(vol.Source)] {
+				v.problem(cf, "%svolume image %s is not in the bundle (%s)", svc, vol.Source, ManifestFile)
 			}
 		}
 		for _, ef := range s.EnvFiles {
@@ -128,6 +140,11 @@ func (v *verifier) checkCompose(ctx context.Context, m *Manifest) {
 		for _, s := range im.Services {
 			if _, ok := project.Services[s]; !ok {
 				v.problem(ManifestFile, "image %s: service %s uses it, but %s has no service %s", im.Ref, s, cf, s)
+			}
+		}
+		for _, s := range im.MountedBy {
+			if _, ok := project.Services[s]; !ok {
+				v.problem(ManifestFile, "image %s: service %s mounts it, but %s has no service %s", im.Ref, s, cf, s)
 			}
 		}
 	}

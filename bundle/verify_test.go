@@ -137,6 +137,41 @@ func TestVerifyProblems(t *testing.T) {
 			want: func(*fxBundle) []string { return nil },
 		},
 		{
+			name: "services of another platform",
+			mutate: func(t *testing.T, b *fxBundle) {
+				fxReplaceCompose(t, b, "    image: shop/web:1.0\n", "    image: shop/web:1.0\n    platform: linux/arm64\n")
+				fxReplaceCompose(t, b, "    image: nginx:1.25\n", "    image: nginx:1.25\n    platform: wasi/wasm\n")
+				b.seal(t)
+			},
+			want: func(*fxBundle) []string {
+				return []string{"docker-compose.yaml: services proxy (wasi/wasm), web (linux/arm64) have another platform than the bundle's linux/amd64: a bundle holds one platform; pack one bundle per platform (--platform)"}
+			},
+		},
+		{
+			name: "a service of the bundle's platform",
+			mutate: func(t *testing.T, b *fxBundle) {
+				fxReplaceCompose(t, b, "    image: shop/web:1.0\n", "    image: shop/web:1.0\n    platform: linux/amd64\n")
+				b.seal(t)
+			},
+			want: func(*fxBundle) []string { return nil },
+		},
+		{
+			name: "image volumes",
+			mutate: func(t *testing.T, b *fxBundle) {
+				fxReplaceCompose(t, b, "        target: /srv/static\n", "        target: /srv/static\n      - type: image\n        source: nginx:1.25\n        target: /img\n      - type: image\n        source: shop/assets:1.0\n        target: /assets\n")
+				b.manifest.Images[0].MountedBy = []string{"web", "ghost"}
+				b.manifest.Images[0].Pin = "sha256:abc"
+				b.seal(t)
+			},
+			want: func(*fxBundle) []string {
+				return []string{
+					"airpack.json: image nginx:1.25: pin \"sha256:abc\" is not a sha256 digest",
+					"docker-compose.yaml: service web: volume image shop/assets:1.0 is not in the bundle (airpack.json)",
+					"airpack.json: image nginx:1.25: service ghost mounts it, but docker-compose.yaml has no service ghost",
+				}
+			},
+		},
+		{
 			name: "bind mount to ../outside",
 			mutate: func(t *testing.T, b *fxBundle) {
 				fxReplaceCompose(t, b, "      - /var/run/docker.sock", "      - ../outside:/data\n      - /var/run/docker.sock")

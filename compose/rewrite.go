@@ -24,6 +24,9 @@ type RewriteOptions struct {
 	// Images maps every service to the image reference written as its
 	// `image:`.
 	Images map[string]string
+	// VolumeImages maps the source of every `type: image` volume (as the
+	// typed model has it) to the shipped reference written in its place.
+	VolumeImages map[string]string
 	// AllowOutside ships copies of bind sources, env_files, label_files,
 	// configs and secrets found outside the project directory (under
 	// files/_outside/) instead of refusing them.
@@ -201,6 +204,14 @@ func (r *rewriter) serviceVolumes(svc map[string]any, ts types.ServiceConfig) er
 		var rawVol any
 		if aligned {
 			rawVol = rawVols[i]
+		}
+		if tv.Type == types.VolumeTypeImage {
+			v, err := r.imageVolume(rawVol, tv)
+			if err != nil {
+				return err
+			}
+			vols[i] = v
+			continue
 		}
 		if tv.Type != types.VolumeTypeBind {
 			if rawVol != nil {

@@ -133,6 +133,9 @@ func (r *rewriter) expectedService(s types.ServiceConfig) types.ServiceConfig {
 			if v.Type == types.VolumeTypeBind {
 				v.Source = r.shippedPath(v.Source)
 			}
+			if ref, ok := r.opts.VolumeImages[v.Source]; ok && v.Type == types.VolumeTypeImage {
+				v.Source = ref
+			}
 			vols[i] = v
 		}
 		s.Volumes = vols

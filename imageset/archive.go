@@ -29,6 +29,10 @@ type Image struct {
 	// Ref is the tagged reference the archive tags the image with.
 	Ref      string
 	Services []string
+	// MountedBy are the services mounting the image as a `type: image` volume.
+	MountedBy []string
+	// Pin is the digest the compose file pinned the image to, "" if none.
+	Pin      string
 	Source   string
 	Platform v1.Platform
 	Image    v1.Image
@@ -149,6 +153,8 @@ func NewArchive(path string, images []Image) (*Archive, error) {
 		bi := bundle.Image{
 			Ref:               im.Ref,
 			Services:          im.Services,
+			MountedBy:         im.MountedBy,
+			Pin:               im.Pin,
 			Source:            im.Source,
 			ManifestDigest:    manifestDigest.String(),
 			ManifestMediaType: string(mt),

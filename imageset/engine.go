@@ -45,6 +45,9 @@ func (e *Engine) Close() error {
 }
 
 func (e *Engine) Find(ctx context.Context, ref name.Reference, p v1.Platform) (Found, error) {
+	if r, err := ParseRef(ref.String()); err == nil && r.Pinned() {
+		return nil, fmt.Errorf("%w: pinned by digest, but the docker engine exports an image under a new manifest digest, so the bundle could not keep the pin: pack it from a registry or an OCI layout (--source registry, --source oci:DIR)", ErrNotFound)
+	}
 	cli, err := e.client()
 	if err != nil {
 		return nil, fmt.Errorf("%w: docker engine: %v", ErrNotFound, err)

@@ -112,13 +112,19 @@ func TestShippedRef(t *testing.T) {
 		"redis@" + d:            "redis:sha256-" + strings.Repeat("a", 64),
 		"redis:7@" + d:          "redis:7",
 		"localhost:5000/x@" + d: "localhost:5000/x:sha256-" + strings.Repeat("a", 64),
+		// one spelling for every way of naming the same image
+		"busybox:latest":                     "busybox:latest",
+		"docker.io/library/nginx:1.25":       "nginx:1.25",
+		"index.docker.io/library/nginx:1.25": "nginx:1.25",
+		"docker.io/me/app":                   "me/app:latest",
+		"docker.io/library/redis:7@" + d:     "redis:7",
 	} {
 		got, err := ShippedRef(in)
 		if err != nil || got != want {
 			t.Errorf("ShippedRef(%q) = %q, %v; want %q", in, got, err, want)
 		}
 	}
-	if _, err := ShippedRef("UPPER/case"); err == nil {
+	if _, err := ShippedRef("me/UPPER"); err == nil {
 		t.Error("invalid reference accepted")
 	}
 }

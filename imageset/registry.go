@@ -71,7 +71,9 @@ func (r *Registry) Find(ctx context.Context, ref name.Reference, p v1.Platform) 
 		return nil, r.explain(ctx, ref, p, describeRegistryError(ref, err))
 	}
 	var img v1.Image
+	var index v1.Hash
 	if desc.MediaType.IsIndex() {
+		index = desc.Digest
 		idx, err := desc.ImageIndex()
 		if err != nil {
 			return nil, describeRegistryError(ref, err)
@@ -89,7 +91,7 @@ func (r *Registry) Find(ctx context.Context, ref name.Reference, p v1.Platform) 
 		}
 	}
 	// Registry layers check their own size and digest as they are read.
-	return foundImage{selfVerifying{img}}, nil
+	return foundImage{img: selfVerifying{img}, index: index}, nil
 }
 
 // explain refines "no such tag": Distribution answers MANIFEST_UNKNOWN for a repository that

@@ -16,7 +16,9 @@ type Request struct {
 	// Ref is the reference as the compose file names it.
 	Ref      string
 	Services []string
-	Platform v1.Platform
+	// MountedBy are the services mounting the image as a `type: image` volume.
+	MountedBy []string
+	Platform  v1.Platform
 	// Build marks an image built locally (`build:`): registries are not asked for it.
 	Build bool
 }
@@ -26,8 +28,10 @@ type Resolved struct {
 	Request
 	// Shipped is the tagged reference the bundle names the image by.
 	Shipped string
-	Source  string
-	found   Found
+	// Pin is the digest the reference pins ("sha256:…"), checked against the source; "" if none.
+	Pin    string
+	Source string
+	found  Found
 }
 
 // Image materialises the resolved image; staging files go under dir.
@@ -46,29 +50,6 @@ func ParseReference(s string) (name.Reference, error) {
 		return nil, fmt.Errorf("invalid image reference %q: %w", s, err)
 	}
 	return ref, nil
-}
-
-// ShippedRef is the tagged reference the bundle uses for ref: ref itself when it has a tag
-// (":latest" added when it has none), and "repo:sha256-<hex>" for a reference by digest only,
-// because `docker load` can restore tags but not digests.
-func ShippedRef(s string) (string, error) {
-	ref, err := ParseReference(s)
-	if err != nil {
-		return "", err
-	}
-	switch r := ref.(type) {
-	case name.Digest:
-		repo := strings.SplitN(s, "@", 2)[0]
-		if i := strings.LastIndex(repo, ":"); i > strings.LastIndex(repo, "/") {
-			return repo, nil // repo:tag@digest: keep the tag
-		}
-		return repo + ":" + strings.ReplaceAll(r.DigestStr(), ":", "-"), nil
-	default:
-		if strings.Contains(s[strings.LastIndex(s, "/")+1:], ":") {
-			return s, nil
-		}
-		return s + ":latest", nil
-	}
 }
 
 // Resolve finds every request in the first source that has it. Build requests are looked up in
@@ -100,9 +81,14 @@ func resolveOne(ctx context.Context, req Request, sources []Source) (*Resolved, 
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
-	shipped, err := ShippedRef(req.Ref)
+	parsed, err := ParseRef(req.Ref)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	shipped := parsed.Shipped()
+	var pin string
+	if parsed.Pinned() {
+		pin = parsed.Pin.String()
 	}
 	var why []string
 	for _, src := range sources {
@@ -111,7 +97,10 @@ func resolveOne(ctx context.Context, req Request, sources []Source) (*Resolved, 
 		}
 		found, err := src.Find(ctx, ref, req.Platform)
 		if err == nil {
-			return &Resolved{Request: req, Shipped: shipped, Source: src.String(), found: found}, nil
+			if err := checkPin(req.Ref, found); err != nil {
+				return nil, fmt.Errorf("%s: %s: %w", what, src, err)
+			}
+			return &Resolved{Request: req, Shipped: shipped, Pin: pin, Source: src.String(), found: found}, nil
 		}
 		if ctx.Err() != nil {
 			return nil, ctx.Err()

@@ -41,7 +41,12 @@ func (e *PlatformError) Error() string {
 	return fmt.Sprintf("no manifest for platform %s (image has %v)", e.Want.String(), e.Have)
 }
 
-type foundImage struct{ img v1.Image }
+// foundImage is an image a source holds; index is the digest of the index it was picked from
+// for the platform, if any (a pinned digest may name either).
+type foundImage struct {
+	img   v1.Image
+	index v1.Hash
+}
 
 func (f foundImage) Image(context.Context, string) (v1.Image, error) { return f.img, nil }
 

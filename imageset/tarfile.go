@@ -314,7 +314,7 @@ func (a *tarArchive) find(tag name.Reference, tagStr string, p v1.Platform) (Fou
 				// config digest, the only image ID such an image has.
 				break
 			}
-			return foundImage{img.image}, nil
+			return foundImage{img: img.image}, nil
 		}
 	}
 	if de == nil {

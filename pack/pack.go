@@ -6,11 +6,11 @@ package pack
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
-	"sort"
+	"slices"
 	"strings"
 
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/crypto/ssh"
 
 	"github.com/airpack/airpack/bundle"
@@ -97,11 +97,11 @@ func Pack(ctx context.Context, opts Options) (*Result, error) {
 	}
 	opts.logf("loaded project %s from %s", proj.Name(), proj.Dir())
 
-	reqs, shipped, platform, err := requests(proj.Images(), opts.Platform)
+	reqs, shipped, volumeImages, platform, err := requests(proj.Images(), proj.ImageVolumes(), opts.Platform)
 	if err != nil {
 		return nil, err
 	}
-	out, err := proj.Rewrite(compose.RewriteOptions{Name: name, Images: shipped, AllowOutside: opts.AllowOutside})
+	out, err := proj.Rewrite(compose.RewriteOptions{Name: name, Images: shipped, VolumeImages: volumeImages, AllowOutside: opts.AllowOutside})
 	if err != nil {
 		return nil, err
 	}
@@ -133,7 +133,7 @@ func Pack(ctx context.Context, opts Options) (*Result, error) {
 		if err != nil {
 			return nil, err
 		}
-		images = append(images, imageset.Image{Ref: r.Shipped, Services: r.Services, Source: r.Source, Platform: r.Platform, Image: img})
+		images = append(images, imageset.Image{Ref: r.Shipped, Services: r.Services, MountedBy: r.MountedBy, Pin: r.Pin, Source: r.Source, Platform: r.Platform, Image: img})
 	}
 	archive, err := imageset.NewArchive(bundle.ImageArchive, images)
 	if err != nil {
@@ -173,7 +173,8 @@ func Pack(ctx context.Context, opts Options) (*Result, error) {
 	if err := bundle.Write(ctx, opts.Output, contents, opts.Force, bundle.WithSigner(opts.Signer)); err != nil {
 		return nil, fmt.Errorf("write bundle %s: %w", opts.Output, err)
 	}
-	return &Result{Manifest: m, Output: opts.Output, Warnings: out.Warnings}, nil
+	warnings := append(platformWarnings(proj.Images(), opts.Platform, platform), out.Warnings...)
+	return &Result{Manifest: m, Output: opts.Output, Warnings: warnings}, nil
 }
 
 type archiveWriter struct {
@@ -185,61 +186,81 @@ func (a archiveWriter) WriteAt(ctx context.Context, w bundle.ReadWriterAt, base 
 	return a.Archive.WriteAt(ctx, w, base, a.opts...)
 }
 
-// requests groups the services by image and platform. It returns the images to resolve, the
-// reference each service's image is shipped under, and the bundle's platform.
-func requests(services []compose.ServiceImage, override string) ([]imageset.Request, map[string]string, string, error) {
-	bundlePlatform := override
-	if bundlePlatform == "" {
-		bundlePlatform = DefaultPlatform
-		// A project whose services all name one platform is packed for it.
-		for i, s := range services {
-			if s.Platform == "" || (i > 0 && s.Platform != services[0].Platform) {
-				bundlePlatform = DefaultPlatform
-				break
-			}
-			bundlePlatform = s.Platform
+// requests groups the images of the services and of their `type: image` volumes by the
+// reference they are shipped under (one spelling for "nginx", "nginx:latest" and
+// "docker.io/library/nginx:latest"), all for the bundle's one platform. It returns the images to
+// resolve, the reference each service's image is shipped under, the shipped reference of each
+// image volume's source, and the bundle's platform.
+func requests(services []compose.ServiceImage, volumes []compose.VolumeImage, override string) ([]imageset.Request, map[string]string, map[string]string, string, error) {
+	if override != "" {
+		if _, err := imageset.ParsePlatform(override); err != nil {
+			return nil, nil, nil, "", fmt.Errorf("--platform: %w", err)
 		}
 	}
-	byKey := map[string]*imageset.Request{}
-	var keys []string
+	platforms := map[string]string{}
+	for _, s := range services {
+		platforms[s.Service] = s.Platform
+	}
+	bundlePlatform, err := bundle.Platform(override, platforms, DefaultPlatform)
+	if err != nil {
+		return nil, nil, nil, "", err
+	}
+	plat, err := imageset.ParsePlatform(bundlePlatform)
+	if err != nil {
+		return nil, nil, nil, "", err
+	}
+	byShipped := map[string]*imageset.Request{}
+	add := func(service, image string, volume, build bool) (string, error) {
+		r, err := imageset.ParseRef(image)
+		if err != nil {
+			return "", err
+		}
+		shipped := r.Shipped()
+		req, ok := byShipped[shipped]
+		if !ok {
+			req = &imageset.Request{Ref: r.Familiar(), Platform: plat}
+			byShipped[shipped] = req
+		} else if r.Pinned() {
+			have, _ := imageset.ParseRef(req.Ref)
+			switch {
+			case !have.Pinned():
+				req.Ref = r.Familiar() // the pinned image is one the tag may name: ship it
+			case have.Pin != r.Pin:
+				users := append(slices.Clone(req.Services), req.MountedBy...)
+				return "", fmt.Errorf("image %s is pinned to %s here and to %s by service %s: a bundle ships one image per tag", shipped, r.Pin, have.Pin, strings.Join(slices.Compact(slices.Sorted(slices.Values(users))), ", "))
+			}
+		}
+		list := &req.Services
+		if volume {
+			list = &req.MountedBy
+		}
+		if !slices.Contains(*list, service) {
+			*list = append(*list, service)
+		}
+		req.Build = req.Build || build
+		return shipped, nil
+	}
 	shipped := map[string]string{}
 	for _, s := range services {
-		p := s.Platform
-		if override != "" || p == "" {
-			p = bundlePlatform
-		}
-		plat, err := imageset.ParsePlatform(p)
+		ref, err := add(s.Service, s.Image, false, s.Build)
 		if err != nil {
-			return nil, nil, "", fmt.Errorf("service %s: %w", s.Service, err)
-		}
-		ref, err := imageset.ShippedRef(s.Image)
-		if err != nil {
-			return nil, nil, "", fmt.Errorf("service %s: %w", s.Service, err)
+			return nil, nil, nil, "", fmt.Errorf("service %s: %w", s.Service, err)
 		}
 		shipped[s.Service] = ref
-		key := s.Image + "|" + plat.String()
-		r, ok := byKey[key]
-		if !ok {
-			r = &imageset.Request{Ref: s.Image, Platform: plat}
-			byKey[key] = r
-			keys = append(keys, key)
-		}
-		r.Services = append(r.Services, s.Service)
-		r.Build = r.Build || s.Build
 	}
-	sort.Strings(keys)
+	volumeImages := map[string]string{}
+	for _, v := range volumes {
+		ref, err := add(v.Service, v.Image, true, false)
+		if err != nil {
+			return nil, nil, nil, "", fmt.Errorf("service %s: volume image: %w", v.Service, err)
+		}
+		volumeImages[v.Image] = ref
+	}
 	var reqs []imageset.Request
-	seen := map[string]v1.Platform{}
-	for _, k := range keys {
-		r := *byKey[k]
-		ref, _ := imageset.ShippedRef(r.Ref)
-		if p, dup := seen[ref]; dup {
-			return nil, nil, "", fmt.Errorf("image %s is used for both %s and %s: one bundle holds one platform per image", r.Ref, p, r.Platform)
-		}
-		seen[ref] = r.Platform
-		reqs = append(reqs, r)
+	for _, k := range slices.Sorted(maps.Keys(byShipped)) {
+		reqs = append(reqs, *byShipped[k])
 	}
-	return reqs, shipped, bundlePlatform, nil
+	return reqs, shipped, volumeImages, bundlePlatform, nil
 }
 
 // Sources builds the image sources named by specs ("auto" when empty).

@@ -97,19 +97,83 @@ func TestPackPlatform(t *testing.T) {
 	}{
 		{[]compose.ServiceImage{{Service: "a", Image: "x"}}, "", "linux/amd64"},
 		{[]compose.ServiceImage{{Service: "a", Image: "x", Platform: "linux/arm64"}, {Service: "b", Image: "y", Platform: "linux/arm64"}}, "", "linux/arm64"},
-		{[]compose.ServiceImage{{Service: "a", Image: "x", Platform: "linux/arm64"}, {Service: "b", Image: "y"}}, "", "linux/amd64"},
-		{[]compose.ServiceImage{{Service: "a", Image: "x", Platform: "linux/arm64"}}, "linux/arm/v7", "linux/arm/v7"},
+		// the one platform the services name is the bundle's
+		{[]compose.ServiceImage{{Service: "a", Image: "x", Platform: "linux/arm64"}, {Service: "b", Image: "y"}}, "", "linux/arm64"},
+		{[]compose.ServiceImage{{Service: "a", Image: "x", Platform: "linux/arm64/v8"}, {Service: "b", Image: "y"}}, "linux/arm64", "linux/arm64"},
+		{[]compose.ServiceImage{{Service: "a", Image: "x"}}, "linux/arm/v7", "linux/arm/v7"},
 	} {
-		reqs, _, got, err := requests(c.services, c.override)
+		reqs, _, _, got, err := requests(c.services, nil, c.override)
 		if err != nil || got != c.want {
 			t.Errorf("%+v override %q: platform %q, %v; want %q", c.services, c.override, got, err, c.want)
+			continue
 		}
-		if c.override != "" && reqs[0].Platform.String() != c.override {
-			t.Errorf("override not applied to the request: %v", reqs[0].Platform)
+		for _, r := range reqs {
+			if r.Platform.String() != c.want {
+				t.Errorf("%+v override %q: request for %v", c.services, c.override, r.Platform)
+			}
 		}
 	}
-	if _, _, _, err := requests([]compose.ServiceImage{{Service: "a", Image: "x", Platform: "linux/arm64"}, {Service: "b", Image: "x"}}, ""); err == nil {
-		t.Error("one image on two platforms accepted")
+	for _, c := range []struct {
+		services []compose.ServiceImage
+		override string
+		want     string
+	}{
+		{[]compose.ServiceImage{{Service: "web", Image: "x", Platform: "linux/amd64"}}, "linux/arm64",
+			"service web (linux/amd64) has another platform than the bundle's linux/arm64: a bundle holds one platform; pack one bundle per platform (--platform)"},
+		{[]compose.ServiceImage{{Service: "a", Image: "x", Platform: "linux/arm64"}, {Service: "b", Image: "x"}, {Service: "c", Image: "y", Platform: "wasi/wasm"}}, "",
+			"services a (linux/arm64), c (wasi/wasm) name different platforms: a bundle holds one platform; pack one bundle per platform (--platform), each with the services of that platform"},
+		{[]compose.ServiceImage{{Service: "a", Image: "x", Platform: "linux/arm64"}, {Service: "c", Image: "y", Platform: "wasi/wasm"}}, "linux/arm64",
+			"service c (wasi/wasm) has another platform than the bundle's linux/arm64: a bundle holds one platform; pack one bundle per platform (--platform)"},
+		{[]compose.ServiceImage{{Service: "a", Image: "x", Platform: "linux"}}, "",
+			`service a: platform "linux": want os/arch[/variant], e.g. linux/amd64`},
+		{[]compose.ServiceImage{{Service: "a", Image: "x"}}, "amd64",
+			`--platform: platform "amd64": want os/arch[/variant], e.g. linux/amd64`},
+	} {
+		_, _, _, _, err := requests(c.services, nil, c.override)
+		if err == nil || err.Error() != c.want {
+			t.Errorf("%+v override %q:\n got %v\nwant %s", c.services, c.override, err, c.want)
+		}
+	}
+}
+
+func TestPackGroupsImagesByNormalizedReference(t *testing.T) {
+	d := "sha256:" + strings.Repeat("a", 64)
+	e := "sha256:" + strings.Repeat("e", 64)
+	reqs, shipped, volumes, _, err := requests([]compose.ServiceImage{
+		{Service: "a", Image: "busybox"},
+		{Service: "b", Image: "busybox:latest"},
+		{Service: "c", Image: "docker.io/library/busybox:latest"},
+		{Service: "d", Image: "nginx:1.25"},
+		{Service: "e", Image: "docker.io/library/nginx:1.25@" + d},
+		{Service: "f", Image: "index.docker.io/library/redis@" + d},
+	}, []compose.VolumeImage{{Service: "a", Image: "nginx:1.25"}, {Service: "b", Image: "docker.io/me/assets"}}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range reqs {
+		got = append(got, r.Ref+" "+strings.Join(r.Services, ",")+" mounted by "+strings.Join(r.MountedBy, ","))
+	}
+	want := []string{
+		"busybox:latest a,b,c mounted by ",
+		"me/assets:latest  mounted by b",
+		"nginx:1.25@" + d + " d,e mounted by a", // the pin decides for the tag
+		"redis@" + d + " f mounted by ",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("requests:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	for s, ref := range map[string]string{"a": "busybox:latest", "b": "busybox:latest", "c": "busybox:latest", "d": "nginx:1.25", "e": "nginx:1.25", "f": "redis:sha256-" + strings.Repeat("a", 64)} {
+		if shipped[s] != ref {
+			t.Errorf("service %s shipped as %q, want %q", s, shipped[s], ref)
+		}
+	}
+	if volumes["nginx:1.25"] != "nginx:1.25" || volumes["docker.io/me/assets"] != "me/assets:latest" {
+		t.Errorf("volume images shipped as %v", volumes)
+	}
+	_, _, _, _, err = requests([]compose.ServiceImage{{Service: "a", Image: "nginx:1.25@" + d}, {Service: "b", Image: "nginx:1.25@" + e}}, nil, "")
+	if want := "service b: image nginx:1.25 is pinned to " + e + " here and to " + d + " by service a: a bundle ships one image per tag"; err == nil || err.Error() != want {
+		t.Errorf("two pins for one tag:\n got %v\nwant %s", err, want)
 	}
 }
 

@@ -168,7 +168,7 @@ func projectFlags(usagePrefix string) []cli.Flag {
 		&cli.StringSliceFlag{Name: "env-file", Usage: u("environment file for interpolation (default: the project's .env)")},
 		&cli.StringSliceFlag{Name: "env-from-shell", Usage: u("ship this variable's value from this environment in the bundle's .env (repeatable); " +
 			"by default a value only the environment sets is left to the target's")},
-		&cli.StringFlag{Name: "platform", Usage: u("os/arch[/variant] to pack (default: each service's platform:, else linux/amd64)")},
+		&cli.StringFlag{Name: "platform", Usage: u("os/arch[/variant] to pack, the one platform of the bundle (default: the one the services' platform: name, else linux/amd64)")},
 		&cli.StringSliceFlag{Name: "source", Usage: u("image source: auto, registry, engine or oci:DIR (repeatable, tried in order)")},
 		&cli.StringSliceFlag{Name: "insecure-registry", Usage: u("reach this registry HOST[:PORT] over plain HTTP")},
 		&cli.IntFlag{Name: "jobs", Aliases: []string{"j"}, Value: 4, Usage: u("blobs fetched at once")},
