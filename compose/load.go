@@ -49,6 +49,9 @@ type Project struct {
 	// raw is the merged model (include, extends and all -f files applied,
 	// paths made absolute) without interpolation: what gets written back.
 	raw map[string]any
+	// written is raw with paths as the files write them (not made absolute), to tell a
+	// project's relative paths from host paths (see hostpaths.go).
+	written map[string]any
 	// includeVars are set by included projects' own env files only.
 	includeVars map[string]string
 	// includes tells whether the project includes other projects.
@@ -193,8 +196,12 @@ func load(ctx context.Context, opts LoadOptions) (*Project, error) {
 	if details.WorkingDir != typed.WorkingDir {
 		return nil, fmt.Errorf("project directory %s differs from %s", details.WorkingDir, typed.WorkingDir)
 	}
+	written, err := writtenModel(ctx, details, base.Name)
+	if err != nil {
+		return nil, tidy(err)
+	}
 	incVars, includes := includeVars(po.ConfigPaths, typed.WorkingDir, typed.Environment)
-	return &Project{typed: typed, base: base, raw: raw, includeVars: incVars, includes: includes}, nil
+	return &Project{typed: typed, base: base, raw: raw, written: written, includeVars: incVars, includes: includes}, nil
 }
 
 // projectOptions builds compose-go's options in the order docker compose's

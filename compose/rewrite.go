@@ -14,6 +14,8 @@ import (
 	"github.com/compose-spec/compose-go/v2/loader"
 	"github.com/compose-spec/compose-go/v2/types"
 	"go.yaml.in/yaml/v4"
+
+	"github.com/airpack/airpack/bundle"
 )
 
 // RewriteOptions say how to write the project into a bundle.
@@ -24,10 +26,14 @@ type RewriteOptions struct {
 	// Images maps every service to the image reference written as its
 	// `image:`.
 	Images map[string]string
-	// AllowOutside ships copies of bind sources, env_files, label_files,
-	// configs and secrets found outside the project directory (under
-	// files/_outside/) instead of refusing them.
-	AllowOutside bool
+	// Outside are absolute paths outside the project directory (--allow-outside PATH): bind
+	// sources, env_files, label_files, configs and secrets at or below one of them are shipped
+	// as copies (under files/_outside/) instead of being refused, or, for host paths, kept as
+	// the target's.
+	Outside []string
+	// Exclude, when set, says why a file or directory found in a shipped directory must not be
+	// shipped (airpack's own output), or "".
+	Exclude func(abs string) string
 }
 
 // Output is the compose part of a bundle.
@@ -40,11 +46,15 @@ type Output struct {
 	Warnings []string
 }
 
-// FileCopy is one regular file to copy into the bundle.
+// FileCopy is one regular file or directory to copy into the bundle.
 type FileCopy struct {
 	Src  string      // absolute source path
 	Dst  string      // slash path relative to the bundle directory, under "files/"
 	Mode fs.FileMode // the source's mode
+	// Dir is a directory of a shipped tree (kept even when empty, with its mode and owner).
+	Dir bool
+	// Uid and Gid are the source's numeric owner and group.
+	Uid, Gid int
 }
 
 // ComposeFileName is the name of the compose file in a bundle.
@@ -84,6 +94,8 @@ type rewriter struct {
 	shipped map[string]string
 	// warnings for Output.Warnings, in the order found
 	warnings []string
+	// hostPaths kept as the target's, as written
+	hostPaths []string
 }
 
 // warnf records a warning for Output.Warnings.
@@ -122,6 +134,7 @@ func (r *rewriter) rewrite() (*Output, error) {
 	if err := r.volumes(model); err != nil {
 		return nil, err
 	}
+	r.hostPathsWarning()
 
 	composeYAML, err := marshalModel(model)
 	if err != nil {
@@ -214,7 +227,7 @@ func (r *rewriter) serviceVolumes(svc map[string]any, ts types.ServiceConfig) er
 			vols[i] = m
 			continue
 		}
-		src, err := r.bindSource(tv.Source)
+		src, create, err := r.bindSource(tv, r.writtenSource(ts.Name, i, len(ts.Volumes)))
 		if err != nil {
 			return err
 		}
@@ -226,6 +239,13 @@ func (r *rewriter) serviceVolumes(svc map[string]any, ts types.ServiceConfig) er
 		}
 		m["type"] = types.VolumeTypeBind
 		m["source"] = escape(src)
+		// Always explicit: the pinned compose reads a bind: without it as false.
+		bind, _ := m["bind"].(map[string]any)
+		if bind == nil {
+			bind = map[string]any{}
+		}
+		bind["create_host_path"] = create
+		m["bind"] = bind
 		vols[i] = m
 	}
 	svc["volumes"] = vols
@@ -255,14 +275,6 @@ func volumeMap(v types.ServiceVolumeConfig) (map[string]any, error) {
 		return nil, err
 	}
 	return escapeValue(m).(map[string]any), nil
-}
-
-// bindSource returns the compose path of a bind mount source in the bundle.
-func (r *rewriter) bindSource(abs string) (string, error) {
-	if isHostPath(abs) && !r.inside(abs) {
-		return abs, nil
-	}
-	return r.ship(abs, item{kind: "bind mount source", outside: "volume source", special: true, dir: true})
 }
 
 func isHostPath(abs string) bool {
@@ -404,7 +416,13 @@ func (r *rewriter) volumes(model map[string]any) error {
 		if do == nil {
 			continue
 		}
-		if isHostPath(dev) && !r.inside(dev) {
+		if !r.inside(dev) && !r.allowed(dev) {
+			// the target host's directory, as for bind mounts
+			if raw, ok := do["device"].(string); ok {
+				r.hostPaths = append(r.hostPaths, strings.ReplaceAll(raw, "$$", "$"))
+			} else {
+				r.hostPaths = append(r.hostPaths, dev)
+			}
 			continue
 		}
 		dst, err := r.ship(dev, item{kind: "device", outside: "device", dir: true})
@@ -431,7 +449,7 @@ func (r *rewriter) ship(abs string, it item) (string, error) {
 	inside := r.inside(abs)
 	info, err := os.Stat(abs)
 	if err != nil {
-		if !inside && !r.opts.AllowOutside {
+		if !inside && !r.allowed(abs) {
 			return "", r.outsideError(abs, it)
 		}
 		if errors.Is(err, fs.ErrNotExist) {
@@ -453,7 +471,7 @@ func (r *rewriter) ship(abs string, it item) (string, error) {
 		}
 		return "", fmt.Errorf("%s %s is not a regular file", it.kind, r.display(abs))
 	}
-	if !inside && !r.opts.AllowOutside {
+	if !inside && !r.allowed(abs) {
 		return "", r.outsideError(abs, it)
 	}
 	if mode.IsDir() && !it.dir {
@@ -467,12 +485,19 @@ func (r *rewriter) ship(abs string, it item) (string, error) {
 			dst = path.Join(filesDir, outsideDir, filepath.ToSlash(strings.TrimPrefix(abs, string(filepath.Separator))))
 		}
 		if mode.IsDir() {
-			err = r.addTree(abs, dst, map[string]bool{})
+			root, rerr := filepath.EvalSymlinks(abs)
+			if rerr != nil {
+				return "", rerr
+			}
+			err = r.addTree(abs, dst, tree{kind: it.kind, top: abs, root: root, seen: map[string]bool{}})
 		} else {
-			err = r.addFile(abs, dst, mode)
+			err = r.addFile(abs, dst, info)
 		}
 		if err != nil {
 			return "", err
+		}
+		if !inside {
+			r.warnf("%s %s is outside the project: shipped as a copy (--allow-outside), as ./%s", it.kind, abs, dst)
 		}
 		r.shipped[abs] = dst
 	}
@@ -480,53 +505,19 @@ func (r *rewriter) ship(abs string, it item) (string, error) {
 }
 
 func (r *rewriter) outsideError(abs string, it item) error {
-	return fmt.Errorf("%s %s is outside the project directory %s; move it into the project or pass --allow-outside to ship a copy",
-		it.outside, abs, r.dir)
+	return fmt.Errorf("%s %s is outside the project directory %s; move it into the project or pass --allow-outside %s to ship a copy",
+		it.outside, abs, r.dir, abs)
 }
 
-func (r *rewriter) addFile(src, dst string, mode fs.FileMode) error {
+func (r *rewriter) addFile(src, dst string, info fs.FileInfo) error {
+	if err := bundle.CheckFileName(dst); err != nil {
+		return fmt.Errorf("%s: %w", r.display(src), err)
+	}
 	if prev, ok := r.files[dst]; ok && prev.Src != src {
 		return fmt.Errorf("%s and %s would both be shipped as %s", prev.Src, src, dst)
 	}
-	r.files[dst] = FileCopy{Src: src, Dst: dst, Mode: mode}
-	return nil
-}
-
-// addTree adds every regular file below dir, following symbolic links like
-// the container will; broken links and special files are left out.
-func (r *rewriter) addTree(dir, dst string, seen map[string]bool) error {
-	real, err := filepath.EvalSymlinks(dir)
-	if err != nil {
-		return err
-	}
-	if seen[real] {
-		return nil // a link back up the tree
-	}
-	seen[real] = true
-	defer delete(seen, real)
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return fmt.Errorf("read %s: %w", dir, err)
-	}
-	for _, e := range entries {
-		src := filepath.Join(dir, e.Name())
-		info, err := os.Stat(src)
-		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				continue // broken link: nothing there in the container either
-			}
-			return err
-		}
-		switch {
-		case info.IsDir():
-			err = r.addTree(src, dst+"/"+e.Name(), seen)
-		case info.Mode().IsRegular():
-			err = r.addFile(src, dst+"/"+e.Name(), info.Mode())
-		}
-		if err != nil {
-			return err
-		}
-	}
+	uid, gid := owner(info)
+	r.files[dst] = FileCopy{Src: src, Dst: dst, Mode: info.Mode(), Dir: info.IsDir(), Uid: uid, Gid: gid}
 	return nil
 }
 

@@ -82,19 +82,22 @@ func TestRewriteBindsEnvFilesConfigsSecrets(t *testing.T) {
 	wantFiles := []FileCopy{
 		{Src: filepath.Join(dir, "conf/app.conf"), Dst: "files/conf/app.conf", Mode: 0o644},
 		{Src: filepath.Join(dir, "conf/extra.conf"), Dst: "files/conf/extra.conf", Mode: 0o644},
+		{Src: filepath.Join(dir, "data"), Dst: "files/data", Dir: true},
 		{Src: filepath.Join(dir, "data/a.txt"), Dst: "files/data/a.txt", Mode: 0o755},
+		{Src: filepath.Join(dir, "data/sub"), Dst: "files/data/sub", Dir: true},
 		{Src: filepath.Join(dir, "data/sub/b.txt"), Dst: "files/data/sub/b.txt", Mode: 0o644},
 		{Src: filepath.Join(dir, "optional.env"), Dst: "files/optional.env", Mode: 0o644},
 		{Src: filepath.Join(dir, "secrets/db_password.txt"), Dst: "files/secrets/db_password.txt", Mode: 0o644},
 		{Src: filepath.Join(dir, "web.env"), Dst: "files/web.env", Mode: 0o644},
 	}
-	// git keeps only the executable bit: compare what the checkout has
+	// git keeps only the executable bit: compare what the checkout has (and its owner)
 	for i := range wantFiles {
 		info, err := os.Stat(wantFiles[i].Src)
 		if err != nil {
 			t.Fatal(err)
 		}
 		wantFiles[i].Mode = info.Mode()
+		wantFiles[i].Uid, wantFiles[i].Gid = owner(info)
 	}
 	if !reflect.DeepEqual(out.Files, wantFiles) {
 		t.Errorf("Files =\n%v\nwant\n%v", out.Files, wantFiles)
@@ -235,14 +238,10 @@ func TestRewriteMissingSources(t *testing.T) {
 		want    string // with DIR for the project directory
 	}{
 		{
-			name:    "bind mount source",
-			compose: "services:\n  web:\n    image: x\n    volumes:\n      - ./conf/app.conf:/etc/app.conf:ro\n",
-			want:    "rewrite compose project: service web: bind mount source ./conf/app.conf (DIR/conf/app.conf) does not exist",
-		},
-		{
 			name:    "bind mount source, long syntax",
 			compose: "services:\n  web:\n    image: x\n    volumes:\n      - type: bind\n        source: ./data\n        target: /data\n",
-			want:    "rewrite compose project: service web: bind mount source ./data (DIR/data) does not exist",
+			want: "rewrite compose project: service web: bind mount source ./data (DIR/data) does not exist; " +
+				"create it, or use the short syntax (or bind: create_host_path: true) to have compose create it on the target",
 		},
 		{
 			name:    "config file",
@@ -291,12 +290,12 @@ func TestRewriteOutsideProject(t *testing.T) {
 
 	_, err := p.Rewrite(RewriteOptions{Name: "shop", Images: defaultImages(p)})
 	want := "rewrite compose project: service web: volume source " + shared + " is outside the project directory " + project +
-		"; move it into the project or pass --allow-outside to ship a copy"
+		"; move it into the project or pass --allow-outside " + shared + " to ship a copy"
 	if err == nil || err.Error() != want {
 		t.Fatalf("error = %v\nwant    %s", err, want)
 	}
 
-	out := mustRewrite(t, p, RewriteOptions{Name: "shop", AllowOutside: true})
+	out := mustRewrite(t, p, RewriteOptions{Name: "shop", Outside: []string{"/"}})
 	dst := "files/_outside" + filepath.ToSlash(shared)
 	if got := at(t, parseYAML(t, out.ComposeYAML), "services", "web", "volumes", 0, "source"); got != "./"+dst {
 		t.Errorf("source = %v, want ./%s", got, dst)
@@ -315,11 +314,11 @@ func TestRewriteOutsideProject(t *testing.T) {
 		p := mustLoad(t, LoadOptions{WorkDir: dir})
 		_, err := p.Rewrite(RewriteOptions{Name: "shop", Images: defaultImages(p)})
 		want := "rewrite compose project: service web: env_file " + envFile + " is outside the project directory " + dir +
-			"; move it into the project or pass --allow-outside to ship a copy"
+			"; move it into the project or pass --allow-outside " + envFile + " to ship a copy"
 		if err == nil || err.Error() != want {
 			t.Errorf("error = %v\nwant    %s", err, want)
 		}
-		out := mustRewrite(t, p, RewriteOptions{AllowOutside: true})
+		out := mustRewrite(t, p, RewriteOptions{Outside: []string{"/"}})
 		if len(out.Files) != 1 || out.Files[0].Mode != 0o600 || out.Files[0].Dst != "files/_outside"+filepath.ToSlash(envFile) {
 			t.Errorf("Files = %v", out.Files)
 		}
@@ -416,32 +415,68 @@ func TestRewriteDeterministic(t *testing.T) {
 func TestRewriteDirectoryConflictsAndLinks(t *testing.T) {
 	cleanEnv(t)
 	dir := writeProject(t, map[string]string{
-		"compose.yaml":    "services:\n  web:\n    image: x\n    volumes:\n      - ./site:/site\n      - ./site/index.html:/index.html\n",
-		"site/index.html": "<html/>",
-		"real/page.html":  "page",
+		"compose.yaml":      "services:\n  web:\n    image: x\n    volumes:\n      - ./site:/site\n      - ./site/index.html:/index.html\n",
+		"site/index.html":   "<html/>",
+		"site/pages/a.html": "a",
+		"real/page.html":    "page",
 	})
-	if err := os.Symlink("../real", filepath.Join(dir, "site", "linked")); err != nil {
-		t.Fatal(err)
+	link := func(target, name string) {
+		t.Helper()
+		if err := os.Symlink(target, filepath.Join(dir, "site", name)); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if err := os.Symlink("nowhere", filepath.Join(dir, "site", "broken")); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Symlink(".", filepath.Join(dir, "site", "loop")); err != nil {
-		t.Fatal(err)
-	}
+	link("pages", "inside")   // stays in the mount: followed
+	link("nowhere", "broken") // left out, with a warning
+	link(".", "loop")         // a loop: walked once
 	p := mustLoad(t, LoadOptions{WorkDir: dir})
 	out := mustRewrite(t, p, RewriteOptions{})
 	var dsts []string
 	for _, f := range out.Files {
 		dsts = append(dsts, f.Dst)
-		if f.Mode&fs.ModeType != 0 {
+		if f.Mode&fs.ModeType != 0 && !f.Dir {
 			t.Errorf("%s: mode %v is not a regular file's", f.Dst, f.Mode)
 		}
 	}
-	// the file mounted on its own and through its directory is listed once;
-	// links are followed, broken ones and loops left out
-	want := []string{"files/site/index.html", "files/site/linked/page.html"}
+	// the file mounted on its own and through its directory is listed once
+	want := []string{"files/site", "files/site/index.html", "files/site/inside", "files/site/inside/a.html", "files/site/pages", "files/site/pages/a.html"}
 	if !reflect.DeepEqual(dsts, want) {
 		t.Errorf("Files = %v, want %v", dsts, want)
+	}
+	wantWarn := []string{"bind mount source ./site: ./site/broken is a broken symbolic link (to nowhere): left out of the bundle"}
+	if !reflect.DeepEqual(out.Warnings, wantWarn) {
+		t.Errorf("Warnings = %q, want %q", out.Warnings, wantWarn)
+	}
+
+	// links that leave the mounted directory would ship this machine's files
+	for _, target := range []string{"../real", "/etc/hostname", "/etc", "../.."} {
+		t.Run(target, func(t *testing.T) {
+			os.Remove(filepath.Join(dir, "site", "out"))
+			link(target, "out")
+			p := mustLoad(t, LoadOptions{WorkDir: dir})
+			_, err := p.Rewrite(RewriteOptions{Name: "shop", Images: defaultImages(p)})
+			real, _ := filepath.EvalSymlinks(filepath.Join(dir, "site", "out"))
+			want := "rewrite compose project: service web: bind mount source ./site: ./site/out is a symbolic link to " + target +
+				", outside the mounted directory: the bundle would ship this machine's " + real +
+				"; replace the link with the file, or pass --allow-outside " + real + " to ship a copy"
+			if err == nil || err.Error() != want {
+				t.Errorf("error = %v\nwant    %s", err, want)
+			}
+		})
+	}
+	os.Remove(filepath.Join(dir, "site", "out"))
+	link("/etc/hostname", "out")
+	p = mustLoad(t, LoadOptions{WorkDir: dir})
+	out = mustRewrite(t, p, RewriteOptions{Outside: []string{"/etc/hostname"}})
+	found := false
+	for _, f := range out.Files {
+		found = found || f.Dst == "files/site/out" && f.Src == filepath.Join(dir, "site", "out") && !f.Dir
+	}
+	if !found {
+		t.Errorf("Files = %+v, want the copy of /etc/hostname as files/site/out", out.Files)
+	}
+	wantWarn = append(wantWarn, "bind mount source ./site: ./site/out is a symbolic link to /etc/hostname, outside the mounted directory: shipped as a copy of this machine's /etc/hostname (--allow-outside)")
+	if !reflect.DeepEqual(out.Warnings, wantWarn) {
+		t.Errorf("Warnings = %q, want %q", out.Warnings, wantWarn)
 	}
 }

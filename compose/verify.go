@@ -124,6 +124,10 @@ func (r *rewriter) expectedService(s types.ServiceConfig) types.ServiceConfig {
 		for i, v := range s.Volumes {
 			if v.Type == types.VolumeTypeBind {
 				v.Source = r.shippedPath(v.Source)
+				if v.Bind == nil {
+					// written explicitly as create_host_path: false, compose's default here
+					v.Bind = &types.ServiceVolumeBind{}
+				}
 			}
 			vols[i] = v
 		}

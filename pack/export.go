@@ -46,7 +46,8 @@ type ExportOptions struct {
 	ImageSources []imageset.Source
 	Platform     string
 	Jobs         int
-	AllowOutside bool
+	// AllowOutside are the paths --allow-outside names (see Options.AllowOutside).
+	AllowOutside []string
 	Progress     imageset.Progress
 	CreatedBy    string
 	// Force replaces an existing output.
@@ -276,7 +277,7 @@ func composeOnly(o ExportOptions) []string {
 		{"image sources", len(o.Sources) > 0 || len(o.ImageSources) > 0},
 		{"insecure registries", len(o.Insecure) > 0},
 		{"a platform", o.Platform != ""},
-		{"allow-outside", o.AllowOutside},
+		{"allow-outside", len(o.AllowOutside) > 0},
 	} {
 		if f.set {
 			set = append(set, f.name)

@@ -37,7 +37,9 @@ type Options struct {
 	// ImageSources, when set, replace Sources: images come from these alone.
 	ImageSources []imageset.Source
 	Jobs         int
-	AllowOutside bool
+	// AllowOutside are files and directories outside the project (--allow-outside PATH) whose
+	// copies are shipped, and host paths shipped as copies instead of kept as the target's.
+	AllowOutside []string
 	Force        bool
 	Progress     imageset.Progress
 	// Log receives one line per step; nil discards.
@@ -101,7 +103,11 @@ func Pack(ctx context.Context, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	out, err := proj.Rewrite(compose.RewriteOptions{Name: name, Images: shipped, AllowOutside: opts.AllowOutside})
+	outside, err := outsidePaths(opts.AllowOutside)
+	if err != nil {
+		return nil, err
+	}
+	out, err := proj.Rewrite(compose.RewriteOptions{Name: name, Images: shipped, Outside: outside, Exclude: excludeOutput(ctx, opts.Output)})
 	if err != nil {
 		return nil, err
 	}
@@ -165,7 +171,11 @@ func Pack(ctx context.Context, opts Options) (*Result, error) {
 		{Name: bundle.ManifestFile, Body: manifestJSON},
 	}
 	for _, f := range out.Files {
-		files = append(files, bundle.File{Name: f.Dst, Src: f.Src, Mode: f.Mode})
+		bf := bundle.File{Name: f.Dst, Src: f.Src, Mode: f.Mode.Perm(), Dir: f.Dir}
+		if f.Uid != 0 || f.Gid != 0 {
+			bf.Owner = &bundle.Owner{Uid: f.Uid, Gid: f.Gid}
+		}
+		files = append(files, bf)
 	}
 	opts.logf("writing %s (%d images, %s)", opts.Output, len(images), bundle.HumanSize(archive.Size()))
 	aw := archiveWriter{archive, []imageset.Option{imageset.WithJobs(opts.Jobs), imageset.WithProgress(opts.Progress)}}

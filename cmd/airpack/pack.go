@@ -77,7 +77,7 @@ from $AIRPACK_SIGN_PASSPHRASE, else asks on the terminal. The key is read before
 				Sources:      cmd.StringSlice("source"),
 				Insecure:     cmd.StringSlice("insecure-registry"),
 				Jobs:         cmd.Int("jobs"),
-				AllowOutside: cmd.Bool("allow-outside"),
+				AllowOutside: cmd.StringSlice("allow-outside"),
 				Force:        cmd.Bool("force"),
 				Progress:     log.progress(),
 				Log:          log.logf,
@@ -169,7 +169,7 @@ func projectFlags(usagePrefix string) []cli.Flag {
 		&cli.StringSliceFlag{Name: "source", Usage: u("image source: auto, registry, engine or oci:DIR (repeatable, tried in order)")},
 		&cli.StringSliceFlag{Name: "insecure-registry", Usage: u("reach this registry HOST[:PORT] over plain HTTP")},
 		&cli.IntFlag{Name: "jobs", Aliases: []string{"j"}, Value: 4, Usage: u("blobs fetched at once")},
-		&cli.BoolFlag{Name: "allow-outside", Usage: u("ship bind-mounted files that are outside the project directory")},
+		&cli.StringSliceFlag{Name: "allow-outside", Usage: u("ship a copy of this file or directory outside the project (a relative path that leaves it, or a host path otherwise kept as the target's); repeatable"), TakesFile: true},
 	}
 }
 

@@ -1,0 +1,166 @@
+package compose
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"github.com/compose-spec/compose-go/v2/format"
+	"github.com/compose-spec/compose-go/v2/loader"
+	"github.com/compose-spec/compose-go/v2/template"
+	"github.com/compose-spec/compose-go/v2/types"
+
+	"github.com/airpack/airpack/bundle"
+)
+
+// writtenModel loads the project's files merged like raw, but with paths as written, not made
+// absolute: "./data", "/var/lib/app" and "~/data" resolve alike to absolute paths, yet the first
+// is the project's and the others the target host's.
+func writtenModel(ctx context.Context, details *types.ConfigDetails, name string) (map[string]any, error) {
+	written, err := loader.LoadModelWithContext(ctx, types.ConfigDetails{
+		WorkingDir:  details.WorkingDir,
+		ConfigFiles: details.ConfigFiles,
+		Environment: types.Mapping{},
+	}, func(o *loader.Options) {
+		o.SkipInterpolation = true
+		o.SkipNormalization = true
+		o.SkipValidation = true
+		o.SkipConsistencyCheck = true
+		o.ResolvePaths = false
+		o.SetProjectName(name, true)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("load with paths as written: %w", err)
+	}
+	return written, nil
+}
+
+// writtenSource returns the source of the i-th of n volumes of a service as its compose file
+// writes it, interpolated; "" when it cannot tell.
+func (r *rewriter) writtenSource(service string, i, n int) string {
+	services, _ := r.p.written["services"].(map[string]any)
+	svc, _ := services[service].(map[string]any)
+	vols, _ := svc["volumes"].([]any)
+	if len(vols) != n {
+		return ""
+	}
+	switch v := vols[i].(type) {
+	case string:
+		s, err := r.interpolate(v)
+		if err != nil {
+			return ""
+		}
+		parsed, err := format.ParseVolume(s)
+		if err != nil {
+			return ""
+		}
+		return parsed.Source
+	case map[string]any:
+		if s, ok := v["source"].(string); ok {
+			s, err := r.interpolate(s)
+			if err == nil {
+				return s
+			}
+		}
+	}
+	return ""
+}
+
+func (r *rewriter) interpolate(s string) (string, error) {
+	return template.Substitute(s, func(k string) (string, bool) {
+		v, ok := r.p.typed.Environment[k]
+		return v, ok
+	})
+}
+
+// bindSource returns the compose path of a bind mount source in the bundle and whether compose
+// must create it on the target. written is the source as the compose file writes it ("" when
+// unknown).
+func (r *rewriter) bindSource(tv types.ServiceVolumeConfig, written string) (string, bool, error) {
+	abs := tv.Source
+	if p := bundle.BindSourceProblem(written); written != "" && p != "" {
+		return "", false, fmt.Errorf("bind mount source %s %s", written, p)
+	}
+	if abs == "" {
+		return "", false, fmt.Errorf("bind mount source %s", bundle.BindSourceProblem(""))
+	}
+	abs = filepath.Clean(abs)
+	inside := r.inside(abs)
+	create := tv.Bind != nil && bool(tv.Bind.CreateHostPath)
+	if !inside && (bundle.IsHostPath(written) || written == "" && isHostPath(abs)) && !r.allowed(abs) {
+		// The target host's path: kept as written, so the target resolves it (~ included).
+		keep := written
+		if keep == "" {
+			keep = abs
+		}
+		r.hostPaths = append(r.hostPaths, keep)
+		return keep, create, nil
+	}
+	if inside {
+		info, err := os.Lstat(abs)
+		switch {
+		case errors.Is(err, fs.ErrNotExist) && create:
+			// Compose creates it on the target, as it would have here.
+			dst := path.Join(filesDir, filepath.ToSlash(r.rel(abs)))
+			if err := bundle.CheckFileName(dst); err != nil {
+				return "", false, fmt.Errorf("bind mount source %s: %w", r.display(abs), err)
+			}
+			r.warnf("bind mount source %s does not exist: the bundle ships none, and docker compose creates ./%s on the target as an empty directory owned by root", r.display(abs), dst)
+			r.shipped[abs] = dst
+			return "./" + dst, true, nil
+		case errors.Is(err, fs.ErrNotExist):
+			return "", false, fmt.Errorf("bind mount source %s (%s) does not exist; create it, or use the short syntax (or bind: create_host_path: true) to have compose create it on the target", r.display(abs), abs)
+		case err == nil && info.Mode()&fs.ModeSymlink == 0 && !info.Mode().IsRegular() && !info.IsDir():
+			return "", false, fmt.Errorf("bind mount source %s is a %s: a bundle holds only files and directories; mount the target's by its absolute path", r.display(abs), fileKind(info.Mode()))
+		}
+	}
+	dst, err := r.ship(abs, item{kind: "bind mount source", outside: "volume source", special: !inside, dir: true})
+	if err != nil {
+		return "", false, err
+	}
+	return dst, create, nil
+}
+
+func fileKind(m fs.FileMode) string {
+	switch {
+	case m&fs.ModeSocket != 0:
+		return "socket"
+	case m&fs.ModeNamedPipe != 0:
+		return "named pipe"
+	case m&fs.ModeDevice != 0:
+		return "device"
+	}
+	return "special file"
+}
+
+// allowed reports whether abs was named by --allow-outside (at or below one of its paths).
+func (r *rewriter) allowed(abs string) bool {
+	for _, o := range r.opts.Outside {
+		if o == abs || o == "/" || strings.HasPrefix(abs, strings.TrimSuffix(o, "/")+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// hostPathsWarning is the one warning naming every host path kept as the target's.
+func (r *rewriter) hostPathsWarning() {
+	if len(r.hostPaths) == 0 {
+		return
+	}
+	seen := map[string]bool{}
+	var list []string
+	for _, p := range r.hostPaths {
+		if !seen[p] {
+			seen[p] = true
+			list = append(list, p)
+		}
+	}
+	r.warnf("host paths kept as the target's, not shipped: %s; the target host must provide them (airpack inspect lists them); to ship a copy of one instead, pass --allow-outside PATH",
+		strings.Join(list, ", "))
+}

@@ -1,0 +1,74 @@
+package pack
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/airpack/airpack/bundle"
+)
+
+// outsidePaths makes the --allow-outside paths absolute and clean. A value that looks like a
+// flag is the old bare --allow-outside swallowing the next argument: it now takes a path.
+func outsidePaths(paths []string) ([]string, error) {
+	var out []string
+	for _, p := range paths {
+		if p == "" || strings.HasPrefix(p, "-") {
+			return nil, fmt.Errorf("--allow-outside takes a PATH (got %q): name each file or directory outside the project to ship a copy of, repeating the flag; absolute host paths are otherwise kept as the target's", p)
+		}
+		if p == "~" || strings.HasPrefix(p, "~/") {
+			home, err := os.UserHomeDir()
+			if err != nil {
+				return nil, fmt.Errorf("--allow-outside %s: %w", p, err)
+			}
+			p = filepath.Join(home, p[1:])
+		}
+		abs, err := filepath.Abs(p)
+		if err != nil {
+			return nil, fmt.Errorf("--allow-outside %s: %w", p, err)
+		}
+		if real, err := filepath.EvalSymlinks(abs); err == nil && real != abs {
+			out = append(out, real) // sources are compared resolved, links are followed
+		}
+		out = append(out, abs)
+	}
+	return out, nil
+}
+
+// excludeOutput says why a file found in a shipped directory must not be shipped: it is this
+// pack's output or its temporary files, or an airpack bundle (an earlier pack's output).
+func excludeOutput(ctx context.Context, output string) func(string) string {
+	absOut, err := filepath.Abs(output)
+	if err != nil {
+		absOut = output
+	}
+	tmpPrefix := filepath.Join(filepath.Dir(absOut), "."+filepath.Base(absOut)+".tmp-")
+	return func(p string) string {
+		switch {
+		case p == absOut:
+			return "it is this pack's output"
+		case strings.HasPrefix(p, tmpPrefix):
+			return "it is this pack's temporary output"
+		}
+		st, err := os.Stat(p)
+		if err != nil {
+			return ""
+		}
+		if st.IsDir() {
+			if _, err := os.Stat(filepath.Join(p, bundle.ManifestFile)); err != nil {
+				return ""
+			}
+			if _, err := os.Stat(filepath.Join(p, bundle.SumsFile)); err != nil {
+				return ""
+			}
+		} else if bundle.FormatOf(p) == bundle.FormatDir {
+			return ""
+		}
+		if _, err := bundle.ReadManifest(ctx, p); err != nil {
+			return ""
+		}
+		return "it is an airpack bundle (airpack never ships its own output)"
+	}
+}
