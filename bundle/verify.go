@@ -838,23 +838,30 @@ func (v *verifier) present(p string) bool {
 	return false
 }
 
-// checkHostPath checks a host path the compose file gives (a bind-mount source, an env_file, a
+// checkHostPath checks a path the compose file gives (a bind-mount source, an env_file, a
 // config or secret file): relative to the compose file's directory, inside the bundle, and
-// there when required.
+// there when required. A bind mount source may also be a host path of the target (see
+// IsHostPath), which the bundle keeps as written; env_files, configs and secrets are always
+// shipped.
 func (v *verifier) checkHostPath(what, src string, required bool) {
 	cf := v.composeFile()
+	bind := strings.HasSuffix(what, "bind mount source")
+	if bind {
+		if p := BindSourceProblem(src); p != "" {
+			if src != "" {
+				what += " " + src
+			}
+			v.problem(cf, "%s %s", what, p)
+			return
+		}
+		if IsHostPath(src) {
+			return // the target's: airpack inspect lists it
+		}
+	}
 	switch {
 	case src == "":
 		return
 	case strings.HasPrefix(src, "/"):
-		// Special host paths stay as they are, deliberately: airpack keeps them so that a service
-		// can reach the target's own Docker socket, devices or runtime files
-		// (/var/run/docker.sock, /dev/fuse); they are the target's, not the bundle's to ship.
-		for _, keep := range []string{"/var/run/", "/run/", "/dev/"} {
-			if strings.HasPrefix(src, keep) {
-				return
-			}
-		}
 		v.problem(cf, "%s %s is an absolute host path: it is not in the bundle and the target may not have it; copy it into the bundle under %s/", what, src, FilesDir)
 		return
 	case strings.HasPrefix(src, "~"):

@@ -101,7 +101,8 @@ func (v *verifier) checkCompose(ctx context.Context, m *Manifest) {
 		}
 		for _, vol := range s.Volumes {
 			if vol.Type == types.VolumeTypeBind {
-				v.checkHostPath(svc+"bind mount source", vol.Source, true)
+				// one compose creates (create_host_path) need not be shipped
+				v.checkHostPath(svc+"bind mount source", vol.Source, vol.Bind == nil || !bool(vol.Bind.CreateHostPath) || v.listed(vol.Source))
 			}
 		}
 		for _, ef := range s.EnvFiles {
@@ -131,6 +132,22 @@ func (v *verifier) checkCompose(ctx context.Context, m *Manifest) {
 			}
 		}
 	}
+}
+
+// listed reports whether SHA256SUMS lists the bundle path src (relative to the compose file)
+// or a file below it: a bind source compose would create is then missing, not to be created.
+func (v *verifier) listed(src string) bool {
+	sums, err := ParseSums(v.small[SumsFile])
+	if err != nil {
+		return false
+	}
+	p := path.Join(path.Dir(v.composeFile()), src)
+	for f := range sums {
+		if f == p || strings.HasPrefix(f, p+"/") {
+			return true
+		}
+	}
+	return false
 }
 
 // normalRef is ref as docker resolves it ("nginx" → "docker.io/library/nginx:latest"), so that a

@@ -147,13 +147,17 @@ func TestVerifyProblems(t *testing.T) {
 			},
 		},
 		{
-			name: "bind mount of an absolute host path",
+			// host paths are the target's (pack keeps them, inspect lists them); a source compose
+			// creates need not be shipped; an empty source is refused as pack refuses it
+			name: "bind mounts of host paths, created and empty sources",
 			mutate: func(t *testing.T, b *fxBundle) {
-				fxReplaceCompose(t, b, "      - /var/run/docker.sock", "      - /etc/ssl/certs:/certs:ro\n      - /dev/fuse:/dev/fuse\n      - /var/run/docker.sock")
+				fxReplaceCompose(t, b, "      - /var/run/docker.sock", "      - /etc/ssl/certs:/certs:ro\n      - ~/data:/data\n      - /proc:/host/proc:ro\n      - /:/rootfs:ro\n"+
+					"      - /var/lib/docker:/docker\n      - /var/run:/host-run\n      - ./files/pgdata:/pgdata\n"+
+					"      - type: bind\n        source: ''\n        target: /empty\n      - /dev/fuse:/dev/fuse\n      - /var/run/docker.sock")
 				b.seal(t)
 			},
 			want: func(*fxBundle) []string {
-				return []string{"docker-compose.yaml: service proxy: bind mount source /etc/ssl/certs is an absolute host path: it is not in the bundle and the target may not have it; copy it into the bundle under files/"}
+				return []string{"docker-compose.yaml: service proxy: bind mount source is empty: give a host path (/srv/data) or a path in the project (./data)"}
 			},
 		},
 		{

@@ -41,34 +41,32 @@ func writtenModel(ctx context.Context, details *types.ConfigDetails, name string
 }
 
 // writtenSource returns the source of the i-th of n volumes of a service as its compose file
-// writes it, interpolated; "" when it cannot tell.
-func (r *rewriter) writtenSource(service string, i, n int) string {
+// writes it, interpolated, and whether it could tell.
+func (r *rewriter) writtenSource(service string, i, n int) (string, bool) {
 	services, _ := r.p.written["services"].(map[string]any)
 	svc, _ := services[service].(map[string]any)
 	vols, _ := svc["volumes"].([]any)
 	if len(vols) != n {
-		return ""
+		return "", false
 	}
 	switch v := vols[i].(type) {
 	case string:
 		s, err := r.interpolate(v)
 		if err != nil {
-			return ""
+			return "", false
 		}
 		parsed, err := format.ParseVolume(s)
 		if err != nil {
-			return ""
+			return "", false
 		}
-		return parsed.Source
+		return parsed.Source, true
 	case map[string]any:
-		if s, ok := v["source"].(string); ok {
-			s, err := r.interpolate(s)
-			if err == nil {
-				return s
-			}
+		s, _ := v["source"].(string)
+		if s, err := r.interpolate(s); err == nil {
+			return s, true
 		}
 	}
-	return ""
+	return "", false
 }
 
 func (r *rewriter) interpolate(s string) (string, error) {
@@ -79,12 +77,17 @@ func (r *rewriter) interpolate(s string) (string, error) {
 }
 
 // bindSource returns the compose path of a bind mount source in the bundle and whether compose
-// must create it on the target. written is the source as the compose file writes it ("" when
-// unknown).
-func (r *rewriter) bindSource(tv types.ServiceVolumeConfig, written string) (string, bool, error) {
+// must create it on the target. written is the source as the compose file writes it, when known.
+func (r *rewriter) bindSource(tv types.ServiceVolumeConfig, written string, known bool) (string, bool, error) {
 	abs := tv.Source
-	if p := bundle.BindSourceProblem(written); written != "" && p != "" {
-		return "", false, fmt.Errorf("bind mount source %s %s", written, p)
+	if !known {
+		written = ""
+	}
+	if p := bundle.BindSourceProblem(written); known && p != "" {
+		if written != "" {
+			return "", false, fmt.Errorf("bind mount source %s %s", written, p)
+		}
+		return "", false, fmt.Errorf("bind mount source %s", p)
 	}
 	if abs == "" {
 		return "", false, fmt.Errorf("bind mount source %s", bundle.BindSourceProblem(""))

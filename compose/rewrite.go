@@ -227,7 +227,8 @@ func (r *rewriter) serviceVolumes(svc map[string]any, ts types.ServiceConfig) er
 			vols[i] = m
 			continue
 		}
-		src, create, err := r.bindSource(tv, r.writtenSource(ts.Name, i, len(ts.Volumes)))
+		written, known := r.writtenSource(ts.Name, i, len(ts.Volumes))
+		src, create, err := r.bindSource(tv, written, known)
 		if err != nil {
 			return err
 		}

@@ -480,3 +480,195 @@ func TestRewriteDirectoryConflictsAndLinks(t *testing.T) {
 		t.Errorf("Warnings = %q, want %q", out.Warnings, wantWarn)
 	}
 }
+
+// Absolute and ~ bind sources are the target's host paths: kept as written, listed in one
+// warning; --allow-outside PATH ships a copy instead.
+func TestRewriteHostPathsKept(t *testing.T) {
+	cleanEnv(t, "APP_DIR")
+	compose := `
+services:
+  web:
+    image: x
+    volumes:
+      - /etc/localtime:/etc/localtime:ro
+      - /var/lib/app:/data
+      - ~/data:/home-data
+      - ${APP_DIR:-/srv/app}:/app
+      - type: bind
+        source: /opt/conf
+        target: /conf
+volumes:
+  shared:
+    driver: local
+    driver_opts: {type: none, o: bind, device: /srv/shared}
+`
+	dir := writeProject(t, map[string]string{"compose.yaml": compose})
+	p := mustLoad(t, LoadOptions{WorkDir: dir})
+	out := mustRewrite(t, p, RewriteOptions{})
+	doc := parseYAML(t, out.ComposeYAML)
+	vols := at(t, doc, "services", "web", "volumes")
+	for i, want := range []struct {
+		src    string
+		create bool
+	}{{"/etc/localtime", true}, {"/var/lib/app", true}, {"~/data", true}, {"/srv/app", true}, {"/opt/conf", false}} {
+		if got := at(t, vols, i, "source"); got != want.src {
+			t.Errorf("volume %d source = %v, want %s", i, got, want.src)
+		}
+		if got := at(t, vols, i, "bind", "create_host_path"); got != want.create {
+			t.Errorf("volume %d create_host_path = %v, want %v", i, got, want.create)
+		}
+	}
+	if got := at(t, doc, "volumes", "shared", "driver_opts", "device"); got != "/srv/shared" {
+		t.Errorf("device = %v, want /srv/shared", got)
+	}
+	if len(out.Files) != 0 {
+		t.Errorf("Files = %v, want nothing shipped", out.Files)
+	}
+	want := []string{"host paths kept as the target's, not shipped: /etc/localtime, /var/lib/app, ~/data, /srv/app, /opt/conf, /srv/shared; " +
+		"the target host must provide them (airpack inspect lists them); to ship a copy of one instead, pass --allow-outside PATH"}
+	if !reflect.DeepEqual(out.Warnings, want) {
+		t.Errorf("Warnings = %q\nwant       %q", out.Warnings, want)
+	}
+
+	// named by --allow-outside: a copy of this machine's file, said so
+	src := filepath.Join(t.TempDir(), "tz")
+	if err := os.WriteFile(src, []byte("UTC\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dir = writeProject(t, map[string]string{"compose.yaml": "services:\n  web:\n    image: x\n    volumes:\n      - " + src + ":/etc/localtime:ro\n      - /etc/timezone:/etc/timezone:ro\n"})
+	p = mustLoad(t, LoadOptions{WorkDir: dir})
+	out = mustRewrite(t, p, RewriteOptions{Outside: []string{src}})
+	dst := "files/_outside" + filepath.ToSlash(src)
+	if got := at(t, parseYAML(t, out.ComposeYAML), "services", "web", "volumes", 0, "source"); got != "./"+dst {
+		t.Errorf("source = %v, want ./%s", got, dst)
+	}
+	want = []string{
+		"bind mount source " + src + " is outside the project: shipped as a copy (--allow-outside), as ./" + dst,
+		"host paths kept as the target's, not shipped: /etc/timezone; the target host must provide them (airpack inspect lists them); to ship a copy of one instead, pass --allow-outside PATH",
+	}
+	if !reflect.DeepEqual(out.Warnings, want) {
+		t.Errorf("Warnings = %q\nwant       %q", out.Warnings, want)
+	}
+}
+
+// A missing relative source of the short syntax (create_host_path) is left for compose to create
+// on the target; create_host_path is always written; sources given by a variable too.
+func TestRewriteCreatedSources(t *testing.T) {
+	cleanEnv(t, "DATA_DIR")
+	dir := writeProject(t, map[string]string{
+		"compose.yaml": "services:\n  db:\n    image: x\n    volumes:\n      - ./pgdata:/var/lib/postgresql/data\n      - ${DATA_DIR:-./data}:/data\n" +
+			"      - type: bind\n        source: ./conf\n        target: /conf\n",
+		"data/x":    "x",
+		"conf/a.cf": "a",
+	})
+	p := mustLoad(t, LoadOptions{WorkDir: dir})
+	out := mustRewrite(t, p, RewriteOptions{})
+	vols := at(t, parseYAML(t, out.ComposeYAML), "services", "db", "volumes")
+	for i, want := range []struct {
+		src    string
+		create bool
+	}{{"./files/pgdata", true}, {"./files/data", true}, {"./files/conf", false}} {
+		if got := at(t, vols, i, "source"); got != want.src {
+			t.Errorf("volume %d source = %v, want %s", i, got, want.src)
+		}
+		if got := at(t, vols, i, "bind", "create_host_path"); got != want.create {
+			t.Errorf("volume %d create_host_path = %v, want %v", i, got, want.create)
+		}
+	}
+	want := []string{"bind mount source ./pgdata does not exist: the bundle ships none, and docker compose creates ./files/pgdata on the target as an empty directory owned by root"}
+	if !reflect.DeepEqual(out.Warnings, want) {
+		t.Errorf("Warnings = %q\nwant       %q", out.Warnings, want)
+	}
+	for _, f := range out.Files {
+		if strings.HasPrefix(f.Dst, "files/pgdata") {
+			t.Errorf("%s shipped", f.Dst)
+		}
+	}
+}
+
+// What a bundle cannot hold is refused at pack, in the words verify uses.
+func TestRewriteRefusedSources(t *testing.T) {
+	cleanEnv(t)
+	dir := writeProject(t, map[string]string{"compose.yaml": "services:\n  web:\n    image: x\n    volumes:\n      - ./agent.sock:/agent.sock\n"})
+	l, err := net.Listen("unix", filepath.Join(dir, "agent.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	for _, c := range []struct {
+		name, compose string
+		files         map[string]string
+		want          string
+	}{
+		{"socket inside the project", "", nil,
+			"rewrite compose project: service web: bind mount source ./agent.sock is a socket: a bundle holds only files and directories; mount the target's by its absolute path"},
+		{"empty source", "services:\n  web:\n    image: x\n    volumes:\n      - type: bind\n        source: ''\n        target: /x\n", nil,
+			"rewrite compose project: service web: bind mount source is empty: give a host path (/srv/data) or a path in the project (./data)"},
+		{"newline in a name", "services:\n  web:\n    image: x\n    volumes:\n      - ./site:/site\n", map[string]string{"site/a\nb.html": "x"},
+			"rewrite compose project: service web: ./site/a\nb.html: \"files/site/a\\nb.html\" has a newline in its name: SHA256SUMS cannot list it; rename it"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			d := dir
+			if c.compose != "" {
+				files := map[string]string{"compose.yaml": c.compose}
+				for k, v := range c.files {
+					files[k] = v
+				}
+				d = writeProject(t, files)
+			}
+			p := mustLoad(t, LoadOptions{WorkDir: d})
+			_, err := p.Rewrite(RewriteOptions{Name: "shop", Images: defaultImages(p)})
+			if err == nil || err.Error() != c.want {
+				t.Errorf("error = %v\nwant    %s", err, c.want)
+			}
+		})
+	}
+}
+
+// Non-ASCII names ship; directories keep their mode and numeric owner, empty ones included;
+// excluded paths (airpack's output) are left out, with a warning.
+func TestRewriteNamesOwnersExcluded(t *testing.T) {
+	cleanEnv(t)
+	dir := writeProject(t, map[string]string{
+		"compose.yaml":          "services:\n  web:\n    image: x\n    volumes:\n      - ./конфиг:/conf\n      - .:/app\n",
+		"конфиг/設定 café.conf": "x",
+		"out/shop-1.0.tar":      "old bundle",
+	})
+	data := filepath.Join(dir, "data", "empty")
+	if err := os.MkdirAll(data, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(filepath.Join(dir, "data"), 472, 472); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(filepath.Join(dir, "data"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	p := mustLoad(t, LoadOptions{WorkDir: dir})
+	out := mustRewrite(t, p, RewriteOptions{Exclude: func(abs string) string {
+		if abs == filepath.Join(dir, "out", "shop-1.0.tar") {
+			return "it is this pack's output"
+		}
+		return ""
+	}})
+	got := map[string]FileCopy{}
+	for _, f := range out.Files {
+		got[f.Dst] = f
+	}
+	if f, ok := got["files/конфиг/設定 café.conf"]; !ok || f.Dir {
+		t.Errorf("non-ASCII file not shipped: %v", out.Files)
+	}
+	if f := got["files/data"]; !f.Dir || f.Mode.Perm() != 0o700 || f.Uid != 472 || f.Gid != 472 {
+		t.Errorf("files/data = %+v, want a 0700 directory of 472:472", f)
+	}
+	if f, ok := got["files/data/empty"]; !ok || !f.Dir {
+		t.Errorf("empty directory not shipped: %+v", f)
+	}
+	if _, ok := got["files/out/shop-1.0.tar"]; ok {
+		t.Errorf("the output was shipped")
+	}
+	want := []string{"bind mount source .: ./out/shop-1.0.tar is left out of the bundle: it is this pack's output"}
+	if !reflect.DeepEqual(out.Warnings, want) {
+		t.Errorf("Warnings = %q\nwant       %q", out.Warnings, want)
+	}
+}

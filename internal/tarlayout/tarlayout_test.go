@@ -153,16 +153,16 @@ func TestPlanNamesOwnersLinks(t *testing.T) {
 	}
 	tr := tar.NewReader(bytes.NewReader(buf.b))
 	type got struct {
-		typ              byte
-		mode             int64
-		uid, gid         int
+		typ               byte
+		mode              int64
+		uid, gid          int
 		uname, link, body string
 	}
 	want := map[string]got{
-		"b/конфиг/":          {tar.TypeDir, 0o700, 472, 472, "", "", ""},
+		"b/конфиг/":        {tar.TypeDir, 0o700, 472, 472, "", "", ""},
 		"b/конфиг/設定.conf": {tar.TypeReg, 0o640, 472, 0, "", "", "ok"},
-		"b/café":             {tar.TypeSymlink, 0o777, 0, 0, "root", "конфиг/設定.conf", ""},
-		"b/plain":            {tar.TypeReg, 0o644, 0, 0, "root", "", "p"},
+		"b/café":           {tar.TypeSymlink, 0o777, 0, 0, "root", "конфиг/設定.conf", ""},
+		"b/plain":          {tar.TypeReg, 0o644, 0, 0, "root", "", "p"},
 	}
 	for {
 		h, err := tr.Next()
