@@ -36,7 +36,7 @@ func fxReportManifest() *Manifest {
 func TestNewReport(t *testing.T) {
 	r := NewReport(fxReportManifest())
 	want := Report{
-		Name: "shop", Version: "1.0", Platform: "linux/amd64", ComposeFile: ComposeFile,
+		Name: "shop", Version: "1.0", Platform: "linux/amd64", ComposeFile: ComposeFile, HostPaths: []string{},
 		Services: []ServiceImage{
 			{"cache", "redis:7"}, {"proxy", "nginx:1.25"}, {"web", "shop/web:1.0"}, {"worker", "shop/web:1.0"},
 		},
@@ -104,6 +104,23 @@ func TestReportWriteTextUpgrade(t *testing.T) {
 		if !strings.Contains(out.String(), line) {
 			t.Errorf("text has no %q:\n%s", line, out.String())
 		}
+	}
+}
+
+// The host paths the compose file keeps as the target's are listed.
+func TestReportHostPaths(t *testing.T) {
+	m := fxReportManifest()
+	m.HostPaths = []string{"/etc/localtime", "~/data"}
+	r := NewReport(m)
+	if !reflect.DeepEqual(r.HostPaths, m.HostPaths) {
+		t.Errorf("HostPaths = %v", r.HostPaths)
+	}
+	var out bytes.Buffer
+	if err := r.WriteText(&out); err != nil {
+		t.Fatal(err)
+	}
+	if line := "Compose file:  docker-compose.yaml\nHost paths:    /etc/localtime, ~/data (the target's, not in the bundle)\n"; !strings.Contains(out.String(), line) {
+		t.Errorf("text has no %q:\n%s", line, out.String())
 	}
 }
 

@@ -151,10 +151,11 @@ func (r *rewriter) allowed(abs string) bool {
 	return false
 }
 
-// hostPathsWarning is the one warning naming every host path kept as the target's.
-func (r *rewriter) hostPathsWarning() {
+// hostPathsWarning gives the one warning naming every host path kept as the target's, and
+// returns them.
+func (r *rewriter) hostPathsWarning() []string {
 	if len(r.hostPaths) == 0 {
-		return
+		return nil
 	}
 	seen := map[string]bool{}
 	var list []string
@@ -166,4 +167,5 @@ func (r *rewriter) hostPathsWarning() {
 	}
 	r.warnf("host paths kept as the target's, not shipped: %s; the target host must provide them (airpack inspect lists them); to ship a copy of one instead, pass --allow-outside PATH",
 		strings.Join(list, ", "))
+	return list
 }

@@ -41,6 +41,8 @@ type Output struct {
 	ComposeYAML []byte     // the bundle's docker-compose.yaml
 	DotEnv      []byte     // the bundle's .env
 	Files       []FileCopy // files to copy into the bundle, sorted by Dst
+	// HostPaths are the target host's paths the compose file mounts, as written.
+	HostPaths []string
 	// Warnings say where the bundle keeps the project's meaning only in part, or leaves a
 	// decision to the target (a host path, an unset variable), one sentence each.
 	Warnings []string
@@ -134,7 +136,7 @@ func (r *rewriter) rewrite() (*Output, error) {
 	if err := r.volumes(model); err != nil {
 		return nil, err
 	}
-	r.hostPathsWarning()
+	hostPaths := r.hostPathsWarning()
 
 	composeYAML, err := marshalModel(model)
 	if err != nil {
@@ -148,7 +150,7 @@ func (r *rewriter) rewrite() (*Output, error) {
 		return nil, err
 	}
 
-	out := &Output{ComposeYAML: composeYAML, DotEnv: dotEnv, Warnings: append(slices.Clone(r.p.warnings), r.warnings...)}
+	out := &Output{ComposeYAML: composeYAML, DotEnv: dotEnv, HostPaths: hostPaths, Warnings: append(slices.Clone(r.p.warnings), r.warnings...)}
 	for _, dst := range sortedKeys(r.files) {
 		out.Files = append(out.Files, r.files[dst])
 	}

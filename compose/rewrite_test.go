@@ -630,9 +630,9 @@ func TestRewriteRefusedSources(t *testing.T) {
 func TestRewriteNamesOwnersExcluded(t *testing.T) {
 	cleanEnv(t)
 	dir := writeProject(t, map[string]string{
-		"compose.yaml":          "services:\n  web:\n    image: x\n    volumes:\n      - ./конфиг:/conf\n      - .:/app\n",
+		"compose.yaml":        "services:\n  web:\n    image: x\n    volumes:\n      - ./конфиг:/conf\n      - .:/app\n",
 		"конфиг/設定 café.conf": "x",
-		"out/shop-1.0.tar":      "old bundle",
+		"out/shop-1.0.tar":    "old bundle",
 	})
 	data := filepath.Join(dir, "data", "empty")
 	if err := os.MkdirAll(data, 0o700); err != nil {

@@ -155,6 +155,7 @@ func Pack(ctx context.Context, opts Options) (*Result, error) {
 		CreatedBy:     opts.CreatedBy,
 		Images:        archive.Images(),
 		Archives:      []bundle.Archive{{Path: archive.Path(), Size: archive.Size()}},
+		HostPaths:     out.HostPaths,
 	}
 	manifestJSON, err := m.Marshal()
 	if err != nil {
