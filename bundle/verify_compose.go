@@ -94,6 +94,8 @@ func (v *verifier) checkCompose(ctx context.Context, m *Manifest) {
 			v.problem(cf, "%shas build: the target cannot build images; it must name a shipped image", svc)
 		}
 		switch {
+		case s.Image == "" && s.Provider != nil:
+			// a provider service runs the provider's plugin on the target, no image
 		case s.Image == "":
 			v.problem(cf, "%shas no image", svc)
 		case !shipped[normalRef(s.Image)]:

@@ -163,6 +163,10 @@ func (r *rewriter) service(name string, svc map[string]any) error {
 	delete(svc, "build")
 	delete(svc, "develop")                 // watch rules sync sources into builds: nothing to do offline
 	delete(svc, "profiles")                // only active services are shipped, and all of them must start
+	if ts.Provider != nil && ts.Image == "" && ts.Build == nil {
+		r.warnf("service %s uses the provider %s: docker compose runs its plugin (docker-%s) on the target, which must have it installed; the bundle ships nothing for it",
+			name, ts.Provider.Type, ts.Provider.Type)
+	}
 	if ts.Image != "" || ts.Build != nil { // else a provider service, which runs no image
 		img := r.opts.Images[name]
 		if img == "" {
