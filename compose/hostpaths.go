@@ -8,6 +8,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"regexp"
 	"strings"
 
 	"github.com/compose-spec/compose-go/v2/format"
@@ -68,6 +69,42 @@ func (r *rewriter) writtenSource(service string, i, n int) (string, bool) {
 	}
 	return "", false
 }
+
+// defaultedSource is a source written as only ${NAME:-default} (or ${NAME-default}) with NAME
+// unset when packed: the shipped copy of default is written as ${NAME:-./files/...}, so that the
+// operator may still move the data by setting NAME in .env. It returns "" otherwise.
+func (r *rewriter) defaultedSource(service string, i, n int, shipped string) string {
+	services, _ := r.p.written["services"].(map[string]any)
+	svc, _ := services[service].(map[string]any)
+	vols, _ := svc["volumes"].([]any)
+	if len(vols) != n {
+		return ""
+	}
+	var src string
+	switch v := vols[i].(type) {
+	case string:
+		m := defaultedSpec.FindStringSubmatch(v)
+		if m == nil {
+			return ""
+		}
+		src = m[1]
+	case map[string]any:
+		src, _ = v["source"].(string)
+	}
+	m := defaultedVar.FindStringSubmatch(src)
+	if m == nil || !strings.HasPrefix(shipped, "./"+filesDir+"/") {
+		return ""
+	}
+	if _, set := r.p.typed.Environment[m[1]]; set {
+		return ""
+	}
+	return "${" + m[1] + m[2] + escape(shipped) + "}"
+}
+
+var (
+	defaultedVar  = regexp.MustCompile(`^\$\{([A-Za-z_][A-Za-z0-9_]*)(:?-)[^${}]*\}$`)
+	defaultedSpec = regexp.MustCompile(`^(\$\{[A-Za-z_][A-Za-z0-9_]*:?-[^${}]*\}):`)
+)
 
 func (r *rewriter) interpolate(s string) (string, error) {
 	return template.Substitute(s, func(k string) (string, bool) {

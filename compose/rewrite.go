@@ -246,6 +246,9 @@ func (r *rewriter) serviceVolumes(svc map[string]any, ts types.ServiceConfig) er
 		}
 		m["type"] = types.VolumeTypeBind
 		m["source"] = escape(src)
+		if d := r.defaultedSource(ts.Name, i, len(ts.Volumes), src); d != "" {
+			m["source"] = d
+		}
 		// Always explicit: the pinned compose reads a bind: without it as false.
 		bind, _ := m["bind"].(map[string]any)
 		if bind == nil {

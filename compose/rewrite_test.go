@@ -172,8 +172,9 @@ func TestRewriteInterpolationKept(t *testing.T) {
 		{[]any{"ports", 0}, "${HTTP_PORT:-8080}:80"},
 		{[]any{"read_only"}, "${READ_ONLY:-false}"},
 		{[]any{"image"}, "example/web:2.0"},
-		// the source came from ${CONF_DIR:-./conf}: it is the shipped copy now
-		{[]any{"volumes", 0, "source"}, "./files/conf"},
+		// the source came from ${CONF_DIR:-./conf}: the shipped copy is the default now, and
+		// the operator may still point CONF_DIR elsewhere
+		{[]any{"volumes", 0, "source"}, "${CONF_DIR:-./files/conf}"},
 		{[]any{"volumes", 0, "read_only"}, true},
 	} {
 		if got := at(t, web, c.path...); got != c.want {
@@ -181,8 +182,9 @@ func TestRewriteInterpolationKept(t *testing.T) {
 		}
 	}
 	want := strings.Join([]string{
-		"API_HOST=",   // only ${API_HOST:-api} in app.env: empty gives the same
-		"API_PORT=",   // unset when packed
+		"API_HOST=", // only ${API_HOST:-api} in app.env: empty gives the same
+		"API_PORT=", // unset when packed
+		"CONF_DIR=./files/conf",
 		"DB_NAME=app", // its default
 		`DB_PASS="p@ss \$word \"quoted\""`,
 		"DB_USER=admin",
@@ -567,13 +569,17 @@ func TestRewriteCreatedSources(t *testing.T) {
 	for i, want := range []struct {
 		src    string
 		create bool
-	}{{"./files/pgdata", true}, {"./files/data", true}, {"./files/conf", false}} {
+	}{{"./files/pgdata", true}, {"${DATA_DIR:-./files/data}", true}, {"./files/conf", false}} {
 		if got := at(t, vols, i, "source"); got != want.src {
 			t.Errorf("volume %d source = %v, want %s", i, got, want.src)
 		}
 		if got := at(t, vols, i, "bind", "create_host_path"); got != want.create {
 			t.Errorf("volume %d create_host_path = %v, want %v", i, got, want.create)
 		}
+	}
+	// the variable is kept: the operator may move the data in .env
+	if string(out.DotEnv) != "DATA_DIR=./files/data\n" {
+		t.Errorf(".env = %q, want DATA_DIR=./files/data", out.DotEnv)
 	}
 	want := []string{"bind mount source ./pgdata does not exist: the bundle ships none, and docker compose creates ./files/pgdata on the target as an empty directory owned by root"}
 	if !reflect.DeepEqual(out.Warnings, want) {
