@@ -95,7 +95,7 @@ func TestPackFilesOwnersHostPathsOutput(t *testing.T) {
 			t.Errorf("%s: %+v, want %+v", name, got[name], want)
 		}
 	}
-	if _, err := outsidePaths([]string{"--version"}); err == nil || err.Error() != `--allow-outside takes a PATH (got "--version"): name each file or directory outside the project to ship a copy of, repeating the flag; absolute host paths are otherwise kept as the target's` {
+	if _, err := OutsidePaths([]string{"--version"}); err == nil || err.Error() != `--allow-outside takes a PATH (got "--version"): name each file or directory outside the project to ship a copy of, repeating the flag; absolute host paths are otherwise kept as the target's` {
 		t.Errorf("bare --allow-outside: %v", err)
 	}
 }

@@ -10,9 +10,9 @@ import (
 	"github.com/airpack/airpack/bundle"
 )
 
-// outsidePaths makes the --allow-outside paths absolute and clean. A value that looks like a
+// OutsidePaths makes the --allow-outside paths absolute and clean. A value that looks like a
 // flag is the old bare --allow-outside swallowing the next argument: it now takes a path.
-func outsidePaths(paths []string) ([]string, error) {
+func OutsidePaths(paths []string) ([]string, error) {
 	var out []string
 	for _, p := range paths {
 		if p == "" || strings.HasPrefix(p, "-") {

@@ -103,7 +103,7 @@ func Pack(ctx context.Context, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	outside, err := outsidePaths(opts.AllowOutside)
+	outside, err := OutsidePaths(opts.AllowOutside)
 	if err != nil {
 		return nil, err
 	}

@@ -54,6 +54,10 @@ from $AIRPACK_SIGN_PASSPHRASE, else asks on the terminal. The key is read before
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print nothing but errors"},
 		),
 		Action: func(ctx context.Context, cmd *cli.Command) error {
+			// First: the old bare --allow-outside takes the next flag as its path.
+			if _, err := pack.OutsidePaths(cmd.StringSlice("allow-outside")); err != nil {
+				return err
+			}
 			if cmd.Args().Present() {
 				return fmt.Errorf("pack takes no arguments (got %q): use -f for compose files", cmd.Args().Slice())
 			}
