@@ -2,6 +2,7 @@ package bundle
 
 import (
 	"fmt"
+	"path"
 	"strings"
 	"unicode/utf8"
 )
@@ -28,6 +29,21 @@ func BindSourceProblem(src string) string {
 		return "is empty: give a host path (/srv/data) or a path in the project (./data)"
 	case strings.Contains(src, "\\") || len(src) > 1 && src[1] == ':':
 		return "is a Windows path: the target is Linux; use a / path"
+	}
+	return ""
+}
+
+// LinkProblem says why a symbolic link at name (a bundle path) to target cannot be in a bundle,
+// or "": a link is relative, stays under files/, and is a name SHA256SUMS could carry.
+func LinkProblem(name, target string) string {
+	to := path.Join(path.Dir(name), target)
+	switch {
+	case target == "" || strings.HasPrefix(target, "/"):
+		return "is a symbolic link to an absolute path: bundles hold relative links only"
+	case !LocalPath(name) || !strings.HasPrefix(name, FilesDir+"/") || !LocalPath(to) || !strings.HasPrefix(to+"/", FilesDir+"/"):
+		return fmt.Sprintf("is a symbolic link leaving %s/: bundles hold links that stay in their shipped directory", FilesDir)
+	case CheckFileName(name) != nil || CheckFileName(target) != nil:
+		return "is a symbolic link whose name or target has a newline, tab or backslash"
 	}
 	return ""
 }

@@ -345,7 +345,7 @@ func TestVerifyBadEntries(t *testing.T) {
 			}
 			want := []string{
 				"shop-1.0/../evil.sh: has a name that leaves the bundle (absolute or with ..): refusing it; `tar xf` could write outside the bundle directory",
-				"files/passwd: is a symbolic link (to /etc/passwd): bundles hold no links",
+				"files/passwd: is a symbolic link (to /etc/passwd) that airpack.json does not list: replace it with the file itself",
 			}
 			if got := fxProblems(problems); strings.Join(got, "\n") != strings.Join(want, "\n") {
 				t.Fatalf("problems:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
@@ -361,7 +361,7 @@ func TestVerifyBadEntries(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := []string{"files/passwd: is a symbolic link (to ../../etc/passwd): bundles hold no links; replace it with the file itself"}
+		want := []string{"files/passwd: is a symbolic link (to ../../etc/passwd) that airpack.json does not list: replace it with the file itself"}
 		if got := fxProblems(problems); strings.Join(got, "\n") != strings.Join(want, "\n") {
 			t.Fatalf("problems:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 		}
@@ -402,6 +402,42 @@ func TestVerifyErrors(t *testing.T) {
 			}
 			if m != nil || problems != nil {
 				t.Fatalf("got a manifest or problems with the error: %v %v", m, problems)
+			}
+		})
+	}
+}
+
+// Links airpack.json lists are written in every form and accepted by Verify; one it lists that
+// is missing, one it does not list, and one leaving files/ are problems.
+func TestWriteVerifyLinks(t *testing.T) {
+	b := fxNewBundle(t)
+	b.manifest.Links = map[string]string{"files/static/home.html": "index.html", "files/static/missing": "index.html", "files/up": "../load.sh"}
+	b.seal(t)
+	c := Contents{Dir: "shop-1.0"}
+	for name, data := range b.files {
+		if name != SumsFile {
+			c.Files = append(c.Files, File{Name: name, Body: data})
+		}
+	}
+	c.Files = append(c.Files, File{Name: "files/static/home.html", Link: "index.html"}, File{Name: "files/static/other", Link: "../db.txt"},
+		File{Name: "files/up", Link: "../load.sh"})
+	want := []string{
+		"files/static/missing: listed in airpack.json as a link to index.html but missing from the bundle",
+		"airpack.json: link files/up is a symbolic link leaving files/: bundles hold links that stay in their shipped directory",
+		"files/static/other: is a symbolic link (to ../db.txt) that airpack.json does not list: replace it with the file itself",
+	}
+	for _, name := range []string{"shop-1.0", "shop-1.0.tar", "shop-1.0.tar.gz", "shop-1.0.tar.zst"} {
+		t.Run(name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), name)
+			if err := Write(context.Background(), out, c, false); err != nil {
+				t.Fatal(err)
+			}
+			_, problems, err := Verify(context.Background(), out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := fxProblems(problems); strings.Join(got, "\n") != strings.Join(want, "\n") {
+				t.Fatalf("problems:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 			}
 		})
 	}

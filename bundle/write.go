@@ -32,6 +32,8 @@ type File struct {
 	// Dir makes the entry a directory (Mode its permissions), so that an empty directory, or one
 	// whose mode or owner matters, is kept.
 	Dir bool
+	// Link, when set, makes the entry a symbolic link to Link (see Manifest.Links).
+	Link string
 	// Owner, when set, is the numeric owner and group the file keeps: in archives always, in a
 	// bundle directory when written as root. Nil is root's.
 	Owner *Owner
@@ -182,6 +184,20 @@ func writeDir(ctx context.Context, dir string, c Contents, o writeOptions) (Sums
 			return nil, err
 		}
 		dst := filepath.Join(dir, filepath.FromSlash(f.Name))
+		if f.Link != "" {
+			if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+				return nil, err
+			}
+			if err := os.Symlink(f.Link, dst); err != nil {
+				return nil, err
+			}
+			if uid, gid := f.owner(); (uid != 0 || gid != 0) && os.Geteuid() == 0 {
+				if err := os.Lchown(dst, uid, gid); err != nil {
+					return nil, err
+				}
+			}
+			continue
+		}
 		if f.Dir {
 			if err := os.MkdirAll(dst, 0o755); err != nil {
 				return nil, err
@@ -326,6 +342,7 @@ type entry struct {
 	size    int64
 	mode    fs.FileMode
 	owner   *Owner
+	link    string
 }
 
 // archiveEntries lists a bundle's members in the order bundle archives use: the top directory,
@@ -360,6 +377,10 @@ func archiveEntries(c Contents, sizeOf func(File) (int64, error)) ([]entry, erro
 			entries = append(entries, entry{name: f.Name, dir: true, mode: dirMode(*f), owner: f.Owner})
 			continue
 		}
+		if f.Link != "" {
+			entries = append(entries, entry{name: f.Name, link: f.Link, mode: 0o777, owner: f.Owner})
+			continue
+		}
 		n, err := sizeOf(*f)
 		if err != nil {
 			return nil, err
@@ -376,7 +397,7 @@ func archiveEntries(c Contents, sizeOf func(File) (int64, error)) ([]entry, erro
 func sumsSize(entries []entry) int64 {
 	var n int64
 	for _, e := range entries {
-		if !e.dir {
+		if !e.dir && e.link == "" {
 			n += int64(64 + 2 + len(e.name) + 1)
 		}
 	}
@@ -402,7 +423,7 @@ func writeTarFile(ctx context.Context, dst string, c Contents, o writeOptions) e
 	}
 	var plan []tarlayout.Entry
 	for _, e := range entries {
-		te := tarlayout.Entry{Name: path.Join(c.Dir, e.name) + dirSlash(e.dir), Dir: e.dir, Size: e.size, Mode: int64(e.mode)}
+		te := tarlayout.Entry{Name: path.Join(c.Dir, e.name) + dirSlash(e.dir), Dir: e.dir, Size: e.size, Mode: int64(e.mode), Link: e.link}
 		if e.owner != nil {
 			te.Uid, te.Gid = e.owner.Uid, e.owner.Gid
 		}
@@ -430,6 +451,7 @@ func writeTarFile(ctx context.Context, dst string, c Contents, o writeOptions) e
 			return err
 		}
 		switch {
+		case e.link != "":
 		case e.file != nil:
 			bw := l.Body(f, 0, i)
 			sum, err := copyBody(bw, *e.file)
@@ -498,6 +520,11 @@ func compressDir(ctx context.Context, dst, root string, in Contents, format Form
 		if err != nil || filepath.ToSlash(rel) == SumsFile || filepath.ToSlash(rel) == SigFile {
 			return err
 		}
+		if d.Type()&fs.ModeSymlink != 0 {
+			target, err := os.Readlink(p)
+			c.Files = append(c.Files, File{Name: filepath.ToSlash(rel), Link: target, Owner: given[filepath.ToSlash(rel)].Owner})
+			return err
+		}
 		info, err := d.Info()
 		if err != nil {
 			return err
@@ -559,10 +586,13 @@ func compressDir(ctx context.Context, dst, root string, in Contents, format Form
 				h.Mode = 0o755
 			}
 		}
+		if e.link != "" {
+			h.Typeflag, h.Linkname, h.Size = tar.TypeSymlink, e.link, 0
+		}
 		if err := tw.WriteHeader(h); err != nil {
 			return err
 		}
-		if !e.dir {
+		if !e.dir && e.link == "" {
 			if err := copyFileTo(tw, e.file.Src); err != nil {
 				return err
 			}

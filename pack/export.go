@@ -332,6 +332,25 @@ func extractSmallFiles(ctx context.Context, archive, dir string, m *bundle.Manif
 		}
 		return f.Close()
 	})
+	// The links airpack.json lists (verified already) are the bundle's: made as they are.
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var rest []error
+		for _, e := range j.Unwrap() {
+			var ee *bundle.EntryError
+			if errors.As(e, &ee) && ee.Link != "" && m.Links[ee.Name] == ee.Link && bundle.LinkProblem(ee.Name, ee.Link) == "" {
+				dst := filepath.Join(dir, filepath.FromSlash(ee.Name))
+				if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+					return err
+				}
+				if err := os.Symlink(ee.Link, dst); err != nil {
+					return fmt.Errorf("extract %s: %w", ee.Name, err)
+				}
+				continue
+			}
+			rest = append(rest, e)
+		}
+		err = errors.Join(rest...)
+	}
 	if err != nil {
 		return fmt.Errorf("read bundle archive %s: %w", archive, err)
 	}
