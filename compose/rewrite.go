@@ -55,6 +55,8 @@ type FileCopy struct {
 	Mode fs.FileMode // the source's mode
 	// Dir is a directory of a shipped tree (kept even when empty, with its mode and owner).
 	Dir bool
+	// Link, when set, is a symbolic link's relative target (see bundle.Manifest.Links).
+	Link string
 	// Uid and Gid are the source's numeric owner and group.
 	Uid, Gid int
 }
@@ -499,7 +501,7 @@ func (r *rewriter) ship(abs string, it item) (string, error) {
 			if rerr != nil {
 				return "", rerr
 			}
-			err = r.addTree(abs, dst, tree{kind: it.kind, top: abs, root: root, seen: map[string]bool{}})
+			err = r.addTree(abs, dst, tree{kind: it.kind, top: abs, root: root, dst: dst, seen: map[string]bool{}})
 		} else {
 			err = r.addFile(abs, dst, info)
 		}

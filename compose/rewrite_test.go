@@ -428,20 +428,28 @@ func TestRewriteDirectoryConflictsAndLinks(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	link("pages", "inside")   // stays in the mount: followed
-	link("nowhere", "broken") // left out, with a warning
-	link(".", "loop")         // a loop: walked once
+	link("pages", "inside")                                    // relative, stays in the mount: shipped as a link
+	link(".", "loop")                                          // the same
+	link(filepath.Join(dir, "site", "pages", "a.html"), "abs") // absolute, inside: a copy
+	link("nowhere", "broken")                                  // left out, with a warning
 	p := mustLoad(t, LoadOptions{WorkDir: dir})
 	out := mustRewrite(t, p, RewriteOptions{})
 	var dsts []string
 	for _, f := range out.Files {
-		dsts = append(dsts, f.Dst)
-		if f.Mode&fs.ModeType != 0 && !f.Dir {
+		kind := ""
+		switch {
+		case f.Link != "":
+			kind = " -> " + f.Link
+		case f.Dir:
+			kind = "/"
+		case f.Mode&fs.ModeType != 0:
 			t.Errorf("%s: mode %v is not a regular file's", f.Dst, f.Mode)
 		}
+		dsts = append(dsts, f.Dst+kind)
 	}
 	// the file mounted on its own and through its directory is listed once
-	want := []string{"files/site", "files/site/index.html", "files/site/inside", "files/site/inside/a.html", "files/site/pages", "files/site/pages/a.html"}
+	want := []string{"files/site/", "files/site/abs", "files/site/index.html", "files/site/inside -> pages", "files/site/loop -> .",
+		"files/site/pages/", "files/site/pages/a.html"}
 	if !reflect.DeepEqual(dsts, want) {
 		t.Errorf("Files = %v, want %v", dsts, want)
 	}

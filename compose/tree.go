@@ -5,8 +5,12 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
+	"strings"
 	"syscall"
+
+	"github.com/airpack/airpack/bundle"
 )
 
 // tree is a shipped directory being walked.
@@ -14,14 +18,15 @@ type tree struct {
 	kind string // what mounts it, for messages
 	top  string // the directory as mounted
 	root string // top with its links resolved: what a link may point into
+	dst  string // top's path in the bundle
 	seen map[string]bool
 }
 
 // addTree adds dir (a directory of t) and everything below it: directories (empty ones too) and
 // regular files, with their modes and owners. A symbolic link that stays inside the mounted
-// directory is followed (the container finds the same content through it); one that leaves it
-// would ship the packing machine's files, so it is refused unless --allow-outside names its
-// target. Broken links, sockets and the like are left out, with a warning; so is airpack's own
+// directory is shipped as a link when relative (as the container sees it), else followed (the
+// container finds the same content through it); one that leaves it would ship the packing
+// machine's files, so it is refused unless --allow-outside names its target. Broken links, sockets and the like are left out, with a warning; so is airpack's own
 // output.
 func (r *rewriter) addTree(dir, dst string, t tree) error {
 	real, err := filepath.EvalSymlinks(dir)
@@ -62,6 +67,12 @@ func (r *rewriter) addTree(dir, dst string, t tree) error {
 			if err != nil {
 				return err
 			}
+			if link, _ := os.Readlink(src); within(t.root, target) && r.keepLink(t, dst+"/"+e.Name(), link) {
+				if err := r.addLink(src, dst+"/"+e.Name(), link); err != nil {
+					return err
+				}
+				continue
+			}
 			if !within(t.root, target) {
 				link, _ := os.Readlink(src)
 				if !r.allowed(target) {
@@ -88,6 +99,29 @@ func (r *rewriter) addTree(dir, dst string, t tree) error {
 			return err
 		}
 	}
+	return nil
+}
+
+// keepLink reports whether a link found at dst in the bundle to target is shipped as a link:
+// relative, and staying inside the mounted directory as the container sees it.
+func (r *rewriter) keepLink(t tree, dst, target string) bool {
+	to := path.Join(path.Dir(dst), target)
+	return bundle.LinkProblem(dst, target) == "" && (to == t.dst || strings.HasPrefix(to, t.dst+"/"))
+}
+
+func (r *rewriter) addLink(src, dst, target string) error {
+	if err := bundle.CheckFileName(dst); err != nil {
+		return fmt.Errorf("%s: %w", r.display(src), err)
+	}
+	if prev, ok := r.files[dst]; ok && prev.Src != src {
+		return fmt.Errorf("%s and %s would both be shipped as %s", prev.Src, src, dst)
+	}
+	info, err := os.Lstat(src)
+	if err != nil {
+		return err
+	}
+	uid, gid := owner(info)
+	r.files[dst] = FileCopy{Src: src, Dst: dst, Mode: info.Mode(), Link: target, Uid: uid, Gid: gid}
 	return nil
 }
 

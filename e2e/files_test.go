@@ -15,8 +15,9 @@ import (
 
 // TestPackFilesRun: the files a bundle ships or keeps arrive as the project meant them, seen from
 // inside the running container: a data directory owned by uid 472 at 0700 (and an empty one), a
-// host path kept as the target's (/etc/localtime), a symbolic link inside a mounted directory, a
-// non-ASCII file name, and a missing ./pgdata that compose creates on the target.
+// host path kept as the target's (/etc/localtime), a symbolic link inside a mounted directory (a
+// link in the container too), a non-ASCII file name, and a missing ./pgdata that compose creates
+// on the target.
 func TestPackFilesRun(t *testing.T) {
 	reg := startRegistry(t)
 	refs := reg.push(t, "e2efiles", "1.0", "", "worker")
@@ -97,8 +98,8 @@ services:
 		"stat /data mode=0700 uid=472 gid=472 dir\n",
 		"stat /data/grafana.db mode=0640 uid=472 gid=472 content=grafana\n",
 		"stat /data/empty mode=0750 uid=472 gid=472 dir\n",
-		"stat /etc/localtime mode=0644 uid=0 gid=0 content=TZif", // this host's zone file
-		"stat /site/link mode=0644 uid=0 gid=0 content=real\n", // the link's file, shipped as a copy
+		"stat /etc/localtime mode=0644 uid=0 gid=0 content=TZif",             // this host's zone file
+		"stat /site/link mode=0777 uid=0 gid=0 link=real.txt content=real\n", // shipped as the link
 		"stat /site/конфиг/設定 café.conf mode=0644 uid=0 gid=0 content=non-ascii\n",
 		"stat /pgdata mode=0755 uid=0 gid=0 dir\n", // created by compose on the target
 	} {

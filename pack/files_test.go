@@ -31,6 +31,9 @@ func TestPackFilesOwnersHostPathsOutput(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	if err := os.Symlink("設定 café.conf", filepath.Join(dir, "конфиг", "current")); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.Mkdir(filepath.Join(dir, "data", "plugins"), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -65,6 +68,9 @@ func TestPackFilesOwnersHostPathsOutput(t *testing.T) {
 	if !reflect.DeepEqual(res.Warnings, wantWarnings) {
 		t.Errorf("Warnings =\n%s\nwant\n%s", strings.Join(res.Warnings, "\n"), strings.Join(wantWarnings, "\n"))
 	}
+	if want := map[string]string{"files/конфиг/current": "設定 café.conf"}; !reflect.DeepEqual(res.Manifest.Links, want) {
+		t.Errorf("airpack.json links = %v, want %v", res.Manifest.Links, want)
+	}
 	if !reflect.DeepEqual(res.Manifest.HostPaths, []string{"/etc/localtime"}) {
 		t.Errorf("airpack.json hostPaths = %v, want [/etc/localtime]", res.Manifest.HostPaths)
 	}
@@ -81,6 +87,9 @@ func TestPackFilesOwnersHostPathsOutput(t *testing.T) {
 	for _, h := range tarHeaders(t, res.Output) {
 		name := strings.TrimSuffix(strings.TrimPrefix(h.Name, "shop-1.0/"), "/")
 		got[name] = meta{h.Typeflag, h.Mode, h.Uid, h.Gid}
+		if h.Typeflag == tar.TypeSymlink && (name != "files/конфиг/current" || h.Linkname != "設定 café.conf") {
+			t.Errorf("link %s -> %s", name, h.Linkname)
+		}
 		if strings.Contains(name, "out/") {
 			t.Errorf("%s shipped", name)
 		}
@@ -90,6 +99,7 @@ func TestPackFilesOwnersHostPathsOutput(t *testing.T) {
 		"files/data/grafana.db":     {'0', 0o640, 472, 472},
 		"files/data/plugins":        {'5', 0o755, 472, 472},
 		"files/конфиг/設定 café.conf": {'0', 0o640, 0, 0},
+		"files/конфиг/current":      {'2', 0o777, 0, 0},
 	} {
 		if got[name] != want {
 			t.Errorf("%s: %+v, want %+v", name, got[name], want)

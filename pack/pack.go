@@ -146,6 +146,15 @@ func Pack(ctx context.Context, opts Options) (*Result, error) {
 		return nil, err
 	}
 
+	var links map[string]string // the symbolic links of shipped directories
+	for _, f := range out.Files {
+		if f.Link != "" {
+			if links == nil {
+				links = map[string]string{}
+			}
+			links[f.Dst] = f.Link
+		}
+	}
 	m := &bundle.Manifest{
 		FormatVersion: bundle.FormatVersion,
 		Name:          name,
@@ -156,6 +165,7 @@ func Pack(ctx context.Context, opts Options) (*Result, error) {
 		Images:        archive.Images(),
 		Archives:      []bundle.Archive{{Path: archive.Path(), Size: archive.Size()}},
 		HostPaths:     out.HostPaths,
+		Links:         links,
 	}
 	manifestJSON, err := m.Marshal()
 	if err != nil {
@@ -172,7 +182,7 @@ func Pack(ctx context.Context, opts Options) (*Result, error) {
 		{Name: bundle.ManifestFile, Body: manifestJSON},
 	}
 	for _, f := range out.Files {
-		bf := bundle.File{Name: f.Dst, Src: f.Src, Mode: f.Mode.Perm(), Dir: f.Dir}
+		bf := bundle.File{Name: f.Dst, Src: f.Src, Mode: f.Mode.Perm(), Dir: f.Dir, Link: f.Link}
 		if f.Uid != 0 || f.Gid != 0 {
 			bf.Owner = &bundle.Owner{Uid: f.Uid, Gid: f.Gid}
 		}
