@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -233,6 +234,50 @@ func TestWriteKeepsDirsOwnersModes(t *testing.T) {
 				t.Errorf("Walk: %v", err)
 			}
 		})
+	}
+}
+
+// A bundle directory keeps modes, empty directories and links; owners when written as root (only
+// root can give files away), else the writer's.
+func TestWriteDirKeepsOwnersModes(t *testing.T) {
+	c := testContents(t, fakeArchive{body: []byte("img")})
+	c.Files = append(c.Files,
+		File{Name: "files/data", Dir: true, Mode: 0o700, Owner: &Owner{472, 472}},
+		File{Name: "files/data/grafana.db", Body: []byte("db"), Mode: 0o640, Owner: &Owner{472, 0}},
+		File{Name: "files/data/current", Link: "grafana.db"},
+		File{Name: "files/empty", Dir: true, Mode: 0o750},
+	)
+	out := filepath.Join(t.TempDir(), "shop-1.0")
+	if err := Write(context.Background(), out, c, false); err != nil {
+		t.Fatal(err)
+	}
+	owner := func(u, g int) (int, int) {
+		if os.Geteuid() == 0 {
+			return u, g
+		}
+		return os.Geteuid(), os.Getegid()
+	}
+	for _, want := range []struct {
+		name     string
+		mode     os.FileMode
+		uid, gid int
+	}{
+		{"files/data", os.ModeDir | 0o700, 472, 472},
+		{"files/data/grafana.db", 0o640, 472, 0},
+		{"files/empty", os.ModeDir | 0o750, 0, 0},
+	} {
+		fi, err := os.Lstat(filepath.Join(out, want.name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := fi.Sys().(*syscall.Stat_t)
+		wu, wg := owner(want.uid, want.gid)
+		if fi.Mode() != want.mode || int(st.Uid) != wu || int(st.Gid) != wg {
+			t.Errorf("%s: %v %d:%d, want %v %d:%d", want.name, fi.Mode(), st.Uid, st.Gid, want.mode, wu, wg)
+		}
+	}
+	if target, err := os.Readlink(filepath.Join(out, "files/data/current")); err != nil || target != "grafana.db" {
+		t.Errorf("link: %q %v", target, err)
 	}
 }
 

@@ -135,7 +135,7 @@ func ExportRAM(ctx context.Context, opts ExportOptions) (*ExportResult, error) {
 		return nil, fmt.Errorf("create output directory: %w", err)
 	}
 	// Beside the output: the bundle a Compose project is packed into is as large as the package.
-	work, err := os.MkdirTemp(outDir, ".airpack-export-")
+	work, err := os.MkdirTemp(outDir, tmpExport)
 	if err != nil {
 		return nil, fmt.Errorf("cannot write to %s: %w", outDir, err)
 	}

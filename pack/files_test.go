@@ -55,11 +55,15 @@ func TestPackFilesOwnersHostPathsOutput(t *testing.T) {
 		}
 		return res
 	}
+	if err := os.MkdirAll(filepath.Join(dir, "out", ".airpack-export-123", "bundle"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	pack("0.9")
 	opts.Force = true
 	pack("1.0")
 	res := pack("1.0") // over itself
 	wantWarnings := []string{
+		"bind mount source .: ./out/.airpack-export-123 is left out of the bundle: it is airpack's temporary output (airpack ram)",
 		"bind mount source .: ./out/shop-0.9.tar is left out of the bundle: it is an airpack bundle (airpack never ships its own output)",
 		"bind mount source .: ./out/shop-1.0.tar is left out of the bundle: it is this pack's output",
 		"bind mount source ./pgdata does not exist: the bundle ships none, and docker compose creates ./files/pgdata on the target as an empty directory owned by root",

@@ -37,6 +37,9 @@ func OutsidePaths(paths []string) ([]string, error) {
 	return out, nil
 }
 
+// tmpExport starts the name of the work directory airpack ram makes beside its output.
+const tmpExport = ".airpack-export-"
+
 // excludeOutput says why a file found in a shipped directory must not be shipped: it is this
 // pack's output or its temporary files, or an airpack bundle (an earlier pack's output).
 func excludeOutput(ctx context.Context, output string) func(string) string {
@@ -51,6 +54,8 @@ func excludeOutput(ctx context.Context, output string) func(string) string {
 			return "it is this pack's output"
 		case strings.HasPrefix(p, tmpPrefix):
 			return "it is this pack's temporary output"
+		case strings.HasPrefix(filepath.Base(p), tmpExport):
+			return "it is airpack's temporary output (airpack ram)"
 		}
 		st, err := os.Stat(p)
 		if err != nil {
