@@ -251,7 +251,7 @@ func fileMode(f File) fs.FileMode {
 	if f.Mode == 0 {
 		return 0o644
 	}
-	return f.Mode.Perm()
+	return f.Mode & modeBits
 }
 
 func writeFile(dst string, f File) (string, error) {
@@ -289,11 +289,29 @@ func setMeta(p string, f File) error {
 	return os.Chmod(p, mode)
 }
 
+// modeBits are the mode bits a bundle keeps: permissions, setuid, setgid, sticky.
+const modeBits = fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky
+
+// tarMode is m as a tar header's (Unix) mode.
+func tarMode(m fs.FileMode) int64 {
+	n := int64(m.Perm())
+	if m&fs.ModeSetuid != 0 {
+		n |= 0o4000
+	}
+	if m&fs.ModeSetgid != 0 {
+		n |= 0o2000
+	}
+	if m&fs.ModeSticky != 0 {
+		n |= 0o1000
+	}
+	return n
+}
+
 func dirMode(f File) fs.FileMode {
 	if f.Mode == 0 {
 		return 0o755
 	}
-	return f.Mode.Perm()
+	return f.Mode & modeBits
 }
 
 // copyBody writes f's content to w and returns its sha256.
@@ -423,7 +441,7 @@ func writeTarFile(ctx context.Context, dst string, c Contents, o writeOptions) e
 	}
 	var plan []tarlayout.Entry
 	for _, e := range entries {
-		te := tarlayout.Entry{Name: path.Join(c.Dir, e.name) + dirSlash(e.dir), Dir: e.dir, Size: e.size, Mode: int64(e.mode), Link: e.link}
+		te := tarlayout.Entry{Name: path.Join(c.Dir, e.name) + dirSlash(e.dir), Dir: e.dir, Size: e.size, Mode: tarMode(e.mode), Link: e.link}
 		if e.owner != nil {
 			te.Uid, te.Gid = e.owner.Uid, e.owner.Gid
 		}
@@ -529,7 +547,11 @@ func compressDir(ctx context.Context, dst, root string, in Contents, format Form
 		if err != nil {
 			return err
 		}
-		c.Files = append(c.Files, File{Name: filepath.ToSlash(rel), Src: p, Mode: info.Mode().Perm(), Owner: given[filepath.ToSlash(rel)].Owner})
+		mode := info.Mode() & modeBits
+		if g, ok := given[filepath.ToSlash(rel)]; ok && g.Mode != 0 {
+			mode = fileMode(g) // as given: the disk may lack setuid/setgid bits chmod refused
+		}
+		c.Files = append(c.Files, File{Name: filepath.ToSlash(rel), Src: p, Mode: mode, Owner: given[filepath.ToSlash(rel)].Owner})
 		return nil
 	})
 	if err != nil {
@@ -570,7 +592,7 @@ func compressDir(ctx context.Context, dst, root string, in Contents, format Form
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		h := &tar.Header{Name: path.Join(top, e.name) + dirSlash(e.dir), ModTime: tarlayout.ModTime, Uname: "root", Gname: "root", Mode: int64(e.mode), Size: e.size, Typeflag: tar.TypeReg}
+		h := &tar.Header{Name: path.Join(top, e.name) + dirSlash(e.dir), ModTime: tarlayout.ModTime, Uname: "root", Gname: "root", Mode: tarMode(e.mode), Size: e.size, Typeflag: tar.TypeReg}
 		if e.owner != nil {
 			h.Uid, h.Gid = e.owner.Uid, e.owner.Gid
 			if h.Uid != 0 {

@@ -203,6 +203,7 @@ func TestWriteKeepsDirsOwnersModes(t *testing.T) {
 				File{Name: "files/data", Dir: true, Mode: 0o700, Owner: &Owner{472, 472}},
 				File{Name: "files/data/grafana.db", Body: []byte("db"), Mode: 0o640, Owner: &Owner{472, 0}},
 				File{Name: "files/empty", Dir: true, Mode: 0o750},
+				File{Name: "files/shared", Dir: true, Mode: os.ModeSetgid | 0o775},
 				File{Name: "files/конфиг/設定 é.conf", Body: []byte("x")},
 			)
 			out := filepath.Join(t.TempDir(), name)
@@ -221,6 +222,7 @@ func TestWriteKeepsDirsOwnersModes(t *testing.T) {
 			for n, want := range map[string]meta{
 				"shop-1.0/files/data":             {tar.TypeDir, 0o700, 472, 472},
 				"shop-1.0/files/data/grafana.db":  {tar.TypeReg, 0o640, 472, 0},
+				"shop-1.0/files/shared":           {tar.TypeDir, 0o2775, 0, 0},
 				"shop-1.0/files/empty":            {tar.TypeDir, 0o750, 0, 0},
 				"shop-1.0/files/конфиг":           {tar.TypeDir, 0o755, 0, 0},
 				"shop-1.0/files/конфиг/設定 é.conf": {tar.TypeReg, 0o644, 0, 0},

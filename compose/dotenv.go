@@ -6,7 +6,6 @@ import (
 	"maps"
 	"os"
 	"regexp"
-	"sort"
 	"strings"
 
 	"github.com/compose-spec/compose-go/v2/dotenv"
@@ -18,17 +17,23 @@ import (
 type varUse struct {
 	templates []string // strings of the compose file that reference it
 	defaults  []string // defaults given by those references (${X:-d}, ${X-d})
+	required  bool     // a reference requires it: ${X:?err}, ${X?err}
 	presence  bool     // read for its presence: `environment: [X]`, a config's `environment: X`
 	envFiles  bool     // an env_file interpolates it
+	where     []string // where it is used, for messages: "service web", "secret token"
 }
 
 // dotEnv writes the bundle's .env: every variable the rewritten compose file
-// and its env_files reference, with the value it had when packing.
+// and its env_files reference, with the value the project gives it: its env
+// files' (or --env-from-shell's) value, never one only the packing
+// machine's environment set (see splitEnv).
 //
-// A variable unset when packing is written with a value giving the same
-// result wherever it is used (its default, else empty); when no value does
-// (`${X-d}` next to `${X}`, `environment: [X]`, ...) it is left unset and
-// commented, since an operator setting it must know it changes things.
+// A variable unset (or set only by the packing machine's environment) is
+// written with a value giving the same result wherever it is used (its
+// default, else empty), which the target's environment still overrides;
+// when no value does (`${X-d}` next to `${X}`, `environment: [X]`, ...) it
+// is left unset and commented, since an operator setting it must know it
+// changes things.
 func (r *rewriter) dotEnv(model map[string]any) ([]byte, error) {
 	uses := map[string]*varUse{}
 	use := func(name string) *varUse {
@@ -39,7 +44,7 @@ func (r *rewriter) dotEnv(model map[string]any) ([]byte, error) {
 		}
 		return u
 	}
-	walkStrings(model, func(s string) {
+	walkStringsAt(model, nil, func(path []string, s string) {
 		if !strings.Contains(s, "$") {
 			return
 		}
@@ -47,32 +52,59 @@ func (r *rewriter) dotEnv(model map[string]any) ([]byte, error) {
 		for _, name := range sortedKeys(vars) {
 			u := use(name)
 			u.templates = append(u.templates, s)
+			u.where = append(u.where, place(path))
 			if d := vars[name].DefaultValue; d != "" {
 				u.defaults = append(u.defaults, d)
 			}
+			if vars[name].Required {
+				u.required = true
+			}
 		}
 	})
-	for _, name := range presenceVars(model) {
-		use(name).presence = true
+	for _, pu := range presenceVars(model) {
+		u := use(pu.name)
+		u.presence = true
+		u.where = append(u.where, pu.where)
 	}
 
-	env := r.p.typed.Environment
+	env := r.p.target
 	envFiles := r.envFileSets()
 	for _, ef := range envFiles {
 		if _, err := ef.resolve(func(k string) (string, bool) {
-			use(k).envFiles = true
-			v, ok := env[k]
+			u := use(k)
+			u.envFiles = true
+			u.where = append(u.where, "env_file of service "+ef.service)
+			if v, ok := env[k]; ok {
+				return v, ok
+			}
+			v, ok := r.p.packOnly[k] // as when packing: shellWarnings checks it
 			return v, ok
 		}); err != nil {
 			return nil, err
 		}
 	}
+	if err := r.shellWarnings(uses, envFiles); err != nil {
+		return nil, err
+	}
 
 	var b bytes.Buffer
-	for _, name := range sortedKeys(uses) {
-		if strings.HasPrefix(name, "COMPOSE_") || !dotenvKey.MatchString(name) {
-			// COMPOSE_* configure docker compose itself (COMPOSE_PROJECT_NAME
-			// would override `name:`); it sets COMPOSE_PROJECT_NAME
+	names := map[string]bool{}
+	for name := range uses {
+		names[name] = true
+	}
+	for name := range r.p.composeVars {
+		names[name] = true
+	}
+	for _, name := range sortedKeys(names) {
+		if v, ok := r.p.composeVars[name]; ok {
+			// read by docker compose itself on the target, as when packing
+			fmt.Fprintf(&b, "%s=%s\n", name, dotenvQuote(v))
+			continue
+		}
+		if composeOwn(name) || !dotenvKey.MatchString(name) {
+			// other COMPOSE_* are applied by pack (COMPOSE_PROJECT_NAME
+			// would override `name:`) or are not the project's; compose sets
+			// COMPOSE_PROJECT_NAME, and PWD is the target's
 			continue
 		}
 		if v, ok := env[name]; ok {
@@ -87,7 +119,13 @@ func (r *rewriter) dotEnv(model map[string]any) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
+		_, fromShell := r.p.packOnly[name]
 		switch {
+		case fromShell && ok:
+			fmt.Fprintf(&b, "# %s: the packing machine's value is not shipped; the target's environment sets it, else this value, which changes nothing\n", name)
+			fmt.Fprintf(&b, "%s=%s\n", name, dotenvQuote(v))
+		case fromShell:
+			fmt.Fprintf(&b, "# %s is not set: the packing machine's value is not shipped; set it here or in the target's environment\n", name)
 		case ok:
 			fmt.Fprintf(&b, "%s=%s\n", name, dotenvQuote(v))
 		case len(uses[name].templates) > 0 || uses[name].presence:
@@ -106,7 +144,7 @@ func (r *rewriter) unsetValue(name string, u *varUse, envFiles []envFileSet) (st
 	if u.presence {
 		return "", false, nil
 	}
-	env := r.p.typed.Environment
+	env := r.p.target
 	unset := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
 	candidates := append([]string{}, u.defaults...)
 	candidates = append(candidates, "")
@@ -211,40 +249,43 @@ func (s envFileSet) resolve(lookup func(string) (string, bool)) (map[string]stri
 	return vars, nil
 }
 
+// presenceUse is a variable read for its presence, and where.
+type presenceUse struct{ name, where string }
+
 // presenceVars lists the variables read for their presence: `environment:`
 // entries without a value (passed through from the environment) and the
 // `environment:` source of configs and secrets.
-func presenceVars(model map[string]any) []string {
-	var names []string
+func presenceVars(model map[string]any) []presenceUse {
+	var out []presenceUse
 	services, _ := model["services"].(map[string]any)
-	for _, svc := range services {
-		s, _ := svc.(map[string]any)
+	for _, name := range sortedKeys(services) {
+		s, _ := services[name].(map[string]any)
+		where := "service " + name
 		switch env := s["environment"].(type) {
 		case []any:
 			for _, e := range env {
 				if str, ok := e.(string); ok && !strings.Contains(str, "=") {
-					names = append(names, str)
+					out = append(out, presenceUse{str, where})
 				}
 			}
 		case map[string]any:
-			for k, v := range env {
-				if v == nil {
-					names = append(names, k)
+			for _, k := range sortedKeys(env) {
+				if env[k] == nil {
+					out = append(out, presenceUse{k, where})
 				}
 			}
 		}
 	}
 	for _, key := range []string{"configs", "secrets"} {
 		objs, _ := model[key].(map[string]any)
-		for _, o := range objs {
-			obj, _ := o.(map[string]any)
+		for _, name := range sortedKeys(objs) {
+			obj, _ := objs[name].(map[string]any)
 			if e, ok := obj["environment"].(string); ok {
-				names = append(names, e)
+				out = append(out, presenceUse{e, strings.TrimSuffix(key, "s") + " " + name})
 			}
 		}
 	}
-	sort.Strings(names)
-	return names
+	return out
 }
 
 // walkStrings calls fn on every string value of the model, in a fixed order.

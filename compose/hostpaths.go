@@ -15,6 +15,7 @@ import (
 	"github.com/compose-spec/compose-go/v2/loader"
 	"github.com/compose-spec/compose-go/v2/template"
 	"github.com/compose-spec/compose-go/v2/types"
+	"go.yaml.in/yaml/v4"
 
 	"github.com/airpack/airpack/bundle"
 )
@@ -115,23 +116,22 @@ func (r *rewriter) interpolate(s string) (string, error) {
 
 // bindSource returns the compose path of a bind mount source in the bundle and whether compose
 // must create it on the target. written is the source as the compose file writes it, when known.
-func (r *rewriter) bindSource(tv types.ServiceVolumeConfig, written string, known bool) (string, bool, error) {
+func (r *rewriter) bindSource(tv types.ServiceVolumeConfig, written string, known, create bool) (string, error) {
 	abs := tv.Source
 	if !known {
 		written = ""
 	}
 	if p := bundle.BindSourceProblem(written); known && p != "" {
 		if written != "" {
-			return "", false, fmt.Errorf("bind mount source %s %s", written, p)
+			return "", fmt.Errorf("bind mount source %s %s", written, p)
 		}
-		return "", false, fmt.Errorf("bind mount source %s", p)
+		return "", fmt.Errorf("bind mount source %s", p)
 	}
 	if abs == "" {
-		return "", false, fmt.Errorf("bind mount source %s", bundle.BindSourceProblem(""))
+		return "", fmt.Errorf("bind mount source %s", bundle.BindSourceProblem(""))
 	}
 	abs = filepath.Clean(abs)
 	inside := r.inside(abs)
-	create := tv.Bind != nil && bool(tv.Bind.CreateHostPath)
 	if !inside && (bundle.IsHostPath(written) || written == "" && isHostPath(abs)) && !r.allowed(abs) {
 		// The target host's path: kept as written, so the target resolves it (~ included).
 		keep := written
@@ -139,7 +139,7 @@ func (r *rewriter) bindSource(tv types.ServiceVolumeConfig, written string, know
 			keep = abs
 		}
 		r.hostPaths = append(r.hostPaths, keep)
-		return keep, create, nil
+		return keep, nil
 	}
 	if inside {
 		info, err := os.Lstat(abs)
@@ -148,22 +148,49 @@ func (r *rewriter) bindSource(tv types.ServiceVolumeConfig, written string, know
 			// Compose creates it on the target, as it would have here.
 			dst := path.Join(filesDir, filepath.ToSlash(r.rel(abs)))
 			if err := bundle.CheckFileName(dst); err != nil {
-				return "", false, fmt.Errorf("bind mount source %s: %w", r.display(abs), err)
+				return "", fmt.Errorf("bind mount source %s: %w", r.display(abs), err)
 			}
 			r.warnf("bind mount source %s does not exist: the bundle ships none, and docker compose creates ./%s on the target as an empty directory owned by root", r.display(abs), dst)
 			r.shipped[abs] = dst
-			return "./" + dst, true, nil
+			return "./" + dst, nil
 		case errors.Is(err, fs.ErrNotExist):
-			return "", false, fmt.Errorf("bind mount source %s (%s) does not exist; create it, or use the short syntax (or bind: create_host_path: true) to have compose create it on the target", r.display(abs), abs)
+			return "", fmt.Errorf("bind mount source %s (%s) does not exist; create it, or use the short syntax (or bind: create_host_path: true) to have compose create it on the target", r.display(abs), abs)
 		case err == nil && info.Mode()&fs.ModeSymlink == 0 && !info.Mode().IsRegular() && !info.IsDir():
-			return "", false, fmt.Errorf("bind mount source %s is a %s: a bundle holds only files and directories; mount the target's by its absolute path", r.display(abs), fileKind(info.Mode()))
+			return "", fmt.Errorf("bind mount source %s is a %s: a bundle holds only files and directories; mount the target's by its absolute path", r.display(abs), fileKind(info.Mode()))
 		}
 	}
-	dst, err := r.ship(abs, item{kind: "bind mount source", outside: "volume source", special: !inside, dir: true})
-	if err != nil {
-		return "", false, err
+	return r.ship(abs, item{kind: "bind mount source", outside: "volume source", special: !inside, dir: true})
+}
+
+// createHostPath is the i-th of n volumes' create_host_path as the pinned docker compose reads
+// what the project writes: true for the short syntax (which the model holds as create_host_path:
+// true), else bind.create_host_path, false when absent (newer compose-go defaults that to true:
+// the bundle says which).
+func (r *rewriter) createHostPath(service string, i, n int, tv types.ServiceVolumeConfig) bool {
+	if create, found := r.fileCreateHostPath(service, tv.Target); found {
+		return create
 	}
-	return dst, create, nil
+	services, _ := r.p.written["services"].(map[string]any)
+	svc, _ := services[service].(map[string]any)
+	vols, _ := svc["volumes"].([]any)
+	if len(vols) == n {
+		switch v := vols[i].(type) {
+		case string:
+			return true
+		case map[string]any:
+			if v["type"] != types.VolumeTypeBind {
+				return true // the short syntax, its source a variable: read as a volume until interpolated
+			}
+			bind, _ := v["bind"].(map[string]any)
+			switch c := bind["create_host_path"].(type) {
+			case nil:
+				return false
+			case bool:
+				return c
+			}
+		}
+	}
+	return tv.Bind != nil && bool(tv.Bind.CreateHostPath)
 }
 
 func fileKind(m fs.FileMode) string {
@@ -176,6 +203,46 @@ func fileKind(m fs.FileMode) string {
 		return "device"
 	}
 	return "special file"
+}
+
+// fileCreateHostPath finds the bind mount of service at target in the compose files as written
+// (the last file that has it wins, as when merging), and its create_host_path as the pinned
+// compose reads it: the model fills in compose-go's default, true, where a bind: leaves it out.
+func (r *rewriter) fileCreateHostPath(service, target string) (create, found bool) {
+	for _, f := range r.p.files {
+		content := f.Content
+		if content == nil {
+			b, err := os.ReadFile(f.Filename)
+			if err != nil {
+				continue
+			}
+			content = b
+		}
+		var doc struct {
+			Services map[string]struct {
+				Volumes []any `yaml:"volumes"`
+			} `yaml:"services"`
+		}
+		if yaml.Unmarshal(content, &doc) != nil {
+			continue
+		}
+		for _, v := range doc.Services[service].Volumes {
+			m, ok := v.(map[string]any)
+			if !ok || m["type"] != types.VolumeTypeBind {
+				continue
+			}
+			if t, _ := m["target"].(string); path.Clean(t) != target {
+				continue
+			}
+			bind, _ := m["bind"].(map[string]any)
+			c, isBool := bind["create_host_path"].(bool)
+			if bind != nil && !isBool && bind["create_host_path"] != nil {
+				continue // a variable: the model knows
+			}
+			create, found = c, true
+		}
+	}
+	return create, found
 }
 
 // allowed reports whether abs was named by --allow-outside (at or below one of its paths).

@@ -3,9 +3,12 @@ package compose
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strings"
 
 	"github.com/compose-spec/compose-go/v2/dotenv"
 	"github.com/compose-spec/compose-go/v2/loader"
@@ -140,4 +143,48 @@ func absIn(dir, p string) string {
 		return p
 	}
 	return filepath.Join(dir, p)
+}
+
+// scpLike is a git remote written user@host:path.
+var scpLike = regexp.MustCompile(`^[A-Za-z0-9._-]+@[A-Za-z0-9._-]+:`)
+
+func isRemote(p string) bool { return strings.Contains(p, "://") || scpLike.MatchString(p) }
+
+// checkRemoteIncludes refuses an `include:` of a remote project (oci://, a
+// git repository), which docker compose would fetch when loading: the
+// bundle must be packed from local files, as for remote -f files.
+func checkRemoteIncludes(files []string, dir string, env types.Mapping) error {
+	return walkRemoteIncludes(files, dir, dir, env, map[string]bool{})
+}
+
+func walkRemoteIncludes(files []string, dir, top string, env types.Mapping, seen map[string]bool) error {
+	for _, f := range files {
+		if seen[f] {
+			continue
+		}
+		seen[f] = true
+		for _, inc := range includesOf(f, env) {
+			for _, p := range inc.Path {
+				if isRemote(p) {
+					return fmt.Errorf("%s: include %s: remote includes are not supported; copy the included project next to this one and include its compose file by path",
+						relPaths(f, top), p)
+				}
+			}
+			if len(inc.Path) == 0 {
+				continue
+			}
+			paths := make([]string, len(inc.Path))
+			for i, p := range inc.Path {
+				paths[i] = absIn(dir, p)
+			}
+			projectDir := filepath.Dir(paths[0])
+			if inc.ProjectDirectory != "" {
+				projectDir = absIn(dir, inc.ProjectDirectory)
+			}
+			if err := walkRemoteIncludes(paths, projectDir, top, env, seen); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }

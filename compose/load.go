@@ -35,6 +35,10 @@ type LoadOptions struct {
 	EnvFiles []string
 	// ProjectName overrides the project name (-p).
 	ProjectName string
+	// EnvFromShell names variables whose value in the packing machine's
+	// environment ships in the bundle's .env (--env-from-shell); the
+	// environment's other values never do.
+	EnvFromShell []string
 }
 
 // Project is a loaded compose project.
@@ -52,10 +56,18 @@ type Project struct {
 	// written is raw with paths as the files write them (not made absolute), to tell a
 	// project's relative paths from host paths (see hostpaths.go).
 	written map[string]any
+	// files are the compose files as given (-f), in order, for what the model loses
+	files []types.ConfigFile
 	// includeVars are set by included projects' own env files only.
 	includeVars map[string]string
 	// includes tells whether the project includes other projects.
 	includes bool
+	// target is typed's environment as the target sees it, packOnly the
+	// values of the packing machine's environment not shipped, composeVars
+	// the COMPOSE_* variables the bundle's .env keeps (splitEnv).
+	target      types.Mapping
+	packOnly    map[string]string
+	composeVars map[string]string
 	// warnings found while loading, for Output.Warnings
 	warnings []string
 }
@@ -116,10 +128,18 @@ func (p *Project) defaultImage(s types.ServiceConfig) string {
 // Load loads a compose project the way `docker compose` does with the same
 // flags, and keeps its non-interpolated model for Rewrite.
 func Load(ctx context.Context, opts LoadOptions) (*Project, error) {
-	p, err := load(ctx, opts)
+	var p *Project
+	logged, err := captureLogWarnings(func() (err error) {
+		p, err = load(ctx, opts)
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("load compose project: %w", err)
 	}
+	for i, w := range logged {
+		logged[i] = relPaths(w, p.Dir())
+	}
+	p.warnings = append(logged, p.warnings...)
 	return p, nil
 }
 
@@ -150,6 +170,9 @@ func load(ctx context.Context, opts LoadOptions) (*Project, error) {
 	if err := checkSyntax(po.ConfigPaths, wd); err != nil {
 		return nil, err
 	}
+	if err := checkRemoteIncludes(po.ConfigPaths, wd, po.Environment); err != nil {
+		return nil, err
+	}
 
 	base, err := po.LoadProject(ctx)
 	if err != nil {
@@ -167,6 +190,9 @@ func load(ctx context.Context, opts LoadOptions) (*Project, error) {
 		return nil, tidy(err)
 	}
 	if err := checkSupported(typed); err != nil {
+		return nil, err
+	}
+	if err := checkServices(typed); err != nil {
 		return nil, err
 	}
 
@@ -200,8 +226,13 @@ func load(ctx context.Context, opts LoadOptions) (*Project, error) {
 	if err != nil {
 		return nil, tidy(err)
 	}
-	incVars, includes := includeVars(po.ConfigPaths, typed.WorkingDir, typed.Environment)
-	return &Project{typed: typed, base: base, raw: raw, written: written, includeVars: incVars, includes: includes}, nil
+	sp, err := splitEnv(typed.Environment, po.EnvFiles, opts.EnvFromShell)
+	if err != nil {
+		return nil, tidy(err)
+	}
+	incVars, includes := includeVars(po.ConfigPaths, typed.WorkingDir, sp.target)
+	return &Project{typed: typed, base: base, raw: raw, written: written, files: details.ConfigFiles, includeVars: incVars, includes: includes,
+		target: sp.target, packOnly: sp.packOnly, composeVars: sp.composeVars, warnings: sp.warnings}, nil
 }
 
 // projectOptions builds compose-go's options in the order docker compose's

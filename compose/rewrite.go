@@ -31,9 +31,10 @@ type RewriteOptions struct {
 	// as copies (under files/_outside/) instead of being refused, or, for host paths, kept as
 	// the target's.
 	Outside []string
-	// Exclude, when set, says why a file or directory found in a shipped directory must not be
-	// shipped (airpack's own output), or "".
-	Exclude func(abs string) string
+	// Exclude, when set, says whether a file or directory found in a shipped directory must not
+	// be shipped (airpack's output), and why, for a warning ("": left out silently, as for this
+	// pack's own output, which was never the project's).
+	Exclude func(abs string) (skip bool, why string)
 }
 
 // Output is the compose part of a bundle.
@@ -100,6 +101,8 @@ type rewriter struct {
 	warnings []string
 	// hostPaths kept as the target's, as written
 	hostPaths []string
+	// creates are the create_host_path written for each bind mount, by service and index
+	creates map[string]map[int]bool
 }
 
 // warnf records a warning for Output.Warnings.
@@ -165,16 +168,16 @@ func (r *rewriter) service(name string, svc map[string]any) error {
 	delete(svc, "build")
 	delete(svc, "develop")                 // watch rules sync sources into builds: nothing to do offline
 	delete(svc, "profiles")                // only active services are shipped, and all of them must start
-	if ts.Provider != nil && ts.Image == "" && ts.Build == nil {
-		r.warnf("service %s uses the provider %s: docker compose runs its plugin (docker-%s) on the target, which must have it installed; the bundle ships nothing for it",
-			name, ts.Provider.Type, ts.Provider.Type)
-	}
 	if ts.Image != "" || ts.Build != nil { // else a provider service, which runs no image
 		img := r.opts.Images[name]
 		if img == "" {
 			return errors.New("no image given for the service")
 		}
 		svc["image"] = escape(img)
+	}
+	if ts.Provider != nil && ts.Image == "" && ts.Build == nil {
+		r.warnf("service %s uses the provider %s: docker compose runs its plugin (docker-%s) on the target, which must have it installed; the bundle ships nothing for it",
+			name, ts.Provider.Type, ts.Provider.Type)
 	}
 	if !keepPullPolicy(ts.PullPolicy) {
 		// always/build/daily/...: would pull or build on a host that can do neither
@@ -236,7 +239,7 @@ func (r *rewriter) serviceVolumes(svc map[string]any, ts types.ServiceConfig) er
 			continue
 		}
 		written, known := r.writtenSource(ts.Name, i, len(ts.Volumes))
-		src, create, err := r.bindSource(tv, written, known)
+		src, err := r.bindSource(tv, written, known, r.createHostPath(ts.Name, i, len(ts.Volumes), tv))
 		if err != nil {
 			return err
 		}
@@ -251,13 +254,23 @@ func (r *rewriter) serviceVolumes(svc map[string]any, ts types.ServiceConfig) er
 		if d := r.defaultedSource(ts.Name, i, len(ts.Volumes), src); d != "" {
 			m["source"] = d
 		}
-		// Always explicit: the pinned compose reads a bind: without it as false.
-		bind, _ := m["bind"].(map[string]any)
-		if bind == nil {
-			bind = map[string]any{}
+		// Explicit whenever there is a bind: (the pinned compose reads one without it as false),
+		// absent only where the project had none and compose does not create the source.
+		create := r.createHostPath(ts.Name, i, len(ts.Volumes), tv)
+		if bind, _ := m["bind"].(map[string]any); bind != nil || create {
+			if bind == nil {
+				bind = map[string]any{}
+			}
+			bind["create_host_path"] = create
+			m["bind"] = bind
 		}
-		bind["create_host_path"] = create
-		m["bind"] = bind
+		if r.creates == nil {
+			r.creates = map[string]map[int]bool{}
+		}
+		if r.creates[ts.Name] == nil {
+			r.creates[ts.Name] = map[int]bool{}
+		}
+		r.creates[ts.Name][i] = create
 		vols[i] = m
 	}
 	svc["volumes"] = vols
@@ -309,7 +322,8 @@ func (r *rewriter) envFiles(svc map[string]any, ts types.ServiceConfig) error {
 	for _, ef := range ts.EnvFiles {
 		if !ef.Required {
 			if _, err := os.Stat(ef.Path); errors.Is(err, fs.ErrNotExist) {
-				continue // docker compose skips it too
+				list = append(list, r.missingEnvFile(ts.Name, ef)) // docker compose skips it too
+				continue
 			}
 		}
 		dst, err := r.ship(ef.Path, item{kind: "env_file", outside: "env_file"})

@@ -56,9 +56,15 @@ func TestRewriteBindsEnvFilesConfigsSecrets(t *testing.T) {
 			t.Errorf("web volume %d read_only = %v, want %v", i, ro, want.readOnly)
 		}
 	}
-	wantEnvFiles := []any{"./files/web.env", map[string]any{"path": "./files/optional.env", "required": false}}
+	wantEnvFiles := []any{"./files/web.env", map[string]any{"path": "./files/optional-missing.env", "required": false},
+		map[string]any{"path": "./files/optional.env", "required": false}}
 	if got := at(t, web, "env_file"); !reflect.DeepEqual(got, wantEnvFiles) {
-		t.Errorf("web env_file = %v, want %v (the missing optional one dropped)", got, wantEnvFiles)
+		t.Errorf("web env_file = %v, want %v (the missing optional one kept, for the target to add)", got, wantEnvFiles)
+	}
+	wantWarnings := []string{"service web: env_file ./optional-missing.env (required: false) does not exist: the bundle names it " +
+		"./files/optional-missing.env, which docker compose skips until the operator adds it on the target"}
+	if !reflect.DeepEqual(out.Warnings, wantWarnings) {
+		t.Errorf("warnings = %q, want %q", out.Warnings, wantWarnings)
 	}
 	if got := at(t, doc, "services", "worker", "volumes", 0, "source"); got != "./files/data/sub" {
 		t.Errorf("worker volume source = %v, want ./files/data/sub", got)
@@ -524,8 +530,12 @@ volumes:
 		if got := at(t, vols, i, "source"); got != want.src {
 			t.Errorf("volume %d source = %v, want %s", i, got, want.src)
 		}
-		if got := at(t, vols, i, "bind", "create_host_path"); got != want.create {
-			t.Errorf("volume %d create_host_path = %v, want %v", i, got, want.create)
+		if !want.create { // the long syntax without bind: stays without (false)
+			if v := at(t, vols, i); has(v, "bind") {
+				t.Errorf("volume %d = %v, want no bind:", i, v)
+			}
+		} else if got := at(t, vols, i, "bind", "create_host_path"); got != true {
+			t.Errorf("volume %d create_host_path = %v, want true", i, got)
 		}
 	}
 	if got := at(t, doc, "volumes", "shared", "driver_opts", "device"); got != "/srv/shared" {
@@ -567,7 +577,8 @@ func TestRewriteCreatedSources(t *testing.T) {
 	cleanEnv(t, "DATA_DIR")
 	dir := writeProject(t, map[string]string{
 		"compose.yaml": "services:\n  db:\n    image: x\n    volumes:\n      - ./pgdata:/var/lib/postgresql/data\n      - ${DATA_DIR:-./data}:/data\n" +
-			"      - type: bind\n        source: ./conf\n        target: /conf\n",
+			"      - type: bind\n        source: ./conf\n        target: /conf\n" +
+			"      - type: bind\n        source: ./conf\n        target: /conf2\n        bind:\n          propagation: rshared\n",
 		"data/x":    "x",
 		"conf/a.cf": "a",
 	})
@@ -581,9 +592,18 @@ func TestRewriteCreatedSources(t *testing.T) {
 		if got := at(t, vols, i, "source"); got != want.src {
 			t.Errorf("volume %d source = %v, want %s", i, got, want.src)
 		}
-		if got := at(t, vols, i, "bind", "create_host_path"); got != want.create {
-			t.Errorf("volume %d create_host_path = %v, want %v", i, got, want.create)
+		if !want.create { // the long syntax without bind: stays without (false)
+			if v := at(t, vols, i); has(v, "bind") {
+				t.Errorf("volume %d = %v, want no bind:", i, v)
+			}
+		} else if got := at(t, vols, i, "bind", "create_host_path"); got != true {
+			t.Errorf("volume %d create_host_path = %v, want true", i, got)
 		}
+	}
+	// a bind: without create_host_path is false for the pinned compose (true for compose-go's
+	// newer default): written explicitly
+	if got := at(t, vols, 3, "bind"); !reflect.DeepEqual(got, map[string]any{"propagation": "rshared", "create_host_path": false}) {
+		t.Errorf("volume 3 bind = %v, want propagation rshared, create_host_path false", got)
 	}
 	// the variable is kept: the operator may move the data in .env
 	if string(out.DotEnv) != "DATA_DIR=./files/data\n" {
@@ -659,11 +679,11 @@ func TestRewriteNamesOwnersExcluded(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := mustLoad(t, LoadOptions{WorkDir: dir})
-	out := mustRewrite(t, p, RewriteOptions{Exclude: func(abs string) string {
+	out := mustRewrite(t, p, RewriteOptions{Exclude: func(abs string) (bool, string) {
 		if abs == filepath.Join(dir, "out", "shop-1.0.tar") {
-			return "it is this pack's output"
+			return true, "it is an airpack bundle"
 		}
-		return ""
+		return abs == filepath.Join(dir, "out", "tmp"), "" // silently
 	}})
 	got := map[string]FileCopy{}
 	for _, f := range out.Files {
@@ -681,7 +701,10 @@ func TestRewriteNamesOwnersExcluded(t *testing.T) {
 	if _, ok := got["files/out/shop-1.0.tar"]; ok {
 		t.Errorf("the output was shipped")
 	}
-	want := []string{"bind mount source .: ./out/shop-1.0.tar is left out of the bundle: it is this pack's output"}
+	if _, ok := got["files/out/tmp"]; ok {
+		t.Errorf("the temporary file was shipped")
+	}
+	want := []string{"bind mount source .: ./out/shop-1.0.tar is left out of the bundle: it is an airpack bundle"}
 	if !reflect.DeepEqual(out.Warnings, want) {
 		t.Errorf("Warnings = %q\nwant       %q", out.Warnings, want)
 	}

@@ -52,8 +52,10 @@ func (r *rewriter) addTree(dir, dst string, t tree) error {
 	for _, e := range entries {
 		src := filepath.Join(dir, e.Name())
 		if r.opts.Exclude != nil {
-			if why := r.opts.Exclude(src); why != "" {
-				r.warnf("%s %s: %s is left out of the bundle: %s", t.kind, r.display(t.top), r.display(src), why)
+			if skip, why := r.opts.Exclude(src); skip {
+				if why != "" {
+					r.warnf("%s %s: %s is left out of the bundle: %s", t.kind, r.display(t.top), r.display(src), why)
+				}
 				continue
 			}
 		}

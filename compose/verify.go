@@ -24,6 +24,14 @@ func (r *rewriter) verify(composeYAML, dotEnv []byte) error {
 	if err != nil {
 		return fmt.Errorf("check the rewritten project: generated .env: %w", err)
 	}
+	// With the packing machine's environment set again (the target's
+	// environment may set it), the bundle must give the packed project.
+	for k, v := range r.p.packOnly {
+		env[k] = v
+	}
+	if pwd, ok := r.p.typed.Environment["PWD"]; ok {
+		env["PWD"] = pwd // compose's own, never in .env
+	}
 	got, err := loader.LoadWithContext(context.Background(), types.ConfigDetails{
 		WorkingDir:  r.dir,
 		ConfigFiles: []types.ConfigFile{{Filename: filepath.Join(r.dir, ComposeFileName), Content: composeYAML}},
@@ -124,9 +132,14 @@ func (r *rewriter) expectedService(s types.ServiceConfig) types.ServiceConfig {
 		for i, v := range s.Volumes {
 			if v.Type == types.VolumeTypeBind {
 				v.Source = r.shippedPath(v.Source)
-				if v.Bind == nil {
-					// written explicitly as create_host_path: false, compose's default here
-					v.Bind = &types.ServiceVolumeBind{}
+				// create_host_path as written (see createHostPath), not compose-go's default
+				if create, ok := r.creates[s.Name][i]; ok && (v.Bind != nil || create) {
+					b := types.ServiceVolumeBind{}
+					if v.Bind != nil {
+						b = *v.Bind
+					}
+					b.CreateHostPath = types.OptOut(create)
+					v.Bind = &b
 				}
 			}
 			vols[i] = v

@@ -366,7 +366,7 @@ func TestDemoBundleRuns(t *testing.T) {
 	port := freePort(t)
 	out := filepath.Join(t.TempDir(), "demo-1.0.tar.zst")
 	r := run(t, filepath.Join(moduleRoot, "testdata", "demo"), []string{fmt.Sprintf("WEB_PORT=%d", port)},
-		airpackBin, "pack", "--source", "oci:"+oci, "--version", "1.0", "-o", out)
+		airpackBin, "pack", "--source", "oci:"+oci, "--version", "1.0", "-o", out, "--env-from-shell", "WEB_PORT")
 	if r.err != nil {
 		t.Fatalf("pack: %v\n%s", r.err, r)
 	}
@@ -420,7 +420,7 @@ func TestUpNamesUnhealthyService(t *testing.T) {
 	port := freePort(t)
 	out := filepath.Join(t.TempDir(), "health-1.0")
 	r := run(t, proj, []string{fmt.Sprintf("WEB_PORT=%d", port)}, airpackBin, "pack", "-f", "compose.yaml", "-f", "health.yaml",
-		"--source", "oci:"+oci, "--version", "1.0", "--name", "health", "-o", out)
+		"--source", "oci:"+oci, "--version", "1.0", "--name", "health", "-o", out, "--env-from-shell", "WEB_PORT")
 	if r.err != nil {
 		t.Fatalf("pack: %v\n%s", r.err, r)
 	}

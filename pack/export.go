@@ -145,6 +145,8 @@ func ExportRAM(ctx context.Context, opts ExportOptions) (*ExportResult, error) {
 		dir    string // the bundle directory holding the compose file and its files
 		m      *bundle.Manifest
 		images func(io.Writer) error
+		// packWarnings are the pack's, when the input is a Compose project
+		packWarnings []string
 	)
 	switch kind {
 	case inputCompose:
@@ -178,6 +180,7 @@ func ExportRAM(ctx context.Context, opts ExportOptions) (*ExportResult, error) {
 			return nil, err
 		}
 		m = res.Manifest
+		packWarnings = res.Warnings
 	case inputBundleDir, inputBundleArchive:
 		opts.logf("verifying bundle %s", input)
 		if m, err = verifyBundle(ctx, input); err != nil {
@@ -235,7 +238,7 @@ func ExportRAM(ctx context.Context, opts ExportOptions) (*ExportResult, error) {
 	if err := ram.WritePackage(ctx, out, t, images, ram.WriteOptions{Flavor: opts.Flavor, TempDir: work}); err != nil {
 		return nil, err
 	}
-	return &ExportResult{Template: t, Warnings: warnings, Output: out}, nil
+	return &ExportResult{Template: t, Warnings: append(packWarnings, warnings...), Output: out}, nil
 }
 
 // exportInput tells what the input is.
@@ -274,6 +277,7 @@ func composeOnly(o ExportOptions) []string {
 		{"a project directory", o.Compose.WorkDir != ""},
 		{"profiles", len(o.Compose.Profiles) > 0},
 		{"env files", len(o.Compose.EnvFiles) > 0},
+		{"shell variables to ship", len(o.Compose.EnvFromShell) > 0},
 		{"image sources", len(o.Sources) > 0 || len(o.ImageSources) > 0},
 		{"insecure registries", len(o.Insecure) > 0},
 		{"a platform", o.Platform != ""},

@@ -40,40 +40,37 @@ func OutsidePaths(paths []string) ([]string, error) {
 // tmpExport starts the name of the work directory airpack ram makes beside its output.
 const tmpExport = ".airpack-export-"
 
-// excludeOutput says why a file found in a shipped directory must not be shipped: it is this
-// pack's output or its temporary files, or an airpack bundle (an earlier pack's output).
-func excludeOutput(ctx context.Context, output string) func(string) string {
+// excludeOutput says whether a file found in a shipped directory must not be shipped: this
+// pack's output or its temporary files (silently: they were never the project's), airpack ram's
+// work directory, or an airpack bundle (an earlier pack's output, with a warning).
+func excludeOutput(ctx context.Context, output string) func(string) (bool, string) {
 	absOut, err := filepath.Abs(output)
 	if err != nil {
 		absOut = output
 	}
 	tmpPrefix := filepath.Join(filepath.Dir(absOut), "."+filepath.Base(absOut)+".tmp-")
-	return func(p string) string {
+	return func(p string) (bool, string) {
 		switch {
-		case p == absOut:
-			return "it is this pack's output"
-		case strings.HasPrefix(p, tmpPrefix):
-			return "it is this pack's temporary output"
-		case strings.HasPrefix(filepath.Base(p), tmpExport):
-			return "it is airpack's temporary output (airpack ram)"
+		case p == absOut, strings.HasPrefix(p, tmpPrefix), strings.HasPrefix(filepath.Base(p), tmpExport):
+			return true, ""
 		}
 		st, err := os.Stat(p)
 		if err != nil {
-			return ""
+			return false, ""
 		}
 		if st.IsDir() {
 			if _, err := os.Stat(filepath.Join(p, bundle.ManifestFile)); err != nil {
-				return ""
+				return false, ""
 			}
 			if _, err := os.Stat(filepath.Join(p, bundle.SumsFile)); err != nil {
-				return ""
+				return false, ""
 			}
 		} else if bundle.FormatOf(p) == bundle.FormatDir {
-			return ""
+			return false, ""
 		}
 		if _, err := bundle.ReadManifest(ctx, p); err != nil {
-			return ""
+			return false, ""
 		}
-		return "it is an airpack bundle (airpack never ships its own output)"
+		return true, "it is an airpack bundle (airpack never ships its own output)"
 	}
 }

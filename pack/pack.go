@@ -6,6 +6,7 @@ package pack
 import (
 	"context"
 	"fmt"
+	"io/fs"
 	"os"
 	"sort"
 	"strings"
@@ -182,7 +183,7 @@ func Pack(ctx context.Context, opts Options) (*Result, error) {
 		{Name: bundle.ManifestFile, Body: manifestJSON},
 	}
 	for _, f := range out.Files {
-		bf := bundle.File{Name: f.Dst, Src: f.Src, Mode: f.Mode.Perm(), Dir: f.Dir, Link: f.Link}
+		bf := bundle.File{Name: f.Dst, Src: f.Src, Mode: f.Mode & (fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky), Dir: f.Dir, Link: f.Link}
 		if f.Uid != 0 || f.Gid != 0 {
 			bf.Owner = &bundle.Owner{Uid: f.Uid, Gid: f.Gid}
 		}

@@ -21,7 +21,7 @@ func TestPackVerifyAgree(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"service db uses the provider awesomecloud: docker compose runs its plugin (docker-awesomecloud) on the target, which must have it installed; the bundle ships nothing for it"}
+	want := []string{`The "UNSET_TOKEN" variable is not set. Defaulting to a blank string.`, "service db uses the provider awesomecloud: docker compose runs its plugin (docker-awesomecloud) on the target, which must have it installed; the bundle ships nothing for it"}
 	if !reflect.DeepEqual(res.Warnings, want) {
 		t.Errorf("Warnings = %q\nwant       %q", res.Warnings, want)
 	}

@@ -160,7 +160,7 @@ run_once() {
 }
 
 # record KEY US...: stores the median, min and max of the wall times US (microseconds) in
-# med/lo/hi[KEY], and logs them.
+# med/lo/hi[KEY], and logs them with every run's time.
 record() {
 	local key=$1 sorted
 	shift
@@ -168,7 +168,9 @@ record() {
 	med[$key]=${sorted[$(((${#sorted[@]} - 1) / 2))]}
 	lo[$key]=${sorted[0]}
 	hi[$key]=${sorted[-1]}
-	log "$key: median $(secs "${med[$key]}") s (min $(secs "${lo[$key]}"), max $(secs "${hi[$key]}"))"
+	local runs_s=() u
+	for u in "$@"; do runs_s+=("$(secs "$u")"); done
+	log "$key: median $(secs "${med[$key]}") s (min $(secs "${lo[$key]}"), max $(secs "${hi[$key]}"); runs in order: ${runs_s[*]})"
 }
 
 # timeit N KEY PREP CMD...: runs PREP (not timed) and then CMD, once as warm-up (none when

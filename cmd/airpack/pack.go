@@ -112,6 +112,7 @@ var ramConflicts = []struct{ name, show string }{
 	{"project-directory", "--project-directory"},
 	{"profile", "--profile"},
 	{"env-file", "--env-file"},
+	{"env-from-shell", "--env-from-shell"},
 	{"source", "--source"},
 	{"insecure-registry", "--insecure-registry"},
 	{"allow-outside", "--allow-outside"},
@@ -169,6 +170,8 @@ func projectFlags(usagePrefix string) []cli.Flag {
 		&cli.StringFlag{Name: "project-directory", Usage: u("project directory (default: the first compose file's directory)")},
 		&cli.StringSliceFlag{Name: "profile", Usage: u("enable a compose profile (repeatable)")},
 		&cli.StringSliceFlag{Name: "env-file", Usage: u("environment file for interpolation (default: the project's .env)")},
+		&cli.StringSliceFlag{Name: "env-from-shell", Usage: u("ship this variable's value from this environment in the bundle's .env (repeatable); " +
+			"by default a value only the environment sets is left to the target's")},
 		&cli.StringFlag{Name: "platform", Usage: u("os/arch[/variant] to pack (default: each service's platform:, else linux/amd64)")},
 		&cli.StringSliceFlag{Name: "source", Usage: u("image source: auto, registry, engine or oci:DIR (repeatable, tried in order)")},
 		&cli.StringSliceFlag{Name: "insecure-registry", Usage: u("reach this registry HOST[:PORT] over plain HTTP")},
@@ -180,9 +183,10 @@ func projectFlags(usagePrefix string) []cli.Flag {
 // composeOptions are the projectFlags that load the Compose project.
 func composeOptions(cmd *cli.Command) compose.LoadOptions {
 	return compose.LoadOptions{
-		Files:    cmd.StringSlice("file"),
-		WorkDir:  cmd.String("project-directory"),
-		Profiles: cmd.StringSlice("profile"),
-		EnvFiles: cmd.StringSlice("env-file"),
+		Files:        cmd.StringSlice("file"),
+		WorkDir:      cmd.String("project-directory"),
+		Profiles:     cmd.StringSlice("profile"),
+		EnvFiles:     cmd.StringSlice("env-file"),
+		EnvFromShell: cmd.StringSlice("env-from-shell"),
 	}
 }
