@@ -45,6 +45,9 @@ func TestPackFilesOwnersHostPathsOutput(t *testing.T) {
 	if err := os.Chmod(filepath.Join(dir, "data"), 0o700); err != nil {
 		t.Fatal(err)
 	}
+	if err := os.Chmod(filepath.Join(dir, "data", "plugins"), os.ModeSetgid|0o775); err != nil {
+		t.Fatal(err)
+	}
 	opts := Options{Compose: compose.LoadOptions{WorkDir: dir}, Sources: []string{"registry"}}
 	pack := func(version string) *Result {
 		t.Helper()
@@ -99,7 +102,7 @@ func TestPackFilesOwnersHostPathsOutput(t *testing.T) {
 	for name, want := range map[string]meta{
 		"files/data":                {'5', 0o700, 472, 472},
 		"files/data/grafana.db":     {'0', 0o640, 472, 472},
-		"files/data/plugins":        {'5', 0o755, 472, 472},
+		"files/data/plugins":        {'5', 0o2775, 472, 472}, // setgid kept
 		"files/конфиг/設定 café.conf": {'0', 0o640, 0, 0},
 		"files/конфиг/current":      {'2', 0o777, 0, 0},
 	} {
