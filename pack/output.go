@@ -3,6 +3,8 @@ package pack
 import (
 	"context"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -37,6 +39,21 @@ func OutsidePaths(paths []string) ([]string, error) {
 	return out, nil
 }
 
+// archiveIsBundle reports whether the archive at p is an airpack bundle. A bundle archive has
+// airpack.json among its first files (small files come first, sorted: .env, airpack.json, ...):
+// a large archive of other data is not read through.
+func archiveIsBundle(ctx context.Context, p string) bool {
+	found, n := false, 0
+	_ = bundle.Walk(ctx, p, func(name string, _ io.Reader, _ int64) error {
+		n++
+		if found = name == bundle.ManifestFile; found || n >= 3 {
+			return fs.SkipAll
+		}
+		return nil
+	})
+	return found
+}
+
 // tmpExport starts the name of the work directory airpack ram makes beside its output.
 const tmpExport = ".airpack-export-"
 
@@ -65,10 +82,9 @@ func excludeOutput(ctx context.Context, output string) func(string) (bool, strin
 			if _, err := os.Stat(filepath.Join(p, bundle.SumsFile)); err != nil {
 				return false, ""
 			}
-		} else if bundle.FormatOf(p) == bundle.FormatDir {
-			return false, ""
+			return true, "it is an airpack bundle (airpack never ships its own output)"
 		}
-		if _, err := bundle.ReadManifest(ctx, p); err != nil {
+		if bundle.FormatOf(p) == bundle.FormatDir || !archiveIsBundle(ctx, p) {
 			return false, ""
 		}
 		return true, "it is an airpack bundle (airpack never ships its own output)"
