@@ -61,7 +61,9 @@ type Report struct {
 	Platform    string `json:"platform"`
 	ComposeFile string `json:"composeFile"`
 	// Base is set for an upgrade bundle.
-	Base         *Base          `json:"base,omitempty"`
+	Base *Base `json:"base,omitempty"`
+	// HostPaths are the target host's paths the compose file mounts (airpack.json).
+	HostPaths    []string       `json:"hostPaths"`
 	Services     []ServiceImage `json:"services"`
 	Images       []ImageReport  `json:"images"`
 	SharedLayers []SharedLayer  `json:"sharedLayers"`
@@ -113,6 +115,7 @@ func NewReport(m *Manifest) Report {
 		Platform:     m.Platform,
 		ComposeFile:  m.ComposeFile,
 		Base:         m.Base,
+		HostPaths:    append([]string{}, m.HostPaths...),
 		Services:     []ServiceImage{},
 		Images:       []ImageReport{},
 		SharedLayers: []SharedLayer{},
@@ -199,6 +202,10 @@ func (r Report) WriteText(w io.Writer) error {
 	p("Compose file:\t%s\n", r.ComposeFile)
 	if r.Base != nil {
 		p("Upgrade of:\t%s %s (expects %d layers, %s, on the target)\n", r.Base.Name, r.Base.Version, len(r.Base.Layers), HumanSize(r.BaseSize))
+	}
+
+	if len(r.HostPaths) > 0 {
+		p("Host paths:\t%s (the target's, not in the bundle)\n", strings.Join(r.HostPaths, ", "))
 	}
 
 	p("\nSERVICE\tIMAGE\n")

@@ -36,7 +36,7 @@ func fxReportManifest() *Manifest {
 func TestNewReport(t *testing.T) {
 	r := NewReport(fxReportManifest())
 	want := Report{
-		Name: "shop", Version: "1.0", Platform: "linux/amd64", ComposeFile: ComposeFile,
+		Name: "shop", Version: "1.0", Platform: "linux/amd64", ComposeFile: ComposeFile, HostPaths: []string{},
 		Services: []ServiceImage{
 			{Service: "cache", Image: "redis:7"}, {Service: "proxy", Image: "nginx:1.25"}, {Service: "web", Image: "shop/web:1.0"}, {Service: "worker", Image: "shop/web:1.0"},
 		},
@@ -104,6 +104,23 @@ func TestReportWriteTextUpgrade(t *testing.T) {
 		if !strings.Contains(out.String(), line) {
 			t.Errorf("text has no %q:\n%s", line, out.String())
 		}
+	}
+}
+
+// The host paths the compose file keeps as the target's are listed.
+func TestReportHostPaths(t *testing.T) {
+	m := fxReportManifest()
+	m.HostPaths = []string{"/etc/localtime", "~/data"}
+	r := NewReport(m)
+	if !reflect.DeepEqual(r.HostPaths, m.HostPaths) {
+		t.Errorf("HostPaths = %v", r.HostPaths)
+	}
+	var out bytes.Buffer
+	if err := r.WriteText(&out); err != nil {
+		t.Fatal(err)
+	}
+	if line := "Compose file:  docker-compose.yaml\nHost paths:    /etc/localtime, ~/data (the target's, not in the bundle)\n"; !strings.Contains(out.String(), line) {
+		t.Errorf("text has no %q:\n%s", line, out.String())
 	}
 }
 

@@ -41,6 +41,13 @@ type Manifest struct {
 	Archives  []Archive `json:"archives"`
 	// Base is set for an upgrade bundle: the bundle whose images it builds on.
 	Base *Base `json:"base,omitempty"`
+	// HostPaths are the target host's paths the compose file mounts, as written (IsHostPath):
+	// the bundle ships nothing for them; the target must provide them.
+	HostPaths []string `json:"hostPaths,omitempty"`
+	// Links are the symbolic links under files/ (bundle path -> relative target): links of a
+	// shipped directory that stay inside it. SHA256SUMS lists regular files only; load.sh and
+	// verify check these.
+	Links map[string]string `json:"links,omitempty"`
 }
 
 // Image is one image the compose file names.

@@ -116,6 +116,7 @@ func VerifyBundle(ctx context.Context, path string, opts ...VerifyOption) (*Veri
 		files:    map[string]fileFacts{},
 		small:    map[string][]byte{},
 		archives: map[string]*imageArchive{},
+		links:    map[string]string{},
 	}
 	err := Walk(ctx, path, v.file)
 	entries, err := splitEntryErrors(err)
@@ -123,6 +124,10 @@ func VerifyBundle(ctx context.Context, path string, opts ...VerifyOption) (*Veri
 		return nil, err
 	}
 	for _, e := range entries {
+		if e.Link != "" {
+			v.links[e.Name] = e.Link // checked against airpack.json
+			continue
+		}
 		v.problem(e.Name, "%s", e.Msg)
 	}
 	v.check(ctx)
@@ -180,6 +185,8 @@ type verifier struct {
 	files    map[string]fileFacts
 	small    map[string][]byte
 	archives map[string]*imageArchive
+	// links are the symbolic links found (path -> target)
+	links map[string]string
 	// manifest is set as soon as airpack.json has been read, so the compose file and image
 	// archives it names are recognised whenever they come.
 	manifest    *Manifest
@@ -410,8 +417,33 @@ func (v *verifier) check(ctx context.Context) {
 		}
 	}
 	v.checkImages(m)
+	v.checkLinks(m)
 	if m != nil {
 		v.checkCompose(ctx, m)
+	}
+}
+
+// checkLinks compares the symbolic links found with those airpack.json lists.
+func (v *verifier) checkLinks(m *Manifest) {
+	var want map[string]string
+	if m != nil {
+		want = m.Links
+	}
+	for _, p := range sortedKeys(want) {
+		got, ok := v.links[p]
+		switch {
+		case LinkProblem(p, want[p]) != "":
+			v.problem(ManifestFile, "link %s %s", p, LinkProblem(p, want[p]))
+		case !ok:
+			v.problem(p, "listed in %s as a link to %s but missing from the bundle", ManifestFile, want[p])
+		case got != want[p]:
+			v.problem(p, "is a link to %s; %s says %s", got, ManifestFile, want[p])
+		}
+	}
+	for _, p := range sortedKeys(v.links) {
+		if _, ok := want[p]; !ok {
+			v.problem(p, "is a symbolic link (to %s) that %s does not list: replace it with the file itself", v.links[p], ManifestFile)
+		}
 	}
 }
 
@@ -841,23 +873,30 @@ func (v *verifier) present(p string) bool {
 	return false
 }
 
-// checkHostPath checks a host path the compose file gives (a bind-mount source, an env_file, a
+// checkHostPath checks a path the compose file gives (a bind-mount source, an env_file, a
 // config or secret file): relative to the compose file's directory, inside the bundle, and
-// there when required.
+// there when required. A bind mount source may also be a host path of the target (see
+// IsHostPath), which the bundle keeps as written; env_files, configs and secrets are always
+// shipped.
 func (v *verifier) checkHostPath(what, src string, required bool) {
 	cf := v.composeFile()
+	bind := strings.HasSuffix(what, "bind mount source")
+	if bind {
+		if p := BindSourceProblem(src); p != "" {
+			if src != "" {
+				what += " " + src
+			}
+			v.problem(cf, "%s %s", what, p)
+			return
+		}
+		if IsHostPath(src) {
+			return // the target's: airpack inspect lists it
+		}
+	}
 	switch {
 	case src == "":
 		return
 	case strings.HasPrefix(src, "/"):
-		// Special host paths stay as they are, deliberately: airpack keeps them so that a service
-		// can reach the target's own Docker socket, devices or runtime files
-		// (/var/run/docker.sock, /dev/fuse); they are the target's, not the bundle's to ship.
-		for _, keep := range []string{"/var/run/", "/run/", "/dev/"} {
-			if strings.HasPrefix(src, keep) {
-				return
-			}
-		}
 		v.problem(cf, "%s %s is an absolute host path: it is not in the bundle and the target may not have it; copy it into the bundle under %s/", what, src, FilesDir)
 		return
 	case strings.HasPrefix(src, "~"):

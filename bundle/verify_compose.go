@@ -103,6 +103,8 @@ func (v *verifier) checkCompose(ctx context.Context, m *Manifest) {
 			v.problem(cf, "%shas build: the target cannot build images; it must name a shipped image", svc)
 		}
 		switch {
+		case s.Image == "" && s.Provider != nil:
+			// a provider service runs the provider's plugin on the target, no image
 		case s.Image == "":
 			v.problem(cf, "%shas no image", svc)
 		case !shipped[normalRef(s.Image)]:
@@ -110,7 +112,8 @@ func (v *verifier) checkCompose(ctx context.Context, m *Manifest) {
 		}
 		for _, vol := range s.Volumes {
 			if vol.Type == types.VolumeTypeBind {
-				v.checkHostPath(svc+"bind mount source", vol.Source, true)
+				// one compose creates (create_host_path) need not be shipped
+				v.checkHostPath(svc+"bind mount source", vol.Source, vol.Bind == nil || !bool(vol.Bind.CreateHostPath) || v.listed(vol.Source))
 			}
 			if vol.Type == types.VolumeTypeImage && !shipped[normalRef(vol.Source)] {
 				v.problem(cf, "%svolume image %s is not in the bundle (%s)", svc, vol.Source, ManifestFile)
@@ -148,6 +151,22 @@ func (v *verifier) checkCompose(ctx context.Context, m *Manifest) {
 			}
 		}
 	}
+}
+
+// listed reports whether SHA256SUMS lists the bundle path src (relative to the compose file)
+// or a file below it: a bind source compose would create is then missing, not to be created.
+func (v *verifier) listed(src string) bool {
+	sums, err := ParseSums(v.small[SumsFile])
+	if err != nil {
+		return false
+	}
+	p := path.Join(path.Dir(v.composeFile()), src)
+	for f := range sums {
+		if f == p || strings.HasPrefix(f, p+"/") {
+			return true
+		}
+	}
+	return false
 }
 
 // normalRef is ref as docker resolves it ("nginx" → "docker.io/library/nginx:latest"), so that a

@@ -182,13 +182,17 @@ func TestVerifyProblems(t *testing.T) {
 			},
 		},
 		{
-			name: "bind mount of an absolute host path",
+			// host paths are the target's (pack keeps them, inspect lists them); a source compose
+			// creates need not be shipped; an empty source is refused as pack refuses it
+			name: "bind mounts of host paths, created and empty sources",
 			mutate: func(t *testing.T, b *fxBundle) {
-				fxReplaceCompose(t, b, "      - /var/run/docker.sock", "      - /etc/ssl/certs:/certs:ro\n      - /dev/fuse:/dev/fuse\n      - /var/run/docker.sock")
+				fxReplaceCompose(t, b, "      - /var/run/docker.sock", "      - /etc/ssl/certs:/certs:ro\n      - ~/data:/data\n      - /proc:/host/proc:ro\n      - /:/rootfs:ro\n"+
+					"      - /var/lib/docker:/docker\n      - /var/run:/host-run\n      - ./files/pgdata:/pgdata\n"+
+					"      - type: bind\n        source: ''\n        target: /empty\n      - /dev/fuse:/dev/fuse\n      - /var/run/docker.sock")
 				b.seal(t)
 			},
 			want: func(*fxBundle) []string {
-				return []string{"docker-compose.yaml: service proxy: bind mount source /etc/ssl/certs is an absolute host path: it is not in the bundle and the target may not have it; copy it into the bundle under files/"}
+				return []string{"docker-compose.yaml: service proxy: bind mount source is empty: give a host path (/srv/data) or a path in the project (./data)"}
 			},
 		},
 		{
@@ -376,7 +380,7 @@ func TestVerifyBadEntries(t *testing.T) {
 			}
 			want := []string{
 				"shop-1.0/../evil.sh: has a name that leaves the bundle (absolute or with ..): refusing it; `tar xf` could write outside the bundle directory",
-				"files/passwd: is a symbolic link (to /etc/passwd): bundles hold no links",
+				"files/passwd: is a symbolic link (to /etc/passwd) that airpack.json does not list: replace it with the file itself",
 			}
 			if got := fxProblems(problems); strings.Join(got, "\n") != strings.Join(want, "\n") {
 				t.Fatalf("problems:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
@@ -392,7 +396,7 @@ func TestVerifyBadEntries(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := []string{"files/passwd: is a symbolic link (to ../../etc/passwd): bundles hold no links; replace it with the file itself"}
+		want := []string{"files/passwd: is a symbolic link (to ../../etc/passwd) that airpack.json does not list: replace it with the file itself"}
 		if got := fxProblems(problems); strings.Join(got, "\n") != strings.Join(want, "\n") {
 			t.Fatalf("problems:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 		}
@@ -433,6 +437,42 @@ func TestVerifyErrors(t *testing.T) {
 			}
 			if m != nil || problems != nil {
 				t.Fatalf("got a manifest or problems with the error: %v %v", m, problems)
+			}
+		})
+	}
+}
+
+// Links airpack.json lists are written in every form and accepted by Verify; one it lists that
+// is missing, one it does not list, and one leaving files/ are problems.
+func TestWriteVerifyLinks(t *testing.T) {
+	b := fxNewBundle(t)
+	b.manifest.Links = map[string]string{"files/static/home.html": "index.html", "files/static/missing": "index.html", "files/up": "../load.sh"}
+	b.seal(t)
+	c := Contents{Dir: "shop-1.0"}
+	for name, data := range b.files {
+		if name != SumsFile {
+			c.Files = append(c.Files, File{Name: name, Body: data})
+		}
+	}
+	c.Files = append(c.Files, File{Name: "files/static/home.html", Link: "index.html"}, File{Name: "files/static/other", Link: "../db.txt"},
+		File{Name: "files/up", Link: "../load.sh"})
+	want := []string{
+		"files/static/missing: listed in airpack.json as a link to index.html but missing from the bundle",
+		"airpack.json: link files/up is a symbolic link leaving files/: bundles hold links that stay in their shipped directory",
+		"files/static/other: is a symbolic link (to ../db.txt) that airpack.json does not list: replace it with the file itself",
+	}
+	for _, name := range []string{"shop-1.0", "shop-1.0.tar", "shop-1.0.tar.gz", "shop-1.0.tar.zst"} {
+		t.Run(name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), name)
+			if err := Write(context.Background(), out, c, false); err != nil {
+				t.Fatal(err)
+			}
+			_, problems, err := Verify(context.Background(), out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := fxProblems(problems); strings.Join(got, "\n") != strings.Join(want, "\n") {
+				t.Fatalf("problems:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 			}
 		})
 	}

@@ -23,6 +23,9 @@ type EntryError struct {
 	// Name is the entry's bundle-relative path, or its raw name in the archive when it has none.
 	Name string
 	Msg  string
+	// Link is a symbolic link's target: a link airpack.json lists (Manifest.Links) is part of
+	// the bundle, whose readers accept it.
+	Link string
 }
 
 func (e *EntryError) Error() string { return e.Name + ": " + e.Msg }
@@ -77,10 +80,10 @@ func walkDir(ctx context.Context, root string, fn func(string, io.Reader, int64)
 			return nil
 		case t&fs.ModeSymlink != 0:
 			target, _ := os.Readlink(p)
-			bad = append(bad, &EntryError{name, fmt.Sprintf("is a symbolic link (to %s): bundles hold no links; replace it with the file itself", target)})
+			bad = append(bad, &EntryError{Name: name, Msg: fmt.Sprintf("is a symbolic link (to %s) that %s does not list: replace it with the file itself", target, ManifestFile), Link: target})
 			return nil
 		case !t.IsRegular():
-			bad = append(bad, &EntryError{name, "is not a regular file (device, socket or pipe): bundles hold only regular files"})
+			bad = append(bad, &EntryError{Name: name, Msg: "is not a regular file (device, socket or pipe): bundles hold only regular files"})
 			return nil
 		}
 		info, err := d.Info()
@@ -166,7 +169,7 @@ func walkArchive(ctx context.Context, path string, fn func(string, io.Reader, in
 			return nil // the archive's "./" entry
 		}
 		if !LocalPath(name) {
-			bad = append(bad, &EntryError{raw, "has a name that leaves the bundle (absolute or with ..): refusing it; `tar xf` could write outside the bundle directory"})
+			bad = append(bad, &EntryError{Name: raw, Msg: "has a name that leaves the bundle (absolute or with ..): refusing it; `tar xf` could write outside the bundle directory"})
 			return nil
 		}
 		dir, rest, nested := strings.Cut(name, "/")
@@ -186,13 +189,13 @@ func walkArchive(ctx context.Context, path string, fn func(string, io.Reader, in
 			return nil
 		case tar.TypeReg:
 		case tar.TypeSymlink:
-			bad = append(bad, &EntryError{rest, fmt.Sprintf("is a symbolic link (to %s): bundles hold no links", hdr.Linkname)})
+			bad = append(bad, &EntryError{Name: rest, Msg: fmt.Sprintf("is a symbolic link (to %s) that %s does not list", hdr.Linkname, ManifestFile), Link: hdr.Linkname})
 			return nil
 		case tar.TypeLink:
-			bad = append(bad, &EntryError{rest, fmt.Sprintf("is a hard link (to %s): bundles hold no links", hdr.Linkname)})
+			bad = append(bad, &EntryError{Name: rest, Msg: fmt.Sprintf("is a hard link (to %s): bundles hold no links", hdr.Linkname)})
 			return nil
 		default:
-			bad = append(bad, &EntryError{rest, fmt.Sprintf("is not a regular file (tar type %q): bundles hold only regular files", hdr.Typeflag)})
+			bad = append(bad, &EntryError{Name: rest, Msg: fmt.Sprintf("is not a regular file (tar type %q): bundles hold only regular files", hdr.Typeflag)})
 			return nil
 		}
 		file, err := fi.Open()

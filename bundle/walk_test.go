@@ -201,15 +201,15 @@ func TestWalkBadEntries(t *testing.T) {
 		want  EntryError
 	}{
 		{"dotdot", fxFileEntry("shop-1.0/../evil.sh", 0o755, []byte("rm -rf /")),
-			EntryError{"shop-1.0/../evil.sh", "has a name that leaves the bundle (absolute or with ..): refusing it; `tar xf` could write outside the bundle directory"}},
+			EntryError{"shop-1.0/../evil.sh", "has a name that leaves the bundle (absolute or with ..): refusing it; `tar xf` could write outside the bundle directory", ""}},
 		{"absolute", fxFileEntry("/etc/cron.d/evil", 0o644, []byte("* * * * * root true")),
-			EntryError{"/etc/cron.d/evil", "has a name that leaves the bundle (absolute or with ..): refusing it; `tar xf` could write outside the bundle directory"}},
+			EntryError{"/etc/cron.d/evil", "has a name that leaves the bundle (absolute or with ..): refusing it; `tar xf` could write outside the bundle directory", ""}},
 		{"symlink", fxEntry{hdr: tar.Header{Name: "shop-1.0/files/passwd", Typeflag: tar.TypeSymlink, Linkname: "/etc/passwd", ModTime: fxModTime}},
-			EntryError{"files/passwd", "is a symbolic link (to /etc/passwd): bundles hold no links"}},
+			EntryError{"files/passwd", "is a symbolic link (to /etc/passwd) that airpack.json does not list", "/etc/passwd"}},
 		{"hard link", fxEntry{hdr: tar.Header{Name: "shop-1.0/files/again", Typeflag: tar.TypeLink, Linkname: "shop-1.0/files/db.txt", ModTime: fxModTime}},
-			EntryError{"files/again", "is a hard link (to shop-1.0/files/db.txt): bundles hold no links"}},
+			EntryError{"files/again", "is a hard link (to shop-1.0/files/db.txt): bundles hold no links", ""}},
 		{"fifo", fxEntry{hdr: tar.Header{Name: "shop-1.0/files/fifo", Typeflag: tar.TypeFifo, ModTime: fxModTime}},
-			EntryError{"files/fifo", `is not a regular file (tar type '6'): bundles hold only regular files`}},
+			EntryError{"files/fifo", `is not a regular file (tar type '6'): bundles hold only regular files`, ""}},
 	}
 	for _, tc := range tests {
 		for _, form := range []string{fxTar, fxTarGz, fxTarZs} {

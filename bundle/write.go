@@ -29,6 +29,24 @@ type File struct {
 	Body []byte
 	// Src, when set, is the file to copy instead of Body.
 	Src string
+	// Dir makes the entry a directory (Mode its permissions), so that an empty directory, or one
+	// whose mode or owner matters, is kept.
+	Dir bool
+	// Link, when set, makes the entry a symbolic link to Link (see Manifest.Links).
+	Link string
+	// Owner, when set, is the numeric owner and group the file keeps: in archives always, in a
+	// bundle directory when written as root. Nil is root's.
+	Owner *Owner
+}
+
+// Owner is a numeric user and group.
+type Owner struct{ Uid, Gid int }
+
+func (f File) owner() (uid, gid int) {
+	if f.Owner == nil {
+		return 0, 0
+	}
+	return f.Owner.Uid, f.Owner.Gid
 }
 
 // ArchiveWriter writes an image archive whose size is known before it is written, so it can be
@@ -136,7 +154,7 @@ func Write(ctx context.Context, out string, c Contents, force bool, opts ...Writ
 			return err
 		}
 		built = filepath.Join(tmp, "bundle.tar.x")
-		if err := compressDir(ctx, built, tmp, c.Dir, f); err != nil {
+		if err := compressDir(ctx, built, tmp, c, f); err != nil {
 			return err
 		}
 	}
@@ -160,11 +178,33 @@ func replace(built, out, tmp string) error {
 // writeDir writes the bundle as a directory and returns its sums.
 func writeDir(ctx context.Context, dir string, c Contents, o writeOptions) (Sums, error) {
 	sums := Sums{}
+	var dirs []File
 	for _, f := range c.Files {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
 		dst := filepath.Join(dir, filepath.FromSlash(f.Name))
+		if f.Link != "" {
+			if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+				return nil, err
+			}
+			if err := os.Symlink(f.Link, dst); err != nil {
+				return nil, err
+			}
+			if uid, gid := f.owner(); (uid != 0 || gid != 0) && os.Geteuid() == 0 {
+				if err := os.Lchown(dst, uid, gid); err != nil {
+					return nil, err
+				}
+			}
+			continue
+		}
+		if f.Dir {
+			if err := os.MkdirAll(dst, 0o755); err != nil {
+				return nil, err
+			}
+			dirs = append(dirs, f)
+			continue
+		}
 		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 			return nil, err
 		}
@@ -185,6 +225,13 @@ func writeDir(ctx context.Context, dir string, c Contents, o writeOptions) (Sums
 		}
 		sums[a.Path()] = sum
 	}
+	// Directories last, deepest first: a 0500 directory is only closed once it is complete.
+	sort.Slice(dirs, func(i, j int) bool { return dirs[i].Name > dirs[j].Name })
+	for _, d := range dirs {
+		if err := setMeta(filepath.Join(dir, filepath.FromSlash(d.Name)), d); err != nil {
+			return nil, err
+		}
+	}
 	if err := os.WriteFile(filepath.Join(dir, SumsFile), sums.Format(), 0o644); err != nil {
 		return nil, err
 	}
@@ -204,7 +251,7 @@ func fileMode(f File) fs.FileMode {
 	if f.Mode == 0 {
 		return 0o644
 	}
-	return f.Mode.Perm()
+	return f.Mode & modeBits
 }
 
 func writeFile(dst string, f File) (string, error) {
@@ -221,7 +268,50 @@ func writeFile(dst string, f File) (string, error) {
 	if err := w.Chmod(fileMode(f)); err != nil {
 		return "", err
 	}
-	return sum, w.Close()
+	if err := w.Close(); err != nil {
+		return "", err
+	}
+	return sum, setMeta(dst, f)
+}
+
+// setMeta gives a written file or directory its mode and, when airpack runs as root (only root
+// can give files away), its owner.
+func setMeta(p string, f File) error {
+	mode := fileMode(f)
+	if f.Dir {
+		mode = dirMode(f)
+	}
+	if uid, gid := f.owner(); (uid != 0 || gid != 0) && os.Geteuid() == 0 {
+		if err := os.Lchown(p, uid, gid); err != nil {
+			return err
+		}
+	}
+	return os.Chmod(p, mode)
+}
+
+// modeBits are the mode bits a bundle keeps: permissions, setuid, setgid, sticky.
+const modeBits = fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky
+
+// tarMode is m as a tar header's (Unix) mode.
+func tarMode(m fs.FileMode) int64 {
+	n := int64(m.Perm())
+	if m&fs.ModeSetuid != 0 {
+		n |= 0o4000
+	}
+	if m&fs.ModeSetgid != 0 {
+		n |= 0o2000
+	}
+	if m&fs.ModeSticky != 0 {
+		n |= 0o1000
+	}
+	return n
+}
+
+func dirMode(f File) fs.FileMode {
+	if f.Mode == 0 {
+		return 0o755
+	}
+	return f.Mode & modeBits
 }
 
 // copyBody writes f's content to w and returns its sha256.
@@ -269,6 +359,8 @@ type entry struct {
 	archive ArchiveWriter
 	size    int64
 	mode    fs.FileMode
+	owner   *Owner
+	link    string
 }
 
 // archiveEntries lists a bundle's members in the order bundle archives use: the top directory,
@@ -294,12 +386,24 @@ func archiveEntries(c Contents, sizeOf func(File) (int64, error)) ([]entry, erro
 		if !LocalPath(f.Name) {
 			return nil, fmt.Errorf("bundle file %q leaves the bundle", f.Name)
 		}
+		addDirs(f.Name)
+		if f.Dir {
+			if seen[f.Name] {
+				return nil, fmt.Errorf("bundle directory %s comes after its files", f.Name)
+			}
+			seen[f.Name] = true
+			entries = append(entries, entry{name: f.Name, dir: true, mode: dirMode(*f), owner: f.Owner})
+			continue
+		}
+		if f.Link != "" {
+			entries = append(entries, entry{name: f.Name, link: f.Link, mode: 0o777, owner: f.Owner})
+			continue
+		}
 		n, err := sizeOf(*f)
 		if err != nil {
 			return nil, err
 		}
-		addDirs(f.Name)
-		entries = append(entries, entry{name: f.Name, file: f, size: n, mode: fileMode(*f)})
+		entries = append(entries, entry{name: f.Name, file: f, size: n, mode: fileMode(*f), owner: f.Owner})
 	}
 	for _, a := range c.Archives {
 		addDirs(a.Path())
@@ -311,7 +415,7 @@ func archiveEntries(c Contents, sizeOf func(File) (int64, error)) ([]entry, erro
 func sumsSize(entries []entry) int64 {
 	var n int64
 	for _, e := range entries {
-		if !e.dir {
+		if !e.dir && e.link == "" {
 			n += int64(64 + 2 + len(e.name) + 1)
 		}
 	}
@@ -337,7 +441,11 @@ func writeTarFile(ctx context.Context, dst string, c Contents, o writeOptions) e
 	}
 	var plan []tarlayout.Entry
 	for _, e := range entries {
-		plan = append(plan, tarlayout.Entry{Name: path.Join(c.Dir, e.name) + dirSlash(e.dir), Dir: e.dir, Size: e.size, Mode: int64(e.mode)})
+		te := tarlayout.Entry{Name: path.Join(c.Dir, e.name) + dirSlash(e.dir), Dir: e.dir, Size: e.size, Mode: tarMode(e.mode), Link: e.link}
+		if e.owner != nil {
+			te.Uid, te.Gid = e.owner.Uid, e.owner.Gid
+		}
+		plan = append(plan, te)
 	}
 	plan = append(plan, tarlayout.Entry{Name: path.Join(c.Dir, SumsFile), Size: sumsSize(entries), Mode: 0o644})
 	l, err := tarlayout.Plan(plan)
@@ -361,6 +469,7 @@ func writeTarFile(ctx context.Context, dst string, c Contents, o writeOptions) e
 			return err
 		}
 		switch {
+		case e.link != "":
 		case e.file != nil:
 			bw := l.Body(f, 0, i)
 			sum, err := copyBody(bw, *e.file)
@@ -409,9 +518,18 @@ func dirSlash(dir bool) string {
 
 // compressDir streams the bundle directory root/top into a compressed tar at dst, members in
 // archive order with fixed headers, so the same bundle gives the same bytes.
-func compressDir(ctx context.Context, dst, root, top string, format Format) error {
+func compressDir(ctx context.Context, dst, root string, in Contents, format Format) error {
+	top := in.Dir
 	dir := filepath.Join(root, top)
 	var c Contents
+	// Owners and directories as given: the directory on disk has them only when written as root.
+	given := map[string]File{}
+	for _, f := range in.Files {
+		given[f.Name] = f
+		if f.Dir {
+			c.Files = append(c.Files, f)
+		}
+	}
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
@@ -420,11 +538,20 @@ func compressDir(ctx context.Context, dst, root, top string, format Format) erro
 		if err != nil || filepath.ToSlash(rel) == SumsFile || filepath.ToSlash(rel) == SigFile {
 			return err
 		}
+		if d.Type()&fs.ModeSymlink != 0 {
+			target, err := os.Readlink(p)
+			c.Files = append(c.Files, File{Name: filepath.ToSlash(rel), Link: target, Owner: given[filepath.ToSlash(rel)].Owner})
+			return err
+		}
 		info, err := d.Info()
 		if err != nil {
 			return err
 		}
-		c.Files = append(c.Files, File{Name: filepath.ToSlash(rel), Src: p, Mode: info.Mode().Perm()})
+		mode := info.Mode() & modeBits
+		if g, ok := given[filepath.ToSlash(rel)]; ok && g.Mode != 0 {
+			mode = fileMode(g) // as given: the disk may lack setuid/setgid bits chmod refused
+		}
+		c.Files = append(c.Files, File{Name: filepath.ToSlash(rel), Src: p, Mode: mode, Owner: given[filepath.ToSlash(rel)].Owner})
 		return nil
 	})
 	if err != nil {
@@ -465,14 +592,29 @@ func compressDir(ctx context.Context, dst, root, top string, format Format) erro
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		h := &tar.Header{Name: path.Join(top, e.name) + dirSlash(e.dir), ModTime: tarlayout.ModTime, Uname: "root", Gname: "root", Mode: int64(e.mode), Size: e.size, Typeflag: tar.TypeReg}
+		h := &tar.Header{Name: path.Join(top, e.name) + dirSlash(e.dir), ModTime: tarlayout.ModTime, Uname: "root", Gname: "root", Mode: tarMode(e.mode), Size: e.size, Typeflag: tar.TypeReg}
+		if e.owner != nil {
+			h.Uid, h.Gid = e.owner.Uid, e.owner.Gid
+			if h.Uid != 0 {
+				h.Uname = ""
+			}
+			if h.Gid != 0 {
+				h.Gname = ""
+			}
+		}
 		if e.dir {
-			h.Typeflag, h.Mode, h.Size = tar.TypeDir, 0o755, 0
+			h.Typeflag, h.Size = tar.TypeDir, 0
+			if e.mode == 0 {
+				h.Mode = 0o755
+			}
+		}
+		if e.link != "" {
+			h.Typeflag, h.Linkname, h.Size = tar.TypeSymlink, e.link, 0
 		}
 		if err := tw.WriteHeader(h); err != nil {
 			return err
 		}
-		if !e.dir {
+		if !e.dir && e.link == "" {
 			if err := copyFileTo(tw, e.file.Src); err != nil {
 				return err
 			}

@@ -1,7 +1,9 @@
 package bundle
 
 import (
+	"archive/tar"
 	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -10,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -186,5 +189,125 @@ func TestWriteForceKeepsOldOnFailure(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(out); string(b) != "old bundle" {
 		t.Fatal("a failed --force write lost the old bundle")
+	}
+}
+
+// Directories given as files (empty, or with a mode and owner) and the owners of files are kept
+// in every archive format; non-ASCII names are written too.
+func TestWriteKeepsDirsOwnersModes(t *testing.T) {
+	archive := fakeArchive{body: []byte("img")}
+	for _, name := range []string{"shop-1.0.tar", "shop-1.0.tar.gz"} {
+		t.Run(name, func(t *testing.T) {
+			c := testContents(t, archive)
+			c.Files = append(c.Files,
+				File{Name: "files/data", Dir: true, Mode: 0o700, Owner: &Owner{472, 472}},
+				File{Name: "files/data/grafana.db", Body: []byte("db"), Mode: 0o640, Owner: &Owner{472, 0}},
+				File{Name: "files/empty", Dir: true, Mode: 0o750},
+				File{Name: "files/shared", Dir: true, Mode: os.ModeSetgid | 0o775},
+				File{Name: "files/конфиг/設定 é.conf", Body: []byte("x")},
+			)
+			out := filepath.Join(t.TempDir(), name)
+			if err := Write(context.Background(), out, c, false); err != nil {
+				t.Fatal(err)
+			}
+			type meta struct {
+				typ      byte
+				mode     int64
+				uid, gid int
+			}
+			got := map[string]meta{}
+			for _, h := range readTarHeaders(t, out) {
+				got[strings.TrimSuffix(h.Name, "/")] = meta{h.Typeflag, h.Mode, h.Uid, h.Gid}
+			}
+			for n, want := range map[string]meta{
+				"shop-1.0/files/data":             {tar.TypeDir, 0o700, 472, 472},
+				"shop-1.0/files/data/grafana.db":  {tar.TypeReg, 0o640, 472, 0},
+				"shop-1.0/files/shared":           {tar.TypeDir, 0o2775, 0, 0},
+				"shop-1.0/files/empty":            {tar.TypeDir, 0o750, 0, 0},
+				"shop-1.0/files/конфиг":           {tar.TypeDir, 0o755, 0, 0},
+				"shop-1.0/files/конфиг/設定 é.conf": {tar.TypeReg, 0o644, 0, 0},
+				"shop-1.0/files/conf/app.conf":    {tar.TypeReg, 0o644, 0, 0},
+			} {
+				if got[n] != want {
+					t.Errorf("%s: %+v, want %+v", n, got[n], want)
+				}
+			}
+			if err := Walk(context.Background(), out, func(string, io.Reader, int64) error { return nil }); err != nil {
+				t.Errorf("Walk: %v", err)
+			}
+		})
+	}
+}
+
+// A bundle directory keeps modes, empty directories and links; owners when written as root (only
+// root can give files away), else the writer's.
+func TestWriteDirKeepsOwnersModes(t *testing.T) {
+	c := testContents(t, fakeArchive{body: []byte("img")})
+	c.Files = append(c.Files,
+		File{Name: "files/data", Dir: true, Mode: 0o700, Owner: &Owner{472, 472}},
+		File{Name: "files/data/grafana.db", Body: []byte("db"), Mode: 0o640, Owner: &Owner{472, 0}},
+		File{Name: "files/data/current", Link: "grafana.db"},
+		File{Name: "files/empty", Dir: true, Mode: 0o750},
+	)
+	out := filepath.Join(t.TempDir(), "shop-1.0")
+	if err := Write(context.Background(), out, c, false); err != nil {
+		t.Fatal(err)
+	}
+	owner := func(u, g int) (int, int) {
+		if os.Geteuid() == 0 {
+			return u, g
+		}
+		return os.Geteuid(), os.Getegid()
+	}
+	for _, want := range []struct {
+		name     string
+		mode     os.FileMode
+		uid, gid int
+	}{
+		{"files/data", os.ModeDir | 0o700, 472, 472},
+		{"files/data/grafana.db", 0o640, 472, 0},
+		{"files/empty", os.ModeDir | 0o750, 0, 0},
+	} {
+		fi, err := os.Lstat(filepath.Join(out, want.name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := fi.Sys().(*syscall.Stat_t)
+		wu, wg := owner(want.uid, want.gid)
+		if fi.Mode() != want.mode || int(st.Uid) != wu || int(st.Gid) != wg {
+			t.Errorf("%s: %v %d:%d, want %v %d:%d", want.name, fi.Mode(), st.Uid, st.Gid, want.mode, wu, wg)
+		}
+	}
+	if target, err := os.Readlink(filepath.Join(out, "files/data/current")); err != nil || target != "grafana.db" {
+		t.Errorf("link: %q %v", target, err)
+	}
+}
+
+func readTarHeaders(t *testing.T, p string) []*tar.Header {
+	t.Helper()
+	f, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var r io.Reader = f
+	if strings.HasSuffix(p, ".gz") {
+		zr, err := gzip.NewReader(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r = zr
+	}
+	var hs []*tar.Header
+	tr := tar.NewReader(r)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return hs
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		hs = append(hs, h)
 	}
 }

@@ -93,6 +93,12 @@ func writeBundle(t *testing.T, out *Output) string {
 	write(ComposeFileName, out.ComposeYAML, 0o644)
 	write(".env", out.DotEnv, 0o644)
 	for _, f := range out.Files {
+		if f.Dir {
+			if err := os.MkdirAll(filepath.Join(dir, filepath.FromSlash(f.Dst)), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
 		b, err := os.ReadFile(f.Src)
 		if err != nil {
 			t.Fatal(err)

@@ -53,6 +53,11 @@ type Project struct {
 	// raw is the merged model (include, extends and all -f files applied,
 	// paths made absolute) without interpolation: what gets written back.
 	raw map[string]any
+	// written is raw with paths as the files write them (not made absolute), to tell a
+	// project's relative paths from host paths (see hostpaths.go).
+	written map[string]any
+	// files are the compose files as given (-f), in order, for what the model loses
+	files []types.ConfigFile
 	// includeVars are set by included projects' own env files only.
 	includeVars map[string]string
 	// includes tells whether the project includes other projects.
@@ -217,12 +222,16 @@ func load(ctx context.Context, opts LoadOptions) (*Project, error) {
 	if details.WorkingDir != typed.WorkingDir {
 		return nil, fmt.Errorf("project directory %s differs from %s", details.WorkingDir, typed.WorkingDir)
 	}
+	written, err := writtenModel(ctx, details, base.Name)
+	if err != nil {
+		return nil, tidy(err)
+	}
 	sp, err := splitEnv(typed.Environment, po.EnvFiles, opts.EnvFromShell)
 	if err != nil {
 		return nil, tidy(err)
 	}
 	incVars, includes := includeVars(po.ConfigPaths, typed.WorkingDir, sp.target)
-	return &Project{typed: typed, base: base, raw: raw, includeVars: incVars, includes: includes,
+	return &Project{typed: typed, base: base, raw: raw, written: written, files: details.ConfigFiles, includeVars: incVars, includes: includes,
 		target: sp.target, packOnly: sp.packOnly, composeVars: sp.composeVars, warnings: sp.warnings}, nil
 }
 

@@ -14,6 +14,8 @@ import (
 	"github.com/compose-spec/compose-go/v2/loader"
 	"github.com/compose-spec/compose-go/v2/types"
 	"go.yaml.in/yaml/v4"
+
+	"github.com/airpack/airpack/bundle"
 )
 
 // RewriteOptions say how to write the project into a bundle.
@@ -27,10 +29,15 @@ type RewriteOptions struct {
 	// VolumeImages maps the source of every `type: image` volume (as the
 	// typed model has it) to the shipped reference written in its place.
 	VolumeImages map[string]string
-	// AllowOutside ships copies of bind sources, env_files, label_files,
-	// configs and secrets found outside the project directory (under
-	// files/_outside/) instead of refusing them.
-	AllowOutside bool
+	// Outside are absolute paths outside the project directory (--allow-outside PATH): bind
+	// sources, env_files, label_files, configs and secrets at or below one of them are shipped
+	// as copies (under files/_outside/) instead of being refused, or, for host paths, kept as
+	// the target's.
+	Outside []string
+	// Exclude, when set, says whether a file or directory found in a shipped directory must not
+	// be shipped (airpack's output), and why, for a warning ("": left out silently, as for this
+	// pack's own output, which was never the project's).
+	Exclude func(abs string) (skip bool, why string)
 }
 
 // Output is the compose part of a bundle.
@@ -38,16 +45,24 @@ type Output struct {
 	ComposeYAML []byte     // the bundle's docker-compose.yaml
 	DotEnv      []byte     // the bundle's .env
 	Files       []FileCopy // files to copy into the bundle, sorted by Dst
+	// HostPaths are the target host's paths the compose file mounts, as written.
+	HostPaths []string
 	// Warnings say where the bundle keeps the project's meaning only in part, or leaves a
 	// decision to the target (a host path, an unset variable), one sentence each.
 	Warnings []string
 }
 
-// FileCopy is one regular file to copy into the bundle.
+// FileCopy is one regular file or directory to copy into the bundle.
 type FileCopy struct {
 	Src  string      // absolute source path
 	Dst  string      // slash path relative to the bundle directory, under "files/"
 	Mode fs.FileMode // the source's mode
+	// Dir is a directory of a shipped tree (kept even when empty, with its mode and owner).
+	Dir bool
+	// Link, when set, is a symbolic link's relative target (see bundle.Manifest.Links).
+	Link string
+	// Uid and Gid are the source's numeric owner and group.
+	Uid, Gid int
 }
 
 // ComposeFileName is the name of the compose file in a bundle.
@@ -87,6 +102,10 @@ type rewriter struct {
 	shipped map[string]string
 	// warnings for Output.Warnings, in the order found
 	warnings []string
+	// hostPaths kept as the target's, as written
+	hostPaths []string
+	// creates are the create_host_path written for each bind mount, by service and index
+	creates map[string]map[int]bool
 }
 
 // warnf records a warning for Output.Warnings.
@@ -125,6 +144,7 @@ func (r *rewriter) rewrite() (*Output, error) {
 	if err := r.volumes(model); err != nil {
 		return nil, err
 	}
+	hostPaths := r.hostPathsWarning()
 
 	composeYAML, err := marshalModel(model)
 	if err != nil {
@@ -138,7 +158,7 @@ func (r *rewriter) rewrite() (*Output, error) {
 		return nil, err
 	}
 
-	out := &Output{ComposeYAML: composeYAML, DotEnv: dotEnv, Warnings: append(slices.Clone(r.p.warnings), r.warnings...)}
+	out := &Output{ComposeYAML: composeYAML, DotEnv: dotEnv, HostPaths: hostPaths, Warnings: append(slices.Clone(r.p.warnings), r.warnings...)}
 	for _, dst := range sortedKeys(r.files) {
 		out.Files = append(out.Files, r.files[dst])
 	}
@@ -157,6 +177,10 @@ func (r *rewriter) service(name string, svc map[string]any) error {
 			return errors.New("no image given for the service")
 		}
 		svc["image"] = escape(img)
+	}
+	if ts.Provider != nil && ts.Image == "" && ts.Build == nil {
+		r.warnf("service %s uses the provider %s: docker compose runs its plugin (docker-%s) on the target, which must have it installed; the bundle ships nothing for it",
+			name, ts.Provider.Type, ts.Provider.Type)
 	}
 	if !keepPullPolicy(ts.PullPolicy) {
 		// always/build/daily/...: would pull or build on a host that can do neither
@@ -225,7 +249,8 @@ func (r *rewriter) serviceVolumes(svc map[string]any, ts types.ServiceConfig) er
 			vols[i] = m
 			continue
 		}
-		src, err := r.bindSource(tv.Source)
+		written, known := r.writtenSource(ts.Name, i, len(ts.Volumes))
+		src, err := r.bindSource(tv, written, known, r.createHostPath(ts.Name, i, len(ts.Volumes), tv))
 		if err != nil {
 			return err
 		}
@@ -237,6 +262,26 @@ func (r *rewriter) serviceVolumes(svc map[string]any, ts types.ServiceConfig) er
 		}
 		m["type"] = types.VolumeTypeBind
 		m["source"] = escape(src)
+		if d := r.defaultedSource(ts.Name, i, len(ts.Volumes), src); d != "" {
+			m["source"] = d
+		}
+		// Explicit whenever there is a bind: (the pinned compose reads one without it as false),
+		// absent only where the project had none and compose does not create the source.
+		create := r.createHostPath(ts.Name, i, len(ts.Volumes), tv)
+		if bind, _ := m["bind"].(map[string]any); bind != nil || create {
+			if bind == nil {
+				bind = map[string]any{}
+			}
+			bind["create_host_path"] = create
+			m["bind"] = bind
+		}
+		if r.creates == nil {
+			r.creates = map[string]map[int]bool{}
+		}
+		if r.creates[ts.Name] == nil {
+			r.creates[ts.Name] = map[int]bool{}
+		}
+		r.creates[ts.Name][i] = create
 		vols[i] = m
 	}
 	svc["volumes"] = vols
@@ -266,14 +311,6 @@ func volumeMap(v types.ServiceVolumeConfig) (map[string]any, error) {
 		return nil, err
 	}
 	return escapeValue(m).(map[string]any), nil
-}
-
-// bindSource returns the compose path of a bind mount source in the bundle.
-func (r *rewriter) bindSource(abs string) (string, error) {
-	if isHostPath(abs) && !r.inside(abs) {
-		return abs, nil
-	}
-	return r.ship(abs, item{kind: "bind mount source", outside: "volume source", special: true, dir: true})
 }
 
 func isHostPath(abs string) bool {
@@ -416,7 +453,13 @@ func (r *rewriter) volumes(model map[string]any) error {
 		if do == nil {
 			continue
 		}
-		if isHostPath(dev) && !r.inside(dev) {
+		if !r.inside(dev) && !r.allowed(dev) {
+			// the target host's directory, as for bind mounts
+			if raw, ok := do["device"].(string); ok {
+				r.hostPaths = append(r.hostPaths, strings.ReplaceAll(raw, "$$", "$"))
+			} else {
+				r.hostPaths = append(r.hostPaths, dev)
+			}
 			continue
 		}
 		dst, err := r.ship(dev, item{kind: "device", outside: "device", dir: true})
@@ -443,7 +486,7 @@ func (r *rewriter) ship(abs string, it item) (string, error) {
 	inside := r.inside(abs)
 	info, err := os.Stat(abs)
 	if err != nil {
-		if !inside && !r.opts.AllowOutside {
+		if !inside && !r.allowed(abs) {
 			return "", r.outsideError(abs, it)
 		}
 		if errors.Is(err, fs.ErrNotExist) {
@@ -465,7 +508,7 @@ func (r *rewriter) ship(abs string, it item) (string, error) {
 		}
 		return "", fmt.Errorf("%s %s is not a regular file", it.kind, r.display(abs))
 	}
-	if !inside && !r.opts.AllowOutside {
+	if !inside && !r.allowed(abs) {
 		return "", r.outsideError(abs, it)
 	}
 	if mode.IsDir() && !it.dir {
@@ -479,12 +522,19 @@ func (r *rewriter) ship(abs string, it item) (string, error) {
 			dst = path.Join(filesDir, outsideDir, filepath.ToSlash(strings.TrimPrefix(abs, string(filepath.Separator))))
 		}
 		if mode.IsDir() {
-			err = r.addTree(abs, dst, map[string]bool{})
+			root, rerr := filepath.EvalSymlinks(abs)
+			if rerr != nil {
+				return "", rerr
+			}
+			err = r.addTree(abs, dst, tree{kind: it.kind, top: abs, root: root, dst: dst, seen: map[string]bool{}})
 		} else {
-			err = r.addFile(abs, dst, mode)
+			err = r.addFile(abs, dst, info)
 		}
 		if err != nil {
 			return "", err
+		}
+		if !inside {
+			r.warnf("%s %s is outside the project: shipped as a copy (--allow-outside), as ./%s", it.kind, abs, dst)
 		}
 		r.shipped[abs] = dst
 	}
@@ -492,53 +542,19 @@ func (r *rewriter) ship(abs string, it item) (string, error) {
 }
 
 func (r *rewriter) outsideError(abs string, it item) error {
-	return fmt.Errorf("%s %s is outside the project directory %s; move it into the project or pass --allow-outside to ship a copy",
-		it.outside, abs, r.dir)
+	return fmt.Errorf("%s %s is outside the project directory %s; move it into the project or pass --allow-outside %s to ship a copy",
+		it.outside, abs, r.dir, abs)
 }
 
-func (r *rewriter) addFile(src, dst string, mode fs.FileMode) error {
+func (r *rewriter) addFile(src, dst string, info fs.FileInfo) error {
+	if err := bundle.CheckFileName(dst); err != nil {
+		return fmt.Errorf("%s: %w", r.display(src), err)
+	}
 	if prev, ok := r.files[dst]; ok && prev.Src != src {
 		return fmt.Errorf("%s and %s would both be shipped as %s", prev.Src, src, dst)
 	}
-	r.files[dst] = FileCopy{Src: src, Dst: dst, Mode: mode}
-	return nil
-}
-
-// addTree adds every regular file below dir, following symbolic links like
-// the container will; broken links and special files are left out.
-func (r *rewriter) addTree(dir, dst string, seen map[string]bool) error {
-	real, err := filepath.EvalSymlinks(dir)
-	if err != nil {
-		return err
-	}
-	if seen[real] {
-		return nil // a link back up the tree
-	}
-	seen[real] = true
-	defer delete(seen, real)
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return fmt.Errorf("read %s: %w", dir, err)
-	}
-	for _, e := range entries {
-		src := filepath.Join(dir, e.Name())
-		info, err := os.Stat(src)
-		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				continue // broken link: nothing there in the container either
-			}
-			return err
-		}
-		switch {
-		case info.IsDir():
-			err = r.addTree(src, dst+"/"+e.Name(), seen)
-		case info.Mode().IsRegular():
-			err = r.addFile(src, dst+"/"+e.Name(), info.Mode())
-		}
-		if err != nil {
-			return err
-		}
-	}
+	uid, gid := owner(info)
+	r.files[dst] = FileCopy{Src: src, Dst: dst, Mode: info.Mode(), Dir: info.IsDir(), Uid: uid, Gid: gid}
 	return nil
 }
 

@@ -88,19 +88,22 @@ func TestRewriteBindsEnvFilesConfigsSecrets(t *testing.T) {
 	wantFiles := []FileCopy{
 		{Src: filepath.Join(dir, "conf/app.conf"), Dst: "files/conf/app.conf", Mode: 0o644},
 		{Src: filepath.Join(dir, "conf/extra.conf"), Dst: "files/conf/extra.conf", Mode: 0o644},
+		{Src: filepath.Join(dir, "data"), Dst: "files/data", Dir: true},
 		{Src: filepath.Join(dir, "data/a.txt"), Dst: "files/data/a.txt", Mode: 0o755},
+		{Src: filepath.Join(dir, "data/sub"), Dst: "files/data/sub", Dir: true},
 		{Src: filepath.Join(dir, "data/sub/b.txt"), Dst: "files/data/sub/b.txt", Mode: 0o644},
 		{Src: filepath.Join(dir, "optional.env"), Dst: "files/optional.env", Mode: 0o644},
 		{Src: filepath.Join(dir, "secrets/db_password.txt"), Dst: "files/secrets/db_password.txt", Mode: 0o644},
 		{Src: filepath.Join(dir, "web.env"), Dst: "files/web.env", Mode: 0o644},
 	}
-	// git keeps only the executable bit: compare what the checkout has
+	// git keeps only the executable bit: compare what the checkout has (and its owner)
 	for i := range wantFiles {
 		info, err := os.Stat(wantFiles[i].Src)
 		if err != nil {
 			t.Fatal(err)
 		}
 		wantFiles[i].Mode = info.Mode()
+		wantFiles[i].Uid, wantFiles[i].Gid = owner(info)
 	}
 	if !reflect.DeepEqual(out.Files, wantFiles) {
 		t.Errorf("Files =\n%v\nwant\n%v", out.Files, wantFiles)
@@ -175,8 +178,9 @@ func TestRewriteInterpolationKept(t *testing.T) {
 		{[]any{"ports", 0}, "${HTTP_PORT:-8080}:80"},
 		{[]any{"read_only"}, "${READ_ONLY:-false}"},
 		{[]any{"image"}, "example/web:2.0"},
-		// the source came from ${CONF_DIR:-./conf}: it is the shipped copy now
-		{[]any{"volumes", 0, "source"}, "./files/conf"},
+		// the source came from ${CONF_DIR:-./conf}: the shipped copy is the default now, and
+		// the operator may still point CONF_DIR elsewhere
+		{[]any{"volumes", 0, "source"}, "${CONF_DIR:-./files/conf}"},
 		{[]any{"volumes", 0, "read_only"}, true},
 	} {
 		if got := at(t, web, c.path...); got != c.want {
@@ -184,8 +188,9 @@ func TestRewriteInterpolationKept(t *testing.T) {
 		}
 	}
 	want := strings.Join([]string{
-		"API_HOST=",   // only ${API_HOST:-api} in app.env: empty gives the same
-		"API_PORT=",   // unset when packed
+		"API_HOST=", // only ${API_HOST:-api} in app.env: empty gives the same
+		"API_PORT=", // unset when packed
+		"CONF_DIR=./files/conf",
 		"DB_NAME=app", // its default
 		`DB_PASS="p@ss \$word \"quoted\""`,
 		"DB_USER=admin",
@@ -241,14 +246,10 @@ func TestRewriteMissingSources(t *testing.T) {
 		want    string // with DIR for the project directory
 	}{
 		{
-			name:    "bind mount source",
-			compose: "services:\n  web:\n    image: x\n    volumes:\n      - ./conf/app.conf:/etc/app.conf:ro\n",
-			want:    "rewrite compose project: service web: bind mount source ./conf/app.conf (DIR/conf/app.conf) does not exist",
-		},
-		{
 			name:    "bind mount source, long syntax",
 			compose: "services:\n  web:\n    image: x\n    volumes:\n      - type: bind\n        source: ./data\n        target: /data\n",
-			want:    "rewrite compose project: service web: bind mount source ./data (DIR/data) does not exist",
+			want: "rewrite compose project: service web: bind mount source ./data (DIR/data) does not exist; " +
+				"create it, or use the short syntax (or bind: create_host_path: true) to have compose create it on the target",
 		},
 		{
 			name:    "config file",
@@ -297,12 +298,12 @@ func TestRewriteOutsideProject(t *testing.T) {
 
 	_, err := p.Rewrite(RewriteOptions{Name: "shop", Images: defaultImages(p)})
 	want := "rewrite compose project: service web: volume source " + shared + " is outside the project directory " + project +
-		"; move it into the project or pass --allow-outside to ship a copy"
+		"; move it into the project or pass --allow-outside " + shared + " to ship a copy"
 	if err == nil || err.Error() != want {
 		t.Fatalf("error = %v\nwant    %s", err, want)
 	}
 
-	out := mustRewrite(t, p, RewriteOptions{Name: "shop", AllowOutside: true})
+	out := mustRewrite(t, p, RewriteOptions{Name: "shop", Outside: []string{"/"}})
 	dst := "files/_outside" + filepath.ToSlash(shared)
 	if got := at(t, parseYAML(t, out.ComposeYAML), "services", "web", "volumes", 0, "source"); got != "./"+dst {
 		t.Errorf("source = %v, want ./%s", got, dst)
@@ -321,11 +322,11 @@ func TestRewriteOutsideProject(t *testing.T) {
 		p := mustLoad(t, LoadOptions{WorkDir: dir})
 		_, err := p.Rewrite(RewriteOptions{Name: "shop", Images: defaultImages(p)})
 		want := "rewrite compose project: service web: env_file " + envFile + " is outside the project directory " + dir +
-			"; move it into the project or pass --allow-outside to ship a copy"
+			"; move it into the project or pass --allow-outside " + envFile + " to ship a copy"
 		if err == nil || err.Error() != want {
 			t.Errorf("error = %v\nwant    %s", err, want)
 		}
-		out := mustRewrite(t, p, RewriteOptions{AllowOutside: true})
+		out := mustRewrite(t, p, RewriteOptions{Outside: []string{"/"}})
 		if len(out.Files) != 1 || out.Files[0].Mode != 0o600 || out.Files[0].Dst != "files/_outside"+filepath.ToSlash(envFile) {
 			t.Errorf("Files = %v", out.Files)
 		}
@@ -422,32 +423,289 @@ func TestRewriteDeterministic(t *testing.T) {
 func TestRewriteDirectoryConflictsAndLinks(t *testing.T) {
 	cleanEnv(t)
 	dir := writeProject(t, map[string]string{
-		"compose.yaml":    "services:\n  web:\n    image: x\n    volumes:\n      - ./site:/site\n      - ./site/index.html:/index.html\n",
-		"site/index.html": "<html/>",
-		"real/page.html":  "page",
+		"compose.yaml":      "services:\n  web:\n    image: x\n    volumes:\n      - ./site:/site\n      - ./site/index.html:/index.html\n",
+		"site/index.html":   "<html/>",
+		"site/pages/a.html": "a",
+		"real/page.html":    "page",
 	})
-	if err := os.Symlink("../real", filepath.Join(dir, "site", "linked")); err != nil {
-		t.Fatal(err)
+	link := func(target, name string) {
+		t.Helper()
+		if err := os.Symlink(target, filepath.Join(dir, "site", name)); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if err := os.Symlink("nowhere", filepath.Join(dir, "site", "broken")); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Symlink(".", filepath.Join(dir, "site", "loop")); err != nil {
-		t.Fatal(err)
-	}
+	link("pages", "inside")                                    // relative, stays in the mount: shipped as a link
+	link(".", "loop")                                          // the same
+	link(filepath.Join(dir, "site", "pages", "a.html"), "abs") // absolute, inside: a copy
+	link("nowhere", "broken")                                  // left out, with a warning
 	p := mustLoad(t, LoadOptions{WorkDir: dir})
 	out := mustRewrite(t, p, RewriteOptions{})
 	var dsts []string
 	for _, f := range out.Files {
-		dsts = append(dsts, f.Dst)
-		if f.Mode&fs.ModeType != 0 {
+		kind := ""
+		switch {
+		case f.Link != "":
+			kind = " -> " + f.Link
+		case f.Dir:
+			kind = "/"
+		case f.Mode&fs.ModeType != 0:
 			t.Errorf("%s: mode %v is not a regular file's", f.Dst, f.Mode)
 		}
+		dsts = append(dsts, f.Dst+kind)
 	}
-	// the file mounted on its own and through its directory is listed once;
-	// links are followed, broken ones and loops left out
-	want := []string{"files/site/index.html", "files/site/linked/page.html"}
+	// the file mounted on its own and through its directory is listed once
+	want := []string{"files/site/", "files/site/abs", "files/site/index.html", "files/site/inside -> pages", "files/site/loop -> .",
+		"files/site/pages/", "files/site/pages/a.html"}
 	if !reflect.DeepEqual(dsts, want) {
 		t.Errorf("Files = %v, want %v", dsts, want)
+	}
+	wantWarn := []string{"bind mount source ./site: ./site/broken is a broken symbolic link (to nowhere): left out of the bundle"}
+	if !reflect.DeepEqual(out.Warnings, wantWarn) {
+		t.Errorf("Warnings = %q, want %q", out.Warnings, wantWarn)
+	}
+
+	// links that leave the mounted directory would ship this machine's files
+	for _, target := range []string{"../real", "/etc/hostname", "/etc", "../.."} {
+		t.Run(target, func(t *testing.T) {
+			os.Remove(filepath.Join(dir, "site", "out"))
+			link(target, "out")
+			p := mustLoad(t, LoadOptions{WorkDir: dir})
+			_, err := p.Rewrite(RewriteOptions{Name: "shop", Images: defaultImages(p)})
+			real, _ := filepath.EvalSymlinks(filepath.Join(dir, "site", "out"))
+			want := "rewrite compose project: service web: bind mount source ./site: ./site/out is a symbolic link to " + target +
+				", outside the mounted directory: the bundle would ship this machine's " + real +
+				"; replace the link with the file, or pass --allow-outside " + real + " to ship a copy"
+			if err == nil || err.Error() != want {
+				t.Errorf("error = %v\nwant    %s", err, want)
+			}
+		})
+	}
+	os.Remove(filepath.Join(dir, "site", "out"))
+	link("/etc/hostname", "out")
+	p = mustLoad(t, LoadOptions{WorkDir: dir})
+	out = mustRewrite(t, p, RewriteOptions{Outside: []string{"/etc/hostname"}})
+	found := false
+	for _, f := range out.Files {
+		found = found || f.Dst == "files/site/out" && f.Src == filepath.Join(dir, "site", "out") && !f.Dir
+	}
+	if !found {
+		t.Errorf("Files = %+v, want the copy of /etc/hostname as files/site/out", out.Files)
+	}
+	wantWarn = append(wantWarn, "bind mount source ./site: ./site/out is a symbolic link to /etc/hostname, outside the mounted directory: shipped as a copy of this machine's /etc/hostname (--allow-outside)")
+	if !reflect.DeepEqual(out.Warnings, wantWarn) {
+		t.Errorf("Warnings = %q, want %q", out.Warnings, wantWarn)
+	}
+}
+
+// Absolute and ~ bind sources are the target's host paths: kept as written, listed in one
+// warning; --allow-outside PATH ships a copy instead.
+func TestRewriteHostPathsKept(t *testing.T) {
+	cleanEnv(t, "APP_DIR")
+	compose := `
+services:
+  web:
+    image: x
+    volumes:
+      - /etc/localtime:/etc/localtime:ro
+      - /var/lib/app:/data
+      - ~/data:/home-data
+      - ${APP_DIR:-/srv/app}:/app
+      - type: bind
+        source: /opt/conf
+        target: /conf
+volumes:
+  shared:
+    driver: local
+    driver_opts: {type: none, o: bind, device: /srv/shared}
+`
+	dir := writeProject(t, map[string]string{"compose.yaml": compose})
+	p := mustLoad(t, LoadOptions{WorkDir: dir})
+	out := mustRewrite(t, p, RewriteOptions{})
+	doc := parseYAML(t, out.ComposeYAML)
+	vols := at(t, doc, "services", "web", "volumes")
+	for i, want := range []struct {
+		src    string
+		create bool
+	}{{"/etc/localtime", true}, {"/var/lib/app", true}, {"~/data", true}, {"/srv/app", true}, {"/opt/conf", false}} {
+		if got := at(t, vols, i, "source"); got != want.src {
+			t.Errorf("volume %d source = %v, want %s", i, got, want.src)
+		}
+		if !want.create { // the long syntax without bind: stays without (false)
+			if v := at(t, vols, i); has(v, "bind") {
+				t.Errorf("volume %d = %v, want no bind:", i, v)
+			}
+		} else if got := at(t, vols, i, "bind", "create_host_path"); got != true {
+			t.Errorf("volume %d create_host_path = %v, want true", i, got)
+		}
+	}
+	if got := at(t, doc, "volumes", "shared", "driver_opts", "device"); got != "/srv/shared" {
+		t.Errorf("device = %v, want /srv/shared", got)
+	}
+	if len(out.Files) != 0 {
+		t.Errorf("Files = %v, want nothing shipped", out.Files)
+	}
+	want := []string{"host paths kept as the target's, not shipped: /etc/localtime, /var/lib/app, ~/data, /srv/app, /opt/conf, /srv/shared; " +
+		"the target host must provide them (airpack inspect lists them); to ship a copy of one instead, pass --allow-outside PATH"}
+	if !reflect.DeepEqual(out.Warnings, want) {
+		t.Errorf("Warnings = %q\nwant       %q", out.Warnings, want)
+	}
+
+	// named by --allow-outside: a copy of this machine's file, said so
+	src := filepath.Join(t.TempDir(), "tz")
+	if err := os.WriteFile(src, []byte("UTC\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dir = writeProject(t, map[string]string{"compose.yaml": "services:\n  web:\n    image: x\n    volumes:\n      - " + src + ":/etc/localtime:ro\n      - /etc/timezone:/etc/timezone:ro\n"})
+	p = mustLoad(t, LoadOptions{WorkDir: dir})
+	out = mustRewrite(t, p, RewriteOptions{Outside: []string{src}})
+	dst := "files/_outside" + filepath.ToSlash(src)
+	if got := at(t, parseYAML(t, out.ComposeYAML), "services", "web", "volumes", 0, "source"); got != "./"+dst {
+		t.Errorf("source = %v, want ./%s", got, dst)
+	}
+	want = []string{
+		"bind mount source " + src + " is outside the project: shipped as a copy (--allow-outside), as ./" + dst,
+		"host paths kept as the target's, not shipped: /etc/timezone; the target host must provide them (airpack inspect lists them); to ship a copy of one instead, pass --allow-outside PATH",
+	}
+	if !reflect.DeepEqual(out.Warnings, want) {
+		t.Errorf("Warnings = %q\nwant       %q", out.Warnings, want)
+	}
+}
+
+// A missing relative source of the short syntax (create_host_path) is left for compose to create
+// on the target; create_host_path is always written; sources given by a variable too.
+func TestRewriteCreatedSources(t *testing.T) {
+	cleanEnv(t, "DATA_DIR")
+	dir := writeProject(t, map[string]string{
+		"compose.yaml": "services:\n  db:\n    image: x\n    volumes:\n      - ./pgdata:/var/lib/postgresql/data\n      - ${DATA_DIR:-./data}:/data\n" +
+			"      - type: bind\n        source: ./conf\n        target: /conf\n" +
+			"      - type: bind\n        source: ./conf\n        target: /conf2\n        bind:\n          propagation: rshared\n",
+		"data/x":    "x",
+		"conf/a.cf": "a",
+	})
+	p := mustLoad(t, LoadOptions{WorkDir: dir})
+	out := mustRewrite(t, p, RewriteOptions{})
+	vols := at(t, parseYAML(t, out.ComposeYAML), "services", "db", "volumes")
+	for i, want := range []struct {
+		src    string
+		create bool
+	}{{"./files/pgdata", true}, {"${DATA_DIR:-./files/data}", true}, {"./files/conf", false}} {
+		if got := at(t, vols, i, "source"); got != want.src {
+			t.Errorf("volume %d source = %v, want %s", i, got, want.src)
+		}
+		if !want.create { // the long syntax without bind: stays without (false)
+			if v := at(t, vols, i); has(v, "bind") {
+				t.Errorf("volume %d = %v, want no bind:", i, v)
+			}
+		} else if got := at(t, vols, i, "bind", "create_host_path"); got != true {
+			t.Errorf("volume %d create_host_path = %v, want true", i, got)
+		}
+	}
+	// a bind: without create_host_path is false for the pinned compose (true for compose-go's
+	// newer default): written explicitly
+	if got := at(t, vols, 3, "bind"); !reflect.DeepEqual(got, map[string]any{"propagation": "rshared", "create_host_path": false}) {
+		t.Errorf("volume 3 bind = %v, want propagation rshared, create_host_path false", got)
+	}
+	// the variable is kept: the operator may move the data in .env
+	if string(out.DotEnv) != "DATA_DIR=./files/data\n" {
+		t.Errorf(".env = %q, want DATA_DIR=./files/data", out.DotEnv)
+	}
+	want := []string{"bind mount source ./pgdata does not exist: the bundle ships none, and docker compose creates ./files/pgdata on the target as an empty directory owned by root"}
+	if !reflect.DeepEqual(out.Warnings, want) {
+		t.Errorf("Warnings = %q\nwant       %q", out.Warnings, want)
+	}
+	for _, f := range out.Files {
+		if strings.HasPrefix(f.Dst, "files/pgdata") {
+			t.Errorf("%s shipped", f.Dst)
+		}
+	}
+}
+
+// What a bundle cannot hold is refused at pack, in the words verify uses.
+func TestRewriteRefusedSources(t *testing.T) {
+	cleanEnv(t)
+	dir := writeProject(t, map[string]string{"compose.yaml": "services:\n  web:\n    image: x\n    volumes:\n      - ./agent.sock:/agent.sock\n"})
+	l, err := net.Listen("unix", filepath.Join(dir, "agent.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	for _, c := range []struct {
+		name, compose string
+		files         map[string]string
+		want          string
+	}{
+		{"socket inside the project", "", nil,
+			"rewrite compose project: service web: bind mount source ./agent.sock is a socket: a bundle holds only files and directories; mount the target's by its absolute path"},
+		{"empty source", "services:\n  web:\n    image: x\n    volumes:\n      - type: bind\n        source: ''\n        target: /x\n", nil,
+			"rewrite compose project: service web: bind mount source is empty: give a host path (/srv/data) or a path in the project (./data)"},
+		{"newline in a name", "services:\n  web:\n    image: x\n    volumes:\n      - ./site:/site\n", map[string]string{"site/a\nb.html": "x"},
+			"rewrite compose project: service web: ./site/a\nb.html: \"files/site/a\\nb.html\" has a newline in its name: SHA256SUMS cannot list it; rename it"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			d := dir
+			if c.compose != "" {
+				files := map[string]string{"compose.yaml": c.compose}
+				for k, v := range c.files {
+					files[k] = v
+				}
+				d = writeProject(t, files)
+			}
+			p := mustLoad(t, LoadOptions{WorkDir: d})
+			_, err := p.Rewrite(RewriteOptions{Name: "shop", Images: defaultImages(p)})
+			if err == nil || err.Error() != c.want {
+				t.Errorf("error = %v\nwant    %s", err, c.want)
+			}
+		})
+	}
+}
+
+// Non-ASCII names ship; directories keep their mode and numeric owner, empty ones included;
+// excluded paths (airpack's output) are left out, with a warning.
+func TestRewriteNamesOwnersExcluded(t *testing.T) {
+	cleanEnv(t)
+	dir := writeProject(t, map[string]string{
+		"compose.yaml":        "services:\n  web:\n    image: x\n    volumes:\n      - ./конфиг:/conf\n      - .:/app\n",
+		"конфиг/設定 café.conf": "x",
+		"out/shop-1.0.tar":    "old bundle",
+	})
+	data := filepath.Join(dir, "data", "empty")
+	if err := os.MkdirAll(data, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(filepath.Join(dir, "data"), 472, 472); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(filepath.Join(dir, "data"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	p := mustLoad(t, LoadOptions{WorkDir: dir})
+	out := mustRewrite(t, p, RewriteOptions{Exclude: func(abs string) (bool, string) {
+		if abs == filepath.Join(dir, "out", "shop-1.0.tar") {
+			return true, "it is an airpack bundle"
+		}
+		return abs == filepath.Join(dir, "out", "tmp"), "" // silently
+	}})
+	got := map[string]FileCopy{}
+	for _, f := range out.Files {
+		got[f.Dst] = f
+	}
+	if f, ok := got["files/конфиг/設定 café.conf"]; !ok || f.Dir {
+		t.Errorf("non-ASCII file not shipped: %v", out.Files)
+	}
+	if f := got["files/data"]; !f.Dir || f.Mode.Perm() != 0o700 || f.Uid != 472 || f.Gid != 472 {
+		t.Errorf("files/data = %+v, want a 0700 directory of 472:472", f)
+	}
+	if f, ok := got["files/data/empty"]; !ok || !f.Dir {
+		t.Errorf("empty directory not shipped: %+v", f)
+	}
+	if _, ok := got["files/out/shop-1.0.tar"]; ok {
+		t.Errorf("the output was shipped")
+	}
+	if _, ok := got["files/out/tmp"]; ok {
+		t.Errorf("the temporary file was shipped")
+	}
+	want := []string{"bind mount source .: ./out/shop-1.0.tar is left out of the bundle: it is an airpack bundle"}
+	if !reflect.DeepEqual(out.Warnings, want) {
+		t.Errorf("Warnings = %q\nwant       %q", out.Warnings, want)
 	}
 }

@@ -47,7 +47,7 @@ func TestRoundTrip(t *testing.T) {
 			for _, i := range src.Images() {
 				images[i.Service] = "registry.example/" + i.Service + ":7"
 			}
-			out := mustRewrite(t, src, RewriteOptions{Name: "bundle", Images: images, AllowOutside: true})
+			out := mustRewrite(t, src, RewriteOptions{Name: "bundle", Images: images, Outside: []string{"/"}})
 			dir := writeBundle(t, out)
 
 			dst := mustLoad(t, LoadOptions{WorkDir: dir})

@@ -132,6 +132,15 @@ func (r *rewriter) expectedService(s types.ServiceConfig) types.ServiceConfig {
 		for i, v := range s.Volumes {
 			if v.Type == types.VolumeTypeBind {
 				v.Source = r.shippedPath(v.Source)
+				// create_host_path as written (see createHostPath), not compose-go's default
+				if create, ok := r.creates[s.Name][i]; ok && (v.Bind != nil || create) {
+					b := types.ServiceVolumeBind{}
+					if v.Bind != nil {
+						b = *v.Bind
+					}
+					b.CreateHostPath = types.OptOut(create)
+					v.Bind = &b
+				}
 			}
 			if ref, ok := r.opts.VolumeImages[v.Source]; ok && v.Type == types.VolumeTypeImage {
 				v.Source = ref

@@ -97,9 +97,10 @@ func TestPackBadInput(t *testing.T) {
 			wants:   []string{"service app", "airpack-e2e-never-built:1.0", "docker compose build"},
 		},
 		{
+			// the long syntax: compose would not create it (the short syntax is left to compose)
 			name:    "missing bind-mount source",
-			compose: "services:\n  web:\n    image: " + web + "\n    volumes:\n      - ./conf/missing.conf:/etc/x.conf\n",
-			wants:   []string{"service web", "missing.conf", "does not exist"},
+			compose: "services:\n  web:\n    image: " + web + "\n    volumes:\n      - type: bind\n        source: ./conf/missing.conf\n        target: /etc/x.conf\n",
+			wants:   []string{"service web", "missing.conf", "does not exist", "create_host_path: true"},
 		},
 		{
 			name:    "every problem at once",

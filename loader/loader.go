@@ -7,6 +7,7 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
+	"maps"
 	"path"
 	"regexp"
 	"slices"
@@ -86,6 +87,8 @@ type scriptData struct {
 	// Required are the files SHA256SUMS must list, one per line: the compose file, airpack.json,
 	// load.sh and the image archives.
 	Required string
+	// Links are the bundle's symbolic links, "PATH<tab>TARGET\n" each (Manifest.Links).
+	Links  string
 	NeedKB   int64 // free space docker load needs under Docker's root dir: twice the archives
 	Archives []archiveData
 	Images   []imageData
@@ -206,6 +209,12 @@ func newScriptData(m *bundle.Manifest) (*scriptData, error) {
 	}
 	d.NeedKB = (2*total + 1023) / 1024
 	d.Required = strings.Join(required, "\n")
+	for _, p := range slices.Sorted(maps.Keys(m.Links)) {
+		if problem := bundle.LinkProblem(p, m.Links[p]); problem != "" {
+			return nil, fmt.Errorf("link %s %s", p, problem)
+		}
+		d.Links += p + "\t" + m.Links[p] + "\n"
+	}
 
 	if len(m.Images) == 0 {
 		return nil, errors.New("the manifest lists no image")

@@ -809,3 +809,57 @@ func TestComposeFileAsPacked(t *testing.T) {
 		wantLastLine(t, r, "FAILED at step 3 (files): docker compose cannot read docker-compose.yaml")
 	})
 }
+
+// The symbolic links airpack.json lists are checked in step 3 (SHA256SUMS lists files only):
+// each must be there with its target; a link it does not list is added.
+func TestVerifyLinks(t *testing.T) {
+	const link, dir = "files/nginx conf/current.conf", "files/nginx conf"
+	bad := link + " (not the link to default.conf airpack.json lists)"
+	cases := []struct {
+		name   string
+		damage func(fx *fixture)
+		want   []string
+	}{
+		{name: "clean"},
+		{"link missing", func(fx *fixture) { must(fx.t, os.Remove(filepath.Join(fx.dir, link))) }, []string{bad}},
+		{"link retargeted", func(fx *fixture) {
+			must(fx.t, os.Remove(filepath.Join(fx.dir, link)))
+			must(fx.t, os.Symlink("/etc/passwd", filepath.Join(fx.dir, link)))
+		}, []string{bad}},
+		{"link replaced by a file", func(fx *fixture) {
+			must(fx.t, os.Remove(filepath.Join(fx.dir, link)))
+			fx.write(link, "x")
+		}, []string{bad}},
+		{"unlisted link", func(fx *fixture) { must(fx.t, os.Symlink("/etc", filepath.Join(fx.dir, dir, "etc"))) },
+			[]string{dir + "/etc (added: not in SHA256SUMS)"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			forEachShell(t, func(t *testing.T, sh []string) {
+				m := sampleManifest()
+				m.Links = map[string]string{link: "default.conf"}
+				fx := newFixture(t, m, "sha256sum")
+				must(t, os.Symlink("default.conf", filepath.Join(fx.dir, link)))
+				if c.damage != nil {
+					c.damage(fx)
+				}
+				r := fx.run(sh)
+				if c.want == nil {
+					wantCode(t, r, 0)
+					fx.wantLoads(r, "load -i ./images/images.tar")
+					return
+				}
+				wantCode(t, r, 1)
+				fx.nothingLoaded(r)
+				wantLastLine(t, r, c.want...)
+			})
+		})
+	}
+	if _, err := Script(func() *bundle.Manifest {
+		m := sampleManifest()
+		m.Links = map[string]string{"files/x": "../../etc/passwd"}
+		return m
+	}()); err == nil || err.Error() != "generate load.sh: link files/x is a symbolic link leaving files/: bundles hold links that stay in their shipped directory" {
+		t.Errorf("Script with a link leaving files/: %v", err)
+	}
+}

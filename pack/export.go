@@ -46,7 +46,8 @@ type ExportOptions struct {
 	ImageSources []imageset.Source
 	Platform     string
 	Jobs         int
-	AllowOutside bool
+	// AllowOutside are the paths --allow-outside names (see Options.AllowOutside).
+	AllowOutside []string
 	Progress     imageset.Progress
 	CreatedBy    string
 	// Force replaces an existing output.
@@ -134,7 +135,7 @@ func ExportRAM(ctx context.Context, opts ExportOptions) (*ExportResult, error) {
 		return nil, fmt.Errorf("create output directory: %w", err)
 	}
 	// Beside the output: the bundle a Compose project is packed into is as large as the package.
-	work, err := os.MkdirTemp(outDir, ".airpack-export-")
+	work, err := os.MkdirTemp(outDir, tmpExport)
 	if err != nil {
 		return nil, fmt.Errorf("cannot write to %s: %w", outDir, err)
 	}
@@ -280,7 +281,7 @@ func composeOnly(o ExportOptions) []string {
 		{"image sources", len(o.Sources) > 0 || len(o.ImageSources) > 0},
 		{"insecure registries", len(o.Insecure) > 0},
 		{"a platform", o.Platform != ""},
-		{"allow-outside", o.AllowOutside},
+		{"allow-outside", len(o.AllowOutside) > 0},
 	} {
 		if f.set {
 			set = append(set, f.name)
@@ -335,6 +336,25 @@ func extractSmallFiles(ctx context.Context, archive, dir string, m *bundle.Manif
 		}
 		return f.Close()
 	})
+	// The links airpack.json lists (verified already) are the bundle's: made as they are.
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var rest []error
+		for _, e := range j.Unwrap() {
+			var ee *bundle.EntryError
+			if errors.As(e, &ee) && ee.Link != "" && m.Links[ee.Name] == ee.Link && bundle.LinkProblem(ee.Name, ee.Link) == "" {
+				dst := filepath.Join(dir, filepath.FromSlash(ee.Name))
+				if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+					return err
+				}
+				if err := os.Symlink(ee.Link, dst); err != nil {
+					return fmt.Errorf("extract %s: %w", ee.Name, err)
+				}
+				continue
+			}
+			rest = append(rest, e)
+		}
+		err = errors.Join(rest...)
+	}
 	if err != nil {
 		return fmt.Errorf("read bundle archive %s: %w", archive, err)
 	}

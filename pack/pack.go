@@ -6,6 +6,7 @@ package pack
 import (
 	"context"
 	"fmt"
+	"io/fs"
 	"maps"
 	"os"
 	"slices"
@@ -37,7 +38,9 @@ type Options struct {
 	// ImageSources, when set, replace Sources: images come from these alone.
 	ImageSources []imageset.Source
 	Jobs         int
-	AllowOutside bool
+	// AllowOutside are files and directories outside the project (--allow-outside PATH) whose
+	// copies are shipped, and host paths shipped as copies instead of kept as the target's.
+	AllowOutside []string
 	Force        bool
 	Progress     imageset.Progress
 	// Log receives one line per step; nil discards.
@@ -101,7 +104,11 @@ func Pack(ctx context.Context, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	out, err := proj.Rewrite(compose.RewriteOptions{Name: name, Images: shipped, VolumeImages: volumeImages, AllowOutside: opts.AllowOutside})
+	outside, err := OutsidePaths(opts.AllowOutside)
+	if err != nil {
+		return nil, err
+	}
+	out, err := proj.Rewrite(compose.RewriteOptions{Name: name, Images: shipped, VolumeImages: volumeImages, Outside: outside, Exclude: excludeOutput(ctx, opts.Output)})
 	if err != nil {
 		return nil, err
 	}
@@ -140,6 +147,15 @@ func Pack(ctx context.Context, opts Options) (*Result, error) {
 		return nil, err
 	}
 
+	var links map[string]string // the symbolic links of shipped directories
+	for _, f := range out.Files {
+		if f.Link != "" {
+			if links == nil {
+				links = map[string]string{}
+			}
+			links[f.Dst] = f.Link
+		}
+	}
 	m := &bundle.Manifest{
 		FormatVersion: bundle.FormatVersion,
 		Name:          name,
@@ -149,6 +165,8 @@ func Pack(ctx context.Context, opts Options) (*Result, error) {
 		CreatedBy:     opts.CreatedBy,
 		Images:        archive.Images(),
 		Archives:      []bundle.Archive{{Path: archive.Path(), Size: archive.Size()}},
+		HostPaths:     out.HostPaths,
+		Links:         links,
 	}
 	manifestJSON, err := m.Marshal()
 	if err != nil {
@@ -165,7 +183,11 @@ func Pack(ctx context.Context, opts Options) (*Result, error) {
 		{Name: bundle.ManifestFile, Body: manifestJSON},
 	}
 	for _, f := range out.Files {
-		files = append(files, bundle.File{Name: f.Dst, Src: f.Src, Mode: f.Mode})
+		bf := bundle.File{Name: f.Dst, Src: f.Src, Mode: f.Mode & (fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky), Dir: f.Dir, Link: f.Link}
+		if f.Uid != 0 || f.Gid != 0 {
+			bf.Owner = &bundle.Owner{Uid: f.Uid, Gid: f.Gid}
+		}
+		files = append(files, bf)
 	}
 	opts.logf("writing %s (%d images, %s)", opts.Output, len(images), bundle.HumanSize(archive.Size()))
 	aw := archiveWriter{archive, []imageset.Option{imageset.WithJobs(opts.Jobs), imageset.WithProgress(opts.Progress)}}

@@ -54,6 +54,10 @@ from $AIRPACK_SIGN_PASSPHRASE, else asks on the terminal. The key is read before
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print nothing but errors"},
 		),
 		Action: func(ctx context.Context, cmd *cli.Command) error {
+			// First: the old bare --allow-outside takes the next flag as its path.
+			if _, err := pack.OutsidePaths(cmd.StringSlice("allow-outside")); err != nil {
+				return err
+			}
 			if cmd.Args().Present() {
 				return fmt.Errorf("pack takes no arguments (got %q): use -f for compose files", cmd.Args().Slice())
 			}
@@ -77,7 +81,7 @@ from $AIRPACK_SIGN_PASSPHRASE, else asks on the terminal. The key is read before
 				Sources:      cmd.StringSlice("source"),
 				Insecure:     cmd.StringSlice("insecure-registry"),
 				Jobs:         cmd.Int("jobs"),
-				AllowOutside: cmd.Bool("allow-outside"),
+				AllowOutside: cmd.StringSlice("allow-outside"),
 				Force:        cmd.Bool("force"),
 				Progress:     log.progress(),
 				Log:          log.logf,
@@ -172,7 +176,7 @@ func projectFlags(usagePrefix string) []cli.Flag {
 		&cli.StringSliceFlag{Name: "source", Usage: u("image source: auto, registry, engine or oci:DIR (repeatable, tried in order)")},
 		&cli.StringSliceFlag{Name: "insecure-registry", Usage: u("reach this registry HOST[:PORT] over plain HTTP")},
 		&cli.IntFlag{Name: "jobs", Aliases: []string{"j"}, Value: 4, Usage: u("blobs fetched at once")},
-		&cli.BoolFlag{Name: "allow-outside", Usage: u("ship bind-mounted files that are outside the project directory")},
+		&cli.StringSliceFlag{Name: "allow-outside", Usage: u("ship a copy of this file or directory outside the project (a relative path that leaves it, or a host path otherwise kept as the target's); repeatable"), TakesFile: true},
 	}
 }
 

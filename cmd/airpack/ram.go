@@ -42,6 +42,9 @@ the compose file changed.`,
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print nothing but warnings and errors"},
 		}, projectFlags("Compose project: ")...),
 		Action: func(ctx context.Context, cmd *cli.Command) error {
+			if _, err := pack.OutsidePaths(cmd.StringSlice("allow-outside")); err != nil {
+				return err
+			}
 			if cmd.Args().Len() > 1 {
 				return fmt.Errorf("want at most one BUNDLE_OR_COMPOSE_PROJECT argument (got %q)", cmd.Args().Slice())
 			}
@@ -58,7 +61,7 @@ the compose file changed.`,
 				Sources:      cmd.StringSlice("source"),
 				Insecure:     cmd.StringSlice("insecure-registry"),
 				Jobs:         cmd.Int("jobs"),
-				AllowOutside: cmd.Bool("allow-outside"),
+				AllowOutside: cmd.StringSlice("allow-outside"),
 				Force:        cmd.Bool("force"),
 				Progress:     log.progress(),
 				Log:          log.logf,

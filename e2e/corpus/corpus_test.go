@@ -641,15 +641,6 @@ func (s setupStep) run(dir string) error {
 	default:
 		return fmt.Errorf("a step needs mkdir, write, symlink or socket")
 	}
-	if s.Mode != "" {
-		mode, err := strconv.ParseUint(s.Mode, 8, 32)
-		if err != nil {
-			return err
-		}
-		if err := os.Chmod(p, os.FileMode(mode)); err != nil {
-			return err
-		}
-	}
 	if s.UID != nil || s.GID != nil {
 		uid, gid := -1, -1
 		if s.UID != nil {
@@ -660,6 +651,23 @@ func (s setupStep) run(dir string) error {
 		}
 		if err := os.Lchown(p, uid, gid); err != nil {
 			return fmt.Errorf("%v (the corpus test runs as root, as make test does)", err)
+		}
+	}
+	// After the owner: chown clears setuid and setgid bits.
+	if s.Mode != "" {
+		mode, err := strconv.ParseUint(s.Mode, 8, 32)
+		if err != nil {
+			return err
+		}
+		// Unix bits to Go's: os.FileMode(0o2775) would drop the setgid bit.
+		m := os.FileMode(mode).Perm()
+		for bit, gm := range map[uint64]os.FileMode{0o4000: os.ModeSetuid, 0o2000: os.ModeSetgid, 0o1000: os.ModeSticky} {
+			if mode&bit != 0 {
+				m |= gm
+			}
+		}
+		if err := os.Chmod(p, m); err != nil {
+			return err
 		}
 	}
 	return nil

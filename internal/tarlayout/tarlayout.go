@@ -23,6 +23,10 @@ type Entry struct {
 	Dir  bool
 	Mode int64
 	Size int64
+	// Uid and Gid are the numeric owner and group (0: root).
+	Uid, Gid int
+	// Link, when set, makes the entry a symbolic link to Link, with no body.
+	Link string
 	// Body, when set, is the content, written with the headers. Otherwise the caller writes
 	// exactly Size bytes at DataOffset.
 	Body []byte
@@ -51,7 +55,7 @@ func Plan(entries []Entry) (*Layout, error) {
 		l.headers = append(l.headers, h)
 		off += int64(len(h))
 		l.offsets = append(l.offsets, off)
-		if !entries[i].Dir {
+		if !entries[i].Dir && entries[i].Link == "" {
 			off += pad(e.Size)
 		}
 	}
@@ -68,9 +72,15 @@ func header(e Entry) ([]byte, error) {
 		Size:     e.Size,
 		ModTime:  ModTime,
 		Typeflag: tar.TypeReg,
-		Uname:    "root",
-		Gname:    "root",
+		Uid:      e.Uid,
+		Gid:      e.Gid,
 		Format:   tar.FormatPAX,
+	}
+	if e.Uid == 0 {
+		h.Uname = "root"
+	}
+	if e.Gid == 0 {
+		h.Gname = "root"
 	}
 	if e.Mode == 0 {
 		h.Mode = 0o644
@@ -82,7 +92,15 @@ func header(e Entry) ([]byte, error) {
 			h.Mode = 0o755
 		}
 	}
-	if len(e.Name) <= 100 {
+	if e.Link != "" {
+		h.Typeflag, h.Linkname, h.Size = tar.TypeSymlink, e.Link, 0
+		if e.Mode == 0 {
+			h.Mode = 0o777
+		}
+	}
+	// USTAR where it can say everything (the smallest header); PAX records for long or
+	// non-ASCII names, which USTAR cannot hold.
+	if ustarName(e.Name) && ustarName(e.Link) {
 		h.Format = tar.FormatUSTAR
 	}
 	var b bytes.Buffer
@@ -92,6 +110,18 @@ func header(e Entry) ([]byte, error) {
 	}
 	// WriteHeader has written the header blocks; the body is the caller's.
 	return b.Bytes(), nil
+}
+
+func ustarName(s string) bool {
+	if len(s) > 100 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] == 0 || s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 // Member returns entry e as it stands in an archive: its header, its Body and the padding to the
@@ -130,7 +160,7 @@ func (l *Layout) WriteFrame(w io.WriterAt, base int64) error {
 			return err
 		}
 		e := l.entries[i]
-		if e.Dir {
+		if e.Dir || e.Link != "" {
 			continue
 		}
 		if e.Body != nil {

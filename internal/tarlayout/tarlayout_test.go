@@ -130,3 +130,56 @@ func TestMemberAppends(t *testing.T) {
 		t.Fatal("a body shorter than its size was taken")
 	}
 }
+
+// Non-ASCII names need PAX records (USTAR holds ASCII only), and their size is planned; owners,
+// modes and symbolic links are kept.
+func TestPlanNamesOwnersLinks(t *testing.T) {
+	entries := []Entry{
+		{Name: "b/конфиг/", Dir: true, Mode: 0o700, Uid: 472, Gid: 472},
+		{Name: "b/конфиг/設定.conf", Size: 2, Body: []byte("ok"), Mode: 0o640, Uid: 472, Gid: 0},
+		{Name: "b/café", Link: "конфиг/設定.conf"},
+		{Name: "b/plain", Size: 1, Body: []byte("p")},
+	}
+	l, err := Plan(entries)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf writerAt
+	if err := l.WriteFrame(&buf, 0); err != nil {
+		t.Fatal(err)
+	}
+	if int64(len(buf.b)) != l.Size() {
+		t.Fatalf("wrote %d bytes, planned %d", len(buf.b), l.Size())
+	}
+	tr := tar.NewReader(bytes.NewReader(buf.b))
+	type got struct {
+		typ               byte
+		mode              int64
+		uid, gid          int
+		uname, link, body string
+	}
+	want := map[string]got{
+		"b/конфиг/":        {tar.TypeDir, 0o700, 472, 472, "", "", ""},
+		"b/конфиг/設定.conf": {tar.TypeReg, 0o640, 472, 0, "", "", "ok"},
+		"b/café":           {tar.TypeSymlink, 0o777, 0, 0, "root", "конфиг/設定.conf", ""},
+		"b/plain":          {tar.TypeReg, 0o644, 0, 0, "root", "", "p"},
+	}
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(tr)
+		g := got{h.Typeflag, h.Mode, h.Uid, h.Gid, h.Uname, h.Linkname, string(b)}
+		if g != want[h.Name] {
+			t.Errorf("%s: got %+v, want %+v", h.Name, g, want[h.Name])
+		}
+		delete(want, h.Name)
+	}
+	if len(want) != 0 {
+		t.Errorf("missing entries: %v", want)
+	}
+}

@@ -13,6 +13,9 @@
 //	                       ("file=..."), and the answer of URL ("call=..."; $VARs in it expanded
 //	                       from the environment): how the RAM end-to-end tests see what a
 //	                       component got
+//	demoapp stat PATH...   prints one line per path, "stat PATH mode=0700 uid=472 gid=472
+//	                       [link=TARGET] [content=...]" (content of files, first line), then
+//	                       idles: how the end-to-end tests see the files a container got
 package main
 
 import (
@@ -23,12 +26,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 )
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: demoapp web|api|echo|worker|report|probe")
+		fmt.Fprintln(os.Stderr, "usage: demoapp web|api|echo|worker|report|probe|stat")
 		os.Exit(2)
 	}
 	switch role := os.Args[1]; role {
@@ -42,6 +46,13 @@ func main() {
 		report(os.Args[2:])
 	case "probe":
 		probe(os.Args[2:])
+	case "stat":
+		for _, p := range os.Args[2:] {
+			fmt.Println(statLine(p))
+		}
+		for {
+			time.Sleep(time.Hour)
+		}
 	case "worker":
 		for {
 			time.Sleep(time.Hour)
@@ -142,4 +153,28 @@ func probe(args []string) {
 		fmt.Fprintln(os.Stderr, args[0], "answered", resp.Status)
 		os.Exit(1)
 	}
+}
+
+// statLine describes path as a container sees it: mode, numeric owner, link target, content.
+func statLine(path string) string {
+	fi, err := os.Lstat(path)
+	if err != nil {
+		return fmt.Sprintf("stat %s ERROR %v", path, err)
+	}
+	line := fmt.Sprintf("stat %s mode=%04o", path, fi.Mode().Perm())
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		line += fmt.Sprintf(" uid=%d gid=%d", st.Uid, st.Gid)
+	}
+	switch {
+	case fi.Mode()&os.ModeSymlink != 0:
+		target, _ := os.Readlink(path)
+		line += " link=" + target
+	case fi.IsDir():
+		line += " dir"
+	}
+	if b, err := os.ReadFile(path); err == nil {
+		first, _, _ := strings.Cut(string(b), "\n")
+		line += " content=" + first
+	}
+	return line
 }
