@@ -511,6 +511,11 @@ func (r *rewriter) ship(abs string, it item) (string, error) {
 	if !inside && !r.allowed(abs) {
 		return "", r.outsideError(abs, it)
 	}
+	if inside {
+		if err := r.linkedOutside(abs, it); err != nil {
+			return "", err
+		}
+	}
 	if mode.IsDir() && !it.dir {
 		return "", fmt.Errorf("%s %s is a directory", it.kind, r.display(abs))
 	}
@@ -539,6 +544,29 @@ func (r *rewriter) ship(abs string, it item) (string, error) {
 		r.shipped[abs] = dst
 	}
 	return "./" + dst, nil
+}
+
+// linkedOutside refuses a source inside the project that is, or lies under, a symbolic link
+// to a place outside it: shipping it would ship this machine's files. Named with
+// --allow-outside, the copy is shipped, and a warning says so.
+func (r *rewriter) linkedOutside(abs string, it item) error {
+	real, err := filepath.EvalSymlinks(abs)
+	if err != nil || real == abs {
+		return nil // not a link (or unreadable: the copy says why)
+	}
+	root, err := filepath.EvalSymlinks(r.dir)
+	if err != nil {
+		root = r.dir
+	}
+	if within(root, real) {
+		return nil
+	}
+	if !r.allowed(real) {
+		return fmt.Errorf("%s %s is a symbolic link to %s, outside the project: the bundle would ship this machine's %s; replace the link with the file, or pass --allow-outside %s to ship a copy",
+			it.kind, r.display(abs), real, real, real)
+	}
+	r.warnf("%s %s is a symbolic link to %s, outside the project: shipped as a copy of this machine's %s (--allow-outside)", it.kind, r.display(abs), real, real)
+	return nil
 }
 
 func (r *rewriter) outsideError(abs string, it item) error {

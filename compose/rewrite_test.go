@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -494,6 +495,48 @@ func TestRewriteDirectoryConflictsAndLinks(t *testing.T) {
 	wantWarn = append(wantWarn, "bind mount source ./site: ./site/out is a symbolic link to /etc/hostname, outside the mounted directory: shipped as a copy of this machine's /etc/hostname (--allow-outside)")
 	if !reflect.DeepEqual(out.Warnings, wantWarn) {
 		t.Errorf("Warnings = %q, want %q", out.Warnings, wantWarn)
+	}
+}
+
+// A mount source, env_file or config that is itself a link out of the project would ship this
+// machine's file: refused, unless --allow-outside names the target.
+func TestRewriteSourceLinkedOutside(t *testing.T) {
+	cleanEnv(t)
+	outside := t.TempDir()
+	if err := os.WriteFile(filepath.Join(outside, "secret.txt"), []byte("SECRET=the-packers\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	real, err := filepath.EvalSymlinks(filepath.Join(outside, "secret.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ name, compose, kind, link string }{
+		{"bind mount source", "services:\n  web:\n    image: x\n    volumes:\n      - ./conf.txt:/conf.txt\n", "bind mount source ./conf.txt", "conf.txt"},
+		{"bind mount source under a linked directory", "services:\n  web:\n    image: x\n    volumes:\n      - ./data/secret.txt:/s\n", "bind mount source ./data/secret.txt", "data"},
+		{"env_file", "services:\n  web:\n    image: x\n    env_file: conf.txt\n", "env_file ./conf.txt", "conf.txt"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := writeProject(t, map[string]string{"compose.yaml": c.compose})
+			target := real
+			if c.link == "data" {
+				target = filepath.Dir(real)
+			}
+			if err := os.Symlink(target, filepath.Join(dir, c.link)); err != nil {
+				t.Fatal(err)
+			}
+			p := mustLoad(t, LoadOptions{WorkDir: dir})
+			_, err := p.Rewrite(RewriteOptions{Name: "shop", Images: defaultImages(p)})
+			want := c.kind + " is a symbolic link to " + real + ", outside the project: the bundle would ship this machine's " + real +
+				"; replace the link with the file, or pass --allow-outside " + real + " to ship a copy"
+			if err == nil || !strings.HasSuffix(err.Error(), want) {
+				t.Fatalf("error = %v\nwant  ...%s", err, want)
+			}
+			out := mustRewrite(t, p, RewriteOptions{Outside: []string{filepath.Dir(real)}})
+			wantWarn := c.kind + " is a symbolic link to " + real + ", outside the project: shipped as a copy of this machine's " + real + " (--allow-outside)"
+			if !slices.Contains(out.Warnings, wantWarn) {
+				t.Errorf("Warnings = %q, want %q", out.Warnings, wantWarn)
+			}
+		})
 	}
 }
 
