@@ -83,7 +83,7 @@ func walkDir(ctx context.Context, root string, fn func(string, io.Reader, int64)
 			bad = append(bad, &EntryError{Name: name, Msg: fmt.Sprintf("is a symbolic link (to %s) that %s does not list: replace it with the file itself", target, ManifestFile), Link: target})
 			return nil
 		case !t.IsRegular():
-			bad = append(bad, &EntryError{Name: name, Msg: "is not a regular file (device, socket or pipe): bundles hold only regular files"})
+			bad = append(bad, &EntryError{Name: name, Msg: "is not a regular file (device, socket or pipe): bundles hold only files, directories and listed links"})
 			return nil
 		}
 		info, err := d.Info()
@@ -195,7 +195,7 @@ func walkArchive(ctx context.Context, path string, fn func(string, io.Reader, in
 			bad = append(bad, &EntryError{Name: rest, Msg: fmt.Sprintf("is a hard link (to %s): bundles hold no links", hdr.Linkname)})
 			return nil
 		default:
-			bad = append(bad, &EntryError{Name: rest, Msg: fmt.Sprintf("is not a regular file (tar type %q): bundles hold only regular files", hdr.Typeflag)})
+			bad = append(bad, &EntryError{Name: rest, Msg: fmt.Sprintf("is not a regular file (tar type %q): bundles hold only files, directories and listed links", hdr.Typeflag)})
 			return nil
 		}
 		file, err := fi.Open()

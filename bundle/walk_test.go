@@ -209,7 +209,7 @@ func TestWalkBadEntries(t *testing.T) {
 		{"hard link", fxEntry{hdr: tar.Header{Name: "shop-1.0/files/again", Typeflag: tar.TypeLink, Linkname: "shop-1.0/files/db.txt", ModTime: fxModTime}},
 			EntryError{"files/again", "is a hard link (to shop-1.0/files/db.txt): bundles hold no links", ""}},
 		{"fifo", fxEntry{hdr: tar.Header{Name: "shop-1.0/files/fifo", Typeflag: tar.TypeFifo, ModTime: fxModTime}},
-			EntryError{"files/fifo", `is not a regular file (tar type '6'): bundles hold only regular files`, ""}},
+			EntryError{"files/fifo", `is not a regular file (tar type '6'): bundles hold only files, directories and listed links`, ""}},
 	}
 	for _, tc := range tests {
 		for _, form := range []string{fxTar, fxTarGz, fxTarZs} {

@@ -288,22 +288,6 @@ func presenceVars(model map[string]any) []presenceUse {
 	return out
 }
 
-// walkStrings calls fn on every string value of the model, in a fixed order.
-func walkStrings(v any, fn func(string)) {
-	switch t := v.(type) {
-	case string:
-		fn(t)
-	case map[string]any:
-		for _, k := range sortedKeys(t) {
-			walkStrings(t[k], fn)
-		}
-	case []any:
-		for _, e := range t {
-			walkStrings(e, fn)
-		}
-	}
-}
-
 // dotenvQuote writes a value so that compose-go's dotenv parser reads it back
 // unchanged: plain when made of safe characters, else double-quoted with \,
 // ", $ and line breaks escaped ($ would otherwise be interpolated).

@@ -96,7 +96,7 @@ func (r *rewriter) defaultedSource(service string, i, n int, shipped string) str
 	if m == nil || !strings.HasPrefix(shipped, "./"+filesDir+"/") {
 		return ""
 	}
-	if _, set := r.p.typed.Environment[m[1]]; set {
+	if _, set := r.p.target[m[1]]; set {
 		return ""
 	}
 	return "${" + m[1] + m[2] + escape(shipped) + "}"
@@ -107,9 +107,11 @@ var (
 	defaultedSpec = regexp.MustCompile(`^(\$\{[A-Za-z_][A-Za-z0-9_]*:?-[^${}]*\}):`)
 )
 
+// interpolate substitutes s as the target sees it: the project's env files, never a value only
+// the packing machine's environment sets (that stays the target's to give).
 func (r *rewriter) interpolate(s string) (string, error) {
 	return template.Substitute(s, func(k string) (string, bool) {
-		v, ok := r.p.typed.Environment[k]
+		v, ok := r.p.target[k]
 		return v, ok
 	})
 }
@@ -120,6 +122,15 @@ func (r *rewriter) bindSource(tv types.ServiceVolumeConfig, written string, know
 	abs := tv.Source
 	if !known {
 		written = ""
+	}
+	// The source as the target's environment makes it, not the packing machine's (the typed
+	// model's): ${DATA:-./data} with DATA set only in this shell is ./data.
+	switch {
+	case written == "" || strings.HasPrefix(written, "~"):
+	case filepath.IsAbs(written):
+		abs = written
+	default:
+		abs = filepath.Join(r.dir, written)
 	}
 	if p := bundle.BindSourceProblem(written); known && p != "" {
 		if written != "" {

@@ -540,6 +540,28 @@ func TestRewriteSourceLinkedOutside(t *testing.T) {
 	}
 }
 
+// A bind source made of a variable only the packing machine's shell sets is the target's to
+// give: the bundle keeps the variable and its default, never the packer's path.
+func TestRewriteBindSourceFromShellNotShipped(t *testing.T) {
+	cleanEnv(t, "DATA_DIR")
+	dir := writeProject(t, map[string]string{
+		"compose.yaml": "services:\n  web:\n    image: x\n    volumes:\n      - ${DATA_DIR:-./data}:/data\n",
+		"data/a.txt":   "a",
+	})
+	t.Setenv("DATA_DIR", "/srv/packer-data")
+	p := mustLoad(t, LoadOptions{WorkDir: dir})
+	out := mustRewrite(t, p, RewriteOptions{})
+	if strings.Contains(string(out.ComposeYAML), "packer-data") || strings.Contains(string(out.DotEnv), "packer-data") {
+		t.Fatalf("the packing shell's DATA_DIR reached the bundle:\n%s\n%s", out.ComposeYAML, out.DotEnv)
+	}
+	if !strings.Contains(string(out.ComposeYAML), "${DATA_DIR:-./files/data}") {
+		t.Errorf("the bind source lost its variable:\n%s", out.ComposeYAML)
+	}
+	if len(out.Files) == 0 || out.Files[len(out.Files)-1].Dst != "files/data/a.txt" {
+		t.Errorf("Files = %+v, want the project's ./data shipped", out.Files)
+	}
+}
+
 // Absolute and ~ bind sources are the target's host paths: kept as written, listed in one
 // warning; --allow-outside PATH ships a copy instead.
 func TestRewriteHostPathsKept(t *testing.T) {

@@ -592,7 +592,7 @@ func (fx *fixture) run(shell []string, args ...string) result {
 	return r
 }
 
-// checkTmpEmpty: load.sh removes its work dir (the FIFO, its jobs' output) however it ended.
+// checkTmpEmpty: load.sh removes its checksum job's output file however it ended.
 func (fx *fixture) checkTmpEmpty(r result) {
 	fx.t.Helper()
 	ents, err := os.ReadDir(fx.tmp)

@@ -24,9 +24,9 @@ func platformWarnings(services []compose.ServiceImage, override, platform string
 	if len(named) == 0 || len(unnamed) == 0 {
 		return nil
 	}
-	return []string{fmt.Sprintf("the bundle is for %s, the platform: of %s %s; %s %s name none and get %s images too (a bundle holds one platform)",
+	return []string{fmt.Sprintf("the bundle is for %s, the platform: of %s %s; %s %s %s none and get %s images too (a bundle holds one platform)",
 		platform, plural(len(named), "service", "services"), strings.Join(named, ", "),
-		plural(len(unnamed), "service", "services"), strings.Join(unnamed, ", "), platform)}
+		plural(len(unnamed), "service", "services"), strings.Join(unnamed, ", "), plural(len(unnamed), "names", "name"), platform)}
 }
 
 func plural(n int, one, many string) string {

@@ -99,8 +99,9 @@ func header(e Entry) ([]byte, error) {
 		}
 	}
 	// USTAR where it can say everything (the smallest header); PAX records for long or
-	// non-ASCII names, which USTAR cannot hold.
-	if ustarName(e.Name) && ustarName(e.Link) {
+	// non-ASCII names, owners past 7 octal digits (LDAP uids) and members of 8 GiB or more,
+	// which USTAR cannot hold.
+	if ustarName(e.Name) && ustarName(e.Link) && h.Uid < 1<<21 && h.Gid < 1<<21 && h.Size < 1<<33 {
 		h.Format = tar.FormatUSTAR
 	}
 	var b bytes.Buffer

@@ -139,6 +139,7 @@ func TestPlanNamesOwnersLinks(t *testing.T) {
 		{Name: "b/конфиг/設定.conf", Size: 2, Body: []byte("ok"), Mode: 0o640, Uid: 472, Gid: 0},
 		{Name: "b/café", Link: "конфиг/設定.conf"},
 		{Name: "b/plain", Size: 1, Body: []byte("p")},
+		{Name: "b/ldap", Size: 1, Body: []byte("l"), Mode: 0o600, Uid: 3000000, Gid: 3000001}, // past USTAR's 7 octal digits
 	}
 	l, err := Plan(entries)
 	if err != nil {
@@ -163,6 +164,7 @@ func TestPlanNamesOwnersLinks(t *testing.T) {
 		"b/конфиг/設定.conf": {tar.TypeReg, 0o640, 472, 0, "", "", "ok"},
 		"b/café":           {tar.TypeSymlink, 0o777, 0, 0, "root", "конфиг/設定.conf", ""},
 		"b/plain":          {tar.TypeReg, 0o644, 0, 0, "root", "", "p"},
+		"b/ldap":           {tar.TypeReg, 0o600, 3000000, 3000001, "", "", "l"},
 	}
 	for {
 		h, err := tr.Next()
