@@ -3,8 +3,8 @@ package loader
 import (
 	"bytes"
 	"crypto/sha256"
-	"encoding/hex"
 	_ "embed"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"maps"
@@ -88,7 +88,7 @@ type scriptData struct {
 	// load.sh and the image archives.
 	Required string
 	// Links are the bundle's symbolic links, "PATH<tab>TARGET\n" each (Manifest.Links).
-	Links  string
+	Links    string
 	NeedKB   int64 // free space docker load needs under Docker's root dir: twice the archives
 	Archives []archiveData
 	Images   []imageData

@@ -1,6 +1,7 @@
 package loader
 
 import (
+	"fmt"
 	"maps"
 	"os"
 	"os/exec"
@@ -862,4 +863,22 @@ func TestVerifyLinks(t *testing.T) {
 	}()); err == nil || err.Error() != "generate load.sh: link files/x is a symbolic link leaving files/: bundles hold links that stay in their shipped directory" {
 		t.Errorf("Script with a link leaving files/: %v", err)
 	}
+}
+
+// A bundle of many files (a static site, a node_modules) is checked in one pass whatever their
+// number, and a damaged one among them is named.
+func TestManyFiles(t *testing.T) {
+	forEachShell(t, func(t *testing.T, sh []string) {
+		fx := newFixture(t, sampleManifest(), "sha256sum")
+		for i := range 3000 {
+			fx.write(fmt.Sprintf("files/site/d%02d/page %04d.html", i%50, i), fmt.Sprintf("<p>%d</p>\n", i))
+		}
+		fx.writeSums()
+		r := fx.run(sh)
+		wantCode(t, r, 0)
+		fx.write("files/site/d07/page 1207.html", "<p>changed</p>\n")
+		r = fx.run(sh)
+		wantCode(t, r, 1)
+		wantLastLine(t, r, "bundle files do not match SHA256SUMS: files/site/d07/page 1207.html (damaged); nothing was loaded")
+	})
 }
