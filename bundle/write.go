@@ -132,7 +132,7 @@ func Write(ctx context.Context, out string, c Contents, force bool, opts ...Writ
 		return fmt.Errorf("cannot write to %s: %w", parent, err)
 	}
 	defer func() {
-		if rmErr := os.RemoveAll(tmp); rmErr != nil && err == nil {
+		if rmErr := removeAll(tmp); rmErr != nil && err == nil {
 			err = rmErr
 		}
 	}()
@@ -272,6 +272,21 @@ func writeFile(dst string, f File) (string, error) {
 		return "", err
 	}
 	return sum, setMeta(dst, f)
+}
+
+// removeAll is os.RemoveAll after giving the owner write and search permission on every
+// directory below dir: a shipped directory keeps its mode (0500 too), which would otherwise keep
+// a writer that is not root from deleting its staging copy.
+func removeAll(dir string) error {
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.IsDir() {
+			if info, err := d.Info(); err == nil && info.Mode().Perm()&0o700 != 0o700 {
+				os.Chmod(p, info.Mode().Perm()|0o700)
+			}
+		}
+		return nil
+	})
+	return os.RemoveAll(dir)
 }
 
 // setMeta gives a written file or directory its mode and, when airpack runs as root (only root
