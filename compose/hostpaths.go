@@ -238,6 +238,17 @@ func (r *rewriter) fileCreateHostPath(service, target string) (create, found boo
 			continue
 		}
 		for _, v := range doc.Services[service].Volumes {
+			if spec, ok := v.(string); ok {
+				// The short syntax in a later file replaces an earlier entry at its target, and
+				// means create_host_path: true, which the merged model says.
+				if m := defaultedSpec.FindStringSubmatch(spec); m != nil {
+					spec = "src" + spec[len(m[1]):]
+				}
+				if p, err := format.ParseVolume(spec); err == nil && path.Clean(p.Target) == target {
+					found = false
+				}
+				continue
+			}
 			m, ok := v.(map[string]any)
 			if !ok || m["type"] != types.VolumeTypeBind {
 				continue

@@ -774,3 +774,19 @@ func TestRewriteNamesOwnersExcluded(t *testing.T) {
 		t.Errorf("Warnings = %q\nwant       %q", out.Warnings, want)
 	}
 }
+
+// The short syntax in an override file replaces a long bind with create_host_path: false at the
+// same target: compose then creates the source (create_host_path: true), and so does the bundle.
+func TestRewriteCreateHostPathOverridden(t *testing.T) {
+	cleanEnv(t)
+	dir := writeProject(t, map[string]string{
+		"a.yaml": "services:\n  web:\n    image: x\n    volumes:\n      - type: bind\n        source: ./d\n        target: /d\n        bind:\n          create_host_path: false\n",
+		"b.yaml": "services:\n  web:\n    volumes:\n      - ./d:/d\n",
+		"d/f":    "f",
+	})
+	p := mustLoad(t, LoadOptions{WorkDir: dir, Files: []string{filepath.Join(dir, "a.yaml"), filepath.Join(dir, "b.yaml")}})
+	out := mustRewrite(t, p, RewriteOptions{})
+	if !strings.Contains(string(out.ComposeYAML), "create_host_path: true") {
+		t.Errorf("the override's short syntax did not make create_host_path true:\n%s", out.ComposeYAML)
+	}
+}
