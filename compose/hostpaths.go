@@ -12,7 +12,6 @@ import (
 	"strings"
 
 	"github.com/compose-spec/compose-go/v2/format"
-	"github.com/compose-spec/compose-go/v2/loader"
 	"github.com/compose-spec/compose-go/v2/template"
 	"github.com/compose-spec/compose-go/v2/types"
 	"go.yaml.in/yaml/v4"
@@ -24,18 +23,7 @@ import (
 // absolute: "./data", "/var/lib/app" and "~/data" resolve alike to absolute paths, yet the first
 // is the project's and the others the target host's.
 func writtenModel(ctx context.Context, details *types.ConfigDetails, name string) (map[string]any, error) {
-	written, err := loader.LoadModelWithContext(ctx, types.ConfigDetails{
-		WorkingDir:  details.WorkingDir,
-		ConfigFiles: details.ConfigFiles,
-		Environment: types.Mapping{},
-	}, func(o *loader.Options) {
-		o.SkipInterpolation = true
-		o.SkipNormalization = true
-		o.SkipValidation = true
-		o.SkipConsistencyCheck = true
-		o.ResolvePaths = false
-		o.SetProjectName(name, true)
-	})
+	written, err := uninterpolatedModel(ctx, details, name, false)
 	if err != nil {
 		return nil, fmt.Errorf("load with paths as written: %w", err)
 	}

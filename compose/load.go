@@ -203,18 +203,7 @@ func load(ctx context.Context, opts LoadOptions) (*Project, error) {
 	if err != nil {
 		return nil, tidy(err)
 	}
-	raw, err := loader.LoadModelWithContext(ctx, types.ConfigDetails{
-		WorkingDir:  details.WorkingDir,
-		ConfigFiles: details.ConfigFiles,
-		Environment: types.Mapping{},
-	}, func(o *loader.Options) {
-		o.SkipInterpolation = true
-		o.SkipNormalization = true
-		o.SkipValidation = true
-		o.SkipConsistencyCheck = true
-		o.ResolvePaths = true
-		o.SetProjectName(base.Name, true)
-	})
+	raw, err := uninterpolatedModel(ctx, details, base.Name, true)
 	if err != nil {
 		return nil, tidy(fmt.Errorf("load without interpolation, to keep ${VAR} references "+
 			"(a variable in an include or extends path is not supported): %w", err))
@@ -233,6 +222,24 @@ func load(ctx context.Context, opts LoadOptions) (*Project, error) {
 	incVars, includes := includeVars(po.ConfigPaths, typed.WorkingDir, sp.target)
 	return &Project{typed: typed, base: base, raw: raw, written: written, files: details.ConfigFiles, includeVars: incVars, includes: includes,
 		target: sp.target, packOnly: sp.packOnly, composeVars: sp.composeVars, warnings: sp.warnings}, nil
+}
+
+// uninterpolatedModel merges the project's files (include, extends, every -f) as compose-go
+// does, without interpolation, normalization or validation, in an empty environment, with paths
+// made absolute or as written.
+func uninterpolatedModel(ctx context.Context, details *types.ConfigDetails, name string, absPaths bool) (map[string]any, error) {
+	return loader.LoadModelWithContext(ctx, types.ConfigDetails{
+		WorkingDir:  details.WorkingDir,
+		ConfigFiles: details.ConfigFiles,
+		Environment: types.Mapping{},
+	}, func(o *loader.Options) {
+		o.SkipInterpolation = true
+		o.SkipNormalization = true
+		o.SkipValidation = true
+		o.SkipConsistencyCheck = true
+		o.ResolvePaths = absPaths
+		o.SetProjectName(name, true)
+	})
 }
 
 // projectOptions builds compose-go's options in the order docker compose's
