@@ -9,8 +9,6 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/random"
 
 	"github.com/airpack/airpack/bundle"
 	"github.com/airpack/airpack/compose"
@@ -27,16 +25,7 @@ func ociLayout(t *testing.T, refs ...string) (string, map[string]string) {
 	}
 	digests := map[string]string{}
 	for _, r := range refs {
-		img, err := random.Image(512, 1)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cf, _ := img.ConfigFile()
-		cf = cf.DeepCopy()
-		cf.OS, cf.Architecture = "linux", "amd64"
-		if img, err = mutate.ConfigFile(img, cf); err != nil {
-			t.Fatal(err)
-		}
+		img := amd64Image(t, 1)
 		if err := p.AppendImage(img, layout.WithAnnotations(map[string]string{"org.opencontainers.image.ref.name": r})); err != nil {
 			t.Fatal(err)
 		}

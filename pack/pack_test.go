@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -28,22 +29,29 @@ func testRegistry(t *testing.T, repos ...string) string {
 	t.Cleanup(srv.Close)
 	u, _ := url.Parse(srv.URL)
 	for _, r := range repos {
-		img, err := random.Image(512, 2)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cf, _ := img.ConfigFile()
-		cf = cf.DeepCopy()
-		cf.OS, cf.Architecture = "linux", "amd64"
-		if img, err = mutate.ConfigFile(img, cf); err != nil {
-			t.Fatal(err)
-		}
+		img := amd64Image(t, 2)
 		ref, _ := name.ParseReference(u.Host + "/" + r)
 		if err := remote.Write(ref, img); err != nil {
 			t.Fatal(err)
 		}
 	}
 	return u.Host
+}
+
+// amd64Image is a random linux/amd64 image of layers layers.
+func amd64Image(t *testing.T, layers int64) v1.Image {
+	t.Helper()
+	img, err := random.Image(512, layers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf, _ := img.ConfigFile()
+	cf = cf.DeepCopy()
+	cf.OS, cf.Architecture = "linux", "amd64"
+	if img, err = mutate.ConfigFile(img, cf); err != nil {
+		t.Fatal(err)
+	}
+	return img
 }
 
 func project(t *testing.T, body string) string {
