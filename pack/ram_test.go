@@ -2,8 +2,10 @@ package pack
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -144,6 +146,30 @@ func TestPackRAM(t *testing.T) {
 			assertEmptyDir(t, work)
 		})
 	}
+}
+
+// A Rainbond 5.2 zip with a plugin: its image, in <plugin_name>/, is accepted but not shipped
+// (compose does not run plugins), with a warning.
+func TestPackRAMLegacyPlugins(t *testing.T) {
+	tpl := sampleTemplate(t)
+	images := templateImages(t, tpl)
+	tpl.Plugins = []ram.Plugin{{PluginName: "mesh", PluginKey: "k", ShareImage: "goodrain.me/plugins/mesh:1"}}
+	images["goodrain.me/plugins/mesh:1"] = platformImage(t, "amd64")
+	pkg := ramtest.WriteLegacyZip(t, tpl, images)
+	work := t.TempDir()
+	out := filepath.Join(t.TempDir(), "bundle")
+	var log []string
+	if _, err := PackRAM(context.Background(), RAMOptions{Package: pkg, Output: out, WorkDir: work, Log: func(f string, a ...any) {
+		log = append(log, fmt.Sprintf(f, a...))
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	delete(images, "goodrain.me/plugins/mesh:1")
+	checkRAMBundle(t, out, tpl, images)
+	if !slices.Contains(log, "warning: the template's 1 plugins are not run by docker compose (kept in x-ram)") {
+		t.Errorf("no plugin warning in %q", log)
+	}
+	assertEmptyDir(t, work)
 }
 
 func TestPackRAMRefuses(t *testing.T) {

@@ -64,7 +64,7 @@ func FuzzReadPackage(f *testing.F) {
 			return
 		}
 		defer p.Remove()
-		for _, file := range append([]string{p.ComponentImages, p.PluginImages}, mapValues(p.LegacyImages)...) {
+		for _, file := range append(append([]string{p.ComponentImages, p.PluginImages}, mapValues(p.LegacyImages)...), mapValues(p.LegacyPluginImages)...) {
 			if file != "" && !inside(p.Root, file) {
 				t.Fatalf("%s is outside %s", file, p.Root)
 			}

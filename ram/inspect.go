@@ -348,21 +348,52 @@ func (s *scanner) report(r *PackageReport) error {
 		r.ConfigGroups = append(r.ConfigGroups, g.Name)
 	}
 
-	// The archives the importer loads: plugin tars count only when there are plugins.
+	// The archives the importer loads: plugin tars count only when there are plugins. A tar a
+	// directory down holding a plugin's image, or named as Rainbond 5.2 named a plugin's
+	// (<plugin_name>/<image>.image.tar), is a plugin's; in a 5.2 package the others are the
+	// components'.
 	component := &imageNames{norm: map[string]bool{}}
 	plugins := &imageNames{norm: map[string]bool{}}
+	pluginFiles := map[string]bool{} // legacyFileName of each plugin image
+	for i := range t.Plugins {
+		pluginFiles[legacyFileName(t.Plugins[i].ShareImage)] = true
+	}
+	isPlugin := func(rest string) bool {
+		if len(t.Plugins) == 0 || !strings.Contains(rest, "/") {
+			return false
+		}
+		for i := range t.Plugins {
+			if ref := t.Plugins[i].ShareImage; s.images[rest].has(ref) || s.images[rest].has(LegacySaveName(ref)) {
+				return true
+			}
+		}
+		if !pluginFiles[path.Base(rest)] {
+			return false
+		}
+		for i := range t.Apps {
+			if ref := t.Apps[i].ShareImage; s.images[rest].has(ref) || s.images[rest].has(LegacySaveName(ref)) {
+				return false
+			}
+		}
+		return true
+	}
 	r.Layout = LayoutCurrent
 	_, current := s.images[ComponentImagesFile]
 	if !current && len(s.order) > 0 && len(t.Apps) > 0 {
 		r.Layout = LayoutLegacy52
 	}
+	var componentTars []string
+	pluginFilesFound := map[string]bool{}
 	for _, rest := range s.order {
 		into := component
 		switch {
-		case rest == PluginImagesFile || rest == OldPluginImagesFile:
+		case rest == PluginImagesFile || rest == OldPluginImagesFile || isPlugin(rest):
 			into = plugins
+			pluginFilesFound[path.Base(rest)] = true
 		case current && rest != ComponentImagesFile:
 			continue
+		default:
+			componentTars = append(componentTars, rest)
 		}
 		for _, n := range s.images[rest].names {
 			if !slices.Contains(into.names, n) {
@@ -377,18 +408,16 @@ func (s *scanner) report(r *PackageReport) error {
 		r.Images = []string{}
 	}
 
-	if len(t.Plugins) == 0 && strings.Contains(s.top, "plugin") {
-		r.Problems = append(r.Problems, fmt.Sprintf("the package's directory %s contains \"plugin\" and the template has no plugins: the importer skips every image tar in it", quote(s.top)))
-	}
 	if len(t.Apps) > 0 && len(s.order) == 0 {
 		r.Problems = append(r.Problems, fmt.Sprintf("no %s: the package holds no images", ComponentImagesFile))
 	}
 	for i := range t.Plugins {
 		ref := t.Plugins[i].ShareImage
-		if !plugins.has(ref) && !plugins.has(LegacySaveName(ref)) {
+		if !plugins.has(ref) && !plugins.has(LegacySaveName(ref)) && !pluginFilesFound[legacyFileName(ref)] {
 			r.Problems = append(r.Problems, fmt.Sprintf("plugins[%d] (plugin_name %s): share_image %s is in no plugin image archive", i, quote(t.Plugins[i].PluginName), ref))
 		}
 	}
+	r.Problems = append(r.Problems, pluginPathProblems(t, s.x.file, s.top, componentTars)...)
 	cname := map[string]string{}
 	for i := range t.Apps {
 		a := &t.Apps[i]

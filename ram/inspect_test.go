@@ -151,3 +151,57 @@ func TestInspectPackageNotAPackage(t *testing.T) {
 		t.Errorf("size limit: %v", err)
 	}
 }
+
+func TestInspectPackageLegacyPlugins(t *testing.T) {
+	tpl := pluginTemplate(t, "app")
+	r, err := InspectPackage(context.Background(), writeTemp(t, "app-1.0.zip", legacyPluginZip(t, tpl, nil)), ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fcEq(t, "layout", r.Layout, LayoutLegacy52)
+	fcEq(t, "plugins", r.Plugins, []string{"mesh"})
+	fcEq(t, "images", r.Images, []string{LegacySaveName(dbImage), LegacySaveName(webImage)})
+	fcEq(t, "problems", r.Problems, []string(nil))
+	for _, c := range r.Components {
+		if !c.ImageFound {
+			t.Errorf("%s: image not found", c.Cname)
+		}
+	}
+
+	// Saved without a tag: found by its file name.
+	untagged := rewriteManifest(t, imagesTar(t, 9, "x:1"), func(m []map[string]any) { m[0]["RepoTags"] = nil })
+	r, err = InspectPackage(context.Background(), writeTemp(t, "app-1.0.zip", legacyPluginZip(t, tpl, untagged)), ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fcEq(t, "problems", r.Problems, []string(nil))
+
+	// Missing.
+	tpl.Plugins[0].ShareImage = "goodrain.me/plugins/other:2"
+	r, err = InspectPackage(context.Background(), writeTemp(t, "app-1.0.zip", legacyPluginZip(t, pluginTemplate(t, "app"), nil)), ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fcEq(t, "problems", r.Problems, []string(nil))
+	b := zipOf(t,
+		file("app-1.0/metadata.json", marshal(t, tpl)),
+		file("app-1.0/web/"+legacyFileName(webImage), imagesTar(t, 1, LegacySaveName(webImage))),
+		file("app-1.0/db/"+legacyFileName(dbImage), imagesTar(t, 2, LegacySaveName(dbImage))),
+		file("app-1.0/mesh/mesh--1.image.tar", imagesTar(t, 9, "mesh:1")),
+	)
+	r, err = InspectPackage(context.Background(), writeTemp(t, "app-1.0.zip", b), ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fcEq(t, "problems", r.Problems, []string{`plugins[0] (plugin_name "mesh"): share_image goodrain.me/plugins/other:2 is in no plugin image archive`})
+	fcEq(t, "images", r.Images, []string{LegacySaveName(dbImage), LegacySaveName(webImage), "mesh:1"})
+}
+
+func TestInspectPackagePluginFileName(t *testing.T) {
+	top := "app-delivery-1.0-ram"
+	r, err := InspectPackage(context.Background(), writeTemp(t, "my-plugin.tar.gz", currentPackage(t, top)), ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fcEq(t, "problems", r.Problems, []string{`the file name "my-plugin.tar.gz" contains "plugin" and the template has no plugins: uploaded under that name, the platform importer would skip every image tar in it; rename the file before uploading`})
+}

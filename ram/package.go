@@ -101,6 +101,11 @@ type Package struct {
 	// LegacyImages maps each share_image of a legacy package to the extracted tar holding it,
 	// saved under its LegacySaveName (goodrain.me/ns/abc:v1 as abc:v1): retag before use.
 	LegacyImages map[string]string
+	// LegacyPluginImages maps each plugins[].share_image not in PluginImages to the extracted
+	// tar holding it: a Rainbond 5.2 package stores each plugin's image as it stores a
+	// component's, in <plugin_name>/<image>.image.tar under its LegacySaveName. nil when every
+	// plugin image is in PluginImages, or the template has no plugins.
+	LegacyPluginImages map[string]string
 	// Warnings are problems the platform importer would have with the package that do not
 	// stop airpack from reading it.
 	Warnings []string
@@ -574,7 +579,7 @@ func (x *extractor) finish() (*Package, error) {
 	p := &Package{Template: t, Dir: x.top, Root: x.root, Layout: LayoutCurrent}
 
 	// Plugin images: the importer skips every tar whose path holds "plugin" when the template
-	// has no plugins; so does airpack.
+	// has no plugins; so does airpack for the plugin archives, which it never needs.
 	for _, n := range []string{PluginImagesFile, OldPluginImagesFile} {
 		if file, ok := x.files[n]; ok {
 			if len(t.Plugins) == 0 {
@@ -585,22 +590,83 @@ func (x *extractor) finish() (*Package, error) {
 			}
 		}
 	}
-	if len(t.Plugins) == 0 && strings.Contains(x.top, "plugin") {
-		p.Warnings = append(p.Warnings, fmt.Sprintf("the package's directory %s contains \"plugin\" and the template has no plugins: the platform importer would skip every image tar in it", quote(x.top)))
-	}
-	if len(t.Plugins) > 0 {
-		if p.PluginImages == "" {
-			return nil, fmt.Errorf("%s: the template has %d plugins but the package has no %s", x.file, len(t.Plugins), PluginImagesFile)
+
+	// The tars a directory down: a Rainbond 5.2 package's, one per component and per plugin.
+	var legacy []string
+	for _, rest := range x.order {
+		if strings.Contains(rest, "/") {
+			legacy = append(legacy, rest)
 		}
-		names, err := readImageNames(p.PluginImages)
+	}
+	held := map[string]*imageNames{}
+	namesOf := func(rest string) (*imageNames, error) {
+		if n, ok := held[rest]; ok {
+			return n, nil
+		}
+		n, err := readImageNames(x.files[rest])
 		if err != nil {
-			return nil, fmt.Errorf("%s: %s: %v", x.file, filepath.Base(p.PluginImages), err)
+			return nil, fmt.Errorf("%s: %s: %v", x.file, rest, err)
+		}
+		held[rest] = n
+		return n, nil
+	}
+	// findLegacy is the tar of legacy holding ref under its name or its 5.2 short name, else
+	// the one named as 5.2 named it (a tar saved without a tag), skipping those in skip.
+	findLegacy := func(ref string, skip map[string]bool) (string, error) {
+		for _, rest := range legacy {
+			n, err := namesOf(rest)
+			if err != nil {
+				return "", err
+			}
+			if n.has(ref) || n.has(LegacySaveName(ref)) {
+				return rest, nil
+			}
+		}
+		for _, rest := range legacy {
+			if !skip[rest] && path.Base(rest) == legacyFileName(ref) {
+				return rest, nil
+			}
+		}
+		return "", nil
+	}
+
+	// Plugins: compose does not run them (ToCompose warns), but a package missing their images
+	// fails on the platform. plugin-images.tar holds them (5.3 and later), else 5.2's
+	// <plugin_name>/<image>.image.tar; the importer loads both.
+	pluginTars := map[string]bool{}
+	if len(t.Plugins) > 0 {
+		var inArchive *imageNames
+		if p.PluginImages != "" {
+			if inArchive, err = readImageNames(p.PluginImages); err != nil {
+				return nil, fmt.Errorf("%s: %s: %v", x.file, filepath.Base(p.PluginImages), err)
+			}
 		}
 		for i := range t.Plugins {
-			ref := t.Plugins[i].ShareImage
-			if !names.has(ref) && !names.has(LegacySaveName(ref)) {
-				return nil, fmt.Errorf("%s: plugins[%d] (plugin_name %s): share_image %s is not in %s, which holds %s", x.file, i, quote(t.Plugins[i].PluginName), ref, filepath.Base(p.PluginImages), names)
+			pl := &t.Plugins[i]
+			ref := pl.ShareImage
+			if inArchive != nil && (inArchive.has(ref) || inArchive.has(LegacySaveName(ref))) {
+				continue
 			}
+			found, err := findLegacy(ref, nil)
+			if err != nil {
+				return nil, err
+			}
+			if found != "" {
+				if p.LegacyPluginImages == nil {
+					p.LegacyPluginImages = map[string]string{}
+				}
+				p.LegacyPluginImages[ref] = x.files[found]
+				pluginTars[found] = true
+				continue
+			}
+			label := fmt.Sprintf("plugins[%d] (plugin_name %s)", i, quote(pl.PluginName))
+			switch {
+			case inArchive != nil:
+				return nil, fmt.Errorf("%s: %s: share_image %s is not in %s, which holds %s", x.file, label, ref, filepath.Base(p.PluginImages), inArchive)
+			case len(legacy) > 0:
+				return nil, fmt.Errorf("%s: %s: share_image %s is in none of the package's image tars (a Rainbond 5.2 package holds it as %s, in <plugin_name>/%s)", x.file, label, ref, LegacySaveName(ref), legacyFileName(ref))
+			}
+			return nil, fmt.Errorf("%s: the template has %d plugins but the package has no %s (nor, as Rainbond 5.2 stored them, <plugin_name>/<image>.image.tar)", x.file, len(t.Plugins), PluginImagesFile)
 		}
 	}
 
@@ -616,17 +682,13 @@ func (x *extractor) finish() (*Package, error) {
 				return nil, fmt.Errorf("%s: %s: share_image %s is not in %s, which holds %s", x.file, componentLabel(i, c), c.ShareImage, ComponentImagesFile, names)
 			}
 		}
+		p.Warnings = append(p.Warnings, pluginPathProblems(t, x.file, x.top, nil)...)
 		return p, nil
 	}
 
 	// Legacy 5.2: one tar per component, a directory down.
-	var legacy []string
-	for _, rest := range x.order {
-		if strings.Contains(rest, "/") {
-			legacy = append(legacy, rest)
-		}
-	}
 	if len(t.Apps) == 0 {
+		p.Warnings = append(p.Warnings, pluginPathProblems(t, x.file, x.top, nil)...)
 		return p, nil
 	}
 	if len(legacy) == 0 {
@@ -634,35 +696,49 @@ func (x *extractor) finish() (*Package, error) {
 	}
 	p.Layout = LayoutLegacy52
 	p.LegacyImages = map[string]string{}
-	held := make(map[string]*imageNames, len(legacy))
-	for _, rest := range legacy {
-		names, err := readImageNames(x.files[rest])
-		if err != nil {
-			return nil, fmt.Errorf("%s: %s: %v", x.file, rest, err)
-		}
-		held[rest] = names
-	}
+	var used []string
 	for i := range t.Apps {
 		c := &t.Apps[i]
-		found := ""
-		for _, rest := range legacy { // by the names inside
-			if held[rest].has(c.ShareImage) || held[rest].has(LegacySaveName(c.ShareImage)) {
-				found = rest
-				break
-			}
-		}
-		if found == "" { // by the file name, for a tar saved without a tag
-			for _, rest := range legacy {
-				if path.Base(rest) == legacyFileName(c.ShareImage) {
-					found = rest
-					break
-				}
-			}
+		found, err := findLegacy(c.ShareImage, pluginTars)
+		if err != nil {
+			return nil, err
 		}
 		if found == "" {
 			return nil, fmt.Errorf("%s: %s: share_image %s is in none of the package's image tars (a Rainbond 5.2 package holds it as %s, in <component>/%s)", x.file, componentLabel(i, c), c.ShareImage, LegacySaveName(c.ShareImage), legacyFileName(c.ShareImage))
 		}
 		p.LegacyImages[c.ShareImage] = x.files[found]
+		used = append(used, found)
 	}
+	p.Warnings = append(p.Warnings, pluginPathProblems(t, x.file, x.top, used)...)
 	return p, nil
+}
+
+// pluginPathProblems is what the importer's "plugin" rule does to a package of t, uploaded as
+// file, with its top directory top and the component image tars tars (paths inside top). The
+// importer unpacks an upload into <static dir>/import/<event id>/<file name>-cache/ and, when
+// the template has no plugins, skips every tar whose path there contains "plugin" (lower case:
+// the match is case-sensitive); the package's images are then missing and the import fails.
+func pluginPathProblems(t *Template, file, top string, tars []string) []string {
+	if len(t.Plugins) > 0 {
+		return nil
+	}
+	var out []string
+	if base := filepath.Base(file); strings.Contains(base, "plugin") {
+		out = append(out, fmt.Sprintf("the file name %s contains \"plugin\" and the template has no plugins: uploaded under that name, the platform importer would skip every image tar in it; rename the file before uploading", quote(base)))
+	}
+	if strings.Contains(top, "plugin") {
+		out = append(out, fmt.Sprintf("the package's directory %s contains \"plugin\" and the template has no plugins: the platform importer would skip every image tar in it", quote(top)))
+		return out
+	}
+	seen := map[string]bool{}
+	for _, rest := range tars {
+		if strings.Contains(rest, "plugin") && !seen[rest] {
+			seen[rest] = true
+			if d := path.Dir(rest); strings.Contains(d, "plugin") {
+				rest = d + "/" // a 5.2 component's directory
+			}
+			out = append(out, fmt.Sprintf("%s contains \"plugin\" and the template has no plugins: the platform importer would skip the image tar in it", quote(top+"/"+rest)))
+		}
+	}
+	return out
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -554,4 +555,134 @@ func TestFlavor(t *testing.T) {
 	if Rainbond.FormatName() != "rainbond-app" || Kato.FormatName() != "kato-app" || Kato.DisplayName() != "Kato" || Flavor("").DisplayName() != "Rainbond" {
 		t.Errorf("flavor names")
 	}
+}
+
+// legacyPluginZip is a Rainbond 5.2 package of tpl (the sample with one plugin), as the 5.2
+// exporter (builder/exector/export_app.go, savePlugins) laid it out: the plugin's image in a
+// directory named after plugin_name, <last segment, ':' -> '--'>.image.tar, saved under its
+// short name. pluginTar replaces that tar when not nil.
+func legacyPluginZip(t *testing.T, tpl *Template, pluginTar []byte) []byte {
+	t.Helper()
+	top := tpl.GroupName + "-" + tpl.GroupVersion
+	ref := tpl.Plugins[0].ShareImage
+	if pluginTar == nil {
+		pluginTar = imagesTar(t, 9, LegacySaveName(ref))
+	}
+	return zipOf(t,
+		dir(top+"/"),
+		file(top+"/metadata.json", marshal(t, tpl)),
+		dir(top+"/web/"),
+		file(top+"/web/"+legacyFileName(webImage), imagesTar(t, 1, LegacySaveName(webImage))),
+		dir(top+"/db/"),
+		file(top+"/db/"+legacyFileName(dbImage), imagesTar(t, 2, LegacySaveName(dbImage))),
+		dir(top+"/"+tpl.Plugins[0].PluginName+"/"),
+		file(top+"/"+tpl.Plugins[0].PluginName+"/"+legacyFileName(ref), pluginTar),
+	)
+}
+
+func TestReadPackageLegacyPlugins(t *testing.T) {
+	tpl := pluginTemplate(t, "app")
+	p, err := readPackage(t, writeTemp(t, "app-1.0.zip", legacyPluginZip(t, tpl, nil)), ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Layout != LayoutLegacy52 || p.PluginImages != "" || len(p.Template.Plugins) != 1 || len(p.Warnings) != 0 {
+		t.Errorf("package %+v", p)
+	}
+	if len(p.LegacyImages) != 2 || filepath.Base(filepath.Dir(p.LegacyImages[webImage])) != "web" || filepath.Base(filepath.Dir(p.LegacyImages[dbImage])) != "db" {
+		t.Errorf("LegacyImages = %v", p.LegacyImages)
+	}
+	want := map[string]string{"goodrain.me/plugins/mesh:1": filepath.Join(p.Root, "app-1.0", "mesh", "mesh--1.image.tar")}
+	if !reflect.DeepEqual(p.LegacyPluginImages, want) {
+		t.Errorf("LegacyPluginImages = %v, want %v", p.LegacyPluginImages, want)
+	}
+
+	t.Run("untagged plugin tar, found by its file name", func(t *testing.T) {
+		untagged := rewriteManifest(t, imagesTar(t, 9, "x:1"), func(m []map[string]any) { m[0]["RepoTags"] = nil })
+		p, err := readPackage(t, writeTemp(t, "app-1.0.zip", legacyPluginZip(t, tpl, untagged)), ReadOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if filepath.Base(p.LegacyPluginImages["goodrain.me/plugins/mesh:1"]) != "mesh--1.image.tar" || len(p.LegacyImages) != 2 {
+			t.Errorf("LegacyPluginImages = %v, LegacyImages = %v", p.LegacyPluginImages, p.LegacyImages)
+		}
+	})
+	t.Run("plugin image missing", func(t *testing.T) {
+		b := zipOf(t,
+			file("app-1.0/metadata.json", marshal(t, tpl)),
+			file("app-1.0/web/"+legacyFileName(webImage), imagesTar(t, 1, LegacySaveName(webImage))),
+			file("app-1.0/db/"+legacyFileName(dbImage), imagesTar(t, 2, LegacySaveName(dbImage))),
+			file("app-1.0/mesh/other--1.image.tar", imagesTar(t, 9, "other:1")),
+		)
+		_, err := readPackage(t, writeTemp(t, "app-1.0.zip", b), ReadOptions{})
+		want := `: plugins[0] (plugin_name "mesh"): share_image goodrain.me/plugins/mesh:1 is in none of the package's image tars (a Rainbond 5.2 package holds it as mesh:1, in <plugin_name>/mesh--1.image.tar)`
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v, want %s", err, want)
+		}
+	})
+	t.Run("the plugin tar is not taken for a component's", func(t *testing.T) {
+		// The web component's tar is missing; the plugin's, saved without a tag under web's
+		// file name, must not stand in for it.
+		tp := pluginTemplate(t, "app")
+		tp.Plugins[0].ShareImage = "goodrain.me/plugins/" + path.Base(webImage)
+		untagged := rewriteManifest(t, imagesTar(t, 9, "x:1"), func(m []map[string]any) { m[0]["RepoTags"] = nil })
+		b := zipOf(t,
+			file("app-1.0/metadata.json", marshal(t, tp)),
+			file("app-1.0/db/"+legacyFileName(dbImage), imagesTar(t, 2, LegacySaveName(dbImage))),
+			file("app-1.0/mesh/"+legacyFileName(webImage), untagged),
+		)
+		_, err := readPackage(t, writeTemp(t, "app-1.0.zip", b), ReadOptions{})
+		if err == nil || !strings.Contains(err.Error(), "share_image "+webImage+" is in none of the package's image tars") {
+			t.Errorf("error %v", err)
+		}
+	})
+}
+
+func TestReadPackageNoPluginImages(t *testing.T) {
+	b := gzipTar(t,
+		file("app-1.0-ram/metadata.json", marshal(t, pluginTemplate(t, "app"))),
+		file("app-1.0-ram/component-images.tar", imagesTar(t, 1, webImage, dbImage)),
+	)
+	_, err := readPackage(t, writeTemp(t, "p.tar.gz", b), ReadOptions{})
+	want := ": the template has 1 plugins but the package has no plugin-images.tar (nor, as Rainbond 5.2 stored them, <plugin_name>/<image>.image.tar)"
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("error %v, want %s", err, want)
+	}
+}
+
+// The importer skips, in a template without plugins, every tar whose path contains "plugin"
+// (case-sensitive), the uploaded file's name included: airpack reads such a package, warning.
+func TestReadPackageWarnsPluginPaths(t *testing.T) {
+	t.Run("file name", func(t *testing.T) {
+		p, err := readPackage(t, writeTemp(t, "shop-plugins.tar.gz", currentPackage(t, "app-delivery-1.0-ram")), ReadOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := `the file name "shop-plugins.tar.gz" contains "plugin" and the template has no plugins: uploaded under that name, the platform importer would skip every image tar in it; rename the file before uploading`
+		if len(p.Warnings) != 1 || p.Warnings[0] != want {
+			t.Errorf("warnings %q", p.Warnings)
+		}
+	})
+	t.Run("upper case is not matched", func(t *testing.T) {
+		p, err := readPackage(t, writeTemp(t, "Shop-PLUGIN-Plugin.tar.gz", currentPackage(t, "app-delivery-1.0-ram")), ReadOptions{})
+		if err != nil || len(p.Warnings) != 0 {
+			t.Errorf("warnings %q (%v)", p.Warnings, err)
+		}
+	})
+	t.Run("a 5.2 component directory", func(t *testing.T) {
+		top := "app-delivery-1.0"
+		b := zipOf(t,
+			file(top+"/metadata.json", sampleBytes(t)),
+			file(top+"/web-plugin/"+legacyFileName(webImage), imagesTar(t, 1, LegacySaveName(webImage))),
+			file(top+"/db/"+legacyFileName(dbImage), imagesTar(t, 2, LegacySaveName(dbImage))),
+		)
+		p, err := readPackage(t, writeTemp(t, "p.zip", b), ReadOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := `"app-delivery-1.0/web-plugin/" contains "plugin" and the template has no plugins: the platform importer would skip the image tar in it`
+		if len(p.Warnings) != 1 || p.Warnings[0] != want || len(p.LegacyImages) != 2 {
+			t.Errorf("warnings %q, images %v", p.Warnings, p.LegacyImages)
+		}
+	})
 }

@@ -44,7 +44,8 @@ func WritePackage(t testing.TB, tpl *ram.Template, images map[string]v1.Image) s
 // WriteLegacyZip writes tpl and images as a Rainbond 5.2 package in a new directory:
 // <name>-<version>.zip holding <name>-<version>/metadata.json and, per component,
 // <service_alias>/<last segment, ':' -> '--'>.image.tar with the image saved under its short name
-// (goodrain.me/ns/abc:v1 as abc:v1). It returns the zip's path.
+// (goodrain.me/ns/abc:v1 as abc:v1); per plugin, the same in <plugin_name>/ (the 5.2 exporter's
+// savePlugins). It returns the zip's path.
 func WriteLegacyZip(t testing.TB, tpl *ram.Template, images map[string]v1.Image) string {
 	t.Helper()
 	top := tpl.GroupName + "-" + tpl.GroupVersion
@@ -66,18 +67,24 @@ func WriteLegacyZip(t testing.TB, tpl *ram.Template, images map[string]v1.Image)
 	if _, err := w.Write(meta); err != nil {
 		t.Fatal(err)
 	}
+	save := func(dir, ref string) {
+		short, err := name.NewTag(ram.LegacySaveName(ref))
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, err := zw.Create(top + "/" + dir + "/" + strings.ReplaceAll(path.Base(ref), ":", "--") + ".image.tar")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := tarball.Write(short, images[ref], w); err != nil {
+			t.Fatal(err)
+		}
+	}
 	for _, a := range tpl.Apps {
-		short, err := name.NewTag(ram.LegacySaveName(a.ShareImage))
-		if err != nil {
-			t.Fatal(err)
-		}
-		w, err := zw.Create(top + "/" + a.ServiceAlias + "/" + strings.ReplaceAll(path.Base(a.ShareImage), ":", "--") + ".image.tar")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := tarball.Write(short, images[a.ShareImage], w); err != nil {
-			t.Fatal(err)
-		}
+		save(a.ServiceAlias, a.ShareImage)
+	}
+	for _, p := range tpl.Plugins {
+		save(p.PluginName, p.ShareImage)
 	}
 	if err := zw.Close(); err != nil {
 		t.Fatal(err)
