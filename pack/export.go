@@ -105,6 +105,10 @@ func ExportRAM(ctx context.Context, opts ExportOptions) (*ExportResult, error) {
 		return nil, fmt.Errorf("name %q: it names the package's directory: no path separators", opts.Name)
 	}
 	if opts.Output != "" {
+		// The template written never has plugins (ram.FromCompose drops them).
+		if err := ram.CheckPackageFileName(opts.Output); err != nil {
+			return nil, err
+		}
 		if err := checkOutput(opts.Output, opts.Force); err != nil {
 			return nil, err
 		}

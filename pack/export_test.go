@@ -262,6 +262,7 @@ func TestExportRAMRefuses(t *testing.T) {
 		{"existing output", ExportOptions{Input: bdir, Output: existing}, []string{"already exists", "--force"}},
 		{"plugin name", ExportOptions{Input: bdir, Output: filepath.Join(tmp, "p.tar.gz"), Name: "my-plugin"}, []string{`"my-plugin" contains "plugin"`, "importer skips every image tar", "--name"}},
 		{"plugin version", ExportOptions{Input: bdir, Output: filepath.Join(tmp, "p.tar.gz"), Version: "plugin1"}, []string{`contains "plugin"`, "--version"}},
+		{"plugin in the output's file name", ExportOptions{Input: bdir, Output: filepath.Join(tmp, "shop-plugins.tar.gz")}, []string{"output " + filepath.Join(tmp, "shop-plugins.tar.gz") + `: the file name "shop-plugins.tar.gz" contains "plugin"`, "<file name>-cache/", "choose another -o name"}},
 		{"flavor", ExportOptions{Input: bdir, Output: filepath.Join(tmp, "p.tar.gz"), Flavor: "openshift"}, []string{"want rainbond or kato"}},
 		{"missing input", ExportOptions{Input: filepath.Join(tmp, "nope"), Output: filepath.Join(tmp, "p.tar.gz")}, []string{"nope", "no such file"}},
 		{"not a bundle", ExportOptions{Input: existing, Output: filepath.Join(tmp, "p.tar.gz")}, []string{"existing.tar.gz"}},

@@ -534,6 +534,52 @@ func TestWritePackageRefuses(t *testing.T) {
 	}
 }
 
+// The importer extracts an upload into <file name>-cache/ and, without plugins, skips every
+// tar whose path contains "plugin" (case-sensitive): the file name is refused as the group name
+// is; its directories, which are not uploaded, and other cases are not.
+func TestWritePackageFileName(t *testing.T) {
+	images := imagesTar(t, 1, webImage, dbImage)
+	sample, err := DecodeMetadata(sampleBytes(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"shop-plugins-ram.tar.gz", "plugin", "xplugin.zip"} {
+		dir := t.TempDir()
+		out := filepath.Join(dir, name)
+		err := WritePackage(context.Background(), out, sample, writeImages(images), WriteOptions{})
+		want := "write RAM package " + out + `: the file name "` + name + `" contains "plugin": the platform importer unpacks an upload into <file name>-cache/ and, for a template without plugins, skips every image tar whose path contains "plugin", so all images would be lost; choose another -o name (the default is app-delivery-1.0-ram.tar.gz)`
+		if err == nil || err.Error() != want {
+			t.Errorf("%s:\n got %v\nwant %s", name, err, want)
+		}
+		if tree := listTree(t, dir); len(tree) != 0 {
+			t.Errorf("left behind: %v", tree)
+		}
+	}
+	for _, out := range []string{
+		filepath.Join(t.TempDir(), "Shop-Plugin-PLUGIN.tar.gz"),
+		filepath.Join(t.TempDir(), "plugins", "shop.tar.gz"),
+	} {
+		if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := WritePackage(context.Background(), out, sample, writeImages(images), WriteOptions{}); err != nil {
+			t.Errorf("%s: %v", out, err)
+		}
+	}
+	// With plugins, the importer skips nothing.
+	tpl := pluginTemplate(t, "app")
+	out := filepath.Join(t.TempDir(), "app-plugin.tar.gz")
+	if err := WritePackage(context.Background(), out, tpl, writeImages(images), WriteOptions{PluginImages: writeImages(imagesTar(t, 9, "goodrain.me/plugins/mesh:1"))}); err != nil {
+		t.Errorf("with plugins: %v", err)
+	}
+	if err := CheckPackageFileName("out/my-plugin.tar.gz"); err == nil || !strings.HasPrefix(err.Error(), `output out/my-plugin.tar.gz: the file name "my-plugin.tar.gz" contains "plugin"`) || !strings.HasSuffix(err.Error(), "(the default is <group_name>-<group_version>-ram.tar.gz)") {
+		t.Errorf("CheckPackageFileName: %v", err)
+	}
+	if err := CheckPackageFileName("plugins/My-Plugin.tar.gz"); err != nil {
+		t.Errorf("CheckPackageFileName: %v", err)
+	}
+}
+
 func TestWritePackageKeepsExistingOnError(t *testing.T) {
 	dir := t.TempDir()
 	out := filepath.Join(dir, "out.tar.gz")

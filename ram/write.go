@@ -50,8 +50,9 @@ type WriteOptions struct {
 // index.json), read back from what the callback actually wrote. The package is written under a
 // temporary name beside out and renamed when complete: on error, out is not created or touched.
 //
-// A package whose directory name contains "plugin" while the template has no plugins is refused:
-// the importer skips every image tar whose path contains "plugin" in that case.
+// A package whose directory name or file name (out's base name: the name it is uploaded
+// under) contains "plugin" while the template has no plugins is refused: the importer skips
+// every image tar whose path contains "plugin" in that case.
 func WritePackage(ctx context.Context, out string, t *Template, componentImages func(w io.Writer) error, opts WriteOptions) (err error) {
 	defer func() {
 		if err != nil {
@@ -75,6 +76,11 @@ func WritePackage(ctx context.Context, out string, t *Template, componentImages 
 	}
 	if err := checkPackageName(tc); err != nil {
 		return err
+	}
+	if len(tc.Plugins) == 0 {
+		if err := pluginFileName(out, PackageFileName(tc)); err != nil {
+			return err
+		}
 	}
 	if len(tc.Plugins) > 0 && opts.PluginImages == nil {
 		return fmt.Errorf("the template has %d plugins but no plugin images were given", len(tc.Plugins))
@@ -237,6 +243,29 @@ func checkPackageName(t *Template) error {
 		return fmt.Errorf("package version %s contains \"plugin\": %s; change the version (--version)", quote(t.GroupVersion), why)
 	}
 	return nil
+}
+
+// CheckPackageFileName refuses a package file name containing "plugin" (lower case), to be
+// called for a template without plugins. The platform importer extracts an uploaded package
+// into <static dir>/import/<event id>/<uploaded file name>-cache/ and, when the template has no
+// plugins, skips every tar whose path there contains "plugin" (case-sensitive): every image
+// would be lost and the import fail. Only the base name of file counts: the directories it is
+// in are not uploaded.
+func CheckPackageFileName(file string) error {
+	if err := pluginFileName(file, "<group_name>-<group_version>-ram.tar.gz"); err != nil {
+		return fmt.Errorf("output %s: %w", file, err)
+	}
+	return nil
+}
+
+// pluginFileName is CheckPackageFileName's error without the file's path; def is the default
+// name to suggest.
+func pluginFileName(file, def string) error {
+	base := filepath.Base(file)
+	if !strings.Contains(base, "plugin") {
+		return nil
+	}
+	return fmt.Errorf("the file name %s contains \"plugin\": the platform importer unpacks an upload into <file name>-cache/ and, for a template without plugins, skips every image tar whose path contains \"plugin\", so all images would be lost; choose another -o name (the default is %s)", quote(base), def)
 }
 
 func header(name string, typ byte, size int64) *tar.Header {

@@ -94,6 +94,17 @@ func TestRAMCommand(t *testing.T) {
 		t.Errorf("existing output: %v", err)
 	}
 
+	// An -o file name holding "plugin" would make the importer skip every image: refused,
+	// before any work, in one line naming the file and what to do.
+	bad := filepath.Join(filepath.Dir(pkg), "shop-plugin-1.0.tar.gz")
+	stdout, _, err = run(t, "ram", dir, "--version", "1.0", "--source", "registry", "-o", bad)
+	if err == nil || strings.Contains(err.Error(), "\n") || !strings.HasPrefix(err.Error(), "output "+bad+`: the file name "shop-plugin-1.0.tar.gz" contains "plugin"`) || !strings.HasSuffix(err.Error(), "choose another -o name (the default is <group_name>-<group_version>-ram.tar.gz)") || stdout != "" {
+		t.Errorf("-o with plugin: %v (stdout %q)", err, stdout)
+	}
+	if _, err := os.Stat(bad); !os.IsNotExist(err) {
+		t.Errorf("%s written: %v", bad, err)
+	}
+
 	// inspect reads the package, for people and for machines.
 	stdout, _, err = run(t, "inspect", pkg)
 	if err != nil {
