@@ -99,7 +99,7 @@ func (c *toCompose) environment(i int, deps []depEdge) []envEntry {
 		}
 	}
 	for gi, g := range c.t.AppConfigGroups {
-		if !contains(g.ComponentKeys, a.ServiceKey) || a.ServiceKey == "" {
+		if !slices.Contains(g.ComponentKeys, a.ServiceKey) || a.ServiceKey == "" {
 			continue
 		}
 		if g.InjectionType != "" && g.InjectionType != "env" {
@@ -168,7 +168,7 @@ func replaceLoopback(s, host string) string {
 }
 
 func hostChar(c byte) bool {
-	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '-' || c == '_'
+	return asciiAlnum(rune(c)) || c == '.' || c == '-' || c == '_'
 }
 
 // generateValue is 24 random letters and digits (about 143 bits): safe in URLs, shells and

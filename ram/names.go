@@ -97,7 +97,7 @@ var translit = func() map[rune]string {
 func envName(s string) string {
 	var b strings.Builder
 	for _, r := range strings.ToUpper(s) {
-		if r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' {
+		if asciiAlnum(r) {
 			b.WriteRune(r)
 		} else if b.Len() > 0 && !strings.HasSuffix(b.String(), "_") {
 			b.WriteByte('_')
@@ -124,34 +124,14 @@ func validProjectName(s string) bool {
 }
 
 // portAlias is <SERVICE>_<PORT>, upper case, the form the platform derives connection variable
-// names from (<ALIAS>_HOST, <ALIAS>_PORT).
+// names from (<ALIAS>_HOST, <ALIAS>_PORT): the service as a .env variable name (envName).
 func portAlias(service string, port int) string {
-	return aliasEnvName(service) + "_" + strconv.Itoa(port)
-}
-
-func aliasEnvName(s string) string {
-	var b strings.Builder
-	for _, r := range strings.ToUpper(s) {
-		if r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' {
-			b.WriteRune(r)
-		} else {
-			b.WriteByte('_')
-		}
-	}
-	return b.String()
+	return envName(service) + "_" + strconv.Itoa(port)
 }
 
 // k8sName is a DNS-1123 label made of s.
 func k8sName(s string) string {
-	var b strings.Builder
-	for _, r := range strings.ToLower(s) {
-		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
-			b.WriteRune(r)
-		} else {
-			b.WriteByte('-')
-		}
-	}
-	n := strings.Trim(b.String(), "-")
+	n := strings.Trim(replaceRunes(strings.ToLower(s), asciiAlnum, '-'), "-")
 	if len(n) > 63 {
 		n = strings.TrimRight(n[:63], "-")
 	}
@@ -163,13 +143,24 @@ func k8sName(s string) string {
 
 // volumeName is a volume_name made of s: letters, digits, '-' and '_'.
 func volumeName(s string) string {
+	keep := func(r rune) bool { return asciiAlnum(r) || r == '-' || r == '_' }
+	return strings.Trim(replaceRunes(s, keep, '-'), "-")
+}
+
+// replaceRunes replaces each rune of s that keep refuses by with.
+func replaceRunes(s string, keep func(rune) bool, with byte) string {
 	var b strings.Builder
 	for _, r := range s {
-		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' {
+		if keep(r) {
 			b.WriteRune(r)
 		} else {
-			b.WriteByte('-')
+			b.WriteByte(with)
 		}
 	}
-	return strings.Trim(b.String(), "-")
+	return b.String()
+}
+
+// asciiAlnum reports whether r is an ASCII letter or digit.
+func asciiAlnum(r rune) bool {
+	return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9'
 }
