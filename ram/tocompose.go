@@ -86,12 +86,16 @@ func (c *ComposeProject) Write(dir string) error {
 	if err := os.WriteFile(filepath.Join(dir, DotEnvFile), c.DotEnv, 0o600); err != nil {
 		return err
 	}
-	names := make([]string, 0, len(c.Files))
-	for n := range c.Files {
-		names = append(names, n)
+	return c.WriteFiles(dir)
+}
+
+// WriteFiles writes the config files alone into dir (created if needed): what the compose
+// file bind-mounts, for a caller that hands the compose file and .env over in memory.
+func (c *ComposeProject) WriteFiles(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
 	}
-	sort.Strings(names)
-	for _, n := range names {
+	for _, n := range sortedKeys(c.Files) {
 		if !filepath.IsLocal(filepath.FromSlash(n)) {
 			return fmt.Errorf("write compose project: file %s is outside the project directory", quote(n))
 		}
