@@ -27,20 +27,20 @@ import (
 // unset by the project itself).
 //
 // It also reports whether the project includes others at all.
-func includeVars(files []string, dir string, env types.Mapping) (map[string]string, bool) {
+func includeVars(files []string, dir string, env types.Mapping, mem memFiles) (map[string]string, bool) {
 	vars := map[string]string{}
 	seen := map[string]bool{}
-	walkIncludes(files, dir, env, env, vars, seen)
+	walkIncludes(files, dir, env, env, vars, seen, mem)
 	return vars, len(seen) > len(files)
 }
 
-func walkIncludes(files []string, dir string, env, projectEnv types.Mapping, vars map[string]string, seen map[string]bool) {
+func walkIncludes(files []string, dir string, env, projectEnv types.Mapping, vars map[string]string, seen map[string]bool, mem memFiles) {
 	for _, f := range files {
 		if seen[f] {
 			continue
 		}
 		seen[f] = true
-		for _, inc := range includesOf(f, env) {
+		for _, inc := range includesOf(f, env, mem) {
 			if len(inc.Path) == 0 {
 				continue
 			}
@@ -79,15 +79,15 @@ func walkIncludes(files []string, dir string, env, projectEnv types.Mapping, var
 					vars[k] = incEnv[k]
 				}
 			}
-			walkIncludes(paths, projectDir, incEnv, projectEnv, vars, seen)
+			walkIncludes(paths, projectDir, incEnv, projectEnv, vars, seen, mem)
 		}
 	}
 }
 
 // includesOf reads the `include:` section of a compose file, interpolated
 // with env as the loader does before applying it.
-func includesOf(file string, env types.Mapping) []types.IncludeConfig {
-	b, err := os.ReadFile(file)
+func includesOf(file string, env types.Mapping, mem memFiles) []types.IncludeConfig {
+	b, err := mem.read(file)
 	if err != nil {
 		return nil
 	}
@@ -153,17 +153,17 @@ func isRemote(p string) bool { return strings.Contains(p, "://") || scpLike.Matc
 // checkRemoteIncludes refuses an `include:` of a remote project (oci://, a
 // git repository), which docker compose would fetch when loading: the
 // bundle must be packed from local files, as for remote -f files.
-func checkRemoteIncludes(files []string, dir string, env types.Mapping) error {
-	return walkRemoteIncludes(files, dir, dir, env, map[string]bool{})
+func checkRemoteIncludes(files []string, dir string, env types.Mapping, mem memFiles) error {
+	return walkRemoteIncludes(files, dir, dir, env, map[string]bool{}, mem)
 }
 
-func walkRemoteIncludes(files []string, dir, top string, env types.Mapping, seen map[string]bool) error {
+func walkRemoteIncludes(files []string, dir, top string, env types.Mapping, seen map[string]bool, mem memFiles) error {
 	for _, f := range files {
 		if seen[f] {
 			continue
 		}
 		seen[f] = true
-		for _, inc := range includesOf(f, env) {
+		for _, inc := range includesOf(f, env, mem) {
 			for _, p := range inc.Path {
 				if isRemote(p) {
 					return fmt.Errorf("%s: include %s: remote includes are not supported; copy the included project next to this one and include its compose file by path",
@@ -181,7 +181,7 @@ func walkRemoteIncludes(files []string, dir, top string, env types.Mapping, seen
 			if inc.ProjectDirectory != "" {
 				projectDir = absIn(dir, inc.ProjectDirectory)
 			}
-			if err := walkRemoteIncludes(paths, projectDir, top, env, seen); err != nil {
+			if err := walkRemoteIncludes(paths, projectDir, top, env, seen, mem); err != nil {
 				return err
 			}
 		}

@@ -10,9 +10,11 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/compose-spec/compose-go/v2/cli"
+	"github.com/compose-spec/compose-go/v2/consts"
 	"github.com/compose-spec/compose-go/v2/loader"
 	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/compose-spec/compose-go/v2/utils"
@@ -39,6 +41,17 @@ type LoadOptions struct {
 	// environment ships in the bundle's .env (--env-from-shell); the
 	// environment's other values never do.
 	EnvFromShell []string
+	// ConfigFiles, when set, are the compose files in memory, merged in
+	// order, in place of Files: nothing is read from disk for them. Each
+	// Filename (absolute, or relative to WorkDir) names the file in
+	// messages and places it: the project directory defaults to the first
+	// one's. Files they include or extend are read from disk.
+	ConfigFiles []types.ConfigFile
+	// Environment, when not nil, is the packing machine's environment, in
+	// place of the process's (os.Environ()): interpolation, the COMPOSE_*
+	// variables, EnvFromShell and the warnings about values that do not
+	// ship see it and nothing else (no PWD is added). nil: the process's.
+	Environment map[string]string
 }
 
 // Project is a loaded compose project.
@@ -149,7 +162,11 @@ func load(ctx context.Context, opts LoadOptions) (*Project, error) {
 			return nil, errors.New("reading the compose file from stdin is not supported: pass a file")
 		}
 	}
-	po, err := projectOptions(opts)
+	mem, err := memoryFiles(opts)
+	if err != nil {
+		return nil, err
+	}
+	po, err := projectOptions(opts, mem)
 	if err != nil {
 		return nil, err
 	}
@@ -167,14 +184,19 @@ func load(ctx context.Context, opts LoadOptions) (*Project, error) {
 		}
 	}
 	tidy := func(err error) error { return tidyError(err, wd) }
-	if err := checkSyntax(po.ConfigPaths, wd); err != nil {
+	if err := checkSyntax(po.ConfigPaths, wd, mem); err != nil {
 		return nil, err
 	}
-	if err := checkRemoteIncludes(po.ConfigPaths, wd, po.Environment); err != nil {
+	if err := checkRemoteIncludes(po.ConfigPaths, wd, po.Environment, mem); err != nil {
 		return nil, err
 	}
 
-	base, err := po.LoadProject(ctx)
+	var base *types.Project
+	if mem.content != nil {
+		base, err = loadMemory(ctx, po, opts, wd, mem)
+	} else {
+		base, err = po.LoadProject(ctx)
+	}
 	if err != nil {
 		return nil, tidy(err)
 	}
@@ -199,7 +221,7 @@ func load(ctx context.Context, opts LoadOptions) (*Project, error) {
 	// The same files, merged the same way, without interpolation. Nothing
 	// from the environment may leak in: an empty environment keeps
 	// `environment: [VAR]` entries as they are written.
-	details, err := po.ReadConfigFiles(ctx, wd, po)
+	details, err := configDetails(ctx, po, wd, mem)
 	if err != nil {
 		return nil, tidy(err)
 	}
@@ -215,11 +237,15 @@ func load(ctx context.Context, opts LoadOptions) (*Project, error) {
 	if err != nil {
 		return nil, tidy(err)
 	}
-	sp, err := splitEnv(typed.Environment, po.EnvFiles, opts.EnvFromShell)
+	shell := opts.Environment
+	if shell == nil {
+		shell = utils.GetAsEqualsMap(os.Environ())
+	}
+	sp, err := splitEnv(typed.Environment, po.EnvFiles, opts.EnvFromShell, shell)
 	if err != nil {
 		return nil, tidy(err)
 	}
-	incVars, includes := includeVars(po.ConfigPaths, typed.WorkingDir, sp.target)
+	incVars, includes := includeVars(po.ConfigPaths, typed.WorkingDir, sp.target, mem)
 	return &Project{typed: typed, base: base, raw: raw, written: written, files: details.ConfigFiles, includeVars: incVars, includes: includes,
 		target: sp.target, packOnly: sp.packOnly, composeVars: sp.composeVars, warnings: sp.warnings}, nil
 }
@@ -245,38 +271,189 @@ func uninterpolatedModel(ctx context.Context, details *types.ConfigDetails, name
 // projectOptions builds compose-go's options in the order docker compose's
 // ProjectOptions.toProjectOptions does, so .env, COMPOSE_FILE,
 // COMPOSE_PROFILES and COMPOSE_PROJECT_NAME are honoured the same way.
-func projectOptions(opts LoadOptions) (*cli.ProjectOptions, error) {
-	fns := []cli.ProjectOptionsFn{
-		cli.WithWorkingDirectory(opts.WorkDir),
-		cli.WithOsEnv,
-	}
-	if _, ok := os.LookupEnv("PWD"); !ok {
-		if pwd, err := os.Getwd(); err == nil {
-			fns = append(fns, cli.WithEnv([]string{"PWD=" + pwd}))
+//
+// With LoadOptions.Environment, that environment replaces the process's,
+// and with LoadOptions.ConfigFiles their names replace Files (mem holds
+// their content by absolute name).
+func projectOptions(opts LoadOptions, mem memFiles) (*cli.ProjectOptions, error) {
+	fns := []cli.ProjectOptionsFn{cli.WithWorkingDirectory(opts.WorkDir)}
+	envFiles := cli.WithEnvFiles(opts.EnvFiles...)
+	if opts.Environment != nil {
+		fns = append(fns, func(o *cli.ProjectOptions) error {
+			for k, v := range opts.Environment {
+				o.Environment[k] = v
+			}
+			return nil
+		})
+		envFiles = withEnvFilesIn(opts.Environment, opts.EnvFiles)
+	} else {
+		fns = append(fns, cli.WithOsEnv)
+		if _, ok := os.LookupEnv("PWD"); !ok {
+			if pwd, err := os.Getwd(); err == nil {
+				fns = append(fns, cli.WithEnv([]string{"PWD=" + pwd}))
+			}
 		}
 	}
 	fns = append(fns,
-		cli.WithEnvFiles(opts.EnvFiles...),
+		envFiles,
 		cli.WithDotEnv,
 		cli.WithConfigFileEnv,
 		cli.WithDefaultConfigPath,
 		// the project directory may only be known now: load its .env
-		cli.WithEnvFiles(opts.EnvFiles...),
+		envFiles,
 		cli.WithDotEnv,
 		cli.WithDefaultProfiles(opts.Profiles...),
 		cli.WithName(opts.ProjectName),
 		cli.WithoutEnvironmentResolution,
 		cli.WithoutLabelsResolution,
 	)
-	return cli.NewProjectOptions(opts.Files, fns...)
+	files := opts.Files
+	if mem.content != nil {
+		files = mem.names
+	}
+	return cli.NewProjectOptions(files, fns...)
+}
+
+// withEnvFilesIn is cli.WithEnvFiles reading COMPOSE_DISABLE_ENV_FILE in
+// env rather than in the process's environment.
+func withEnvFilesIn(env map[string]string, files []string) cli.ProjectOptionsFn {
+	return func(o *cli.ProjectOptions) error {
+		if len(files) > 0 {
+			o.EnvFiles = files
+			return nil
+		}
+		if v, ok := env[consts.ComposeDisableDefaultEnvFile]; ok {
+			disable, err := strconv.ParseBool(v)
+			if err != nil {
+				return err
+			}
+			if disable {
+				return nil
+			}
+		}
+		wd, err := o.GetWorkingDir()
+		if err != nil {
+			return err
+		}
+		f := filepath.Join(wd, ".env")
+		s, err := os.Stat(f)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+		case err != nil:
+			return err
+		case !s.IsDir():
+			o.EnvFiles = []string{f}
+		}
+		return nil
+	}
+}
+
+// memFiles are the compose files LoadOptions.ConfigFiles gives in memory,
+// by absolute name; nil when the compose files are read from disk.
+type memFiles struct {
+	names   []string
+	content map[string][]byte
+}
+
+func memoryFiles(opts LoadOptions) (memFiles, error) {
+	if len(opts.ConfigFiles) == 0 {
+		return memFiles{}, nil
+	}
+	if len(opts.Files) > 0 {
+		return memFiles{}, errors.New("compose files given both by name and in memory")
+	}
+	m := memFiles{content: map[string][]byte{}}
+	for _, f := range opts.ConfigFiles {
+		if f.Filename == "" {
+			return memFiles{}, errors.New("a compose file given in memory has no name")
+		}
+		name := f.Filename
+		if !filepath.IsAbs(name) && opts.WorkDir != "" {
+			name = filepath.Join(opts.WorkDir, name)
+		}
+		abs, err := filepath.Abs(name)
+		if err != nil {
+			return memFiles{}, err
+		}
+		m.names = append(m.names, abs)
+		m.content[abs] = f.Content
+	}
+	return m, nil
+}
+
+// read reads a compose file: from memory when it is given there, else from disk.
+func (m memFiles) read(name string) ([]byte, error) {
+	if b, ok := m.content[name]; ok {
+		return b, nil
+	}
+	return os.ReadFile(name)
+}
+
+// configDetails are the compose files with their content, as po reads
+// them from disk or as they are given in memory.
+func configDetails(ctx context.Context, po *cli.ProjectOptions, wd string, mem memFiles) (*types.ConfigDetails, error) {
+	if mem.content == nil {
+		return po.ReadConfigFiles(ctx, wd, po)
+	}
+	d := &types.ConfigDetails{WorkingDir: wd, Environment: po.Environment}
+	for _, n := range mem.names {
+		d.ConfigFiles = append(d.ConfigFiles, types.ConfigFile{Filename: n, Content: mem.content[n]})
+	}
+	return d, nil
+}
+
+// loadMemory is po.LoadProject for compose files given in memory: the same
+// loader options (profiles, no env_file or label_file resolution), and the
+// project name as withNamePrecedenceLoad gives it.
+func loadMemory(ctx context.Context, po *cli.ProjectOptions, opts LoadOptions, wd string, mem memFiles) (*types.Project, error) {
+	details, err := configDetails(ctx, po, wd, mem)
+	if err != nil {
+		return nil, err
+	}
+	profiles := opts.Profiles
+	if len(profiles) == 0 {
+		for _, p := range strings.Split(po.Environment[consts.ComposeProfiles], ",") {
+			profiles = append(profiles, strings.TrimSpace(p))
+		}
+	}
+	named := false
+	for _, f := range details.ConfigFiles {
+		var doc struct {
+			Name string `yaml:"name"`
+		}
+		if err := yaml.Unmarshal(f.Content, &doc); err != nil {
+			return nil, fmt.Errorf("%s: %w", f.Filename, err)
+		}
+		named = named || doc.Name != ""
+	}
+	p, err := loader.LoadWithContext(ctx, *details, loader.WithProfiles(profiles), func(o *loader.Options) {
+		o.SkipResolveEnvironment = true
+		o.SkipResolveLabels = true
+		switch {
+		case po.Name != "":
+			o.SetProjectName(po.Name, true)
+		case po.Environment[consts.ComposeProjectName] != "":
+			o.SetProjectName(po.Environment[consts.ComposeProjectName], true)
+		case !named:
+			o.SetProjectName(loader.NormalizeProjectName(filepath.Base(wd)), false)
+		}
+		if o.ResolvePaths {
+			o.ConvertWindowsPaths = utils.StringToBool(po.Environment["COMPOSE_CONVERT_WINDOWS_PATHS"])
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	p.ComposeFiles = append(p.ComposeFiles, mem.names...)
+	return p, nil
 }
 
 // checkSyntax reads the compose files first: compose-go reports some YAML
 // errors without naming the file.
-func checkSyntax(files []string, dir string) error {
+func checkSyntax(files []string, dir string, mem memFiles) error {
 	for _, f := range files {
 		show := relPaths(f, dir)
-		b, err := os.ReadFile(f)
+		b, err := mem.read(f)
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
 				return fmt.Errorf("compose file %s does not exist", show)

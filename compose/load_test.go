@@ -306,3 +306,46 @@ func TestLoadKeepsRawModelUninterpolated(t *testing.T) {
 		t.Errorf("raw PASSTHROUGH = %v (present %v), want a bare entry", v, ok)
 	}
 }
+
+// A compose file and an environment given in memory: nothing is read for the compose file, and
+// the process's environment plays no part in the typed model, the rewrite or the bundle's .env.
+func TestLoadInMemory(t *testing.T) {
+	dir := t.TempDir() // holds no compose file
+	for k, v := range map[string]string{"TAG": "from-the-shell", "PORT": "9999", "COMPOSE_PROJECT_NAME": "shell", "COMPOSE_PROFILES": "debug"} {
+		t.Setenv(k, v)
+	}
+	content := "services:\n  web:\n    image: web:${TAG}\n    ports: [\"${PORT:-80}:80\"]\n    environment:\n      A: ${A:-none}\n      T: ${TAG}\n" +
+		"  debug:\n    image: debug:1\n    profiles: [debug]\n"
+	opts := LoadOptions{
+		ConfigFiles:  []types.ConfigFile{{Filename: "compose.yaml", Content: []byte(content)}},
+		WorkDir:      dir,
+		Environment:  map[string]string{"TAG": "1.0"},
+		EnvFromShell: []string{"TAG"},
+	}
+	p, err := Load(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Name() != filepath.Base(dir) || p.Dir() != dir {
+		t.Errorf("name %q, dir %q", p.Name(), p.Dir())
+	}
+	web := p.Typed().Services["web"]
+	if web.Image != "web:1.0" || *web.Environment["A"] != "none" || web.Ports[0].Published != "80" {
+		t.Errorf("web: image %s, A %s, ports %+v", web.Image, *web.Environment["A"], web.Ports)
+	}
+	if _, ok := p.Typed().Services["debug"]; ok {
+		t.Error("COMPOSE_PROFILES of the process applied")
+	}
+	out := mustRewrite(t, p, RewriteOptions{})
+	if env := string(out.DotEnv); !strings.Contains(env, "TAG=1.0") || strings.Contains(env, "9999") || strings.Contains(env, "shell") {
+		t.Errorf("bundle .env:\n%s", env)
+	}
+	for _, w := range out.Warnings {
+		t.Errorf("warning: %s", w)
+	}
+
+	opts.Files = []string{filepath.Join(dir, "compose.yaml")}
+	if _, err := Load(context.Background(), opts); err == nil {
+		t.Error("compose files both by name and in memory: no error")
+	}
+}

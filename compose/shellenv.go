@@ -2,7 +2,6 @@ package compose
 
 import (
 	"fmt"
-	"os"
 	"sort"
 	"strings"
 
@@ -47,8 +46,9 @@ var composeMeaning = map[string]string{
 	"COMPOSE_IGNORE_ORPHANS": "docker compose up ignores the project's containers that no service declares",
 }
 
-func splitEnv(env types.Mapping, envFiles, fromShell []string) (*envSplit, error) {
-	shell := utils.GetAsEqualsMap(os.Environ())
+// splitEnv sorts env by where its values come from: shell is the packing
+// machine's environment (LoadOptions.Environment, else the process's).
+func splitEnv(env types.Mapping, envFiles, fromShell []string, shell map[string]string) (*envSplit, error) {
 	kept := map[string]string{}
 	for _, name := range fromShell {
 		v, ok := shell[name]

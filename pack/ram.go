@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/compose-spec/compose-go/v2/dotenv"
+	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/google/go-containerregistry/pkg/name"
 	"golang.org/x/crypto/ssh"
 
@@ -119,23 +120,22 @@ func PackRAM(ctx context.Context, opts RAMOptions) (*Result, error) {
 	for _, w := range proj.Warnings {
 		opts.logf("warning: %s", w)
 	}
-	if err := checkEnvOverrides(proj.DotEnv); err != nil {
-		return nil, err
-	}
+	// The compose file and its .env go to the loader in memory; only the config files, which the
+	// bundle ships, are written.
 	dir := filepath.Join(work, "project")
-	if err := proj.Write(dir); err != nil {
+	if err := proj.WriteFiles(dir); err != nil {
 		return nil, fmt.Errorf("write the compose project: %w", err)
+	}
+	load, err := ramLoadOptions(proj, dir, name)
+	if err != nil {
+		return nil, err
 	}
 	source, err := packageSource(pkg)
 	if err != nil {
 		return nil, err
 	}
 	return Pack(ctx, Options{
-		Compose: compose.LoadOptions{
-			Files:       []string{filepath.Join(dir, ram.ComposeFile)},
-			WorkDir:     dir,
-			ProjectName: name,
-		},
+		Compose:      load,
 		Name:         name,
 		Version:      version,
 		Output:       opts.Output,
@@ -173,25 +173,28 @@ func templatePlatform(t *ram.Template) (string, error) {
 	return "", fmt.Errorf("the template's components are for different architectures (%s): a bundle holds one platform; pass --platform", strings.Join(parts, "; "))
 }
 
-// checkEnvOverrides refuses variables of the generated .env that airpack's own environment
-// sets: docker compose lets the environment override .env, so the bundle would get those values
-// while the config files were rendered with the generated ones.
-func checkEnvOverrides(dotEnv []byte) error {
-	env, err := dotenv.UnmarshalBytesWithLookup(dotEnv, func(string) (string, bool) { return "", false })
+// ramLoadOptions hands the converted project to the compose loader in memory: its compose file
+// as the only compose file (named as in dir, which holds the config files), and its generated
+// .env as the whole environment, every value of which ships (EnvFromShell). The packing
+// machine's environment plays no part: a variable it sets cannot change the bundle, whose .env
+// holds the values the config files were rendered with.
+func ramLoadOptions(proj *ram.ComposeProject, dir, name string) (compose.LoadOptions, error) {
+	env, err := dotenv.UnmarshalBytesWithLookup(proj.DotEnv, func(string) (string, bool) { return "", false })
 	if err != nil {
-		return fmt.Errorf("the generated .env: %w", err)
+		return compose.LoadOptions{}, fmt.Errorf("the generated .env: %w", err)
 	}
-	var set []string
+	ship := make([]string, 0, len(env))
 	for k := range env {
-		if _, ok := os.LookupEnv(k); ok {
-			set = append(set, k)
-		}
+		ship = append(ship, k)
 	}
-	if len(set) > 0 {
-		sort.Strings(set)
-		return fmt.Errorf("environment variable %s is set: it would override the bundle's .env value; unset it and pack again", strings.Join(set, ", "))
-	}
-	return nil
+	sort.Strings(ship)
+	return compose.LoadOptions{
+		ConfigFiles:  []types.ConfigFile{{Filename: filepath.Join(dir, ram.ComposeFile), Content: proj.YAML}},
+		WorkDir:      dir,
+		ProjectName:  name,
+		Environment:  env,
+		EnvFromShell: ship,
+	}, nil
 }
 
 // packageSource is an image source over the package's image archives, holding every

@@ -172,6 +172,39 @@ func TestPackRAMLegacyPlugins(t *testing.T) {
 	assertEmptyDir(t, work)
 }
 
+// The packing machine's environment plays no part in a RAM pack: the compose file and the
+// generated .env reach the loader in memory, so a variable named like one of the .env (or a
+// COMPOSE_* one) changes nothing in the bundle. (Before, such a variable overrode the .env
+// while the config files had been rendered with the generated value: pack refused.)
+func TestPackRAMIgnoresShellEnvironment(t *testing.T) {
+	tpl := sampleTemplate(t)
+	images := templateImages(t, tpl)
+	pkg := ramtest.WritePackage(t, tpl, images)
+	out := filepath.Join(t.TempDir(), "bundle")
+	const shellPassword = "a-password-set-in-the-packing-shell"
+	t.Run("pack", func(t *testing.T) {
+		for k, v := range map[string]string{
+			"WEB_PORT_80": "8080", "DB_MYSQL_ROOT_PASSWORD": shellPassword,
+			"COMPOSE_PROJECT_NAME": "other", "COMPOSE_PROFILES": "none", "COMPOSE_DISABLE_ENV_FILE": "not a boolean",
+		} {
+			t.Setenv(k, v)
+		}
+		work := t.TempDir()
+		if _, err := PackRAM(context.Background(), RAMOptions{Package: pkg, Output: out, WorkDir: work}); err != nil {
+			t.Fatal(err)
+		}
+		assertEmptyDir(t, work)
+	})
+	if t.Failed() {
+		return
+	}
+	checkRAMBundle(t, out, tpl, images) // WEB_PORT_80=80 and a generated password in .env
+	env, _ := os.ReadFile(filepath.Join(out, bundle.EnvFile))
+	if strings.Contains(string(env), shellPassword) || strings.Contains(string(env), "8080") {
+		t.Errorf("the shell's values reached the bundle's .env:\n%s", env)
+	}
+}
+
 func TestPackRAMRefuses(t *testing.T) {
 	tpl := sampleTemplate(t)
 	images := templateImages(t, tpl)
@@ -193,21 +226,16 @@ func TestPackRAMRefuses(t *testing.T) {
 	for _, c := range []struct {
 		name string
 		opts RAMOptions
-		env  map[string]string
 		want string
 	}{
-		{"not a package", RAMOptions{Package: notAPackage}, nil, "is not a RAM package"},
-		{"too big", RAMOptions{Package: pkg, MaxSize: 1024}, nil, "expands past the --max-size limit of 1024 bytes"},
-		{"existing output", RAMOptions{Package: pkg, Output: existing}, nil, "already exists"},
-		{"mixed architectures", RAMOptions{Package: mixedPkg}, nil, "different architectures (amd64: web; arm64: db)"},
-		{"bad version", RAMOptions{Package: badVersionPkg}, nil, `group_version "1.0 beta"`},
-		{"bad name", RAMOptions{Package: pkg, Name: "Bad Name"}, nil, "lowercase letters"},
-		{"environment overrides .env", RAMOptions{Package: pkg}, map[string]string{"WEB_PORT_80": "8080"}, "WEB_PORT_80 is set"},
+		{"not a package", RAMOptions{Package: notAPackage}, "is not a RAM package"},
+		{"too big", RAMOptions{Package: pkg, MaxSize: 1024}, "expands past the --max-size limit of 1024 bytes"},
+		{"existing output", RAMOptions{Package: pkg, Output: existing}, "already exists"},
+		{"mixed architectures", RAMOptions{Package: mixedPkg}, "different architectures (amd64: web; arm64: db)"},
+		{"bad version", RAMOptions{Package: badVersionPkg}, `group_version "1.0 beta"`},
+		{"bad name", RAMOptions{Package: pkg, Name: "Bad Name"}, "lowercase letters"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			for k, v := range c.env {
-				t.Setenv(k, v)
-			}
 			work := t.TempDir()
 			outDir := t.TempDir()
 			if c.opts.Output == "" {

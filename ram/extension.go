@@ -10,7 +10,7 @@ import (
 //
 //   - at the top level, the template's metadata without its apps (TemplateExtension);
 //   - on each service, its component (ComponentExtension), with the original file_content of
-//     config-file volumes only where the shipped file differs from it (see ram/compose.go).
+//     config-file volumes only where the shipped file differs from it (see volumes.go).
 //
 // compose-go keeps x-* fields in types.Project.Extensions and types.ServiceConfig.Extensions,
 // and airpack's bundle rewrite writes them back unchanged.

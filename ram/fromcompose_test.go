@@ -18,9 +18,9 @@ import (
 	"github.com/airpack/airpack/compose"
 )
 
-// fcProject writes files (slash paths; "compose.yaml" among them) into a new directory and loads
+// loadProject writes files (slash paths; "compose.yaml" among them) into a new directory and loads
 // the project the way docker compose does.
-func fcProject(t *testing.T, files map[string]string) (*types.Project, string) {
+func loadProject(t *testing.T, files map[string]string) (*types.Project, string) {
 	t.Helper()
 	dir := t.TempDir()
 	for name, body := range files {
@@ -39,7 +39,7 @@ func fcProject(t *testing.T, files map[string]string) (*types.Project, string) {
 	return p.Typed(), dir
 }
 
-func fcConvert(t *testing.T, p *types.Project, opts FromComposeOptions) (*Template, []string) {
+func convertFromCompose(t *testing.T, p *types.Project, opts FromComposeOptions) (*Template, []string) {
 	t.Helper()
 	tpl, warnings, err := FromCompose(p, opts)
 	if err != nil {
@@ -48,7 +48,7 @@ func fcConvert(t *testing.T, p *types.Project, opts FromComposeOptions) (*Templa
 	return tpl, warnings
 }
 
-func fcApp(t *testing.T, tpl *Template, cname string) *Component {
+func appNamed(t *testing.T, tpl *Template, cname string) *Component {
 	t.Helper()
 	for i := range tpl.Apps {
 		if tpl.Apps[i].ServiceCname == cname {
@@ -59,17 +59,17 @@ func fcApp(t *testing.T, tpl *Template, cname string) *Component {
 	return nil
 }
 
-// fcEq reports a field that differs, by name.
-func fcEq(t *testing.T, what string, got, want any) {
+// eq reports a field that differs, by name.
+func eq(t *testing.T, what string, got, want any) {
 	t.Helper()
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("%s:\n got  %#v\n want %#v", what, got, want)
 	}
 }
 
-func fcIntPtr(i int) *int { return &i }
+func intPtr(i int) *int { return &i }
 
-const fcShop = `name: shop
+const shopYAML = `name: shop
 services:
   web:
     image: registry.example.com/shop/web:1.0
@@ -127,9 +127,9 @@ configs:
       max_connections=50
 `
 
-func fcShopProject(t *testing.T) (*types.Project, string) {
-	return fcProject(t, map[string]string{
-		"compose.yaml":       fcShop,
+func shopProject(t *testing.T) (*types.Project, string) {
+	return loadProject(t, map[string]string{
+		"compose.yaml":       shopYAML,
 		".env":               "DB_NAME=shop\n",
 		"conf/nginx.conf":    "events {}\n",
 		"secrets/dbpass.txt": "s3cret\n",
@@ -137,98 +137,98 @@ func fcShopProject(t *testing.T) (*types.Project, string) {
 }
 
 func TestFromComposeMapping(t *testing.T) {
-	p, dir := fcShopProject(t)
-	tpl, warnings := fcConvert(t, p, FromComposeOptions{
+	p, dir := shopProject(t)
+	tpl, warnings := convertFromCompose(t, p, FromComposeOptions{
 		Version: "1.0", Dir: dir, Platform: "linux/arm64",
 		Images: map[string]string{"web": "registry.example.com/shop/web:1.0", "db": "mysql:8.0", "worker": "worker:latest"},
 	})
 
-	fcEq(t, "group_name", tpl.GroupName, "shop")
-	fcEq(t, "group_version", tpl.GroupVersion, "1.0")
-	fcEq(t, "group_key", tpl.GroupKey, StableID("shop"))
-	fcEq(t, "template_version", tpl.TemplateVersion, "v2")
-	fcEq(t, "governance_mode", tpl.GovernanceMode, GovernanceBuildInServiceMesh)
+	eq(t, "group_name", tpl.GroupName, "shop")
+	eq(t, "group_version", tpl.GroupVersion, "1.0")
+	eq(t, "group_key", tpl.GroupKey, StableID("shop"))
+	eq(t, "template_version", tpl.TemplateVersion, "v2")
+	eq(t, "governance_mode", tpl.GovernanceMode, GovernanceBuildInServiceMesh)
 	var names []string
 	for _, a := range tpl.Apps {
 		names = append(names, a.ServiceCname)
 	}
-	fcEq(t, "components", names, []string{"db", "web", "worker"})
+	eq(t, "components", names, []string{"db", "web", "worker"})
 
-	db, web, worker := fcApp(t, tpl, "db"), fcApp(t, tpl, "web"), fcApp(t, tpl, "worker")
+	db, web, worker := appNamed(t, tpl, "db"), appNamed(t, tpl, "web"), appNamed(t, tpl, "worker")
 	dbKey, webKey := StableID("shop", "db"), StableID("shop", "web")
 
 	// web
-	fcEq(t, "web service_key", web.ServiceKey, webKey)
-	fcEq(t, "web service_id", web.ServiceID, webKey)
-	fcEq(t, "web service_share_uuid", web.ServiceShareUUID, webKey+"+"+webKey)
-	fcEq(t, "web k8s_component_name", web.K8sComponentName, "web")
-	fcEq(t, "web share_image", web.ShareImage, "registry.example.com/shop/web:1.0")
-	fcEq(t, "web image", web.Image, "registry.example.com/shop/web:1.0")
-	fcEq(t, "web share_type", web.ShareType, "image")
-	fcEq(t, "web service_source", web.ServiceSource, "docker_image")
-	fcEq(t, "web service_type", web.ServiceType, "application")
-	fcEq(t, "web version", web.Version, "1.0")
-	fcEq(t, "web deploy_version", web.DeployVersion, "1.0")
-	fcEq(t, "web arch", web.Arch, "arm64")
-	fcEq(t, "web memory", web.Memory, 256)
-	fcEq(t, "web cpu", web.CPU, 500)
-	fcEq(t, "web extend_method", web.ExtendMethod, StatelessMultiple)
-	fcEq(t, "web init_memory", web.ExtendMethodMap.InitMemory, 256)
-	fcEq(t, "web cmd", web.Cmd, "nginx -g daemon off;")
-	fcEq(t, "web labels", web.Labels, map[string]string{"tier": "front"})
-	fcEq(t, "web ports", web.PortMapList, []Port{
+	eq(t, "web service_key", web.ServiceKey, webKey)
+	eq(t, "web service_id", web.ServiceID, webKey)
+	eq(t, "web service_share_uuid", web.ServiceShareUUID, webKey+"+"+webKey)
+	eq(t, "web k8s_component_name", web.K8sComponentName, "web")
+	eq(t, "web share_image", web.ShareImage, "registry.example.com/shop/web:1.0")
+	eq(t, "web image", web.Image, "registry.example.com/shop/web:1.0")
+	eq(t, "web share_type", web.ShareType, "image")
+	eq(t, "web service_source", web.ServiceSource, "docker_image")
+	eq(t, "web service_type", web.ServiceType, "application")
+	eq(t, "web version", web.Version, "1.0")
+	eq(t, "web deploy_version", web.DeployVersion, "1.0")
+	eq(t, "web arch", web.Arch, "arm64")
+	eq(t, "web memory", web.Memory, 256)
+	eq(t, "web cpu", web.CPU, 500)
+	eq(t, "web extend_method", web.ExtendMethod, StatelessMultiple)
+	eq(t, "web init_memory", web.ExtendMethodMap.InitMemory, 256)
+	eq(t, "web cmd", web.Cmd, "nginx -g daemon off;")
+	eq(t, "web labels", web.Labels, map[string]string{"tier": "front"})
+	eq(t, "web ports", web.PortMapList, []Port{
 		{ContainerPort: 80, Protocol: "tcp", PortAlias: "WEB_80", IsOuterService: true, K8sServiceName: "web-80"},
 		{ContainerPort: 9000, Protocol: "tcp", PortAlias: "WEB_9000", IsInnerService: true, K8sServiceName: "web-9000"},
 	})
-	fcEq(t, "web env", web.ServiceEnvMapList, []Env{
+	eq(t, "web env", web.ServiceEnvMapList, []Env{
 		{AttrName: "DB_URL", AttrValue: "mysql://db:3306/shop", IsChange: true},
 		{AttrName: "MODE", AttrValue: "prod", IsChange: true},
 	})
-	fcEq(t, "web connect info", web.ServiceConnectInfoMapList, []Env{})
-	fcEq(t, "web volumes", web.ServiceVolumeMapList, []Volume{
-		{VolumeName: "nginx-conf", VolumePath: "/etc/nginx/nginx.conf", VolumeType: VolumeConfigFile, FileContent: "events {}\n", Mode: fcIntPtr(0o644)},
+	eq(t, "web connect info", web.ServiceConnectInfoMapList, []Env{})
+	eq(t, "web volumes", web.ServiceVolumeMapList, []Volume{
+		{VolumeName: "nginx-conf", VolumePath: "/etc/nginx/nginx.conf", VolumeType: VolumeConfigFile, FileContent: "events {}\n", Mode: intPtr(0o644)},
 	})
 	// The shared volume belongs to db, the first of its users by name.
-	fcEq(t, "web mounts", web.MntRelationList, []MountRelation{
+	eq(t, "web mounts", web.MntRelationList, []MountRelation{
 		{ServiceShareUUID: db.ServiceShareUUID, MntName: "data", MntDir: "/srv/data"},
 	})
-	fcEq(t, "web dependencies", web.DepServiceMapList, []Dependency{{DepServiceKey: dbKey + "+" + dbKey}})
-	fcEq(t, "web probes", web.Probes, []Probe{{
+	eq(t, "web dependencies", web.DepServiceMapList, []Dependency{{DepServiceKey: dbKey + "+" + dbKey}})
+	eq(t, "web probes", web.Probes, []Probe{{
 		Mode: "readiness", Scheme: "cmd", Cmd: "curl -f http://localhost/", IsUsed: true, Port: 80,
 		PeriodSecond: 10, TimeoutSecond: 2, InitialDelaySecond: 20, FailureThreshold: 5, SuccessThreshold: 1,
 	}})
 
 	// db
-	fcEq(t, "db extend_method", db.ExtendMethod, StateSingleton)
-	fcEq(t, "db max_node", db.ExtendMethodMap.MaxNode, 1)
-	fcEq(t, "db memory", db.Memory, 0)
-	fcEq(t, "db version", db.Version, "8.0")
-	fcEq(t, "db ports", db.PortMapList, []Port{
+	eq(t, "db extend_method", db.ExtendMethod, StateSingleton)
+	eq(t, "db max_node", db.ExtendMethodMap.MaxNode, 1)
+	eq(t, "db memory", db.Memory, 0)
+	eq(t, "db version", db.Version, "8.0")
+	eq(t, "db ports", db.PortMapList, []Port{
 		{ContainerPort: 3306, Protocol: "mysql", PortAlias: "DB_3306", IsOuterService: true, K8sServiceName: "db-3306"},
 	})
-	fcEq(t, "db env", db.ServiceEnvMapList, []Env{{AttrName: "MYSQL_DATABASE", AttrValue: "shop", IsChange: true}})
-	fcEq(t, "db volumes", db.ServiceVolumeMapList, []Volume{
+	eq(t, "db env", db.ServiceEnvMapList, []Env{{AttrName: "MYSQL_DATABASE", AttrValue: "shop", IsChange: true}})
+	eq(t, "db volumes", db.ServiceVolumeMapList, []Volume{
 		{VolumeName: "dbdata", VolumePath: "/var/lib/mysql", VolumeType: VolumeLocal, AccessMode: "RWO"},
 		{VolumeName: "data", VolumePath: "/backup", VolumeType: VolumeShareFile, AccessMode: "RWX"},
 		{VolumeName: "mysqld", VolumePath: "/run/mysqld", VolumeType: VolumeMemoryFS},
-		{VolumeName: "my", VolumePath: "/etc/mysql/conf.d/my.cnf", VolumeType: VolumeConfigFile, FileContent: "[mysqld]\nmax_connections=50\n", Mode: fcIntPtr(0o440)},
-		{VolumeName: "dbpass", VolumePath: "/run/secrets/dbpass", VolumeType: VolumeConfigFile, FileContent: "s3cret\n", Mode: fcIntPtr(0o644)},
+		{VolumeName: "my", VolumePath: "/etc/mysql/conf.d/my.cnf", VolumeType: VolumeConfigFile, FileContent: "[mysqld]\nmax_connections=50\n", Mode: intPtr(0o440)},
+		{VolumeName: "dbpass", VolumePath: "/run/secrets/dbpass", VolumeType: VolumeConfigFile, FileContent: "s3cret\n", Mode: intPtr(0o644)},
 	})
-	fcEq(t, "db mounts", db.MntRelationList, []MountRelation{})
-	fcEq(t, "db dependencies", db.DepServiceMapList, []Dependency{})
-	fcEq(t, "db probe", db.Probes, []Probe{{
+	eq(t, "db mounts", db.MntRelationList, []MountRelation{})
+	eq(t, "db dependencies", db.DepServiceMapList, []Dependency{})
+	eq(t, "db probe", db.Probes, []Probe{{
 		Mode: "readiness", Scheme: "cmd", Cmd: "mysqladmin ping -h 127.0.0.1", IsUsed: true, Port: 3306,
 		PeriodSecond: 30, TimeoutSecond: 30, FailureThreshold: 3, SuccessThreshold: 1,
 	}})
 
 	// worker
-	fcEq(t, "worker share_image", worker.ShareImage, "worker:latest")
-	fcEq(t, "worker cmd", worker.Cmd, "run --queue jobs")
-	fcEq(t, "worker min_node (scale)", worker.ExtendMethodMap.MinNode, 3)
-	fcEq(t, "worker ports", worker.PortMapList, []Port{})
-	fcEq(t, "worker probes", worker.Probes, []Probe{})
+	eq(t, "worker share_image", worker.ShareImage, "worker:latest")
+	eq(t, "worker cmd", worker.Cmd, "run --queue jobs")
+	eq(t, "worker min_node (scale)", worker.ExtendMethodMap.MinNode, 3)
+	eq(t, "worker ports", worker.PortMapList, []Port{})
+	eq(t, "worker probes", worker.Probes, []Probe{})
 
-	fcEq(t, "warnings", warnings, []string{
+	eq(t, "warnings", warnings, []string{
 		"service web: command: arguments with spaces or quotes are joined with spaces (RAM's cmd is one string the platform splits at spaces): their quoting is lost",
 	})
 
@@ -241,16 +241,16 @@ func TestFromComposeMapping(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the template does not decode: %v", err)
 	}
-	fcEq(t, "template through metadata.json", back, tpl)
+	eq(t, "template through metadata.json", back, tpl)
 }
 
 func TestFromComposeStableIDs(t *testing.T) {
 	opts := FromComposeOptions{Version: "1.0"}
 	var docs [][]byte
 	for range 2 {
-		p, dir := fcShopProject(t) // a new directory each time
+		p, dir := shopProject(t) // a new directory each time
 		opts.Dir = dir
-		tpl, _ := fcConvert(t, p, opts)
+		tpl, _ := convertFromCompose(t, p, opts)
 		b, err := json.Marshal(tpl)
 		if err != nil {
 			t.Fatal(err)
@@ -260,15 +260,15 @@ func TestFromComposeStableIDs(t *testing.T) {
 	if !bytes.Equal(docs[0], docs[1]) {
 		t.Fatalf("two conversions of the same project differ:\n%s\n%s", docs[0], docs[1])
 	}
-	p, dir := fcShopProject(t)
-	other, _ := fcConvert(t, p, FromComposeOptions{Name: "shop2", Version: "1.0", Dir: dir})
-	if other.GroupKey == StableID("shop") || fcApp(t, other, "web").ServiceKey == StableID("shop", "web") {
+	p, dir := shopProject(t)
+	other, _ := convertFromCompose(t, p, FromComposeOptions{Name: "shop2", Version: "1.0", Dir: dir})
+	if other.GroupKey == StableID("shop") || appNamed(t, other, "web").ServiceKey == StableID("shop", "web") {
 		t.Error("another name gives the same ids")
 	}
 	// The version is no part of the ids: a new version of an app is the same app.
-	next, _ := fcConvert(t, p, FromComposeOptions{Version: "2.0", Dir: dir})
-	fcEq(t, "group_key across versions", next.GroupKey, StableID("shop"))
-	fcEq(t, "service_key across versions", fcApp(t, next, "web").ServiceKey, StableID("shop", "web"))
+	next, _ := convertFromCompose(t, p, FromComposeOptions{Version: "2.0", Dir: dir})
+	eq(t, "group_key across versions", next.GroupKey, StableID("shop"))
+	eq(t, "service_key across versions", appNamed(t, next, "web").ServiceKey, StableID("shop", "web"))
 }
 
 // Every compose key RAM cannot carry gives exactly one warning, naming the service and the key.
@@ -338,8 +338,8 @@ func TestFromComposeWarnings(t *testing.T) {
 			for k, v := range c.files {
 				files[k] = v
 			}
-			p, dir := fcProject(t, files)
-			_, warnings := fcConvert(t, p, FromComposeOptions{Version: "1", Dir: dir})
+			p, dir := loadProject(t, files)
+			_, warnings := convertFromCompose(t, p, FromComposeOptions{Version: "1", Dir: dir})
 			prefix := "service app: " + c.key + ": "
 			var mine []string
 			for _, w := range warnings {
@@ -355,7 +355,7 @@ func TestFromComposeWarnings(t *testing.T) {
 }
 
 func TestFromComposeProjectWarnings(t *testing.T) {
-	p, dir := fcProject(t, map[string]string{"compose.yaml": `name: demo
+	p, dir := loadProject(t, map[string]string{"compose.yaml": `name: demo
 services:
   app:
     image: app:1
@@ -368,8 +368,8 @@ volumes:
     driver_opts: {type: nfs}
 x-notes: hello
 `})
-	_, warnings := fcConvert(t, p, FromComposeOptions{Version: "1", Dir: dir})
-	fcEq(t, "warnings", warnings, []string{
+	_, warnings := convertFromCompose(t, p, FromComposeOptions{Version: "1", Dir: dir})
+	eq(t, "warnings", warnings, []string{
 		"networks: front: RAM has no networks (components reach each other by name); dropped",
 		"volumes: nfs (driver): the platform creates RAM volumes itself, empty; dropped",
 		"x-notes: extension field: RAM has no place for it; dropped",
@@ -400,13 +400,13 @@ func TestFromComposeKeyTablesComplete(t *testing.T) {
 	}
 	for _, k := range keys {
 		n := 0
-		if slices.Contains(fcMappedKeys, k) {
+		if slices.Contains(mappedKeys, k) {
 			n++
 		}
-		if _, ok := fcIgnoredKeys[k]; ok {
+		if _, ok := ignoredKeys[k]; ok {
 			n++
 		}
-		if _, ok := fcDroppedKeys[k]; ok {
+		if _, ok := droppedKeys[k]; ok {
 			n++
 		}
 		if n != 1 {
@@ -416,11 +416,11 @@ func TestFromComposeKeyTablesComplete(t *testing.T) {
 }
 
 func TestFromComposeErrors(t *testing.T) {
-	p, dir := fcProject(t, map[string]string{"compose.yaml": "name: demo\nservices:\n  app:\n    image: app:1\n"})
+	p, dir := loadProject(t, map[string]string{"compose.yaml": "name: demo\nservices:\n  app:\n    image: app:1\n"})
 	if _, _, err := FromCompose(p, FromComposeOptions{Dir: dir}); err == nil || !strings.Contains(err.Error(), "version") {
 		t.Errorf("no version: %v", err)
 	}
-	bad, dir := fcProject(t, map[string]string{"compose.yaml": "name: demo\nservices:\n  app:\n    image: app:1\n    x-ram: {memory: lots}\n"})
+	bad, dir := loadProject(t, map[string]string{"compose.yaml": "name: demo\nservices:\n  app:\n    image: app:1\n    x-ram: {memory: lots}\n"})
 	if _, _, err := FromCompose(bad, FromComposeOptions{Version: "1", Dir: dir}); err == nil || !strings.Contains(err.Error(), "service app") || !strings.Contains(err.Error(), "memory") {
 		t.Errorf("a wrongly typed x-ram: %v", err)
 	}
@@ -429,9 +429,9 @@ func TestFromComposeErrors(t *testing.T) {
 	}
 }
 
-// fcSampleBundle is the sample template converted to a compose project by ToCompose, written
+// sampleBundle is the sample template converted to a compose project by ToCompose, written
 // and loaded back: what a bundle made from the sample RAM package holds.
-func fcSampleBundle(t *testing.T) (*Template, *types.Project, string) {
+func sampleBundle(t *testing.T) (*Template, *types.Project, string) {
 	t.Helper()
 	orig, err := DecodeMetadata(sampleBytes(t))
 	if err != nil {
@@ -452,9 +452,9 @@ func fcSampleBundle(t *testing.T) (*Template, *types.Project, string) {
 	return orig, p.Typed(), dir
 }
 
-// fcSameTemplate compares two templates key by key (components matched by service_key), naming
+// sameTemplate compares two templates key by key (components matched by service_key), naming
 // each key that differs.
-func fcSameTemplate(t *testing.T, got, want *Template) {
+func sameTemplate(t *testing.T, got, want *Template) {
 	t.Helper()
 	toMap := func(v any) map[string]any {
 		b, err := json.Marshal(v)
@@ -470,7 +470,7 @@ func fcSameTemplate(t *testing.T, got, want *Template) {
 	g, w := *got, *want
 	g.Apps, w.Apps = nil, nil
 	gm, wm := toMap(g), toMap(w)
-	for _, k := range fcUnion(gm, wm) {
+	for _, k := range union(gm, wm) {
 		if !reflect.DeepEqual(gm[k], wm[k]) {
 			t.Errorf("template %s:\n got  %v\n want %v", k, gm[k], wm[k])
 		}
@@ -491,7 +491,7 @@ func fcSameTemplate(t *testing.T, got, want *Template) {
 			continue
 		}
 		gm, wm := toMap(ga), toMap(wa)
-		for _, k := range fcUnion(gm, wm) {
+		for _, k := range union(gm, wm) {
 			if !reflect.DeepEqual(gm[k], wm[k]) {
 				t.Errorf("component %s: %s:\n got  %v\n want %v", wa.ServiceCname, k, gm[k], wm[k])
 			}
@@ -499,7 +499,7 @@ func fcSameTemplate(t *testing.T, got, want *Template) {
 	}
 }
 
-func fcUnion(a, b map[string]any) []string {
+func union(a, b map[string]any) []string {
 	var keys []string
 	for k := range a {
 		keys = append(keys, k)
@@ -515,21 +515,21 @@ func fcUnion(a, b map[string]any) []string {
 
 // RAM -> bundle -> RAM keeps every key of the template.
 func TestFromComposeXRAMRoundTrip(t *testing.T) {
-	orig, p, dir := fcSampleBundle(t)
+	orig, p, dir := sampleBundle(t)
 	// The generated secrets are in the compose model: the web service gets them.
 	if v := p.Services["web"].Environment["ADMIN_TOKEN"]; v == nil || *v == RandomValue || *v == "" {
 		t.Fatalf("the bundle's ADMIN_TOKEN is %v: want a generated value", v)
 	}
-	got, warnings := fcConvert(t, p, FromComposeOptions{Dir: dir})
-	fcSameTemplate(t, got, orig)
+	got, warnings := convertFromCompose(t, p, FromComposeOptions{Dir: dir})
+	sameTemplate(t, got, orig)
 	if len(warnings) > 0 {
 		t.Errorf("warnings: %q", warnings)
 	}
 	// Some keys in particular, for the record.
-	web, db := fcApp(t, got, "web"), fcApp(t, got, "db")
-	fcEq(t, "web env", web.ServiceEnvMapList, orig.Apps[0].ServiceEnvMapList)
-	fcEq(t, "db connect info (**None** kept, 127.0.0.1 kept)", db.ServiceConnectInfoMapList, orig.Apps[1].ServiceConnectInfoMapList)
-	fcEq(t, "web config file (the template, not the rendered file)", web.ServiceVolumeMapList[1].FileContent, orig.Apps[0].ServiceVolumeMapList[1].FileContent)
+	web, db := appNamed(t, got, "web"), appNamed(t, got, "db")
+	eq(t, "web env", web.ServiceEnvMapList, orig.Apps[0].ServiceEnvMapList)
+	eq(t, "db connect info (**None** kept, 127.0.0.1 kept)", db.ServiceConnectInfoMapList, orig.Apps[1].ServiceConnectInfoMapList)
+	eq(t, "web config file (the template, not the rendered file)", web.ServiceVolumeMapList[1].FileContent, orig.Apps[0].ServiceVolumeMapList[1].FileContent)
 	rendered, err := os.ReadFile(filepath.Join(dir, "files", "web", "etc", "nginx", "conf.d", "default.conf"))
 	if err != nil {
 		t.Fatal(err)
@@ -542,7 +542,7 @@ func TestFromComposeXRAMRoundTrip(t *testing.T) {
 // What the compose file changes in a bundle made from a RAM package comes back changed; the rest
 // stays as the template had it.
 func TestFromComposeXRAMChanges(t *testing.T) {
-	orig, p, dir := fcSampleBundle(t)
+	orig, p, dir := sampleBundle(t)
 	set := func(svc, k, v string) {
 		p.Services[svc].Environment[k] = &v
 	}
@@ -561,55 +561,55 @@ func TestFromComposeXRAMChanges(t *testing.T) {
 	web.Command = types.ShellCommand{"nginx", "-g", "daemon off;"}
 	p.Services["web"] = web
 
-	got, _ := fcConvert(t, p, FromComposeOptions{Dir: dir, Version: "1.1", Images: map[string]string{"web": "nginx:1.27"}})
-	fcEq(t, "group_version", got.GroupVersion, "1.1")
-	fcEq(t, "group_key kept", got.GroupKey, orig.GroupKey)
-	fcEq(t, "group_name from x-ram", got.GroupName, "app-delivery")
-	fcEq(t, "config group value", got.AppConfigGroups[0].ConfigItems, map[string]string{"TZ": "UTC"})
+	got, _ := convertFromCompose(t, p, FromComposeOptions{Dir: dir, Version: "1.1", Images: map[string]string{"web": "nginx:1.27"}})
+	eq(t, "group_version", got.GroupVersion, "1.1")
+	eq(t, "group_key kept", got.GroupKey, orig.GroupKey)
+	eq(t, "group_name from x-ram", got.GroupName, "app-delivery")
+	eq(t, "config group value", got.AppConfigGroups[0].ConfigItems, map[string]string{"TZ": "UTC"})
 
-	w, ow := fcApp(t, got, "web"), orig.Apps[0]
-	fcEq(t, "web ids", []string{w.ServiceKey, w.ServiceID, w.ServiceShareUUID, w.ServiceAlias}, []string{ow.ServiceKey, ow.ServiceID, ow.ServiceShareUUID, ow.ServiceAlias})
-	fcEq(t, "web share_image", w.ShareImage, "nginx:1.27")
-	fcEq(t, "web image", w.Image, "nginx:1.27")
-	fcEq(t, "web deploy_version", w.DeployVersion, "1.1")
-	fcEq(t, "web env", w.ServiceEnvMapList, []Env{
+	w, ow := appNamed(t, got, "web"), orig.Apps[0]
+	eq(t, "web ids", []string{w.ServiceKey, w.ServiceID, w.ServiceShareUUID, w.ServiceAlias}, []string{ow.ServiceKey, ow.ServiceID, ow.ServiceShareUUID, ow.ServiceAlias})
+	eq(t, "web share_image", w.ShareImage, "nginx:1.27")
+	eq(t, "web image", w.Image, "nginx:1.27")
+	eq(t, "web deploy_version", w.DeployVersion, "1.1")
+	eq(t, "web env", w.ServiceEnvMapList, []Env{
 		{AttrName: "NGINX_WORKERS", Name: "worker count", IsChange: true, AttrValue: "8"},
 		{AttrName: "ADMIN_TOKEN", Name: "random secret", IsChange: true, AttrValue: RandomValue},
 		{AttrName: "NEW_FLAG", IsChange: true, AttrValue: "on"},
 	})
-	fcEq(t, "web ports", w.PortMapList, []Port{
+	eq(t, "web ports", w.PortMapList, []Port{
 		{PortAlias: "WEB80", Protocol: "http", ContainerPort: 80, K8sServiceName: "web-80"},
 		{PortAlias: "WEB_8080", Protocol: "tcp", ContainerPort: 8080, IsInnerService: true, K8sServiceName: "web-8080"},
 	})
-	fcEq(t, "web config file (edited: the shipped file)", w.ServiceVolumeMapList[1].FileContent, "server { listen 8080; }\n")
-	fcEq(t, "web volume kept", w.ServiceVolumeMapList[0], ow.ServiceVolumeMapList[0])
-	fcEq(t, "web dependencies", w.DepServiceMapList, ow.DepServiceMapList)
-	fcEq(t, "web cmd", w.Cmd, "nginx -g daemon off;")
-	fcEq(t, "web probes kept", w.Probes, ow.Probes)
+	eq(t, "web config file (edited: the shipped file)", w.ServiceVolumeMapList[1].FileContent, "server { listen 8080; }\n")
+	eq(t, "web volume kept", w.ServiceVolumeMapList[0], ow.ServiceVolumeMapList[0])
+	eq(t, "web dependencies", w.DepServiceMapList, ow.DepServiceMapList)
+	eq(t, "web cmd", w.Cmd, "nginx -g daemon off;")
+	eq(t, "web probes kept", w.Probes, ow.Probes)
 
-	d := fcApp(t, got, "db")
-	fcEq(t, "db env", d.ServiceEnvMapList, []Env{})
-	fcEq(t, "db connect info", d.ServiceConnectInfoMapList, orig.Apps[1].ServiceConnectInfoMapList)
+	d := appNamed(t, got, "db")
+	eq(t, "db env", d.ServiceEnvMapList, []Env{})
+	eq(t, "db connect info", d.ServiceConnectInfoMapList, orig.Apps[1].ServiceConnectInfoMapList)
 }
 
 // A dependency removed from the compose file is removed; the variables its connection info gave
 // become the service's own, but never with a value the bundle generated.
 func TestFromComposeXRAMDependencyRemoved(t *testing.T) {
-	_, p, dir := fcSampleBundle(t)
+	_, p, dir := sampleBundle(t)
 	web := p.Services["web"]
 	web.DependsOn = nil
 	p.Services["web"] = web
-	got, warnings := fcConvert(t, p, FromComposeOptions{Dir: dir})
-	w := fcApp(t, got, "web")
-	fcEq(t, "web dependencies", w.DepServiceMapList, []Dependency{})
-	fcEq(t, "web env", w.ServiceEnvMapList, []Env{
+	got, warnings := convertFromCompose(t, p, FromComposeOptions{Dir: dir})
+	w := appNamed(t, got, "web")
+	eq(t, "web dependencies", w.DepServiceMapList, []Dependency{})
+	eq(t, "web env", w.ServiceEnvMapList, []Env{
 		{AttrName: "NGINX_WORKERS", Name: "worker count", IsChange: true, AttrValue: "2"},
 		{AttrName: "ADMIN_TOKEN", Name: "random secret", IsChange: true, AttrValue: RandomValue},
 		{AttrName: "DB_HOST", IsChange: true, AttrValue: "db"},
 		{AttrName: "DB_PORT", IsChange: true, AttrValue: "3306"},
 		{AttrName: "MYSQL_ROOT_PASSWORD", IsChange: true, AttrValue: RandomValue},
 	})
-	fcEq(t, "warnings", warnings, []string{"service web: environment: MYSQL_ROOT_PASSWORD (the value generated for MYSQL_ROOT_PASSWORD of db): written as **None**, never the bundle's secret; the platform generates a value of its own, not shared with the variable it was generated for: make the service depend on its provider"})
+	eq(t, "warnings", warnings, []string{"service web: environment: MYSQL_ROOT_PASSWORD (the value generated for MYSQL_ROOT_PASSWORD of db): written as **None**, never the bundle's secret; the platform generates a value of its own, not shared with the variable it was generated for: make the service depend on its provider"})
 }
 
 // A dependency cycle, which compose cannot express in depends_on, survives the round trip.
@@ -632,11 +632,11 @@ func TestFromComposeXRAMDependencyCycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, _ := fcConvert(t, p.Typed(), FromComposeOptions{Dir: dir})
-	fcSameTemplate(t, got, orig)
+	got, _ := convertFromCompose(t, p.Typed(), FromComposeOptions{Dir: dir})
+	sameTemplate(t, got, orig)
 }
 
-func TestFcRendersTo(t *testing.T) {
+func TestRendersTo(t *testing.T) {
 	for _, c := range []struct {
 		orig, shipped string
 		want          bool
@@ -650,8 +650,8 @@ func TestFcRendersTo(t *testing.T) {
 		{"no refs", "changed", false},
 		{"ab${X}ba", "aba", false}, // "ab" and "ba" may not overlap
 	} {
-		if got := fcRendersTo(c.orig, c.shipped); got != c.want {
-			t.Errorf("fcRendersTo(%q, %q) = %v", c.orig, c.shipped, got)
+		if got := rendersTo(c.orig, c.shipped); got != c.want {
+			t.Errorf("rendersTo(%q, %q) = %v", c.orig, c.shipped, got)
 		}
 	}
 }

@@ -17,17 +17,17 @@ func TestInspectPackage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fcEq(t, "file", r.File, p)
-	fcEq(t, "format", r.Format, "gzip tar")
-	fcEq(t, "dir", r.Dir, top)
-	fcEq(t, "layout", r.Layout, LayoutCurrent)
-	fcEq(t, "group", []string{r.GroupName, r.GroupVersion, r.GroupKey, r.TemplateVersion, r.GovernanceMode},
+	eq(t, "file", r.File, p)
+	eq(t, "format", r.Format, "gzip tar")
+	eq(t, "dir", r.Dir, top)
+	eq(t, "layout", r.Layout, LayoutCurrent)
+	eq(t, "group", []string{r.GroupName, r.GroupVersion, r.GroupKey, r.TemplateVersion, r.GovernanceMode},
 		[]string{"app-delivery", "1.0", "2f0c1b9e8d7a46c3b5a4e3d2c1b0a998", "v2", GovernanceBuildInServiceMesh})
-	fcEq(t, "config groups", r.ConfigGroups, []string{"common"})
-	fcEq(t, "plugins", r.Plugins, []string(nil))
-	fcEq(t, "images", r.Images, []string{dbImage, webImage})
-	fcEq(t, "problems", r.Problems, []string(nil))
-	fcEq(t, "components", r.Components, []ComponentReport{
+	eq(t, "config groups", r.ConfigGroups, []string{"common"})
+	eq(t, "plugins", r.Plugins, []string(nil))
+	eq(t, "images", r.Images, []string{dbImage, webImage})
+	eq(t, "problems", r.Problems, []string(nil))
+	eq(t, "components", r.Components, []ComponentReport{
 		{
 			Cname: "web", ServiceKey: "6f0c2a1e9b8d4c7fa1b2c3d4e5f60718", ShareImage: webImage, ImageFound: true,
 			ExtendMethod: StatelessMultiple, Memory: 512, CPU: 250,
@@ -80,15 +80,15 @@ func TestInspectPackageLegacy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fcEq(t, "format", r.Format, "zip")
-	fcEq(t, "layout", r.Layout, LayoutLegacy52)
-	fcEq(t, "images", r.Images, []string{LegacySaveName(dbImage), LegacySaveName(webImage)})
+	eq(t, "format", r.Format, "zip")
+	eq(t, "layout", r.Layout, LayoutLegacy52)
+	eq(t, "images", r.Images, []string{LegacySaveName(dbImage), LegacySaveName(webImage)})
 	for _, c := range r.Components {
 		if !c.ImageFound {
 			t.Errorf("%s: image not found", c.Cname)
 		}
 	}
-	fcEq(t, "problems", r.Problems, []string(nil))
+	eq(t, "problems", r.Problems, []string(nil))
 }
 
 func TestInspectPackageProblems(t *testing.T) {
@@ -158,10 +158,10 @@ func TestInspectPackageLegacyPlugins(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fcEq(t, "layout", r.Layout, LayoutLegacy52)
-	fcEq(t, "plugins", r.Plugins, []string{"mesh"})
-	fcEq(t, "images", r.Images, []string{LegacySaveName(dbImage), LegacySaveName(webImage)})
-	fcEq(t, "problems", r.Problems, []string(nil))
+	eq(t, "layout", r.Layout, LayoutLegacy52)
+	eq(t, "plugins", r.Plugins, []string{"mesh"})
+	eq(t, "images", r.Images, []string{LegacySaveName(dbImage), LegacySaveName(webImage)})
+	eq(t, "problems", r.Problems, []string(nil))
 	for _, c := range r.Components {
 		if !c.ImageFound {
 			t.Errorf("%s: image not found", c.Cname)
@@ -174,7 +174,7 @@ func TestInspectPackageLegacyPlugins(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fcEq(t, "problems", r.Problems, []string(nil))
+	eq(t, "problems", r.Problems, []string(nil))
 
 	// Missing.
 	tpl.Plugins[0].ShareImage = "goodrain.me/plugins/other:2"
@@ -182,7 +182,7 @@ func TestInspectPackageLegacyPlugins(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fcEq(t, "problems", r.Problems, []string(nil))
+	eq(t, "problems", r.Problems, []string(nil))
 	b := zipOf(t,
 		file("app-1.0/metadata.json", marshal(t, tpl)),
 		file("app-1.0/web/"+legacyFileName(webImage), imagesTar(t, 1, LegacySaveName(webImage))),
@@ -193,8 +193,8 @@ func TestInspectPackageLegacyPlugins(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fcEq(t, "problems", r.Problems, []string{`plugins[0] (plugin_name "mesh"): share_image goodrain.me/plugins/other:2 is in no plugin image archive`})
-	fcEq(t, "images", r.Images, []string{LegacySaveName(dbImage), LegacySaveName(webImage), "mesh:1"})
+	eq(t, "problems", r.Problems, []string{`plugins[0] (plugin_name "mesh"): share_image goodrain.me/plugins/other:2 is in no plugin image archive`})
+	eq(t, "images", r.Images, []string{LegacySaveName(dbImage), LegacySaveName(webImage), "mesh:1"})
 }
 
 func TestInspectPackagePluginFileName(t *testing.T) {
@@ -203,5 +203,5 @@ func TestInspectPackagePluginFileName(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fcEq(t, "problems", r.Problems, []string{`the file name "my-plugin.tar.gz" contains "plugin" and the template has no plugins: uploaded under that name, the platform importer would skip every image tar in it; rename the file before uploading`})
+	eq(t, "problems", r.Problems, []string{`the file name "my-plugin.tar.gz" contains "plugin" and the template has no plugins: uploaded under that name, the platform importer would skip every image tar in it; rename the file before uploading`})
 }

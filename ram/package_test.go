@@ -33,11 +33,6 @@ func readPackage(t *testing.T, pkgFile string, opts ReadOptions) (*Package, erro
 }
 
 // inside reports whether p is inside dir.
-func inside(dir, p string) bool {
-	rel, err := filepath.Rel(dir, p)
-	return err == nil && filepath.IsLocal(rel)
-}
-
 func TestReadPackageCurrent(t *testing.T) {
 	images := imagesTar(t, 1, webImage, dbImage)
 	sample, _ := DecodeMetadata(sampleBytes(t))

@@ -17,7 +17,7 @@ import (
 )
 
 // converted is a template converted, written and loaded back the way docker compose loads it.
-type tcConverted struct {
+type converted struct {
 	p     *ComposeProject
 	proj  *types.Project
 	env   map[string]string // the .env
@@ -25,7 +25,7 @@ type tcConverted struct {
 	files map[string]string
 }
 
-func tcConvert(t *testing.T, tpl *Template, opts ToComposeOptions) *tcConverted {
+func convertToCompose(t *testing.T, tpl *Template, opts ToComposeOptions) *converted {
 	t.Helper()
 	p, err := ToCompose(tpl, opts)
 	if err != nil {
@@ -47,10 +47,10 @@ func tcConvert(t *testing.T, tpl *Template, opts ToComposeOptions) *tcConverted 
 	for k, v := range p.Files {
 		files[k] = string(v)
 	}
-	return &tcConverted{p: p, proj: loaded.Typed(), env: env, yaml: string(p.YAML), files: files}
+	return &converted{p: p, proj: loaded.Typed(), env: env, yaml: string(p.YAML), files: files}
 }
 
-func (c *tcConverted) service(t *testing.T, name string) types.ServiceConfig {
+func (c *converted) service(t *testing.T, name string) types.ServiceConfig {
 	t.Helper()
 	s, ok := c.proj.Services[name]
 	if !ok {
@@ -59,7 +59,7 @@ func (c *tcConverted) service(t *testing.T, name string) types.ServiceConfig {
 	return s
 }
 
-func (c *tcConverted) envOf(t *testing.T, svc, name string) (string, bool) {
+func (c *converted) envOf(t *testing.T, svc, name string) (string, bool) {
 	t.Helper()
 	v, ok := c.service(t, svc).Environment[name]
 	if !ok || v == nil {
@@ -68,7 +68,7 @@ func (c *tcConverted) envOf(t *testing.T, svc, name string) (string, bool) {
 	return *v, true
 }
 
-func tcSample(t *testing.T) *Template {
+func sampleTemplate(t *testing.T) *Template {
 	t.Helper()
 	tpl, err := DecodeMetadata(sampleBytes(t))
 	if err != nil {
@@ -77,11 +77,11 @@ func tcSample(t *testing.T) *Template {
 	return tpl
 }
 
-var tcSecretShape = regexp.MustCompile(`^[A-Za-z0-9]{24}$`)
+var secretShape = regexp.MustCompile(`^[A-Za-z0-9]{24}$`)
 
 func TestToComposeSample(t *testing.T) {
-	tpl := tcSample(t)
-	c := tcConvert(t, tpl, ToComposeOptions{})
+	tpl := sampleTemplate(t)
+	c := convertToCompose(t, tpl, ToComposeOptions{})
 
 	if got := c.proj.ServiceNames(); !reflect.DeepEqual(got, []string{"db", "web"}) {
 		t.Fatalf("services %v", got)
@@ -114,7 +114,7 @@ func TestToComposeSample(t *testing.T) {
 
 	t.Run("shared secret", func(t *testing.T) {
 		secret := c.env["DB_MYSQL_ROOT_PASSWORD"]
-		if !tcSecretShape.MatchString(secret) {
+		if !secretShape.MatchString(secret) {
 			t.Fatalf(".env DB_MYSQL_ROOT_PASSWORD = %q, want 24 random letters and digits", secret)
 		}
 		// Provider and dependant reference the same variable, not two values.
@@ -127,7 +127,7 @@ func TestToComposeSample(t *testing.T) {
 			}
 		}
 		token := c.env["WEB_ADMIN_TOKEN"]
-		if v, _ := c.envOf(t, "web", "ADMIN_TOKEN"); !tcSecretShape.MatchString(token) || v != token || token == secret {
+		if v, _ := c.envOf(t, "web", "ADMIN_TOKEN"); !secretShape.MatchString(token) || v != token || token == secret {
 			t.Errorf("ADMIN_TOKEN %q, .env %q", v, token)
 		}
 		if _, ok := c.envOf(t, "db", "ADMIN_TOKEN"); ok {
@@ -152,7 +152,7 @@ func TestToComposeSample(t *testing.T) {
 			t.Error("db gets the config group of web")
 		}
 		if len(c.p.Warnings) != 0 {
-			t.Errorf("warnings for the tcSample: %q", c.p.Warnings)
+			t.Errorf("warnings for the sampleTemplate: %q", c.p.Warnings)
 		}
 	})
 
@@ -177,7 +177,7 @@ func TestToComposeSample(t *testing.T) {
 	})
 
 	t.Run("named volumes", func(t *testing.T) {
-		if !tcHasVolume(web, "web-data", "/usr/share/nginx/html") || !tcHasVolume(db, "db-mysqldata", "/var/lib/mysql") {
+		if !hasVolume(web, "web-data", "/usr/share/nginx/html") || !hasVolume(db, "db-mysqldata", "/var/lib/mysql") {
 			t.Errorf("volumes: web %+v db %+v", web.Volumes, db.Volumes)
 		}
 		if _, ok := c.proj.Volumes["web-data"]; !ok {
@@ -224,19 +224,19 @@ func TestToComposeSample(t *testing.T) {
 			t.Errorf("top-level x-ram decodes to\n%+v\nwant\n%+v", top, &want)
 		}
 		for i, name := range []string{"web", "db"} {
-			tcComp, err := ComponentFromExtension(c.service(t, name).Extensions[ExtensionKey])
+			testComponent, err := ComponentFromExtension(c.service(t, name).Extensions[ExtensionKey])
 			if err != nil {
 				t.Fatal(err)
 			}
 			// The rendered config file differs from the template: its x-ram keeps the template.
-			if !reflect.DeepEqual(tcComp, &tpl.Apps[i]) {
-				t.Errorf("%s's x-ram decodes to\n%+v\nwant\n%+v", name, tcComp, &tpl.Apps[i])
+			if !reflect.DeepEqual(testComponent, &tpl.Apps[i]) {
+				t.Errorf("%s's x-ram decodes to\n%+v\nwant\n%+v", name, testComponent, &tpl.Apps[i])
 			}
 		}
 	})
 }
 
-func tcHasVolume(s types.ServiceConfig, source, target string) bool {
+func hasVolume(s types.ServiceConfig, source, target string) bool {
 	for _, v := range s.Volumes {
 		if v.Type == types.VolumeTypeVolume && v.Source == source && v.Target == target {
 			return true
@@ -246,7 +246,7 @@ func tcHasVolume(s types.ServiceConfig, source, target string) bool {
 }
 
 func TestToComposeDeterministic(t *testing.T) {
-	tpl := tcSample(t)
+	tpl := sampleTemplate(t)
 	seeded := func() ToComposeOptions { return ToComposeOptions{Random: rand.New(rand.NewSource(1))} }
 	a, err := ToCompose(tpl, seeded())
 	if err != nil {
@@ -274,13 +274,13 @@ func TestToComposeDeterministic(t *testing.T) {
 		}
 	}
 	// The template is not modified.
-	if !reflect.DeepEqual(tpl, tcSample(t)) {
+	if !reflect.DeepEqual(tpl, sampleTemplate(t)) {
 		t.Error("ToCompose modified the template")
 	}
 }
 
 // comp is a small component for table tests.
-func tcComp(cname, key string, f func(*Component)) Component {
+func testComponent(cname, key string, f func(*Component)) Component {
 	c := Component{ServiceCname: cname, ServiceKey: key, ServiceID: key, ServiceShareUUID: ShareUUID(key, key), ShareImage: "goodrain.me/t/" + key + ":1"}
 	if f != nil {
 		f(&c)
@@ -288,7 +288,7 @@ func tcComp(cname, key string, f func(*Component)) Component {
 	return c
 }
 
-func tcTemplate(apps ...Component) *Template {
+func templateOf(apps ...Component) *Template {
 	t := &Template{GroupKey: "k", GroupName: "Small App", GroupVersion: "1", Apps: apps}
 	t.Normalize()
 	return t
@@ -300,17 +300,17 @@ func TestToComposeServiceNames(t *testing.T) {
 		apps  []Component
 		names []string
 	}{
-		{"ascii", []Component{tcComp("My Web App!", "a", nil)}, []string{"my-web-app"}},
-		{"diacritics", []Component{tcComp("Café Résumé", "a", nil)}, []string{"cafe-resume"}},
-		{"chinese falls back to k8s_component_name", []Component{tcComp("用户服务", "a", func(c *Component) { c.K8sComponentName = "user-svc" })}, []string{"user-svc"}},
-		{"then service_alias", []Component{tcComp("用户服务", "a", func(c *Component) { c.ServiceAlias = "gr1a2b3c" })}, []string{"gr1a2b3c"}},
-		{"then component-N", []Component{tcComp("web", "a", nil), tcComp("数据库", "b", nil)}, []string{"web", "component-2"}},
-		{"mixed keeps the ascii", []Component{tcComp("api 服务", "a", nil)}, []string{"api"}},
-		{"made unique", []Component{tcComp("api", "a", nil), tcComp("API", "b", nil), tcComp("api", "c", nil)}, []string{"api", "api-2", "api-3"}},
-		{"underscores kept", []Component{tcComp("_my_db_", "a", nil)}, []string{"my_db"}},
+		{"ascii", []Component{testComponent("My Web App!", "a", nil)}, []string{"my-web-app"}},
+		{"diacritics", []Component{testComponent("Café Résumé", "a", nil)}, []string{"cafe-resume"}},
+		{"chinese falls back to k8s_component_name", []Component{testComponent("用户服务", "a", func(c *Component) { c.K8sComponentName = "user-svc" })}, []string{"user-svc"}},
+		{"then service_alias", []Component{testComponent("用户服务", "a", func(c *Component) { c.ServiceAlias = "gr1a2b3c" })}, []string{"gr1a2b3c"}},
+		{"then component-N", []Component{testComponent("web", "a", nil), testComponent("数据库", "b", nil)}, []string{"web", "component-2"}},
+		{"mixed keeps the ascii", []Component{testComponent("api 服务", "a", nil)}, []string{"api"}},
+		{"made unique", []Component{testComponent("api", "a", nil), testComponent("API", "b", nil), testComponent("api", "c", nil)}, []string{"api", "api-2", "api-3"}},
+		{"underscores kept", []Component{testComponent("_my_db_", "a", nil)}, []string{"my_db"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			got := tcConvert(t, tcTemplate(c.apps...), ToComposeOptions{})
+			got := convertToCompose(t, templateOf(c.apps...), ToComposeOptions{})
 			want := append([]string(nil), c.names...)
 			for _, n := range want {
 				got.service(t, n)
@@ -329,16 +329,16 @@ func TestToComposeServiceNames(t *testing.T) {
 }
 
 func TestToComposeMapping(t *testing.T) {
-	type check func(t *testing.T, c *tcConverted)
+	type check func(t *testing.T, c *converted)
 	envIs := func(svc, name, want string) check {
-		return func(t *testing.T, c *tcConverted) {
+		return func(t *testing.T, c *converted) {
 			if v, ok := c.envOf(t, svc, name); !ok || v != want {
 				t.Errorf("%s: %s = %q (set: %v), want %q", svc, name, v, ok, want)
 			}
 		}
 	}
 	warns := func(sub string) check {
-		return func(t *testing.T, c *tcConverted) {
+		return func(t *testing.T, c *converted) {
 			for _, w := range c.p.Warnings {
 				if strings.Contains(w, sub) {
 					return
@@ -348,25 +348,25 @@ func TestToComposeMapping(t *testing.T) {
 		}
 	}
 	yamlHas := func(sub string) check {
-		return func(t *testing.T, c *tcConverted) {
+		return func(t *testing.T, c *converted) {
 			if !strings.Contains(c.yaml, sub) {
 				t.Errorf("compose file lacks %q:\n%s", sub, c.yaml)
 			}
 		}
 	}
 	deps := func(svc string, want ...string) check {
-		return func(t *testing.T, c *tcConverted) {
+		return func(t *testing.T, c *converted) {
 			var got []string
 			for n := range c.service(t, svc).DependsOn {
 				got = append(got, n)
 			}
-			if strings.Join(tcSorted(got), ",") != strings.Join(want, ",") {
+			if strings.Join(sortedCopy(got), ",") != strings.Join(want, ",") {
 				t.Errorf("%s depends_on %v, want %v", svc, got, want)
 			}
 		}
 	}
 	db := func(f func(*Component)) Component {
-		return tcComp("db", "dbkey", func(c *Component) {
+		return testComponent("db", "dbkey", func(c *Component) {
 			c.ServiceConnectInfoMapList = []Env{
 				{AttrName: "DB_HOST", AttrValue: "127.0.0.1"},
 				{AttrName: "DB_URL", AttrValue: "jdbc:mysql://127.0.0.1:3306/x?host=localhost"},
@@ -388,7 +388,7 @@ func TestToComposeMapping(t *testing.T) {
 	}{
 		{
 			name: "localhost of a dependency becomes its service name",
-			tpl:  tcTemplate(tcComp("app", "appkey", dependsOnDB), db(nil)),
+			tpl:  templateOf(testComponent("app", "appkey", dependsOnDB), db(nil)),
 			checks: []check{
 				envIs("app", "DB_HOST", "db"),
 				envIs("app", "DB_URL", "jdbc:mysql://db:3306/x?host=db"),
@@ -400,22 +400,22 @@ func TestToComposeMapping(t *testing.T) {
 		},
 		{
 			name: "bare service_key as dep_service_key",
-			tpl: tcTemplate(tcComp("app", "appkey", func(c *Component) {
+			tpl: templateOf(testComponent("app", "appkey", func(c *Component) {
 				c.DepServiceMapList = []Dependency{{DepServiceKey: "dbkey"}, {DepServiceKey: "dbkey"}}
 			}), db(nil)),
 			checks: []check{deps("app", "db"), envIs("app", "DB_HOST", "db")},
 		},
 		{
 			name: "one generated value per provider and variable, shared by every dependant",
-			tpl: tcTemplate(
-				tcComp("app", "appkey", dependsOnDB),
-				tcComp("worker", "wkey", dependsOnDB),
+			tpl: templateOf(
+				testComponent("app", "appkey", dependsOnDB),
+				testComponent("worker", "wkey", dependsOnDB),
 				db(func(c *Component) { c.ServiceEnvMapList = []Env{{AttrName: "DB_PASS", AttrValue: RandomValue}} }),
 			),
 			checks: []check{
-				func(t *testing.T, c *tcConverted) {
+				func(t *testing.T, c *converted) {
 					v := c.env["DB_DB_PASS"]
-					if !tcSecretShape.MatchString(v) {
+					if !secretShape.MatchString(v) {
 						t.Fatalf(".env DB_DB_PASS = %q", v)
 					}
 					for _, svc := range []string{"app", "worker", "db"} {
@@ -430,8 +430,8 @@ func TestToComposeMapping(t *testing.T) {
 		{
 			name: "precedence: own env, own connection info, dependencies, config groups",
 			tpl: func() *Template {
-				tp := tcTemplate(
-					tcComp("app", "appkey", func(c *Component) {
+				tp := templateOf(
+					testComponent("app", "appkey", func(c *Component) {
 						dependsOnDB(c)
 						c.ServiceEnvMapList = []Env{{AttrName: "DB_HOST", AttrValue: "mine"}, {AttrName: "A", AttrValue: "env"}}
 						c.ServiceConnectInfoMapList = []Env{{AttrName: "A", AttrValue: "connect"}, {AttrName: "B", AttrValue: "connect"}}
@@ -453,7 +453,7 @@ func TestToComposeMapping(t *testing.T) {
 		{
 			name: "config groups: generated item shared, other injection types left out",
 			tpl: func() *Template {
-				tp := tcTemplate(tcComp("a", "ka", nil), tcComp("b", "kb", nil), tcComp("c", "kc", nil))
+				tp := templateOf(testComponent("a", "ka", nil), testComponent("b", "kb", nil), testComponent("c", "kc", nil))
 				tp.AppConfigGroups = []AppConfigGroup{
 					{Name: "shared", InjectionType: "env", ConfigItems: map[string]string{"TOKEN": RandomValue, "MODE": "prod"}, ComponentKeys: []string{"ka", "kb"}},
 					{Name: "files", InjectionType: "file", ConfigItems: map[string]string{"X": "1"}, ComponentKeys: []string{"kc"}},
@@ -461,9 +461,9 @@ func TestToComposeMapping(t *testing.T) {
 				return tp
 			}(),
 			checks: []check{
-				func(t *testing.T, c *tcConverted) {
+				func(t *testing.T, c *converted) {
 					v := c.env["SHARED_TOKEN"]
-					if !tcSecretShape.MatchString(v) {
+					if !secretShape.MatchString(v) {
 						t.Fatalf(".env %v", c.env)
 					}
 					envIs("a", "TOKEN", v)(t, c)
@@ -478,7 +478,7 @@ func TestToComposeMapping(t *testing.T) {
 		},
 		{
 			name: "ports: outer published through .env, inner and unused exposed, udp",
-			tpl: tcTemplate(tcComp("dns", "k", func(c *Component) {
+			tpl: templateOf(testComponent("dns", "k", func(c *Component) {
 				c.PortMapList = []Port{
 					{ContainerPort: 53, Protocol: "udp", IsOuterService: true},
 					{ContainerPort: 8080, Protocol: "http", IsOuterService: true, IsInnerService: true},
@@ -488,7 +488,7 @@ func TestToComposeMapping(t *testing.T) {
 			})),
 			checks: []check{
 				yamlHas(`${DNS_PORT_53_UDP:-53}:53/udp`), yamlHas(`${DNS_PORT_8080:-8080}:8080`),
-				func(t *testing.T, c *tcConverted) {
+				func(t *testing.T, c *converted) {
 					s := c.service(t, "dns")
 					if len(s.Ports) != 2 || s.Ports[0].Protocol != "udp" || s.Ports[1].Published != "8080" {
 						t.Errorf("ports %+v", s.Ports)
@@ -504,15 +504,15 @@ func TestToComposeMapping(t *testing.T) {
 		},
 		{
 			name: "two services on one host port: a warning",
-			tpl: tcTemplate(
-				tcComp("a", "ka", func(c *Component) { c.PortMapList = []Port{{ContainerPort: 80, IsOuterService: true}} }),
-				tcComp("b", "kb", func(c *Component) { c.PortMapList = []Port{{ContainerPort: 80, IsOuterService: true}} }),
+			tpl: templateOf(
+				testComponent("a", "ka", func(c *Component) { c.PortMapList = []Port{{ContainerPort: 80, IsOuterService: true}} }),
+				testComponent("b", "kb", func(c *Component) { c.PortMapList = []Port{{ContainerPort: 80, IsOuterService: true}} }),
 			),
 			checks: []check{warns("services a, b all publish port 80/tcp")},
 		},
 		{
 			name: "config files: rendered like the platform, template kept in x-ram only when changed",
-			tpl: tcTemplate(tcComp("app", "k", func(c *Component) {
+			tpl: templateOf(testComponent("app", "k", func(c *Component) {
 				c.ServiceEnvMapList = []Env{{AttrName: "PORT", AttrValue: "8080"}, {AttrName: "PASS", AttrValue: RandomValue}, {AttrName: "PRICE", AttrValue: "5$"}}
 				c.ServiceVolumeMapList = []Volume{
 					{VolumeName: "conf", VolumeType: VolumeConfigFile, VolumePath: "/etc/app/app.conf", FileContent: "port=${PORT} pass=${PASS} x=${UNSET} y=${UNSET:dflt} price=${PRICE} $HOME\n"},
@@ -520,7 +520,7 @@ func TestToComposeMapping(t *testing.T) {
 				}
 			})),
 			checks: []check{
-				func(t *testing.T, c *tcConverted) {
+				func(t *testing.T, c *converted) {
 					pass := c.env["APP_PASS"]
 					want := "port=8080 pass=" + pass + " x=${UNSET} y=dflt price=5$ $HOME\n"
 					if got := c.files["files/app/etc/app/app.conf"]; got != want {
@@ -550,15 +550,15 @@ func TestToComposeMapping(t *testing.T) {
 		},
 		{
 			name: "mnt_relation_list: the owner's named volume, or its config file rendered for the mounter",
-			tpl: tcTemplate(
-				tcComp("owner", "ko", func(c *Component) {
+			tpl: templateOf(
+				testComponent("owner", "ko", func(c *Component) {
 					c.ServiceEnvMapList = []Env{{AttrName: "WHO", AttrValue: "owner"}}
 					c.ServiceVolumeMapList = []Volume{
 						{VolumeName: "Shared Data", VolumeType: VolumeShareFile, VolumePath: "/data"},
 						{VolumeName: "cfg", VolumeType: VolumeConfigFile, VolumePath: "/etc/who", FileContent: "${WHO}"},
 					}
 				}),
-				tcComp("reader", "kr", func(c *Component) {
+				testComponent("reader", "kr", func(c *Component) {
 					c.ServiceEnvMapList = []Env{{AttrName: "WHO", AttrValue: "reader"}}
 					c.MntRelationList = []MountRelation{
 						{ServiceShareUUID: ShareUUID("ko", "ko"), MntName: "Shared Data", MntDir: "/mnt/shared"},
@@ -567,8 +567,8 @@ func TestToComposeMapping(t *testing.T) {
 				}),
 			),
 			checks: []check{
-				func(t *testing.T, c *tcConverted) {
-					if !tcHasVolume(c.service(t, "owner"), "owner-shared-data", "/data") || !tcHasVolume(c.service(t, "reader"), "owner-shared-data", "/mnt/shared") {
+				func(t *testing.T, c *converted) {
+					if !hasVolume(c.service(t, "owner"), "owner-shared-data", "/data") || !hasVolume(c.service(t, "reader"), "owner-shared-data", "/mnt/shared") {
 						t.Errorf("shared volume: owner %+v reader %+v", c.service(t, "owner").Volumes, c.service(t, "reader").Volumes)
 					}
 					if c.files["files/owner/etc/who"] != "owner" || c.files["files/reader/etc/owner-who"] != "reader" {
@@ -579,12 +579,12 @@ func TestToComposeMapping(t *testing.T) {
 		},
 		{
 			name: "dependency cycle: depends_on left out on one side, variables still flow",
-			tpl: tcTemplate(
-				tcComp("a", "ka", func(c *Component) {
+			tpl: templateOf(
+				testComponent("a", "ka", func(c *Component) {
 					c.DepServiceMapList = []Dependency{{DepServiceKey: "kb"}}
 					c.ServiceConnectInfoMapList = []Env{{AttrName: "A_HOST", AttrValue: "localhost"}}
 				}),
-				tcComp("b", "kb", func(c *Component) {
+				testComponent("b", "kb", func(c *Component) {
 					c.DepServiceMapList = []Dependency{{DepServiceKey: "ka"}}
 					c.ServiceConnectInfoMapList = []Env{{AttrName: "B_HOST", AttrValue: "localhost"}}
 				}),
@@ -593,8 +593,8 @@ func TestToComposeMapping(t *testing.T) {
 		},
 		{
 			name: "command, healthchecks and dollars",
-			tpl: tcTemplate(
-				tcComp("web", "kw", func(c *Component) {
+			tpl: templateOf(
+				testComponent("web", "kw", func(c *Component) {
 					c.Cmd = `sh -c "echo $HOME"`
 					c.PortMapList = []Port{{ContainerPort: 8080}}
 					c.Probes = []Probe{
@@ -602,16 +602,16 @@ func TestToComposeMapping(t *testing.T) {
 						{Mode: "readiness", Scheme: "http", Path: "health", IsUsed: true, PeriodSecond: 10},
 					}
 				}),
-				tcComp("job", "kj", func(c *Component) {
+				testComponent("job", "kj", func(c *Component) {
 					c.ExtendMethod = CronJob
 					c.Probes = []Probe{{Mode: "readiness", Scheme: "cmd", Cmd: "test -f /tmp/$READY", IsUsed: true}}
 				}),
-				tcComp("off", "ko", func(c *Component) {
+				testComponent("off", "ko", func(c *Component) {
 					c.Probes = []Probe{{Mode: "readiness", Scheme: "tcp", Port: 80, IsUsed: false}}
 				}),
 			),
 			checks: []check{
-				func(t *testing.T, c *tcConverted) {
+				func(t *testing.T, c *converted) {
 					web := c.service(t, "web")
 					if got := strings.Join(web.Command, " "); got != "sh -c echo $HOME" {
 						t.Errorf("command %q", got)
@@ -633,7 +633,7 @@ func TestToComposeMapping(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			c := tcConvert(t, tc.tpl, ToComposeOptions{})
+			c := convertToCompose(t, tc.tpl, ToComposeOptions{})
 			for _, ch := range tc.checks {
 				ch(t, c)
 			}
@@ -644,7 +644,7 @@ func TestToComposeMapping(t *testing.T) {
 	}
 }
 
-func tcSorted(s []string) []string {
+func sortedCopy(s []string) []string {
 	out := append([]string(nil), s...)
 	for i := range out {
 		for j := i + 1; j < len(out); j++ {
@@ -663,21 +663,21 @@ func TestToComposeErrors(t *testing.T) {
 		want []string
 	}{
 		{"no components", &Template{GroupName: "x", K8sResources: []K8sResource{{Name: "a"}}}, []string{"no components"}},
-		{"unknown dependency", tcTemplate(tcComp("web", "kw", func(c *Component) { c.DepServiceMapList = []Dependency{{DepServiceKey: "nope+1"}} })),
+		{"unknown dependency", templateOf(testComponent("web", "kw", func(c *Component) { c.DepServiceMapList = []Dependency{{DepServiceKey: "nope+1"}} })),
 			[]string{`component "web"`, `dep_service_key "nope+1"`}},
-		{"unknown mount owner", tcTemplate(tcComp("web", "kw", func(c *Component) {
+		{"unknown mount owner", templateOf(testComponent("web", "kw", func(c *Component) {
 			c.MntRelationList = []MountRelation{{ServiceShareUUID: "gone", MntName: "v", MntDir: "/v"}}
 		})), []string{`component "web"`, `"gone"`}},
-		{"unknown mounted volume", tcTemplate(tcComp("a", "ka", nil), tcComp("web", "kw", func(c *Component) {
+		{"unknown mounted volume", templateOf(testComponent("a", "ka", nil), testComponent("web", "kw", func(c *Component) {
 			c.MntRelationList = []MountRelation{{ServiceShareUUID: "ka", MntName: "v", MntDir: "/v"}}
 		})), []string{`component "web"`, `has no volume named "v"`}},
-		{"two mounts at one path", tcTemplate(tcComp("web", "kw", func(c *Component) {
+		{"two mounts at one path", templateOf(testComponent("web", "kw", func(c *Component) {
 			c.ServiceVolumeMapList = []Volume{{VolumeName: "a", VolumePath: "/d", VolumeType: VolumeLocal}, {VolumeName: "b", VolumePath: "/d/", VolumeType: VolumeConfigFile}}
 		})), []string{`component "web"`, "both mounted at /d"}},
-		{"relative volume path", tcTemplate(tcComp("web", "kw", func(c *Component) {
+		{"relative volume path", templateOf(testComponent("web", "kw", func(c *Component) {
 			c.ServiceVolumeMapList = []Volume{{VolumeName: "a", VolumePath: "d", VolumeType: VolumeLocal}}
 		})), []string{`component "web"`, "not absolute"}},
-		{"bad port", tcTemplate(tcComp("web", "kw", func(c *Component) { c.PortMapList = []Port{{ContainerPort: 70000}} })), []string{"container_port 70000"}},
+		{"bad port", templateOf(testComponent("web", "kw", func(c *Component) { c.PortMapList = []Port{{ContainerPort: 70000}} })), []string{"container_port 70000"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := ToCompose(c.tpl, ToComposeOptions{})
@@ -691,7 +691,7 @@ func TestToComposeErrors(t *testing.T) {
 			}
 		})
 	}
-	if _, err := ToCompose(tcSample(t), ToComposeOptions{ProjectName: "Bad Name"}); err == nil {
+	if _, err := ToCompose(sampleTemplate(t), ToComposeOptions{ProjectName: "Bad Name"}); err == nil {
 		t.Error("invalid project name accepted")
 	}
 }
@@ -711,7 +711,7 @@ func TestRenderConfigFile(t *testing.T) {
 		{"${\nA}", "${\nA}"},
 		{"${B}", "${A}"}, // references are found once, in the template: a value is not rendered again
 	} {
-		if got := tcRender(c.in, vals); got != c.want {
+		if got := render(c.in, vals); got != c.want {
 			t.Errorf("render %q = %q, want %q", c.in, got, c.want)
 		}
 	}
@@ -720,8 +720,8 @@ func TestRenderConfigFile(t *testing.T) {
 func TestRandomValue(t *testing.T) {
 	seen := map[string]bool{}
 	for range 100 {
-		v, err := tcRandomValue(crand.Reader)
-		if err != nil || !tcSecretShape.MatchString(v) || seen[v] {
+		v, err := generateValue(crand.Reader)
+		if err != nil || !secretShape.MatchString(v) || seen[v] {
 			t.Fatalf("random value %q %v (repeated: %v)", v, err, seen[v])
 		}
 		seen[v] = true

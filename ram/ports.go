@@ -1,0 +1,165 @@
+package ram
+
+// Ports, both directions: port_map_list <-> ports (published) and expose.
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/compose-spec/compose-go/v2/types"
+)
+
+type servicePort struct {
+	port   int
+	proto  string // tcp or udp
+	envVar string // the .env variable of the host port; "" when not published
+}
+
+func (c *toCompose) ports(i int) ([]servicePort, error) {
+	var out []servicePort
+	seen := map[string]int{}
+	for _, p := range c.t.Apps[i].PortMapList {
+		if p.ContainerPort < 1 || p.ContainerPort > 65535 {
+			return nil, fmt.Errorf("%s: container_port %d is not a port number", c.label(i), p.ContainerPort)
+		}
+		proto := "tcp"
+		if strings.EqualFold(p.Protocol, "udp") {
+			proto = "udp"
+		}
+		k := strconv.Itoa(p.ContainerPort) + "/" + proto
+		if j, dup := seen[k]; dup {
+			if p.IsOuterService && out[j].envVar == "" {
+				out[j].envVar = c.addEnv(c.names[i]+"_PORT_"+portSuffix(p.ContainerPort, proto), strconv.Itoa(p.ContainerPort))
+			}
+			continue
+		}
+		ps := servicePort{port: p.ContainerPort, proto: proto}
+		if p.IsOuterService {
+			ps.envVar = c.addEnv(c.names[i]+"_PORT_"+portSuffix(p.ContainerPort, proto), strconv.Itoa(p.ContainerPort))
+		}
+		seen[k] = len(out)
+		out = append(out, ps)
+	}
+	return out, nil
+}
+
+func (c *fromCompose) ports(scope, name string, s types.ServiceConfig) []Port {
+	var out []Port
+	index := map[int]int{}
+	var notes []string
+	add := func(port int, proto string, published bool, portName string) {
+		if i, ok := index[port]; ok {
+			p := &out[i]
+			if p.Protocol != proto {
+				notes = append(notes, fmt.Sprintf("port %d is listed as %s and %s: RAM has one protocol per port (%s)", port, p.Protocol, proto, p.Protocol))
+			}
+			if published && !p.IsOuterService {
+				p.IsOuterService, p.IsInnerService = true, false
+			}
+			return
+		}
+		index[port] = len(out)
+		out = append(out, Port{
+			ContainerPort:  port,
+			Protocol:       proto,
+			PortAlias:      portAlias(name, port),
+			IsOuterService: published,
+			IsInnerService: !published,
+			Name:           portName,
+			K8sServiceName: k8sName(name) + "-" + strconv.Itoa(port),
+		})
+	}
+	for _, pc := range s.Ports {
+		port := int(pc.Target)
+		if port == 0 {
+			continue
+		}
+		switch {
+		case strings.Contains(pc.Published, "-"):
+			notes = append(notes, fmt.Sprintf("port %d is published on the host port range %s: RAM publishes the container port", port, pc.Published))
+		case pc.Published != "" && pc.Published != strconv.Itoa(port):
+			notes = append(notes, fmt.Sprintf("port %d is published on host port %s: RAM publishes the container port, %d", port, pc.Published, port))
+		}
+		if pc.HostIP != "" {
+			notes = append(notes, fmt.Sprintf("port %d is published on host address %s only: RAM publishes on every address", port, pc.HostIP))
+		}
+		// A ports entry publishes, on the host port it names or on one the engine picks.
+		add(port, portProtocol(pc.Protocol, pc.AppProtocol), true, pc.Name)
+	}
+	if len(notes) > 0 {
+		c.warn.add(scope, "ports", "%s", strings.Join(notes, "; "))
+	}
+	var bad []string
+	for _, e := range s.Expose {
+		ports, proto, ok := parseExpose(e)
+		if !ok {
+			bad = append(bad, e)
+			continue
+		}
+		for _, port := range ports {
+			add(port, portProtocol(proto, ""), false, "")
+		}
+	}
+	if len(bad) > 0 {
+		c.warn.add(scope, "expose", "%s: not a port or a short port range; dropped", strings.Join(bad, ", "))
+	}
+	return out
+}
+
+// portProtocol is a port's RAM protocol: the compose app_protocol (http, grpc, ...) when set,
+// else udp or tcp. compose cannot say more; a template from a RAM package keeps its own.
+func portProtocol(proto, app string) string {
+	if app != "" {
+		return strings.ToLower(app)
+	}
+	if strings.EqualFold(proto, "udp") {
+		return "udp"
+	}
+	return "tcp"
+}
+
+// parseExpose reads an `expose` entry: "80", "80/udp", "8000-8002".
+func parseExpose(e string) ([]int, string, bool) {
+	spec, proto, _ := strings.Cut(e, "/")
+	lo, hi, isRange := strings.Cut(spec, "-")
+	a, err := strconv.Atoi(lo)
+	if err != nil || a <= 0 || a > 65535 {
+		return nil, "", false
+	}
+	b := a
+	if isRange {
+		if b, err = strconv.Atoi(hi); err != nil || b < a || b > 65535 || b-a >= 100 {
+			return nil, "", false
+		}
+	}
+	var ports []int
+	for p := a; p <= b; p++ {
+		ports = append(ports, p)
+	}
+	return ports, proto, true
+}
+
+// mergePorts keeps the template's ports, published or not as the compose file says, and adds
+// the compose file's new ones. A port the compose file no longer names is kept unpublished:
+// compose need not list inner ports.
+func mergePorts(ext, fresh []Port) []Port {
+	byPort := map[int]Port{}
+	for _, p := range fresh {
+		byPort[p.ContainerPort] = p
+	}
+	var out []Port
+	seen := map[int]bool{}
+	for _, p := range ext {
+		seen[p.ContainerPort] = true
+		f, ok := byPort[p.ContainerPort]
+		p.IsOuterService = ok && f.IsOuterService
+		out = append(out, p)
+	}
+	for _, p := range fresh {
+		if !seen[p.ContainerPort] {
+			out = append(out, p)
+		}
+	}
+	return out
+}
