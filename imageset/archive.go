@@ -15,7 +15,6 @@ import (
 	"sync/atomic"
 
 	"github.com/distribution/reference"
-	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"golang.org/x/sync/errgroup"
@@ -131,11 +130,7 @@ func NewArchive(path string, images []Image) (*Archive, error) {
 			return nil, fmt.Errorf("image %s: %d layers but %d diff IDs in its config", im.Ref, len(m.Layers), len(cf.RootFS.DiffIDs))
 		}
 		manifestDigest := v1.Hash{Algorithm: "sha256", Hex: sha256Hex(rawManifest)}
-		ref, err := name.ParseReference(im.Ref, name.WeakValidation)
-		if err != nil {
-			return nil, fmt.Errorf("image %s: %w", im.Ref, err)
-		}
-		fullName, err := ContainerdName(im.Ref)
+		annotations, err := nameAnnotations(im.Ref)
 		if err != nil {
 			return nil, fmt.Errorf("image %s: %w", im.Ref, err)
 		}
@@ -178,10 +173,7 @@ func NewArchive(path string, images []Image) (*Archive, error) {
 			MediaType: mt,
 			Digest:    manifestDigest,
 			Size:      int64(len(rawManifest)),
-			Annotations: map[string]string{
-				AnnotationImageName: fullName,
-				AnnotationRefName:   ref.Identifier(),
-			},
+			Annotations: annotations,
 		})
 	}
 	indexJSON, err := json.Marshal(index)
