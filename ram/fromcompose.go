@@ -25,8 +25,10 @@ type FromComposeOptions struct {
 	// become config-file volumes holding their content; sources outside it are host paths, which
 	// RAM cannot carry. Empty: the project's working directory.
 	Dir string
-	// Images maps a service to the image it is shipped as, which becomes its share_image (the
-	// name the image has in component-images.tar). A service missing here uses its `image:`.
+	// Images maps a service to the image it is shipped as (the name the bundle's image archive
+	// tags it with), which becomes its component's image; its share_image, the name
+	// component-images.tar must also tag it with (ShareImageTags), is made unique after the
+	// importer's re-tag (ShareImageName). A service missing here uses its `image:`.
 	Images map[string]string
 	// Platform is the os/arch[/variant] the images are for; its arch becomes the components'
 	// arch (a service's own `platform:` wins). Empty: amd64.
@@ -38,7 +40,8 @@ type FromComposeOptions struct {
 //
 // Each service becomes a component whose ids derive from the group name and the service name
 // (StableID): converting the same project twice gives the same template. Mapping
-// (docs/ram-format.md §7): the shipped image is share_image and image; ports become
+// (docs/ram-format.md §7): the shipped image is image, share_image a name of the component's
+// own that the platform importer's re-tag leaves unique (ShareImageName, §8.1); ports become
 // port_map_list (`ports` entries, published, is_outer_service; `expose` is_inner_service;
 // protocol from app_protocol, else udp or tcp); environment becomes service_env_map_list;
 // bind-mounted files, file-based configs and secrets inside opts.Dir become config-file volumes
@@ -103,6 +106,71 @@ type fromCompose struct {
 	// generated maps a value the bundle generated for a RandomValue of the template to the
 	// variable it stands for.
 	generated map[string]string
+	// keepShare are the services whose x-ram component ships its image unchanged: their
+	// share_image is kept when the importer's re-tag leaves it unique.
+	keepShare map[string]bool
+}
+
+// shareImages gives each component (apps[i] is service c.names[i]) its share_image: the name
+// of its image in component-images.tar, which the importer re-tags (ImportedName) and pushes,
+// and which must stay unique after that. A component from x-ram whose image is unchanged keeps
+// its template's share_image when it is still unique after the re-tag and names no other image
+// of the bundle; every other one gets ShareImageName (docs/ram-format.md §8.1), with a warning
+// when a template's share_image is replaced. Its image stays the name the image is shipped as.
+func (c *fromCompose) shareImages(apps []Component) {
+	used := map[string]string{} // imported name -> the normalized share_image it comes from
+	claim := func(ref string) bool {
+		n, err := defaultImportedName(ref)
+		if err != nil {
+			return false
+		}
+		if u, ok := used[n]; ok && u != normRef(ref) {
+			return false
+		}
+		used[n] = normRef(ref)
+		return true
+	}
+	// shippedBy says whether another service ships an image under ref.
+	shippedBy := func(name, ref string) bool {
+		for _, other := range c.names {
+			if other != name && normRef(c.image(other, c.p.Services[other])) == normRef(ref) {
+				return true
+			}
+		}
+		return false
+	}
+	var todo []int
+	replaced := map[int]string{}
+	for i, name := range c.names {
+		a := &apps[i]
+		if c.keepShare[name] {
+			shipped := c.image(name, c.p.Services[name])
+			if (normRef(shipped) == normRef(a.ShareImage) || !shippedBy(name, a.ShareImage)) && claim(a.ShareImage) {
+				continue
+			}
+			replaced[i] = a.ShareImage
+		}
+		todo = append(todo, i)
+	}
+	for _, i := range todo {
+		a := &apps[i]
+		ref := ShareImageName(c.name, c.version, a.ServiceID)
+		if !claim(ref) {
+			// Two components with one service_id: the service_key tells them apart.
+			ref = ShareImageName(c.name, c.version, StableID(c.name, a.ServiceKey))
+			claim(ref)
+		}
+		a.ShareImage = ref
+		if old, ok := replaced[i]; ok {
+			why := "two components' images would become one name"
+			if _, err := defaultImportedName(old); err != nil {
+				why = err.Error()
+			} else if shippedBy(c.names[i], old) {
+				why = "another service ships a different image under that name"
+			}
+			c.warn.add(serviceScope(c.names[i]), "image", "the template's share_image %s would not survive the platform importer's re-tag (%s); share_image is now %s", old, why, ref)
+		}
+	}
 }
 
 func (c *fromCompose) convert() (*Template, error) {
@@ -183,6 +251,7 @@ func (c *fromCompose) convert() (*Template, error) {
 		t.GroupKey = StableID(c.name)
 	}
 	t.Apps = nil
+	c.keepShare = map[string]bool{}
 	for _, name := range c.names {
 		comp, err := c.service(name, c.p.Services[name])
 		if err != nil {
@@ -190,6 +259,7 @@ func (c *fromCompose) convert() (*Template, error) {
 		}
 		t.Apps = append(t.Apps, *comp)
 	}
+	c.shareImages(t.Apps)
 	c.templateLists(t)
 	t.Normalize()
 	if err := t.Validate(); err != nil {
@@ -498,8 +568,13 @@ func (c *fromCompose) merge(name string, s types.ServiceConfig, e Component, fre
 	id := c.ids[name]
 	e.ServiceKey, e.ServiceID, e.ServiceShareUUID = id.key, id.id, id.uuid
 
-	if e.ShareImage != fresh.ShareImage {
-		e.ShareImage, e.Image, e.Version = fresh.ShareImage, fresh.ShareImage, fresh.Version
+	// The image is unchanged when the bundle ships the template's: under its image name, or
+	// under its share_image (a package whose archive held no other name for it). The
+	// share_image is then kept if it survives the importer's re-tag (shareImages).
+	if shipped := fresh.Image; normRef(shipped) == normRef(e.Image) || normRef(shipped) == normRef(e.ShareImage) {
+		c.keepShare[name] = true
+	} else {
+		e.Image, e.Version = shipped, fresh.Version
 		e.DeployVersion = c.version
 	}
 	if fresh.Memory > 0 && fresh.Memory != e.Memory {

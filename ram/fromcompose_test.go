@@ -162,7 +162,8 @@ func TestFromComposeMapping(t *testing.T) {
 	eq(t, "web service_id", web.ServiceID, webKey)
 	eq(t, "web service_share_uuid", web.ServiceShareUUID, webKey+"+"+webKey)
 	eq(t, "web k8s_component_name", web.K8sComponentName, "web")
-	eq(t, "web share_image", web.ShareImage, "registry.example.com/shop/web:1.0")
+	// A name of its own, which the importer re-tags goodrain.me/<service_id>:<group_version>.
+	eq(t, "web share_image", web.ShareImage, "goodrain.me/shop/"+webKey+":1.0")
 	eq(t, "web image", web.Image, "registry.example.com/shop/web:1.0")
 	eq(t, "web share_type", web.ShareType, "image")
 	eq(t, "web service_source", web.ServiceSource, "docker_image")
@@ -222,7 +223,8 @@ func TestFromComposeMapping(t *testing.T) {
 	}})
 
 	// worker
-	eq(t, "worker share_image", worker.ShareImage, "worker:latest")
+	eq(t, "worker share_image", worker.ShareImage, "goodrain.me/shop/"+StableID("shop", "worker")+":1.0")
+	eq(t, "worker image", worker.Image, "worker:latest")
 	eq(t, "worker cmd", worker.Cmd, "run --queue jobs")
 	eq(t, "worker min_node (scale)", worker.ExtendMethodMap.MinNode, 3)
 	eq(t, "worker ports", worker.PortMapList, []Port{})
@@ -569,7 +571,8 @@ func TestFromComposeXRAMChanges(t *testing.T) {
 
 	w, ow := appNamed(t, got, "web"), orig.Apps[0]
 	eq(t, "web ids", []string{w.ServiceKey, w.ServiceID, w.ServiceShareUUID, w.ServiceAlias}, []string{ow.ServiceKey, ow.ServiceID, ow.ServiceShareUUID, ow.ServiceAlias})
-	eq(t, "web share_image", w.ShareImage, "nginx:1.27")
+	// A new image: a new share_image, its shape whatever the template's was.
+	eq(t, "web share_image", w.ShareImage, "goodrain.me/app-delivery/"+ow.ServiceID+":1.1")
 	eq(t, "web image", w.Image, "nginx:1.27")
 	eq(t, "web deploy_version", w.DeployVersion, "1.1")
 	eq(t, "web env", w.ServiceEnvMapList, []Env{

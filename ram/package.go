@@ -577,6 +577,9 @@ func (x *extractor) finish() (*Package, error) {
 		return nil, fmt.Errorf("%s: %w", x.file, err)
 	}
 	p := &Package{Template: t, Dir: x.top, Root: x.root, Layout: LayoutCurrent}
+	for _, problem := range ImportProblems(t) {
+		p.Warnings = append(p.Warnings, x.file+": "+problem)
+	}
 
 	// Plugin images: the importer skips every tar whose path holds "plugin" when the template
 	// has no plugins; so does airpack for the plugin archives, which it never needs.

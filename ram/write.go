@@ -45,7 +45,8 @@ type WriteOptions struct {
 // the way the platform does.
 //
 // Before writing anything it validates the template and refuses a package name the importer
-// would mishandle (see below). The image archives are staged in opts.TempDir (never held in
+// would mishandle (see below), and share_images it would (ImportProblems): one it cannot
+// re-tag, or two different ones its re-tag makes one name. The image archives are staged in opts.TempDir (never held in
 // memory), then checked: each share_image must be in the archive's manifest.json (or OCI
 // index.json), read back from what the callback actually wrote. The package is written under a
 // temporary name beside out and renamed when complete: on error, out is not created or touched.
@@ -76,6 +77,11 @@ func WritePackage(ctx context.Context, out string, t *Template, componentImages 
 	}
 	if err := checkPackageName(tc); err != nil {
 		return err
+	}
+	// airpack never writes a package the importer would mishandle: a share_image it cannot
+	// re-tag, or two that the re-tag makes one (docs/ram-format.md §8.1).
+	if problems := ImportProblems(tc); len(problems) > 0 {
+		return fmt.Errorf("%s", strings.Join(problems, "; "))
 	}
 	if len(tc.Plugins) == 0 {
 		if err := pluginFileName(out, PackageFileName(tc)); err != nil {
