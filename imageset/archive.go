@@ -170,9 +170,9 @@ func NewArchive(path string, images []Image) (*Archive, error) {
 		a.images = append(a.images, bi)
 		docker = append(docker, de)
 		index.Manifests = append(index.Manifests, v1.Descriptor{
-			MediaType: mt,
-			Digest:    manifestDigest,
-			Size:      int64(len(rawManifest)),
+			MediaType:   mt,
+			Digest:      manifestDigest,
+			Size:        int64(len(rawManifest)),
 			Annotations: annotations,
 		})
 	}
