@@ -85,7 +85,9 @@ const (
 // loaded with the bundle's .env alone, as on the target (the shell running airpack changes
 // nothing), and converted by ram.FromCompose with each service's image as shipped: the
 // bundle's image archive, a docker-save archive tagging each image so, becomes
-// component-images.tar.
+// component-images.tar, streamed through imageset.Retag to tag each image with its
+// components' share_images too (ram.ShareImageTags), names the importer's re-tag leaves
+// unique.
 //
 // Temporary files live in one directory beside the output, removed when ExportRAM returns; the
 // package is written under a temporary name and renamed when complete: on error nothing is left
@@ -238,6 +240,17 @@ func ExportRAM(ctx context.Context, opts ExportOptions) (*ExportResult, error) {
 			return nil, err
 		}
 	}
+	// component-images.tar is the bundle's archive with each image also tagged with its
+	// components' share_images (the names the importer looks for), the shipped names kept.
+	held := map[string]bool{}
+	for _, im := range m.Images {
+		held[normRef(im.Ref)] = true
+	}
+	tags, err := ram.ShareImageTags(t, func(ref string) bool { return held[normRef(ref)] })
+	if err != nil {
+		return nil, fmt.Errorf("the bundle's images: %w", err)
+	}
+	images = retagged(images, tags)
 	opts.logf("writing %s package %s (%d components)", opts.Flavor.FormatName(), out, len(t.Apps))
 	if err := ram.WritePackage(ctx, out, t, images, ram.WriteOptions{Flavor: opts.Flavor, TempDir: work}); err != nil {
 		return nil, err
@@ -363,6 +376,32 @@ func extractSmallFiles(ctx context.Context, archive, dir string, m *bundle.Manif
 		return fmt.Errorf("read bundle archive %s: %w", archive, err)
 	}
 	return nil
+}
+
+// retagged is write with its image archive streamed through imageset.Retag, which adds tags.
+func retagged(write func(io.Writer) error, tags map[string][]string) func(io.Writer) error {
+	if len(tags) == 0 {
+		return write
+	}
+	return func(w io.Writer) error {
+		pr, pw := io.Pipe()
+		done := make(chan error, 1)
+		go func() {
+			err := write(pw)
+			pw.CloseWithError(err)
+			done <- err
+		}()
+		err := imageset.Retag(w, pr, tags)
+		if err == nil {
+			// The tar's end is read; what the archive may hold after it is not needed.
+			_, err = io.Copy(io.Discard, pr)
+		}
+		pr.CloseWithError(errors.New("image archive not read to its end"))
+		if werr := <-done; err == nil && werr != nil {
+			err = werr
+		}
+		return err
+	}
 }
 
 // archiveEntryWriter copies the entry name of a bundle archive to w.

@@ -131,7 +131,8 @@ func TestExportRAMFromBundleDirectory(t *testing.T) {
 	if tpl.GroupKey != ram.StableID("shop") {
 		t.Errorf("group_key %s", tpl.GroupKey)
 	}
-	// Every share_image is the image as the bundle shipped it, which ReadPackage found in
+	// Every image is the image as the bundle shipped it; every share_image a name of the
+	// component's own (docs/ram-format.md §8.1), which ReadPackage found in
 	// component-images.tar under exactly that name.
 	shipped := map[string]string{}
 	for _, im := range m.Images {
@@ -140,7 +141,7 @@ func TestExportRAMFromBundleDirectory(t *testing.T) {
 		}
 	}
 	for _, a := range tpl.Apps {
-		if a.ShareImage != shipped[a.ServiceCname] || a.Image != a.ShareImage {
+		if a.ShareImage != ram.ShareImageName("shop", "1.0", a.ServiceID) || a.Image != shipped[a.ServiceCname] {
 			t.Errorf("%s: share_image %s, image %s; shipped as %s", a.ServiceCname, a.ShareImage, a.Image, shipped[a.ServiceCname])
 		}
 		key := ram.StableID("shop", a.ServiceCname)
@@ -157,13 +158,17 @@ func TestExportRAMFromBundleDirectory(t *testing.T) {
 		if !slices.Contains(tags, a.ShareImage) {
 			t.Errorf("component-images.tar names %v, not %s", tags, a.ShareImage)
 		}
+		// The shipped name too, for the same image.
+		if same, err := imageset.ArchiveSameImage(pkg.ComponentImages, a.Image, a.ShareImage); err != nil || !same {
+			t.Errorf("component-images.tar: %s and %s are not one image: %v", a.Image, a.ShareImage, err)
+		}
 	}
 	web := tpl.FindComponent(ram.StableID("shop", "web"))
 	if web == nil || len(web.ServiceVolumeMapList) != 1 || web.ServiceVolumeMapList[0].FileContent != "listen 80\n" || web.ServiceVolumeMapList[0].VolumeType != ram.VolumeConfigFile {
 		t.Errorf("web config file: %+v", web)
 	}
-	if web.ShareImage != host+"/shop/web:1.0" {
-		t.Errorf("web share_image %s", web.ShareImage)
+	if web.Image != host+"/shop/web:1.0" || web.ShareImage != "goodrain.me/shop/"+web.ServiceID+":1.0" {
+		t.Errorf("web image %s, share_image %s", web.Image, web.ShareImage)
 	}
 
 	// The same bundle gives the same package, byte for byte.

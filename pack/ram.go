@@ -113,7 +113,11 @@ func PackRAM(ctx context.Context, opts RAMOptions) (*Result, error) {
 	}
 	opts.logf("template %s %s (%s layout): %d components", t.GroupName, t.GroupVersion, pkg.Layout, len(t.Apps))
 
-	proj, err := ram.ToCompose(t, ram.ToComposeOptions{ProjectName: name, FilesDir: "."})
+	imageName, err := shippedImageNames(pkg)
+	if err != nil {
+		return nil, err
+	}
+	proj, err := ram.ToCompose(t, ram.ToComposeOptions{ProjectName: name, FilesDir: ".", ImageName: imageName})
 	if err != nil {
 		return nil, err
 	}
@@ -130,7 +134,7 @@ func PackRAM(ctx context.Context, opts RAMOptions) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	source, err := packageSource(pkg)
+	source, err := packageSource(pkg, imageName)
 	if err != nil {
 		return nil, err
 	}
@@ -197,10 +201,40 @@ func ramLoadOptions(proj *ram.ComposeProject, dir, name string) (compose.LoadOpt
 	}, nil
 }
 
+// shippedImageNames gives each component of a package the image name its compose service
+// runs: its image (the name it was shipped as, e.g. redis:7) when component-images.tar tags
+// the share_image's image with that name too, as the packages airpack writes do; else "", its
+// share_image. The archive tags one image with a name, so a name several components give is
+// used only by those whose share_image is that image.
+func shippedImageNames(pkg *ram.Package) (func(*ram.Component) string, error) {
+	// By what decides the answer, not by address: ToCompose may be handed a copy.
+	key := func(c *ram.Component) [3]string { return [3]string{c.ServiceKey, c.ShareImage, c.Image} }
+	names := map[[3]string]string{}
+	if pkg.Layout != ram.LayoutCurrent || pkg.ComponentImages == "" {
+		return func(*ram.Component) string { return "" }, nil
+	}
+	apps := pkg.Template.Apps
+	for i := range apps {
+		c := &apps[i]
+		if c.Image == "" || normRef(c.Image) == normRef(c.ShareImage) {
+			continue
+		}
+		same, err := imageset.ArchiveSameImage(pkg.ComponentImages, c.Image, c.ShareImage)
+		if err != nil {
+			return nil, err
+		}
+		if same {
+			names[key(c)] = c.Image
+		}
+	}
+	return func(c *ram.Component) string { return names[key(c)] }, nil
+}
+
 // packageSource is an image source over the package's image archives, holding every
-// share_image under its own name. The archive may tag an image with its share_image or with the
+// share_image under its own name, and every image a compose service names instead
+// (shippedImageNames) under that name. The archive may tag an image with its share_image or with the
 // short name Rainbond 5.2 saved it under; the name the archive really uses is looked up.
-func packageSource(pkg *ram.Package) (*imageset.Tarfile, error) {
+func packageSource(pkg *ram.Package, imageName func(*ram.Component) string) (*imageset.Tarfile, error) {
 	tags := map[string]map[string]bool{} // archive -> normalised tags
 	tagsOf := func(path string) (map[string]bool, error) {
 		if m, ok := tags[path]; ok {
@@ -236,6 +270,9 @@ func packageSource(pkg *ram.Package) (*imageset.Tarfile, error) {
 			tag = ram.LegacySaveName(ref)
 		}
 		refs[ref] = imageset.TarImage{Path: path, Tag: tag}
+		if img := imageName(&pkg.Template.Apps[i]); img != "" {
+			refs[img] = imageset.TarImage{Path: path, Tag: img}
+		}
 	}
 	return imageset.NewTarfile(refs), nil
 }

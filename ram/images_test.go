@@ -3,6 +3,8 @@ package ram
 import (
 	"context"
 	"math/rand"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -198,5 +200,48 @@ func TestFromComposeXRAMShareImageCollision(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("no warning about web's share_image: %v", warnings)
+	}
+}
+
+// A platform package whose share_images collide after the importer's re-tag, or cannot be
+// re-tagged: read with a warning, a problem for inspect, and never written.
+func TestPackageShareImageProblems(t *testing.T) {
+	doc := sampleDoc(t)
+	set(t, doc, "apps.0.share_image", "redis:7")
+	set(t, doc, "apps.1.share_image", "bitnami/redis:7")
+	top := "app-delivery-1.0-ram"
+	p := writeTemp(t, top+".tar.gz", gzipTar(t,
+		dir(top+"/"),
+		file(top+"/metadata.json", marshal(t, doc)),
+		file(top+"/component-images.tar", imagesTar(t, 1, "redis:7", "bitnami/redis:7")),
+	))
+	const want = `apps[0] (service_cname "web") and apps[1] (service_cname "db") both become goodrain.me/redis:7 on import (share_images redis:7 and bitnami/redis:7): the second overwrites the first`
+	pkg, err := ReadPackage(context.Background(), p, ReadOptions{WorkDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pkg.Remove()
+	if len(pkg.Warnings) != 1 || !strings.Contains(pkg.Warnings[0], want) {
+		t.Errorf("warnings %q", pkg.Warnings)
+	}
+	r, err := InspectPackage(context.Background(), p, ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Problems) != 1 || !strings.Contains(r.Problems[0], want) {
+		t.Errorf("problems %q", r.Problems)
+	}
+	out := filepath.Join(t.TempDir(), "x.tar.gz")
+	err = WritePackage(context.Background(), out, pkg.Template, writeImages(imagesTar(t, 1, "redis:7", "bitnami/redis:7")), WriteOptions{})
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("WritePackage: %v", err)
+	}
+	pkg.Template.Apps[1].ShareImage = "redis@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+	err = WritePackage(context.Background(), out, pkg.Template, writeImages(imagesTar(t, 1, "redis:7")), WriteOptions{})
+	if err == nil || !strings.Contains(err.Error(), "is pinned to digest") {
+		t.Errorf("WritePackage: %v", err)
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Error("a package was written")
 	}
 }

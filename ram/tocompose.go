@@ -59,6 +59,11 @@ type ToComposeOptions struct {
 	FilesDir string
 	// Random is the source of generated values. Default: crypto/rand.
 	Random io.Reader
+	// ImageName is the image a component's service runs: the name its image has in the
+	// package's archives. Nil, or "" for a component: its share_image. A caller holding the
+	// archives gives the component's image (the name it was shipped as, e.g. redis:7) when
+	// they tag the share_image's image with it too (airpack pack --ram does).
+	ImageName func(c *Component) string
 }
 
 // ComposeProject is a compose project made from a template.
@@ -290,7 +295,13 @@ func (c *toCompose) find(key string) int {
 func (c *toCompose) service(i int, ports []servicePort, deps []depEdge) (*yaml.Node, error) {
 	a := c.t.Apps[i] // a copy: its x-ram form may differ (config files)
 	svc := yamlMap()
-	yamlSet(svc, "image", yamlStr(escape(a.ShareImage)))
+	image := a.ShareImage
+	if c.opts.ImageName != nil {
+		if n := c.opts.ImageName(&c.t.Apps[i]); n != "" {
+			image = n
+		}
+	}
+	yamlSet(svc, "image", yamlStr(escape(image)))
 	if strings.TrimSpace(a.Cmd) != "" {
 		yamlSet(svc, "command", yamlStr(escape(a.Cmd)))
 	}

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -120,7 +121,7 @@ func TestRAMCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	var r ram.PackageReport
-	if err := json.Unmarshal([]byte(stdout), &r); err != nil || r.GroupName != "shop" || len(r.Components) != 1 || !r.Components[0].ImageFound || r.Components[0].ShareImage != ref {
+	if err := json.Unmarshal([]byte(stdout), &r); err != nil || r.GroupName != "shop" || len(r.Components) != 1 || !r.Components[0].ImageFound || r.Components[0].ShareImage != ram.ShareImageName("shop", "1.0", ram.StableID("shop", "web")) || !slices.Contains(r.Images, ref) {
 		t.Errorf("inspect --json: %v\n%s", err, stdout)
 	}
 }
