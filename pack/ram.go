@@ -232,8 +232,9 @@ func shippedImageNames(pkg *ram.Package) (func(*ram.Component) string, error) {
 
 // packageSource is an image source over the package's image archives, holding every
 // share_image under its own name, and every image a compose service names instead
-// (shippedImageNames) under that name. The archive may tag an image with its share_image or with the
-// short name Rainbond 5.2 saved it under; the name the archive really uses is looked up.
+// (shippedImageNames) under that name. The archive may tag an image with its share_image or
+// with the short name Rainbond 5.2 saved it under; the name the archive really uses is looked
+// up.
 func packageSource(pkg *ram.Package, imageName func(*ram.Component) string) (*imageset.Tarfile, error) {
 	tags := map[string]map[string]bool{} // archive -> normalised tags
 	tagsOf := func(path string) (map[string]bool, error) {

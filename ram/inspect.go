@@ -101,7 +101,8 @@ type MountReport struct {
 // hold. It reads the package once, as a stream, and extracts nothing: metadata.json is decoded
 // (as strictly as ReadPackage does) and the image archives are only scanned for their
 // manifest.json and index.json. What would trouble the importer (a missing share_image, a
-// directory name containing "plugin", links) is listed in Problems rather than refused. A file
+// directory name containing "plugin", links, share_images its re-tag cannot take or makes one
+// name: ImportProblems) is listed in Problems rather than refused. A file
 // that is no RAM package gives an error wrapping ErrNotPackage; opts.MaxSize bounds the bytes
 // decompressed (opts.WorkDir is unused).
 func InspectPackage(ctx context.Context, file string, opts ReadOptions) (*PackageReport, error) {

@@ -21,7 +21,9 @@ func ramCommand() *cli.Command {
 			"airpack ram [-f docker-compose.yaml ...] --version 1.0",
 		Description: `Writes a <name>-<version>-ram.tar.gz the Rainbond or Kato console imports (Application
 Market, Offline Import): one directory holding metadata.json, the application template, and
-component-images.tar, every component's image under its share_image.
+component-images.tar, every component's image under its share_image (a name of its own,
+goodrain.me/<name>/<service_id>:<version>, which the importer's re-tag leaves unique) and the
+name it was shipped as.
 
 The argument is a bundle (a directory or a .tar, .tar.gz, .tar.zst archive: verified first, an
 unsound one refused), or a Compose project directory or compose file (packed into a temporary
