@@ -305,3 +305,80 @@ func TestRAMBadInput(t *testing.T) {
 		})
 	}
 }
+
+// Two images the platform importer would re-tag to one name (HOST/lib/report:7 and
+// HOST/bitnami/report:7 both become goodrain.me/report:7): `airpack ram` gives each component a
+// share_image of its own; `docker load` of component-images.tar, as the importer does, tags
+// each image with its share_image and with the name it was shipped as, and tagging each
+// share_image as the importer then does (ram.ImportedName) gives two names, each on its
+// component's image. `airpack pack --ram` gives the services their original names back.
+func TestRAMShareImagesSurviveImport(t *testing.T) {
+	reg := startRegistry(t)
+	shipped := map[string]string{
+		"cache":  reg.push(t, "lib", "7", "", "report")["report"],
+		"cache2": reg.push(t, "bitnami", "7", "other", "report")["report"],
+	}
+	dir := simpleProject(t, "name: shop\nservices:\n  cache:\n    image: "+shipped["cache"]+"\n  cache2:\n    image: "+shipped["cache2"]+"\n")
+	pkgFile := filepath.Join(t.TempDir(), "shop-1.0-ram.tar.gz")
+	if r := airpack(t, "", "ram", dir, "--version", "1.0", "--source", "registry", "-o", pkgFile); r.err != nil {
+		t.Fatalf("airpack ram: %v\n%s", r.err, r)
+	}
+	pkg, err := ram.ReadPackage(t.Context(), pkgFile, ram.ReadOptions{WorkDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pkg.Remove()
+	var refs []string
+	imported := map[string]string{} // service -> the name the importer gives its image
+	for _, a := range pkg.Template.Apps {
+		n, err := ram.ImportedName(a.ShareImage, ram.ImportHub, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		imported[a.ServiceCname] = n
+		refs = append(refs, a.ShareImage, a.Image, n)
+	}
+	if imported["cache"] == imported["cache2"] {
+		t.Fatalf("both components become %s on import", imported["cache"])
+	}
+	removeImages(t, refs...)
+	t.Cleanup(func() { removeImages(t, refs...) })
+
+	must(t, "", "docker", "load", "-i", pkg.ComponentImages)
+	ids := map[string]string{}
+	for _, a := range pkg.Template.Apps {
+		svc := a.ServiceCname
+		if a.Image != shipped[svc] {
+			t.Errorf("%s: image %s, want %s", svc, a.Image, shipped[svc])
+		}
+		id := imageID(t, a.ShareImage)
+		if id == "" || imageID(t, a.Image) != id {
+			t.Errorf("%s: after docker load, %s is %q and %s is %q", svc, a.ShareImage, id, a.Image, imageID(t, a.Image))
+		}
+		must(t, "", "docker", "tag", a.ShareImage, imported[svc])
+		ids[svc] = id
+	}
+	if ids["cache"] == ids["cache2"] {
+		t.Fatalf("both components' share_images are image %s", ids["cache"])
+	}
+	for svc, n := range imported {
+		if got := imageID(t, n); got != ids[svc] {
+			t.Errorf("%s: re-tagged as the importer does, %s is image %q, want %s", svc, n, got, ids[svc])
+		}
+	}
+
+	archive := filepath.Join(t.TempDir(), "shop-1.0.tar")
+	if r := airpack(t, "", "pack", "--ram", pkgFile, "-o", archive); r.err != nil {
+		t.Fatalf("pack --ram: %v\n%s", r.err, r)
+	}
+	target := t.TempDir()
+	must(t, target, "tar", "xf", archive)
+	m := readManifest(t, filepath.Join(target, "shop-1.0"))
+	for _, im := range m.Images {
+		for _, s := range im.Services {
+			if im.Ref != shipped[s] {
+				t.Errorf("bundle: service %s ships %s, want %s", s, im.Ref, shipped[s])
+			}
+		}
+	}
+}
