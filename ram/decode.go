@@ -168,8 +168,11 @@ func (w *typeWalker) value(t reflect.Type, path string) (*MetadataError, error) 
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
-	if t == rawMessageType || t.Kind() == reflect.Interface {
+	if t == rawMessageType || t == rawJSONType || t.Kind() == reflect.Interface {
 		return nil, w.skipRest(tok)
+	}
+	if t == optIntType {
+		t = intType // a number, or null (above)
 	}
 	mismatch := func(got string) (*MetadataError, error) {
 		return &MetadataError{Path: path, Problem: "want " + describeType(t) + ", got " + got}, nil

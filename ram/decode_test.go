@@ -151,7 +151,14 @@ func TestEncodeAlwaysWritesKeys(t *testing.T) {
 			t.Errorf("apps[0].%s: %s, want list", k, got)
 		}
 	}
-	for k, want := range map[string]string{"memory": "number", "cpu": "number", "service_image": "object",
+	// memory and cpu may be absent, which the platform reads differently from 0: an absent key
+	// stays absent (resources_test.go).
+	for _, k := range []string{"memory", "cpu"} {
+		if _, ok := app[k]; ok {
+			t.Errorf("apps[0].%s written, though absent", k)
+		}
+	}
+	for k, want := range map[string]string{"service_image": "object",
 		"extend_method_map": "object", "endpoints": "object", "service_share_uuid": "string", "share_type": "string",
 		"arch": "string", "cmd": "string", "service_cname": "string"} {
 		if got := jsonType(app[k]); got != want {
@@ -271,7 +278,7 @@ func TestDecodeNullIsZero(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := tpl.Apps[0]
-	if a.Probes == nil || len(a.Probes) != 0 || a.Memory != 0 || a.ServiceImage != (ServiceImage{}) || a.PortMapList[0].IsOuterService {
+	if a.Probes == nil || len(a.Probes) != 0 || a.Memory.Int() != 0 || a.ServiceImage != (ServiceImage{}) || a.PortMapList[0].IsOuterService {
 		t.Errorf("nulls not zero: %+v", a)
 	}
 	if tpl.Apps[1].ServiceEnvMapList == nil || tpl.Annotations != nil || tpl.AppConfigGroups[0].ConfigItems == nil {

@@ -3,11 +3,11 @@ package ram
 import (
 	"errors"
 	"fmt"
-	"maps"
 	"math"
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/compose-spec/compose-go/v2/types"
@@ -229,6 +229,9 @@ func (c *fromCompose) convert() (*Template, error) {
 			if err != nil {
 				return nil, fmt.Errorf("service %s: %w", name, err)
 			}
+			if comp.IsVM() {
+				return nil, fmt.Errorf("service %s: %s: the component is a virtual machine (%s), which a bundle cannot carry: remove its %s", name, ExtensionKey, vmMarker(comp), ExtensionKey)
+			}
 			c.ext[name] = comp
 		}
 		c.ids[name] = c.identity(name)
@@ -258,6 +261,9 @@ func (c *fromCompose) convert() (*Template, error) {
 			return nil, fmt.Errorf("service %s: %w", name, err)
 		}
 		t.Apps = append(t.Apps, *comp)
+	}
+	for i := range t.Apps {
+		c.dropLargeFiles(c.names[i], &t.Apps[i])
 	}
 	c.shareImages(t.Apps)
 	c.templateLists(t)
@@ -437,22 +443,23 @@ func (c *fromCompose) fresh(name string, s types.ServiceConfig) (*Component, err
 	}
 	c.restart(scope, s)
 	if len(s.Labels) > 0 {
-		comp.Labels = maps.Clone(map[string]string(s.Labels))
+		// The template's labels are node-scheduling labels: a name matching a node label of the
+		// cluster would constrain where the component runs (docs/ram-format.md §8.5).
+		c.warn.add(scope, "labels", "%s: compose labels are container labels, and the template's labels are the platform's node-scheduling labels (a name matching a node label would restrict the nodes the component runs on); dropped", strings.Join(sortedKeys(s.Labels), ", "))
 	}
 
 	// A component with a volume of its own (RWO) keeps one instance; volumes shared with other
 	// components (share-file, RWX) do not stop it from scaling.
 	stateful := slices.ContainsFunc(comp.ServiceVolumeMapList, func(v Volume) bool { return v.VolumeType == VolumeLocal })
-	replicas := comp.ExtendMethodMap.MinNode
+	replicas := comp.ExtendMethodMap.MinNode.Int()
 	switch {
 	case comp.ExtendMethod == DaemonSet || comp.ExtendMethod == Job:
 	case stateful && replicas > 1:
 		comp.ExtendMethod = StateMultiple
 	case stateful:
 		comp.ExtendMethod = StateSingleton
-		comp.ExtendMethodMap.MaxNode = 1
+		comp.ExtendMethodMap.MaxNode = Some(1)
 	}
-	comp.ExtendMethodMap.InitMemory = comp.Memory
 	return comp, nil
 }
 
@@ -522,14 +529,59 @@ func (c *fromCompose) resources(scope string, s types.ServiceConfig, comp *Compo
 			c.warn.add(scope, "deploy", "%s: RAM has no equivalent; dropped", strings.Join(dropped, ", "))
 		}
 	}
-	if mem > 0 {
-		comp.Memory = int(math.Ceil(float64(mem) / (1 << 20)))
-	}
-	if cpus > 0 {
-		comp.CPU = int(math.Round(cpus * 1000))
-	}
+	// Every key explicit (docs/ram-format.md §8.5): init_memory = memory, which the platform
+	// installs; 0 where compose sets no limit (no limit on current consoles).
+	m, cpu := composeMemory(mem), composeCPU(cpus)
+	comp.Memory, comp.CPU = Some(m), Some(cpu)
+	comp.ExtendMethodMap.InitMemory = Some(m)
 	if replicas > 0 {
-		comp.ExtendMethodMap.MinNode = replicas
+		comp.ExtendMethodMap.MinNode = Some(replicas)
+		if comp.ExtendMethodMap.MaxNode.Int() < replicas {
+			comp.ExtendMethodMap.MaxNode = Some(replicas)
+		}
+	}
+}
+
+// composeMemory is a memory limit in bytes as MB, rounded up.
+func composeMemory(bytes int64) int {
+	if bytes <= 0 {
+		return 0
+	}
+	return int(math.Ceil(float64(bytes) / (1 << 20)))
+}
+
+// composeCPU is a cpu limit in cpus as millicores.
+func composeCPU(cpus float64) int {
+	if cpus <= 0 {
+		return 0
+	}
+	return int(math.Round(cpus * 1000))
+}
+
+// mergeResources takes memory, cpu and replicas from the compose file when they differ from
+// what ToCompose wrote for e (composeResources): a template read and written back keeps its
+// keys exactly, absent ones absent, legacy container_cpu included.
+func mergeResources(s types.ServiceConfig, e *Component, fresh *Component, published bool) {
+	wroteMem, wroteCPU, wroteReplicas, _ := composeResources(e, published)
+	m := &e.ExtendMethodMap
+	if mem := fresh.Memory.Int(); mem != wroteMem {
+		e.Memory, m.InitMemory = Some(mem), Some(mem)
+	}
+	if cpu := fresh.CPU.Int(); cpu != wroteCPU {
+		e.CPU = Some(cpu)
+		if len(m.ContainerCPU) > 0 {
+			// The console reads container_cpu before cpu.
+			m.ContainerCPU = RawJSON(strconv.Itoa(cpu))
+		}
+	}
+	if n := replicaCount(s); n != wroteReplicas {
+		n = max(n, 1) // no replicas in the compose file: one instance
+		if n != e.PlatformReplicas() {
+			m.MinNode = Some(n)
+			if m.MaxNode.Int() < n {
+				m.MaxNode = Some(n)
+			}
+		}
 	}
 }
 
@@ -577,23 +629,9 @@ func (c *fromCompose) merge(name string, s types.ServiceConfig, e Component, fre
 		e.Image, e.Version = shipped, fresh.Version
 		e.DeployVersion = c.version
 	}
-	if fresh.Memory > 0 && fresh.Memory != e.Memory {
-		if e.ExtendMethodMap.InitMemory == e.Memory {
-			e.ExtendMethodMap.InitMemory = fresh.Memory
-		}
-		e.Memory = fresh.Memory
-	}
-	if fresh.CPU > 0 {
-		e.CPU = fresh.CPU
-	}
-	if n := replicaCount(s); n > 0 {
-		e.ExtendMethodMap.MinNode = n
-	}
+	mergeResources(s, &e, fresh, slices.ContainsFunc(e.PortMapList, func(p Port) bool { return p.IsOuterService }))
 	if !sameCommand(e.Cmd, s.Command) {
 		e.Cmd = fresh.Cmd
-	}
-	if len(fresh.Labels) > 0 {
-		e.Labels = fresh.Labels
 	}
 	if len(e.Probes) == 0 {
 		e.Probes = fresh.Probes
@@ -642,4 +680,27 @@ func imageTag(ref string) string {
 		return ref[i+1:]
 	}
 	return "latest"
+}
+
+// dropLargeFiles drops the config files whose content, rendered as the platform renders it with
+// the service's variables, exceeds what a ConfigMap holds: the platform would fail to deploy
+// the component.
+func (c *fromCompose) dropLargeFiles(name string, comp *Component) {
+	values := map[string]string{}
+	for k, v := range c.p.Services[name].Environment {
+		if v != nil {
+			values[k] = *v
+		}
+	}
+	var kept []Volume
+	for _, v := range comp.ServiceVolumeMapList {
+		if v.VolumeType == VolumeConfigFile {
+			if n := len(render(v.FileContent, values)); n > maxConfigFileSize {
+				c.warn.add(serviceScope(name), "volumes", "config file %s: %d bytes once its variables are replaced, more than the %d MiB a Kubernetes ConfigMap holds (the platform could not deploy it); dropped", v.VolumePath, n, maxConfigFileSize>>20)
+				continue
+			}
+		}
+		kept = append(kept, v)
+	}
+	comp.ServiceVolumeMapList = kept
 }

@@ -171,12 +171,12 @@ func TestFromComposeMapping(t *testing.T) {
 	eq(t, "web version", web.Version, "1.0")
 	eq(t, "web deploy_version", web.DeployVersion, "1.0")
 	eq(t, "web arch", web.Arch, "arm64")
-	eq(t, "web memory", web.Memory, 256)
-	eq(t, "web cpu", web.CPU, 500)
+	eq(t, "web memory", web.Memory, Some(256))
+	eq(t, "web cpu", web.CPU, Some(500))
 	eq(t, "web extend_method", web.ExtendMethod, StatelessMultiple)
-	eq(t, "web init_memory", web.ExtendMethodMap.InitMemory, 256)
+	eq(t, "web init_memory", web.ExtendMethodMap.InitMemory, Some(256))
 	eq(t, "web cmd", web.Cmd, "nginx -g daemon off;")
-	eq(t, "web labels", web.Labels, map[string]string{"tier": "front"})
+	eq(t, "web labels (node-scheduling labels: dropped)", web.Labels, map[string]string(nil))
 	eq(t, "web ports", web.PortMapList, []Port{
 		{ContainerPort: 80, Protocol: "tcp", PortAlias: "WEB_80", IsOuterService: true, K8sServiceName: "web-80"},
 		{ContainerPort: 9000, Protocol: "tcp", PortAlias: "WEB_9000", IsInnerService: true, K8sServiceName: "web-9000"},
@@ -201,8 +201,8 @@ func TestFromComposeMapping(t *testing.T) {
 
 	// db
 	eq(t, "db extend_method", db.ExtendMethod, StateSingleton)
-	eq(t, "db max_node", db.ExtendMethodMap.MaxNode, 1)
-	eq(t, "db memory", db.Memory, 0)
+	eq(t, "db max_node", db.ExtendMethodMap.MaxNode, Some(1))
+	eq(t, "db memory", db.Memory, Some(0))
 	eq(t, "db version", db.Version, "8.0")
 	eq(t, "db ports", db.PortMapList, []Port{
 		{ContainerPort: 3306, Protocol: "mysql", PortAlias: "DB_3306", IsOuterService: true, K8sServiceName: "db-3306"},
@@ -226,12 +226,13 @@ func TestFromComposeMapping(t *testing.T) {
 	eq(t, "worker share_image", worker.ShareImage, "goodrain.me/shop/"+StableID("shop", "worker")+":1.0")
 	eq(t, "worker image", worker.Image, "worker:latest")
 	eq(t, "worker cmd", worker.Cmd, "run --queue jobs")
-	eq(t, "worker min_node (scale)", worker.ExtendMethodMap.MinNode, 3)
+	eq(t, "worker min_node (scale)", worker.ExtendMethodMap.MinNode, Some(3))
 	eq(t, "worker ports", worker.PortMapList, []Port{})
 	eq(t, "worker probes", worker.Probes, []Probe{})
 
 	eq(t, "warnings", warnings, []string{
 		"service web: command: arguments with spaces or quotes are joined with spaces (RAM's cmd is one string the platform splits at spaces): their quoting is lost",
+		"service web: labels: tier: compose labels are container labels, and the template's labels are the platform's node-scheduling labels (a name matching a node label would restrict the nodes the component runs on); dropped",
 	})
 
 	// The template is a valid package's: it round-trips through metadata.json.

@@ -58,10 +58,14 @@ type ComponentReport struct {
 	ServiceKey string `json:"serviceKey"`
 	ShareImage string `json:"shareImage"`
 	// ImageFound reports whether the package's image archives hold ShareImage.
-	ImageFound   bool           `json:"imageFound"`
-	ExtendMethod string         `json:"extendMethod"`
-	Memory       int            `json:"memory"` // MB
-	CPU          int            `json:"cpu"`    // millicores
+	ImageFound   bool   `json:"imageFound"`
+	ExtendMethod string `json:"extendMethod"`
+	// Memory and CPU are the limits the platform installs the component with (init_memory, or
+	// what the importer infers; cpu or the legacy container_cpu), 0 for none.
+	Memory int `json:"memory"` // MB
+	CPU    int `json:"cpu"`    // millicores
+	// VM reports a virtual machine component, which docker compose cannot run.
+	VM           bool           `json:"vm,omitempty"`
 	Ports        []PortReport   `json:"ports"`
 	Env          int            `json:"env"`         // service_env_map_list entries
 	ConnectInfo  int            `json:"connectInfo"` // service_connect_info_map_list entries
@@ -430,9 +434,15 @@ func (s *scanner) report(r *PackageReport) error {
 		c := ComponentReport{
 			Cname: a.ServiceCname, ServiceKey: a.ServiceKey, ShareImage: a.ShareImage,
 			ImageFound:   component.has(a.ShareImage) || component.has(LegacySaveName(a.ShareImage)),
-			ExtendMethod: a.ExtendMethod, Memory: a.Memory, CPU: a.CPU,
+			ExtendMethod: a.ExtendMethod, Memory: a.PlatformMemory(), CPU: a.PlatformCPU(), VM: a.IsVM(),
 			Env: len(a.ServiceEnvMapList), ConnectInfo: len(a.ServiceConnectInfoMapList),
 			Ports: []PortReport{}, Dependencies: []string{}, Volumes: []VolumeReport{},
+		}
+		if c.VM {
+			r.Problems = append(r.Problems, fmt.Sprintf("%s is a virtual machine (%s): docker compose cannot run one (airpack pack --ram refuses the package)", componentLabel(i, a), vmMarker(a)))
+			if a.VM != nil && !slices.ContainsFunc(a.VM.DiskLayout, func(d VMDiskLayout) bool { return d.DiskRole == "root" }) {
+				r.Problems = append(r.Problems, fmt.Sprintf("%s: vm.disk_layout has no root disk: the importer refuses the package", componentLabel(i, a)))
+			}
 		}
 		if !c.ImageFound && len(s.order) > 0 {
 			r.Problems = append(r.Problems, fmt.Sprintf("%s: share_image %s is not in the package's images", componentLabel(i, a), a.ShareImage))
@@ -452,6 +462,9 @@ func (s *scanner) report(r *PackageReport) error {
 			vr := VolumeReport{Name: v.VolumeName, Path: v.VolumePath, Type: v.VolumeType, Capacity: v.VolumeCapacity, AccessMode: v.AccessMode}
 			if v.VolumeType == VolumeConfigFile {
 				vr.Size = len(v.FileContent)
+				if vr.Size > maxConfigFileSize {
+					r.Problems = append(r.Problems, fmt.Sprintf("%s: config file %s (%s) holds %d bytes, more than the %d MiB a Kubernetes ConfigMap holds: the platform fails to deploy it", componentLabel(i, a), quote(v.VolumeName), v.VolumePath, vr.Size, maxConfigFileSize>>20))
+				}
 			}
 			c.Volumes = append(c.Volumes, vr)
 		}

@@ -171,6 +171,9 @@ func (c *toCompose) label(i int) string {
 
 func (c *toCompose) convert() (*ComposeProject, error) {
 	t := c.t
+	if err := c.checkRunnable(); err != nil {
+		return nil, err
+	}
 	c.serviceNames()
 	c.files = map[string][]byte{}
 
@@ -364,13 +367,7 @@ func (c *toCompose) service(i int, ports []servicePort, deps []depEdge) (*yaml.N
 			"without a shell (or without nc/bash, wget/curl) is reported unhealthy, which stops\n" +
 			"nothing: no depends_on waits for health."
 	}
-	if a.Memory > 0 {
-		limits := yamlMap()
-		yamlSet(limits, "memory", yamlStr(strconv.Itoa(a.Memory)+"M"))
-		res := yamlMap()
-		yamlSet(res, "limits", limits)
-		deploy := yamlMap()
-		yamlSet(deploy, "resources", res)
+	if deploy := c.deploy(i, len(published) > 0); deploy != nil {
 		yamlSet(svc, "deploy", deploy)
 	}
 
@@ -380,6 +377,56 @@ func (c *toCompose) service(i int, ports []servicePort, deps []depEdge) (*yaml.N
 	}
 	yamlSet(svc, ExtensionKey, yamlVal(extensionValue(ext)))
 	return svc, nil
+}
+
+// deploy is the service's deploy: the memory and cpu limits the platform would install the
+// component with, and its instances (min_node) where compose can run them; nil when none.
+func (c *toCompose) deploy(i int, published bool) *yaml.Node {
+	mem, cpu, replicas, notes := composeResources(&c.t.Apps[i], published)
+	for _, n := range notes {
+		c.warnf("%s: %s", c.label(i), n)
+	}
+	deploy := yamlMap()
+	if replicas > 0 {
+		yamlSet(deploy, "replicas", yamlVal(replicas))
+	}
+	limits := yamlMap()
+	if cpu > 0 {
+		yamlSet(limits, "cpus", yamlStr(cpusText(cpu)))
+	}
+	if mem > 0 {
+		yamlSet(limits, "memory", yamlStr(strconv.Itoa(mem)+"M"))
+	}
+	if len(limits.Content) > 0 {
+		res := yamlMap()
+		yamlSet(res, "limits", limits)
+		yamlSet(deploy, "resources", res)
+	}
+	if len(deploy.Content) == 0 {
+		return nil
+	}
+	return deploy
+}
+
+// checkRunnable refuses what docker compose cannot run at all: virtual machines.
+func (c *toCompose) checkRunnable() error {
+	for i := range c.t.Apps {
+		if a := &c.t.Apps[i]; a.IsVM() {
+			return fmt.Errorf("%s is a virtual machine (%s): docker compose cannot run one", componentLabel(i, a), vmMarker(a))
+		}
+	}
+	return nil
+}
+
+// vmMarker says what makes a a VM component.
+func vmMarker(a *Component) string {
+	switch {
+	case a.VM != nil:
+		return "it has a vm object"
+	case a.ExtendMethod == "vm":
+		return `extend_method "vm"`
+	}
+	return `service_source "vm_run"`
 }
 
 // warnUnsupported reports what the template holds that compose does not run.
@@ -392,6 +439,9 @@ func (c *toCompose) warnUnsupported() {
 		c.warnf("the template's %d Kubernetes resources are not created by docker compose (kept in %s)", len(t.K8sResources), ExtensionKey)
 	}
 	for i := range t.Apps {
+		if l := t.Apps[i].Labels; len(l) > 0 {
+			c.warnf("%s: labels %s are the platform's node-scheduling labels (the nodes it may run on): docker compose does not apply them (kept in %s)", c.label(i), strings.Join(sortedKeys(l), ", "), ExtensionKey)
+		}
 		switch t.Apps[i].ExtendMethod {
 		case Job, CronJob:
 			c.warnf("%s is a %s: docker compose runs it once, at `up`", c.label(i), t.Apps[i].ExtendMethod)

@@ -67,8 +67,10 @@ type Template struct {
 
 // Component is one entry of apps[].
 type Component struct {
-	Memory                    int               `json:"memory"` // MB
-	CPU                       int               `json:"cpu"`    // millicores
+	// Memory (MB) and CPU (millicores) may be absent, which the platform reads differently
+	// from 0 (docs/ram-format.md §8.5): absent stays absent when a template is written back.
+	Memory                    OptInt            `json:"memory,omitzero"`
+	CPU                       OptInt            `json:"cpu,omitzero"`
 	Probes                    []Probe           `json:"probes"`
 	ServiceImage              ServiceImage      `json:"service_image"`
 	ServiceID                 string            `json:"service_id"`
@@ -104,6 +106,42 @@ type Component struct {
 	Endpoints                 Endpoints         `json:"endpoints"`
 	Labels                    map[string]string `json:"labels,omitempty"`
 	ComponentK8sAttributes    []K8sAttribute    `json:"component_k8s_attributes"`
+	// VM makes the component a virtual machine (with extend_method "vm" or service_source
+	// "vm_run", see IsVM): docker compose cannot run one.
+	VM *VMTemplate `json:"vm,omitempty"`
+	// ServiceExtendMethod is the legacy form of extend_method_map, which the importer and the
+	// console still read where extend_method_map lacks a key: kept as it is.
+	ServiceExtendMethod RawJSON `json:"service_extend_method,omitempty"`
+}
+
+// VMTemplate is a VM component's vm object (rainbond-oam VMTemplate).
+type VMTemplate struct {
+	BootMode         string         `json:"boot_mode,omitempty"`
+	MachineType      string         `json:"machine_type,omitempty"`
+	BootSourceFormat string         `json:"boot_source_format,omitempty"`
+	DiskLayout       []VMDiskLayout `json:"disk_layout,omitempty"`
+}
+
+// VMDiskLayout is one disk of a VM component (rainbond-oam VMDiskLayoutItem).
+type VMDiskLayout struct {
+	DiskKey     string `json:"disk_key,omitempty"`
+	DiskName    string `json:"disk_name,omitempty"`
+	DiskRole    string `json:"disk_role,omitempty"` // root, data
+	DeviceType  string `json:"device_type,omitempty"`
+	Bus         string `json:"bus,omitempty"`
+	OrderIndex  int    `json:"order_index,omitempty"`
+	VolumeName  string `json:"volume_name,omitempty"`
+	RequestSize string `json:"request_size,omitempty"`
+	Format      string `json:"format,omitempty"`
+	SourceType  string `json:"source_type,omitempty"`
+	Image       string `json:"image,omitempty"`
+	Checksum    string `json:"checksum,omitempty"`
+}
+
+// IsVM reports whether c is a virtual machine as the console decides it
+// (_is_vm_template_component): a vm object, extend_method "vm" or service_source "vm_run".
+func (c *Component) IsVM() bool {
+	return c.VM != nil || c.ExtendMethod == "vm" || c.ServiceSource == "vm_run"
 }
 
 // ServiceImage is service_image (and a plugin's plugin_image): the registry the image was
@@ -116,21 +154,32 @@ type ServiceImage struct {
 	IsTrust     bool   `json:"is_trust"`
 }
 
-// ExtendMethodMap is extend_method_map: the manual scaling rules.
+// ExtendMethodMap is extend_method_map: the manual scaling rules, and the memory the platform
+// installs a component with (init_memory). Each key may be absent, which the importer reads
+// differently from 0 (an absent init_memory becomes min_memory): absent stays absent.
 type ExtendMethodMap struct {
-	MinNode    int `json:"min_node"`
-	StepMemory int `json:"step_memory"`
-	IsRestart  int `json:"is_restart"`
-	StepNode   int `json:"step_node"`
-	MaxMemory  int `json:"max_memory"`
-	MaxNode    int `json:"max_node"`
-	MinMemory  int `json:"min_memory"`
-	InitMemory int `json:"init_memory"`
+	MinNode    OptInt `json:"min_node,omitzero"`
+	StepMemory OptInt `json:"step_memory,omitzero"`
+	IsRestart  OptInt `json:"is_restart,omitzero"`
+	StepNode   OptInt `json:"step_node,omitzero"`
+	MaxMemory  OptInt `json:"max_memory,omitzero"`
+	MaxNode    OptInt `json:"max_node,omitzero"`
+	MinMemory  OptInt `json:"min_memory,omitzero"`
+	InitMemory OptInt `json:"init_memory,omitzero"`
+	// ContainerCPU and ContainerMemory are legacy keys the importer and the console read raw
+	// (any JSON type; container_cpu before cpu): kept exactly as they are.
+	ContainerCPU    RawJSON `json:"container_cpu,omitempty"`
+	ContainerMemory RawJSON `json:"container_memory,omitempty"`
 }
 
-// DefaultExtendMethodMap is the platform's default scaling rule.
+// DefaultExtendMethodMap is the scaling rule airpack writes for a component it creates: every
+// key explicit (docs/ram-format.md §8.5), init_memory 0 until the memory is known.
 func DefaultExtendMethodMap() ExtendMethodMap {
-	return ExtendMethodMap{MinNode: 1, MaxNode: 1024, StepNode: 1, MinMemory: 64, MaxMemory: 64 * 1024, StepMemory: 64}
+	return ExtendMethodMap{
+		MinNode: Some(1), MaxNode: Some(1024), StepNode: Some(1),
+		MinMemory: Some(64), MaxMemory: Some(64 * 1024), StepMemory: Some(64),
+		IsRestart: Some(0), InitMemory: Some(0),
+	}
 }
 
 // Port is one entry of port_map_list.

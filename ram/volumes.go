@@ -148,9 +148,10 @@ func volumeMount(name, target string) *yaml.Node {
 	return m
 }
 
-// maxConfigFileSize bounds the content of one config-file volume: metadata.json holds it, and
-// the platform stores it in its database.
-const maxConfigFileSize = 4 << 20
+// maxConfigFileSize bounds the content of one config-file volume: the platform mounts each
+// config file from a ConfigMap of its own, whose data Kubernetes limits to 1 MiB
+// (docs/ram-format.md §8.5).
+const maxConfigFileSize = 1 << 20
 
 // volumeOwner is the component a named volume belongs to in the template.
 type volumeOwner struct {
@@ -404,7 +405,7 @@ func (c *fromCompose) readSource(src string) (string, *int, string) {
 	case !fi.Mode().IsRegular():
 		return "", nil, "not a regular file"
 	case fi.Size() > maxConfigFileSize:
-		return "", nil, fmt.Sprintf("%d bytes, more than a RAM config file should hold (%d MiB)", fi.Size(), maxConfigFileSize>>20)
+		return "", nil, fmt.Sprintf("%d bytes, more than the %d MiB a Kubernetes ConfigMap holds (the platform could not deploy it)", fi.Size(), maxConfigFileSize>>20)
 	}
 	b, err := os.ReadFile(src)
 	if err != nil {

@@ -20,22 +20,36 @@ import (
 )
 
 // WritePackage writes tpl, with images (by share_image) in its component-images.tar, as a
-// current-layout package in a new directory, and returns its path.
+// current-layout package in a new directory, and returns its path. The images of tpl's plugins
+// go in plugin-images.tar.
 func WritePackage(t testing.TB, tpl *ram.Template, images map[string]v1.Image) string {
 	t.Helper()
 	out := filepath.Join(t.TempDir(), ram.PackageFileName(tpl))
-	write := func(w io.Writer) error {
-		refs := map[name.Reference]v1.Image{}
-		for r, img := range images {
-			ref, err := name.ParseReference(r)
-			if err != nil {
-				return err
-			}
-			refs[ref] = img
-		}
-		return tarball.MultiRefWrite(refs, w)
+	plugin := map[string]bool{}
+	for _, p := range tpl.Plugins {
+		plugin[p.ShareImage] = true
 	}
-	if err := ram.WritePackage(context.Background(), out, tpl, write, ram.WriteOptions{}); err != nil {
+	archive := func(plugins bool) func(w io.Writer) error {
+		return func(w io.Writer) error {
+			refs := map[name.Reference]v1.Image{}
+			for r, img := range images {
+				if plugin[r] != plugins {
+					continue
+				}
+				ref, err := name.ParseReference(r)
+				if err != nil {
+					return err
+				}
+				refs[ref] = img
+			}
+			return tarball.MultiRefWrite(refs, w)
+		}
+	}
+	var opts ram.WriteOptions
+	if len(tpl.Plugins) > 0 {
+		opts.PluginImages = archive(true)
+	}
+	if err := ram.WritePackage(context.Background(), out, tpl, archive(false), opts); err != nil {
 		t.Fatal(err)
 	}
 	return out
