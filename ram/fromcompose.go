@@ -190,9 +190,13 @@ func (c *fromCompose) convert() (*Template, error) {
 		}
 		t.Apps = append(t.Apps, *comp)
 	}
+	c.platformNames(t)
 	c.templateLists(t)
 	t.Normalize()
 	if err := t.Validate(); err != nil {
+		return nil, err
+	}
+	if err := c.platformRules(t); err != nil {
 		return nil, err
 	}
 	return t, nil
