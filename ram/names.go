@@ -63,9 +63,9 @@ func (c *toCompose) serviceNames() {
 			c.warnf("%s: its .env variables would be named like another service's (%s_…): they are named %s_…", c.label(i), p, c.envPrefix[i])
 		}
 	}
-	taken := map[string]int{}
+	taken := map[string]string{} // name -> what takes it
 	for i, n := range c.names {
-		taken[n] = i
+		taken[n] = "the service name of " + c.label(i)
 	}
 	for i := range c.t.Apps {
 		ports := c.t.Apps[i].PortMapList
@@ -76,11 +76,11 @@ func (c *toCompose) serviceNames() {
 		if k == "" || k == c.names[i] || !validServiceName(k) {
 			continue
 		}
-		if j, dup := taken[k]; dup {
-			c.warnf("%s: its k8s_service_name %s is also %s: not added as a network alias, so that name reaches only %s under compose", c.label(i), quote(k), c.describe(j), quote(c.names[j]))
+		if what, dup := taken[k]; dup {
+			c.warnf("%s: its k8s_service_name %s is also %s: not added as a network alias", c.label(i), quote(k), what)
 			continue
 		}
-		taken[k] = i
+		taken[k] = "the k8s_service_name of " + c.label(i)
 		c.netAliases[i] = k
 	}
 }
@@ -92,14 +92,6 @@ func networkAlias(alias string) *yaml.Node {
 	nets := yamlMap()
 	yamlSet(nets, "default", def)
 	return nets
-}
-
-// describe names component j as what takes a name: its service, or its alias.
-func (c *toCompose) describe(j int) string {
-	if c.netAliases[j] != "" && c.names[j] != c.netAliases[j] {
-		return "the service name or k8s_service_name of " + c.label(j)
-	}
-	return "the service name of " + c.label(j)
 }
 
 func portSuffix(port int, proto string) string {
