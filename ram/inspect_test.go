@@ -222,7 +222,7 @@ func TestInspectPackagePlatformRules(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{
-		"template: group_version is 33 characters, more than the 32 the platform stores (console rainbond_center_app_version.version): the install fails or cuts it; choose a shorter version (--version)",
+		"template: group_version is 33 characters, more than the 32 the platform stores (console RainbondCenterAppVersion.version): the install fails or cuts it; choose a shorter version (--version)",
 		`apps[0] (service_cname "web"): k8s_service_name "Web_80" is not a DNS-1035 label (lower case letters, digits and '-', starting with a letter, at most 63 characters): the console renames the Service <service_alias>-<port>, and nothing reaches the component by "Web_80"`,
 	}
 	if !reflect.DeepEqual(r.Problems, want) {

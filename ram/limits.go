@@ -61,25 +61,25 @@ func perApp(get func(a *Component) string) func(*Template, func(int, string, str
 // fieldLimits is the table (sources: facts §5; console www/models/main.py, console/models/main.py,
 // rainbond db/model).
 var fieldLimits = []fieldLimit{
-	{"group_name", maxGroupName, "console rainbond_center_app.app_name", "choose a shorter name (--name)",
+	{"group_name", maxGroupName, "console RainbondCenterApp.app_name", "choose a shorter name (--name)",
 		func(t *Template, emit func(int, string, string)) { emit(-1, "", t.GroupName) }},
-	{"group_version", maxGroupVersion, "console rainbond_center_app_version.version", "choose a shorter version (--version)",
+	{"group_version", maxGroupVersion, "console RainbondCenterAppVersion.version", "choose a shorter version (--version)",
 		func(t *Template, emit func(int, string, string)) { emit(-1, "", t.GroupVersion) }},
-	{"group_key", maxKey, "console service_source.group_key", "use a 32-character key",
+	{"group_key", maxKey, "console ServiceSourceInfo.group_key", "use a 32-character key",
 		func(t *Template, emit func(int, string, string)) { emit(-1, "", t.GroupKey) }},
-	{"service_key", maxKey, "console tenant_service.service_key", "use a 32-character key",
+	{"service_key", maxKey, "console TenantServiceInfo.service_key", "use a 32-character key",
 		perApp(func(a *Component) string { return a.ServiceKey })},
-	{"service_cname", maxCname, "console tenant_service.service_cname", "choose a shorter name",
+	{"service_cname", maxCname, "console TenantServiceInfo.service_cname", "choose a shorter name",
 		perApp(func(a *Component) string { return a.ServiceCname })},
-	{"deploy_version", maxDeployVersion, "console tenant_service.deploy_version", "use a shorter version",
+	{"deploy_version", maxDeployVersion, "console TenantServiceInfo.deploy_version", "use a shorter version",
 		perApp(func(a *Component) string { return a.DeployVersion })},
-	{"share_image", maxShareImage, "console tenant_service.image", "ship the image under a shorter name",
+	{"share_image", maxShareImage, "console TenantServiceInfo.image", "ship the image under a shorter name",
 		perApp(func(a *Component) string { return a.ShareImage })},
-	{"cmd", maxCmd, "console tenant_service.cmd", "move the command into a script in the image, or into its entrypoint",
+	{"cmd", maxCmd, "console TenantServiceInfo.cmd", "move the command into a script in the image, or into its entrypoint",
 		perApp(func(a *Component) string { return a.Cmd })},
 	{"k8s_component_name", maxK8sName, "Kubernetes container name", "use a shorter name",
 		perApp(func(a *Component) string { return a.K8sComponentName })},
-	{"k8s_service_name", maxK8sName, "Kubernetes Service name; console tenant_services_port.k8s_service_name", "use a shorter name",
+	{"k8s_service_name", maxK8sName, "Kubernetes Service name; console TenantServicesPort.k8s_service_name", "use a shorter name",
 		func(t *Template, emit func(int, string, string)) {
 			for i := range t.Apps {
 				for j, p := range t.Apps[i].PortMapList {
@@ -87,7 +87,7 @@ var fieldLimits = []fieldLimit{
 				}
 			}
 		}},
-	{"port_alias", maxPortAlias, "console tenant_services_port.port_alias", "use a shorter alias",
+	{"port_alias", maxPortAlias, "console TenantServicesPort.port_alias", "use a shorter alias",
 		func(t *Template, emit func(int, string, string)) {
 			for i := range t.Apps {
 				for j, p := range t.Apps[i].PortMapList {
@@ -95,7 +95,7 @@ var fieldLimits = []fieldLimit{
 				}
 			}
 		}},
-	{"attr_name", maxAttrName, "console tenant_service_env_var.attr_name", "use a shorter variable name",
+	{"attr_name", maxAttrName, "console TenantServiceEnvVar.attr_name", "use a shorter variable name",
 		func(t *Template, emit func(int, string, string)) {
 			for i := range t.Apps {
 				for _, e := range t.Apps[i].ServiceEnvMapList {
@@ -116,7 +116,7 @@ var fieldLimits = []fieldLimit{
 				}
 			}
 		}},
-	{"volume_name", maxConfigName, "console tenant_service_config.volume_name (a config file's)", "use a shorter config file name",
+	{"volume_name", maxConfigName, "console TenantServiceConfigurationFile.volume_name (a config file's)", "use a shorter config file name",
 		func(t *Template, emit func(int, string, string)) {
 			for i := range t.Apps {
 				for _, v := range t.Apps[i].ServiceVolumeMapList {
@@ -150,19 +150,19 @@ var fieldLimits = []fieldLimit{
 				}
 			}
 		}},
-	{"probe cmd", maxProbeCmd, "console service_probe.cmd", "put the check in a script in the image",
+	{"probe cmd", maxProbeCmd, "console ServiceProbe.cmd", "put the check in a script in the image",
 		func(t *Template, emit func(int, string, string)) {
 			eachProbe(t, emit, func(p Probe) string { return p.Cmd })
 		}},
-	{"probe path", maxProbePath, "console service_probe.path", "use a shorter path",
+	{"probe path", maxProbePath, "console ServiceProbe.path", "use a shorter path",
 		func(t *Template, emit func(int, string, string)) {
 			eachProbe(t, emit, func(p Probe) string { return p.Path })
 		}},
-	{"probe http_header", maxProbeHeader, "console service_probe.http_header", "send fewer headers",
+	{"probe http_header", maxProbeHeader, "console ServiceProbe.http_header", "send fewer headers",
 		func(t *Template, emit func(int, string, string)) {
 			eachProbe(t, emit, func(p Probe) string { return p.HTTPHeader })
 		}},
-	{"app_config_groups name", maxConfigGroup, "console app_config_group.config_group_name", "use a shorter group name",
+	{"app_config_groups name", maxConfigGroup, "console ApplicationConfigGroup.config_group_name", "use a shorter group name",
 		func(t *Template, emit func(int, string, string)) {
 			for _, g := range t.AppConfigGroups {
 				emit(-1, "", g.Name)

@@ -237,13 +237,13 @@ volumes:
 func TestFromComposeRefusals(t *testing.T) {
 	for _, c := range []struct{ name, compose, version, want string }{
 		{"cmd", "services:\n  web:\n    image: w\n    command: [\"" + strings.Repeat("x", 2049) + "\"]\n", "1",
-			"service web: cmd is 2049 characters, more than the 2048 the platform stores (console tenant_service.cmd): the install fails or cuts it; move the command into a script in the image, or into its entrypoint"},
+			"service web: cmd is 2049 characters, more than the 2048 the platform stores (console TenantServiceInfo.cmd): the install fails or cuts it; move the command into a script in the image, or into its entrypoint"},
 		{"volume path", "services:\n  web:\n    image: w\n    volumes: [\"data:/db\"]\nvolumes:\n  data: {}\n", "1",
 			`service web: volume "data" at "/db": the console drops a volume whose path fails its check (console/utils/urlutil.py is_path_legal: a letter, digit, '_' or '-' after the '/', at least 3 characters, no '.' at the end), so the component writes its data into its container, lost when it restarts; mount it at another path`},
 		{"config file path", "services:\n  web:\n    image: w\n    configs: [{source: c, target: /.env}]\nconfigs:\n  c: {content: x}\n", "1",
 			`service web: volume "c" at "/.env": the console drops`},
 		{"group_version", "services:\n  web:\n    image: w\n", strings.Repeat("1", 33),
-			"template: group_version is 33 characters, more than the 32 the platform stores (console rainbond_center_app_version.version): the install fails or cuts it; choose a shorter version (--version)"},
+			"template: group_version is 33 characters, more than the 32 the platform stores (console RainbondCenterAppVersion.version): the install fails or cuts it; choose a shorter version (--version)"},
 	} {
 		p, dir := loadProject(t, map[string]string{"compose.yaml": c.compose})
 		_, _, err := FromCompose(p, FromComposeOptions{Name: "x", Version: c.version, Dir: dir})
@@ -374,7 +374,7 @@ func TestTemplateProblems(t *testing.T) {
 	)
 	tpl.Normalize()
 	want := []string{
-		`apps[0] (service_cname "a"): cmd is 2049 characters, more than the 2048 the platform stores (console tenant_service.cmd): the install fails or cuts it; move the command into a script in the image, or into its entrypoint`,
+		`apps[0] (service_cname "a"): cmd is 2049 characters, more than the 2048 the platform stores (console TenantServiceInfo.cmd): the install fails or cuts it; move the command into a script in the image, or into its entrypoint`,
 		`apps[0] (service_cname "a"): k8s_component_name "cache_b" is not a DNS-1123 label (lower case letters, digits and '-', at most 63 characters): the worker names the container after it, and the deploy fails`,
 		`apps[0] (service_cname "a"): port_map_list[1]: k8s_service_name "a-80" is ignored: the console gives every port the first port's, "a"`,
 		`apps[0] (service_cname "a"): port_map_list[1]: published http port 80 comes after a port that is not a published http port: the console gives it no default domain`,
