@@ -100,6 +100,7 @@ func exJSON(t *testing.T, v any) string {
 var exWantWarnings = []string{
 	"networks: back: RAM has no networks (components reach each other by name); dropped",
 	"service db: networks: back: RAM has no networks (components reach each other by name); dropped",
+	"service db: ports: none: on the platform a component without ports gets no Kubernetes Service, so db does not resolve for web (depends_on, environment DB_HOST): list the port it listens on under expose",
 	"service web: cap_add: RAM has no Linux capabilities; dropped",
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -100,6 +101,14 @@ func checkRAMBundle(t *testing.T, out string, tpl *ram.Template, images map[stri
 	for _, svc := range []string{"web", "db"} {
 		if _, err := ram.ComponentFromExtension(typed.Services[svc].Extensions[ram.ExtensionKey]); err != nil {
 			t.Errorf("service %s x-ram: %v", svc, err)
+		}
+	}
+	// What the platform resolves (each component's first k8s_service_name) resolves under
+	// compose: a network alias.
+	for svc, alias := range map[string]string{"web": "web-80", "db": "db-3306"} {
+		n := typed.Services[svc].Networks["default"]
+		if n == nil || !reflect.DeepEqual(n.Aliases, []string{alias}) {
+			t.Errorf("service %s: network aliases %+v, want [%s]", svc, n, alias)
 		}
 	}
 	conf, err := os.ReadFile(filepath.Join(out, "files", "web", "etc", "nginx", "conf.d", "default.conf"))

@@ -266,9 +266,13 @@ func (c *fromCompose) convert() (*Template, error) {
 		c.dropLargeFiles(c.names[i], &t.Apps[i])
 	}
 	c.shareImages(t.Apps)
+	c.platformNames(t)
 	c.templateLists(t)
 	t.Normalize()
 	if err := t.Validate(); err != nil {
+		return nil, err
+	}
+	if err := c.platformRules(t); err != nil {
 		return nil, err
 	}
 	return t, nil

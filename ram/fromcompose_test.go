@@ -178,8 +178,8 @@ func TestFromComposeMapping(t *testing.T) {
 	eq(t, "web cmd", web.Cmd, "nginx -g daemon off;")
 	eq(t, "web labels (node-scheduling labels: dropped)", web.Labels, map[string]string(nil))
 	eq(t, "web ports", web.PortMapList, []Port{
-		{ContainerPort: 80, Protocol: "tcp", PortAlias: "WEB_80", IsOuterService: true, K8sServiceName: "web-80"},
-		{ContainerPort: 9000, Protocol: "tcp", PortAlias: "WEB_9000", IsInnerService: true, K8sServiceName: "web-9000"},
+		{ContainerPort: 80, Protocol: "http", PortAlias: "WEB_80", IsOuterService: true, K8sServiceName: "web"},
+		{ContainerPort: 9000, Protocol: "tcp", PortAlias: "WEB_9000", IsInnerService: true, K8sServiceName: "web"},
 	})
 	eq(t, "web env", web.ServiceEnvMapList, []Env{
 		{AttrName: "DB_URL", AttrValue: "mysql://db:3306/shop", IsChange: true},
@@ -205,7 +205,7 @@ func TestFromComposeMapping(t *testing.T) {
 	eq(t, "db memory", db.Memory, Some(0))
 	eq(t, "db version", db.Version, "8.0")
 	eq(t, "db ports", db.PortMapList, []Port{
-		{ContainerPort: 3306, Protocol: "mysql", PortAlias: "DB_3306", IsOuterService: true, K8sServiceName: "db-3306"},
+		{ContainerPort: 3306, Protocol: "mysql", PortAlias: "DB_3306", IsOuterService: true, K8sServiceName: "db"},
 	})
 	eq(t, "db env", db.ServiceEnvMapList, []Env{{AttrName: "MYSQL_DATABASE", AttrValue: "shop", IsChange: true}})
 	eq(t, "db volumes", db.ServiceVolumeMapList, []Volume{
@@ -583,7 +583,7 @@ func TestFromComposeXRAMChanges(t *testing.T) {
 	})
 	eq(t, "web ports", w.PortMapList, []Port{
 		{PortAlias: "WEB80", Protocol: "http", ContainerPort: 80, K8sServiceName: "web-80"},
-		{PortAlias: "WEB_8080", Protocol: "tcp", ContainerPort: 8080, IsInnerService: true, K8sServiceName: "web-8080"},
+		{PortAlias: "WEB_8080", Protocol: "tcp", ContainerPort: 8080, IsInnerService: true, K8sServiceName: "web-80"}, // the first port's, as the console does
 	})
 	eq(t, "web config file (edited: the shipped file)", w.ServiceVolumeMapList[1].FileContent, "server { listen 8080; }\n")
 	eq(t, "web volume kept", w.ServiceVolumeMapList[0], ow.ServiceVolumeMapList[0])
@@ -613,7 +613,7 @@ func TestFromComposeXRAMDependencyRemoved(t *testing.T) {
 		{AttrName: "DB_PORT", IsChange: true, AttrValue: "3306"},
 		{AttrName: "MYSQL_ROOT_PASSWORD", IsChange: true, AttrValue: RandomValue},
 	})
-	eq(t, "warnings", warnings, []string{"service web: environment: MYSQL_ROOT_PASSWORD (the value generated for MYSQL_ROOT_PASSWORD of db): written as **None**, never the bundle's secret; the platform generates a value of its own, not shared with the variable it was generated for: make the service depend on its provider"})
+	eq(t, "warnings", warnings, []string{"service db: name: on the platform the component is reachable as db-3306 (its k8s_service_name), not as db: web (environment DB_HOST) name db, which will not resolve there", "service web: environment: MYSQL_ROOT_PASSWORD (the value generated for MYSQL_ROOT_PASSWORD of db): written as **None**, never the bundle's secret; the platform generates a value of its own, not shared with the variable it was generated for: make the service depend on its provider"})
 }
 
 // A dependency cycle, which compose cannot express in depends_on, survives the round trip.

@@ -424,6 +424,7 @@ func (s *scanner) report(r *PackageReport) error {
 	}
 	r.Problems = append(r.Problems, pluginPathProblems(t, s.x.file, s.top, componentTars)...)
 	r.Problems = append(r.Problems, ImportProblems(t)...)
+	r.Problems = append(r.Problems, TemplateProblems(t)...)
 	cname := map[string]string{}
 	for i := range t.Apps {
 		a := &t.Apps[i]

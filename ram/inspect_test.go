@@ -205,3 +205,27 @@ func TestInspectPackagePluginFileName(t *testing.T) {
 	}
 	eq(t, "problems", r.Problems, []string{`the file name "my-plugin.tar.gz" contains "plugin" and the template has no plugins: uploaded under that name, the platform importer would skip every image tar in it; rename the file before uploading`})
 }
+
+// inspect reports the platform's name, length and path rules a template breaks (TemplateProblems).
+func TestInspectPackagePlatformRules(t *testing.T) {
+	doc := sampleDoc(t)
+	set(t, doc, "apps.0.port_map_list.0.k8s_service_name", "Web_80")
+	set(t, doc, "group_version", strings.Repeat("9", 33))
+	top := "app-delivery-" + strings.Repeat("9", 33) + "-ram"
+	p := writeTemp(t, "x.tar.gz", gzipTar(t,
+		dir(top+"/"),
+		file(top+"/metadata.json", marshal(t, doc)),
+		file(top+"/component-images.tar", imagesTar(t, 1, webImage, dbImage)),
+	))
+	r, err := InspectPackage(context.Background(), p, ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"template: group_version is 33 characters, more than the 32 the platform stores (console RainbondCenterAppVersion.version): the install fails or cuts it; choose a shorter version (--version)",
+		`apps[0] (service_cname "web"): k8s_service_name "Web_80" is not a DNS-1035 label (lower case letters, digits and '-', starting with a letter, at most 63 characters): the console renames the Service <service_alias>-<port>, and nothing reaches the component by "Web_80"`,
+	}
+	if !reflect.DeepEqual(r.Problems, want) {
+		t.Errorf("problems:\n%q\nwant\n%q", r.Problems, want)
+	}
+}

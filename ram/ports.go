@@ -4,6 +4,7 @@ package ram
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -30,13 +31,13 @@ func (c *toCompose) ports(i int) ([]servicePort, error) {
 		k := strconv.Itoa(p.ContainerPort) + "/" + proto
 		if j, dup := seen[k]; dup {
 			if p.IsOuterService && out[j].envVar == "" {
-				out[j].envVar = c.addEnv(c.names[i]+"_PORT_"+portSuffix(p.ContainerPort, proto), strconv.Itoa(p.ContainerPort))
+				out[j].envVar = c.addEnv(c.envPrefix[i]+"_PORT_"+portSuffix(p.ContainerPort, proto), strconv.Itoa(p.ContainerPort))
 			}
 			continue
 		}
 		ps := servicePort{port: p.ContainerPort, proto: proto}
 		if p.IsOuterService {
-			ps.envVar = c.addEnv(c.names[i]+"_PORT_"+portSuffix(p.ContainerPort, proto), strconv.Itoa(p.ContainerPort))
+			ps.envVar = c.addEnv(c.envPrefix[i]+"_PORT_"+portSuffix(p.ContainerPort, proto), strconv.Itoa(p.ContainerPort))
 		}
 		seen[k] = len(out)
 		out = append(out, ps)
@@ -60,14 +61,14 @@ func (c *fromCompose) ports(scope, name string, s types.ServiceConfig) []Port {
 			return
 		}
 		index[port] = len(out)
+		// port_alias and k8s_service_name are given once every component is known
+		// (platformNames).
 		out = append(out, Port{
 			ContainerPort:  port,
 			Protocol:       proto,
-			PortAlias:      portAlias(name, port),
 			IsOuterService: published,
 			IsInnerService: !published,
 			Name:           portName,
-			K8sServiceName: k8sName(name) + "-" + strconv.Itoa(port),
 		})
 	}
 	for _, pc := range s.Ports {
@@ -85,7 +86,7 @@ func (c *fromCompose) ports(scope, name string, s types.ServiceConfig) []Port {
 			notes = append(notes, fmt.Sprintf("port %d is published on host address %s only: RAM publishes on every address", port, pc.HostIP))
 		}
 		// A ports entry publishes, on the host port it names or on one the engine picks.
-		add(port, portProtocol(pc.Protocol, pc.AppProtocol), true, pc.Name)
+		add(port, portProtocol(pc.Protocol, pc.AppProtocol, port, true), true, pc.Name)
 	}
 	if len(notes) > 0 {
 		c.warn.add(scope, "ports", "%s", strings.Join(notes, "; "))
@@ -98,23 +99,50 @@ func (c *fromCompose) ports(scope, name string, s types.ServiceConfig) []Port {
 			continue
 		}
 		for _, port := range ports {
-			add(port, portProtocol(proto, ""), false, "")
+			add(port, portProtocol(proto, "", port, false), false, "")
 		}
 	}
 	if len(bad) > 0 {
 		c.warn.add(scope, "expose", "%s: not a port or a short port range; dropped", strings.Join(bad, ", "))
 	}
+	// The console gives published http ports a default domain, in port order, up to the first
+	// port that is not one.
+	slices.SortStableFunc(out, func(a, b Port) int {
+		return cmpBool(defaultDomain(b), defaultDomain(a))
+	})
 	return out
 }
 
-// portProtocol is a port's RAM protocol: the compose app_protocol (http, grpc, ...) when set,
-// else udp or tcp. compose cannot say more; a template from a RAM package keeps its own.
-func portProtocol(proto, app string) string {
-	if app != "" {
-		return strings.ToLower(app)
+// defaultDomain reports whether the console gives p a default domain (when every port before
+// it gets one): a published http port.
+func defaultDomain(p Port) bool { return p.IsOuterService && p.Protocol == "http" }
+
+func cmpBool(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case a:
+		return 1
 	}
-	if strings.EqualFold(proto, "udp") {
+	return -1
+}
+
+// httpPorts are the ports a published port is taken to serve HTTP on when compose does not say
+// (app_protocol): the usual ports of web servers and application frameworks (nginx, Node,
+// Flask, Django, Tomcat, Jupyter). 443 and 8443 are TLS: the console installs https as tcp.
+var httpPorts = map[int]bool{80: true, 3000: true, 5000: true, 8000: true, 8008: true, 8080: true, 8081: true, 8888: true}
+
+// portProtocol is a port's RAM protocol: the compose app_protocol (http, grpc, ...) when set,
+// else udp, else http for a published port in httpPorts (the platform gives published http
+// ports a default domain), else tcp. A template from a RAM package keeps its own.
+func portProtocol(proto, app string, port int, published bool) string {
+	switch {
+	case app != "":
+		return strings.ToLower(app)
+	case strings.EqualFold(proto, "udp"):
 		return "udp"
+	case published && httpPorts[port]:
+		return "http"
 	}
 	return "tcp"
 }

@@ -154,6 +154,10 @@ type toCompose struct {
 	volumes  map[[2]string]string // (component index, volume_name) -> named volume
 	files    map[string][]byte
 	warnings []string
+
+	// envPrefix is each component's .env variable prefix, netAliases the network alias it
+	// gets ("" for none); see serviceNames.
+	envPrefix, netAliases []string
 }
 
 func (c *toCompose) warnf(format string, args ...any) {
@@ -204,7 +208,7 @@ func (c *toCompose) convert() (*ComposeProject, error) {
 		for _, list := range [][]Env{a.ServiceEnvMapList, a.ServiceConnectInfoMapList} {
 			for _, e := range list {
 				if e.AttrValue == RandomValue && e.AttrName != "" {
-					if err := c.secret(secretKey{"c" + itoa(i), e.AttrName}, c.names[i]+"_"+e.AttrName); err != nil {
+					if err := c.secret(secretKey{"c" + itoa(i), e.AttrName}, c.envPrefix[i]+"_"+e.AttrName); err != nil {
 						return nil, err
 					}
 				}
@@ -361,6 +365,9 @@ func (c *toCompose) service(i int, ports []servicePort, deps []depEdge) (*yaml.N
 		yamlSet(svc, "depends_on", yamlSeq(order...))
 	}
 
+	if alias := c.netAliases[i]; alias != "" {
+		yamlSet(svc, "networks", networkAlias(alias))
+	}
 	if hc := c.healthcheck(i, ports); hc != nil {
 		yamlSet(svc, "healthcheck", hc)
 		svc.Content[len(svc.Content)-2].HeadComment = "From the readiness probe. CMD-SHELL runs the check with the image's /bin/sh: an image\n" +

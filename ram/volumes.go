@@ -11,7 +11,6 @@ import (
 	"path"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -196,27 +195,20 @@ func (c *fromCompose) volumeOwners() {
 
 // volumes maps volumes, tmpfs, configs and secrets.
 func (c *fromCompose) volumes(scope, name string, s types.ServiceConfig, comp *Component) error {
-	names := map[string]bool{}
-	unique := func(n string) string {
-		if n == "" {
-			n = "volume"
-		}
-		u := n
-		for i := 2; names[u]; i++ {
-			u = n + "-" + strconv.Itoa(i)
-		}
-		names[u] = true
-		return u
-	}
+	// Volume names are unique in a component, valid (volumeName) and within their column: a
+	// config file's is shorter than a volume's.
+	names := newNameSet(nil)
+	unique := func(n string) string { return names.take(volumeName(n), maxVolumeName, "-") }
+	uniqueFile := func(n string) string { return names.take(volumeName(n), maxConfigName, "-") }
 	// Volume names of the template first, so that generated ones never take them.
 	if e := c.ext[name]; e != nil {
 		for _, v := range e.ServiceVolumeMapList {
-			names[v.VolumeName] = true
+			names.reserve(v.VolumeName)
 		}
 	}
 	for vol, o := range c.owners {
 		if o.service == name && o.fromExt {
-			names[c.owners[vol].name] = true
+			names.reserve(c.owners[vol].name)
 		}
 	}
 	paths := map[string]bool{}
@@ -232,7 +224,7 @@ func (c *fromCompose) volumes(scope, name string, s types.ServiceConfig, comp *C
 			}
 			paths[v.Target] = true
 			comp.ServiceVolumeMapList = append(comp.ServiceVolumeMapList, Volume{
-				VolumeName: unique(volumeName(path.Base(v.Target))), VolumePath: v.Target,
+				VolumeName: uniqueFile(path.Base(v.Target)), VolumePath: v.Target,
 				VolumeType: VolumeConfigFile, FileContent: body, Mode: mode,
 			})
 		case types.VolumeTypeVolume:
@@ -281,7 +273,7 @@ func (c *fromCompose) volumes(scope, name string, s types.ServiceConfig, comp *C
 			}
 			paths[v.Target] = true
 			comp.ServiceVolumeMapList = append(comp.ServiceVolumeMapList, Volume{
-				VolumeName: unique(volumeName(path.Base(v.Target))), VolumePath: v.Target, VolumeType: VolumeMemoryFS,
+				VolumeName: unique(path.Base(v.Target)), VolumePath: v.Target, VolumeType: VolumeMemoryFS,
 			})
 		default:
 			notes = append(notes, fmt.Sprintf("%s mount at %s: RAM has no such volume; dropped", v.Type, v.Target))
@@ -302,7 +294,7 @@ func (c *fromCompose) volumes(scope, name string, s types.ServiceConfig, comp *C
 		}
 		paths[target] = true
 		comp.ServiceVolumeMapList = append(comp.ServiceVolumeMapList, Volume{
-			VolumeName: unique(volumeName(path.Base(target))), VolumePath: target, VolumeType: VolumeMemoryFS,
+			VolumeName: unique(path.Base(target)), VolumePath: target, VolumeType: VolumeMemoryFS,
 		})
 	}
 	if len(tmpfsNotes) > 0 {
@@ -359,7 +351,7 @@ func (c *fromCompose) volumes(scope, name string, s types.ServiceConfig, comp *C
 			}
 			paths[target] = true
 			comp.ServiceVolumeMapList = append(comp.ServiceVolumeMapList, Volume{
-				VolumeName: unique(volumeName(r.source)), VolumePath: target,
+				VolumeName: uniqueFile(r.source), VolumePath: target,
 				VolumeType: VolumeConfigFile, FileContent: body, Mode: mode,
 			})
 		}

@@ -173,7 +173,7 @@ func (c *fromCompose) unmapped(scope string, s types.ServiceConfig) {
 	}
 	var nets []string
 	for _, n := range sortedKeys(s.Networks) {
-		if n != "default" || s.Networks[n] != nil && !reflect.ValueOf(*s.Networks[n]).IsZero() {
+		if n != "default" || s.Networks[n] != nil && !reflect.ValueOf(onlyAliases(*s.Networks[n])).IsZero() {
 			nets = append(nets, n)
 		}
 	}
@@ -185,6 +185,13 @@ func (c *fromCompose) unmapped(scope string, s types.ServiceConfig) {
 			c.warn.add(scope, k, "extension field: RAM has no place for it; dropped")
 		}
 	}
+}
+
+// onlyAliases is a service network without its aliases: the default network's aliases are
+// compared with the component's k8s_service_name (platformNames), not dropped as a network.
+func onlyAliases(n types.ServiceNetworkConfig) types.ServiceNetworkConfig {
+	n.Aliases = nil
+	return n
 }
 
 // setKeys lists the YAML keys of the fields set in s (inline structs flattened; extensions and

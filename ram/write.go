@@ -83,6 +83,9 @@ func WritePackage(ctx context.Context, out string, t *Template, componentImages 
 	if problems := ImportProblems(tc); len(problems) > 0 {
 		return fmt.Errorf("%s", strings.Join(problems, "; "))
 	}
+	if err := checkTemplate(tc, nil); err != nil {
+		return err
+	}
 	if len(tc.Plugins) == 0 {
 		if err := pluginFileName(out, PackageFileName(tc)); err != nil {
 			return err
@@ -237,6 +240,9 @@ func checkPackageName(t *Template) error {
 		case strings.ContainsAny(f.value, "/\\\x00"):
 			return fmt.Errorf("the template's %s %s cannot be part of the package's directory name: it contains a path separator", f.key, quote(f.value))
 		}
+	}
+	if err := checkGroupLimits(t.GroupName, t.GroupVersion); err != nil {
+		return err
 	}
 	if len(t.Plugins) > 0 {
 		return nil
