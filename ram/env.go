@@ -113,22 +113,36 @@ func (c *toCompose) environment(i int, deps []depEdge) []envEntry {
 	return out
 }
 
-// render renders ${VAR} references in a config file the way the platform does when it
-// makes the file's ConfigMap (rainbond util.ParseVariable): each "${...}" (shortest match, on one
-// line) names a variable, optionally with a default after a colon — the text up to the next
-// colon, so ${X:-d} defaults to "-d"; a known variable is replaced by its value, an unknown one
-// by its default, or left as it is when it has none. Each distinct reference is replaced
-// everywhere it occurs, one after another in order of first appearance.
-func render(content string, values map[string]string) string {
-	for _, ref := range varRef.FindAllString(content, -1) {
-		key, def := varKey(ref)
-		if v, ok := values[key]; ok {
-			content = strings.ReplaceAll(content, ref, v)
-		} else if def != "" {
-			content = strings.ReplaceAll(content, ref, def)
+// Substitute replaces ${NAME} and ${NAME:default} references in s exactly as the platform does
+// (goodrain/rainbond util/comman.go ParseVariable): in env values, the start command (cmd) and
+// config-file contents, never in probes. Each "${...}" on one line (the shortest match: the
+// first "}" closes it) is a reference; its key is the text between the first "{" and that "}",
+// split at ":" into the name and a default, the default being only the text up to the next
+// colon (so ${X:-d} defaults to "-d" and ${URL:http://h:80} to "http"). A defined name is
+// replaced by its value (even an empty one), an undefined one by its non-empty default, else
+// the reference is left as it is. The references are found once, then each is replaced
+// everywhere in turn, in order of appearance: values are not expanded again, unless a later
+// reference of the original text happens to stand in one. There is no escape: $${A} and \${A}
+// are replaced too. Names are exact (case and spaces count).
+func Substitute(s string, vars map[string]string) string {
+	for _, ref := range varRef.FindAllString(s, -1) {
+		if v, ok := refValue(ref, vars); ok {
+			s = strings.ReplaceAll(s, ref, v)
 		}
 	}
-	return content
+	return s
+}
+
+// render is Substitute: config files are rendered as the platform renders them.
+func render(content string, values map[string]string) string { return Substitute(content, values) }
+
+// refValue is what the platform replaces the reference ref by, false when it leaves it.
+func refValue(ref string, vars map[string]string) (string, bool) {
+	key, def := varKey(ref)
+	if v, ok := vars[key]; ok {
+		return v, true
+	}
+	return def, def != ""
 }
 
 var varRef = regexp.MustCompile(`(?U)\$\{.*\}`)
@@ -142,6 +156,32 @@ func varKey(ref string) (key, def string) {
 		return parts[0], parts[1]
 	}
 	return k, ""
+}
+
+// substitution is one reference the platform replaces.
+type substitution struct {
+	ref, name, value string
+	defined          bool // replaced by the variable's value, not by its default
+}
+
+// substitutions lists the distinct references in s the platform replaces, given the names it
+// defines (values unknown: defined[name] == "" is fine).
+func substitutions(s string, defined map[string]string) []substitution {
+	var out []substitution
+	seen := map[string]bool{}
+	for _, ref := range varRef.FindAllString(s, -1) {
+		if seen[ref] {
+			continue
+		}
+		seen[ref] = true
+		key, def := varKey(ref)
+		if v, ok := defined[key]; ok {
+			out = append(out, substitution{ref: ref, name: key, value: v, defined: true})
+		} else if def != "" {
+			out = append(out, substitution{ref: ref, name: key, value: def})
+		}
+	}
+	return out
 }
 
 // replaceLoopback replaces the loopback host names 127.0.0.1 and localhost in s by host where

@@ -194,7 +194,7 @@ func TestFromComposeMapping(t *testing.T) {
 	})
 	eq(t, "web dependencies", web.DepServiceMapList, []Dependency{{DepServiceKey: dbKey + "+" + dbKey}})
 	eq(t, "web probes", web.Probes, []Probe{{
-		Mode: "readiness", Scheme: "cmd", Cmd: "curl -f http://localhost/", IsUsed: true, Port: 80,
+		Mode: "readiness", Scheme: "http", Path: "/", IsUsed: true, Port: 80,
 		PeriodSecond: 10, TimeoutSecond: 2, InitialDelaySecond: 20, FailureThreshold: 5, SuccessThreshold: 1,
 	}})
 
@@ -217,8 +217,8 @@ func TestFromComposeMapping(t *testing.T) {
 	eq(t, "db mounts", db.MntRelationList, []MountRelation{})
 	eq(t, "db dependencies", db.DepServiceMapList, []Dependency{})
 	eq(t, "db probe", db.Probes, []Probe{{
-		Mode: "readiness", Scheme: "cmd", Cmd: "mysqladmin ping -h 127.0.0.1", IsUsed: true, Port: 3306,
-		PeriodSecond: 30, TimeoutSecond: 30, FailureThreshold: 3, SuccessThreshold: 1,
+		Mode: "readiness", Scheme: "cmd", Cmd: "sh -c mysqladmin\tping\t-h\t127.0.0.1", IsUsed: true, Port: 3306,
+		PeriodSecond: 30, TimeoutSecond: 30, InitialDelaySecond: 1, FailureThreshold: 3, SuccessThreshold: 1,
 	}})
 
 	// worker

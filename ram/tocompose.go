@@ -349,9 +349,10 @@ func (c *toCompose) service(i int, ports []servicePort, deps []depEdge) (*yaml.N
 
 	if hc := c.healthcheck(i, ports); hc != nil {
 		yamlSet(svc, "healthcheck", hc)
-		svc.Content[len(svc.Content)-2].HeadComment = "From the readiness probe. CMD-SHELL runs the check with the image's /bin/sh: an image\n" +
-			"without a shell (or without nc/bash, wget/curl) is reported unhealthy, which stops\n" +
-			"nothing: no depends_on waits for health."
+		svc.Content[len(svc.Content)-2].HeadComment = "From the readiness probe. A cmd probe runs as the platform runs it: its command split at\n" +
+			"spaces, without a shell. A tcp or http probe is checked from inside the container with\n" +
+			"its /bin/sh and nc/bash or wget/curl: an image without them is reported unhealthy,\n" +
+			"which stops nothing: no depends_on waits for health."
 	}
 	if a.Memory > 0 {
 		limits := yamlMap()
