@@ -102,7 +102,7 @@ type fromCompose struct {
 	template *Template              // the top-level x-ram, or nil
 	// generated maps a value the bundle generated for a RandomValue of the template to the
 	// variable it stands for.
-	generated map[string]string
+	generated map[string]generatedValue
 }
 
 func (c *fromCompose) convert() (*Template, error) {
@@ -191,6 +191,7 @@ func (c *fromCompose) convert() (*Template, error) {
 		t.Apps = append(t.Apps, *comp)
 	}
 	c.templateLists(t)
+	c.substitutionWarnings(t)
 	t.Normalize()
 	if err := t.Validate(); err != nil {
 		return nil, err
@@ -252,7 +253,7 @@ func (c *fromCompose) templateLists(t *Template) {
 		g.ComponentKeys = kept
 		for _, item := range sortedKeys(g.ConfigItems) {
 			orig := g.ConfigItems[item]
-			if orig == RandomValue {
+			if placeholder(orig) {
 				continue
 			}
 			// A new value only when every component of the group says the same new value.
@@ -266,7 +267,7 @@ func (c *fromCompose) templateLists(t *Template) {
 				}
 				got = v
 			}
-			if same && *got != orig && !c.renderedSame(orig, *got) {
+			if same && *got != orig && !c.renderedSame(orig, *got, c.p.Services[keys[kept[0]]].Environment) {
 				g.ConfigItems[item] = *got
 			}
 		}
@@ -315,7 +316,9 @@ func (c *fromCompose) service(name string, s types.ServiceConfig) (*Component, e
 	c.unmapped(scope, s)
 	e := c.ext[name]
 	if e == nil {
-		fresh.ServiceEnvMapList = c.noGenerated(scope, fresh.ServiceEnvMapList)
+		var moved []Env
+		fresh.ServiceEnvMapList, moved = c.noGenerated(name, fresh.ServiceEnvMapList)
+		fresh.ServiceConnectInfoMapList = append(fresh.ServiceConnectInfoMapList, moved...)
 		return fresh, nil
 	}
 	return c.merge(name, s, *e, fresh), nil
@@ -360,7 +363,7 @@ func (c *fromCompose) fresh(name string, s types.ServiceConfig) (*Component, err
 			comp.Probes = []Probe{*pr}
 		}
 	}
-	if e != nil && sameCommand(e.Cmd, s.Command) {
+	if e != nil && sameCommand(e.Cmd, s.Command, s.Environment) {
 		comp.Cmd = e.Cmd
 	} else {
 		comp.Cmd = c.command(scope, s)
@@ -514,7 +517,7 @@ func (c *fromCompose) merge(name string, s types.ServiceConfig, e Component, fre
 	if n := replicaCount(s); n > 0 {
 		e.ExtendMethodMap.MinNode = n
 	}
-	if !sameCommand(e.Cmd, s.Command) {
+	if !sameCommand(e.Cmd, s.Command, s.Environment) {
 		e.Cmd = fresh.Cmd
 	}
 	if len(fresh.Labels) > 0 {
@@ -541,8 +544,12 @@ func replicaCount(s types.ServiceConfig) int {
 }
 
 // sameCommand reports whether the compose command is cmd: ToCompose writes cmd as a string,
-// which compose splits like a shell.
-func sameCommand(cmd string, args types.ShellCommand) bool {
+// with its ${...} references substituted from env, which compose splits like a shell.
+func sameCommand(cmd string, args types.ShellCommand, env types.MappingWithEquals) bool {
+	return sameArgs(cmd, args) || strings.Contains(cmd, "${") && sameArgs(Substitute(cmd, envValues(env)), args)
+}
+
+func sameArgs(cmd string, args types.ShellCommand) bool {
 	if strings.Join(args, " ") == cmd {
 		return true
 	}

@@ -607,6 +607,11 @@ func TestFromComposeXRAMDependencyRemoved(t *testing.T) {
 		{AttrName: "ADMIN_TOKEN", Name: "random secret", IsChange: true, AttrValue: RandomValue},
 		{AttrName: "DB_HOST", IsChange: true, AttrValue: "db"},
 		{AttrName: "DB_PORT", IsChange: true, AttrValue: "3306"},
+	})
+	// Nothing depends on web: the new **None** goes to its connection info, which web gets too,
+	// and which every console generates (those before 2026-06 install a **None** of
+	// service_env_map_list literally).
+	eq(t, "web connect info", w.ServiceConnectInfoMapList, []Env{
 		{AttrName: "MYSQL_ROOT_PASSWORD", IsChange: true, AttrValue: RandomValue},
 	})
 	eq(t, "warnings", warnings, []string{"service web: environment: MYSQL_ROOT_PASSWORD (the value generated for MYSQL_ROOT_PASSWORD of db): written as **None**, never the bundle's secret; the platform generates a value of its own, not shared with the variable it was generated for: make the service depend on its provider"})
