@@ -45,7 +45,8 @@ type FromComposeOptions struct {
 // with their content; named volumes become local volumes, or share-file volumes owned by the
 // first service (by name) when several services mount them, the others getting
 // mnt_relation_list entries; tmpfs mounts become memoryfs volumes; depends_on becomes
-// dep_service_map_list; a CMD or CMD-SHELL healthcheck becomes a readiness probe (scheme cmd);
+// dep_service_map_list; a CMD or CMD-SHELL healthcheck becomes a readiness probe (http, tcp or
+// cmd, as the platform runs it, docs/ram-format.md §8.3);
 // command becomes cmd; labels, memory and cpu limits, replicas and platform are carried over.
 //
 // A project that came from a RAM package carries the template in x-ram extension fields (see
