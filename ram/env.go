@@ -9,6 +9,7 @@ import (
 	"io"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/compose-spec/compose-go/v2/types"
@@ -52,8 +53,77 @@ func (c *toCompose) secret(k secretKey, base string) error {
 type envEntry struct {
 	name   string
 	yaml   string // what the compose file says: a literal (escaped) or ${VAR}
-	actual string // the value the container gets (for rendering config files)
+	actual string // the value as the template gives it (generated values included)
+	gen    string // the .env variable holding it, when it is a generated value
 	from   string // the source, for messages
+}
+
+// GroupSecret reports whether v is "**None:<group>**", one value generated per group at install
+// and shared by every variable of every component naming the group (console
+// market_app/utils.py _resolve_none_value: an exact match, the group everything between
+// "**None:" and the final "**", possibly empty), and returns the group.
+func GroupSecret(v string) (string, bool) {
+	const pre, suf = "**None:", "**"
+	if len(v) >= len(pre)+len(suf) && strings.HasPrefix(v, pre) && strings.HasSuffix(v, suf) {
+		return v[len(pre) : len(v)-len(suf)], true
+	}
+	return "", false
+}
+
+// placeholder reports whether v is generated at install: RandomValue or a group secret.
+func placeholder(v string) bool {
+	_, g := GroupSecret(v)
+	return g || v == RandomValue
+}
+
+// groupSecretKey is the secrets key of a "**None:<group>**" value.
+func groupSecretKey(group string) secretKey { return secretKey{owner: "none-group", name: group} }
+
+// rendered is a service's environment and start command as the platform gives them to the
+// container (rainbond worker/appm/conversion/version.go createEnv, createArgs): every value,
+// then cmd, with its ${...} references substituted (Substitute).
+type rendered struct {
+	yaml   map[string]string // variable -> what the compose file says
+	values map[string]string // variable -> the value the container gets
+	cmd    string            // the compose command ("" when none)
+}
+
+// render substitutes the references in the variables of env (with the template's values, as
+// the platform does, one pass), then in cmd (with the substituted values). Generated values
+// stay compose references to .env, so that the variables sharing them keep sharing them.
+func renderEnv(env []envEntry, cmd string) rendered {
+	raw, marked := map[string]string{}, map[string]string{}
+	refs := map[string]string{} // marker -> ${VAR}
+	for k, e := range env {
+		raw[e.name] = e.actual
+		marked[e.name] = e.actual
+		if e.gen != "" {
+			m := "\x00" + itoa(k) + "\x00" // never in a reference, never matched by one
+			marked[e.name], refs[m] = m, "${"+e.gen+"}"
+		}
+	}
+	toYAML := func(s string) string {
+		s = escape(s)
+		for m, r := range refs {
+			s = strings.ReplaceAll(s, m, r)
+		}
+		return s
+	}
+	r := rendered{yaml: map[string]string{}, values: map[string]string{}}
+	finalMarked := map[string]string{}
+	for _, e := range env {
+		if e.gen != "" {
+			r.yaml[e.name], r.values[e.name], finalMarked[e.name] = e.yaml, e.actual, marked[e.name]
+			continue
+		}
+		r.values[e.name] = Substitute(e.actual, raw)
+		finalMarked[e.name] = Substitute(e.actual, marked)
+		r.yaml[e.name] = toYAML(finalMarked[e.name])
+	}
+	if strings.TrimSpace(cmd) != "" {
+		r.cmd = toYAML(Substitute(cmd, finalMarked))
+	}
+	return r
 }
 
 // environment gathers the variables of component i (see the top of tocompose.go for the order).
@@ -61,19 +131,27 @@ func (c *toCompose) environment(i int, deps []depEdge) []envEntry {
 	a := &c.t.Apps[i]
 	var out []envEntry
 	byName := map[string]int{}
+	// groupLiteral: the console resolves "**None:<group>**" in the component lists only.
+	// ownLoopback: the component's own variables, where 127.0.0.1:PORT is a dependency.
+	groupLiteral, ownLoopback := false, false
 	add := func(e Env, owner secretKey, rewriteHost string, from string) {
 		if e.AttrName == "" {
 			return
 		}
 		ent := envEntry{name: e.AttrName, from: from}
-		if e.AttrValue == RandomValue {
+		if group, ok := GroupSecret(e.AttrValue); ok && !groupLiteral {
+			v := c.secrets[groupSecretKey(group)]
+			ent.yaml, ent.actual, ent.gen = "${"+v+"}", c.envVars[v], v
+		} else if e.AttrValue == RandomValue {
 			owner.name = e.AttrName
 			v := c.secrets[owner]
-			ent.yaml, ent.actual = "${"+v+"}", c.envVars[v]
+			ent.yaml, ent.actual, ent.gen = "${"+v+"}", c.envVars[v], v
 		} else {
 			val := e.AttrValue
 			if rewriteHost != "" {
 				val = replaceLoopback(val, rewriteHost)
+			} else if ownLoopback {
+				val = c.ownLoopback(i, deps, e.AttrName, val)
 			}
 			ent.yaml, ent.actual = escape(val), val
 		}
@@ -87,9 +165,11 @@ func (c *toCompose) environment(i int, deps []depEdge) []envEntry {
 		out = append(out, ent)
 	}
 	own := secretKey{owner: "c" + itoa(i)}
+	ownLoopback = true
 	for _, e := range a.ServiceEnvMapList {
 		add(e, own, "", "its environment")
 	}
+	ownLoopback = false
 	for _, e := range a.ServiceConnectInfoMapList {
 		add(e, own, "", "its connection info")
 	}
@@ -98,6 +178,7 @@ func (c *toCompose) environment(i int, deps []depEdge) []envEntry {
 			add(e, secretKey{owner: "c" + itoa(d.index)}, c.names[d.index], "the connection info of "+c.names[d.index])
 		}
 	}
+	groupLiteral = true
 	for gi, g := range c.t.AppConfigGroups {
 		if !slices.Contains(g.ComponentKeys, a.ServiceKey) || a.ServiceKey == "" {
 			continue
@@ -113,22 +194,36 @@ func (c *toCompose) environment(i int, deps []depEdge) []envEntry {
 	return out
 }
 
-// render renders ${VAR} references in a config file the way the platform does when it
-// makes the file's ConfigMap (rainbond util.ParseVariable): each "${...}" (shortest match, on one
-// line) names a variable, optionally with a default after a colon — the text up to the next
-// colon, so ${X:-d} defaults to "-d"; a known variable is replaced by its value, an unknown one
-// by its default, or left as it is when it has none. Each distinct reference is replaced
-// everywhere it occurs, one after another in order of first appearance.
-func render(content string, values map[string]string) string {
-	for _, ref := range varRef.FindAllString(content, -1) {
-		key, def := varKey(ref)
-		if v, ok := values[key]; ok {
-			content = strings.ReplaceAll(content, ref, v)
-		} else if def != "" {
-			content = strings.ReplaceAll(content, ref, def)
+// Substitute replaces ${NAME} and ${NAME:default} references in s exactly as the platform does
+// (goodrain/rainbond util/comman.go ParseVariable): in env values, the start command (cmd) and
+// config-file contents, never in probes. Each "${...}" on one line (the shortest match: the
+// first "}" closes it) is a reference; its key is the text between the first "{" and that "}",
+// split at ":" into the name and a default, the default being only the text up to the next
+// colon (so ${X:-d} defaults to "-d" and ${URL:http://h:80} to "http"). A defined name is
+// replaced by its value (even an empty one), an undefined one by its non-empty default, else
+// the reference is left as it is. The references are found once, then each is replaced
+// everywhere in turn, in order of appearance: values are not expanded again, unless a later
+// reference of the original text happens to stand in one. There is no escape: $${A} and \${A}
+// are replaced too. Names are exact (case and spaces count).
+func Substitute(s string, vars map[string]string) string {
+	for _, ref := range varRef.FindAllString(s, -1) {
+		if v, ok := refValue(ref, vars); ok {
+			s = strings.ReplaceAll(s, ref, v)
 		}
 	}
-	return content
+	return s
+}
+
+// render is Substitute: config files are rendered as the platform renders them.
+func render(content string, values map[string]string) string { return Substitute(content, values) }
+
+// refValue is what the platform replaces the reference ref by, false when it leaves it.
+func refValue(ref string, vars map[string]string) (string, bool) {
+	key, def := varKey(ref)
+	if v, ok := vars[key]; ok {
+		return v, true
+	}
+	return def, def != ""
 }
 
 var varRef = regexp.MustCompile(`(?U)\$\{.*\}`)
@@ -142,6 +237,32 @@ func varKey(ref string) (key, def string) {
 		return parts[0], parts[1]
 	}
 	return k, ""
+}
+
+// substitution is one reference the platform replaces.
+type substitution struct {
+	ref, name, value string
+	defined          bool // replaced by the variable's value, not by its default
+}
+
+// substitutions lists the distinct references in s the platform replaces, given the names it
+// defines (values unknown: defined[name] == "" is fine).
+func substitutions(s string, defined map[string]string) []substitution {
+	var out []substitution
+	seen := map[string]bool{}
+	for _, ref := range varRef.FindAllString(s, -1) {
+		if seen[ref] {
+			continue
+		}
+		seen[ref] = true
+		key, def := varKey(ref)
+		if v, ok := defined[key]; ok {
+			out = append(out, substitution{ref: ref, name: key, value: v, defined: true})
+		} else if def != "" {
+			out = append(out, substitution{ref: ref, name: key, value: def})
+		}
+	}
+	return out
 }
 
 // replaceLoopback replaces the loopback host names 127.0.0.1 and localhost in s by host where
@@ -163,6 +284,67 @@ func replaceLoopback(s, host string) string {
 		}
 		b.WriteByte(s[i])
 		i++
+	}
+	return b.String()
+}
+
+// ownLoopback points 127.0.0.1:PORT and localhost:PORT in the value of the component's own
+// variable name at the dependency listening on PORT. On the platform, in service-mesh mode, a
+// component reaches each dependency at 127.0.0.1 on the dependency's port; in compose,
+// 127.0.0.1 is the container itself. A port no dependency has is the component's own (left,
+// silently, when it is one of its ports; else with a warning), and a port several
+// dependencies have, or a dependency and the component itself, is left with a warning.
+func (c *toCompose) ownLoopback(i int, deps []depEdge, name, val string) string {
+	if !strings.Contains(val, "127.0.0.1:") && !strings.Contains(val, "localhost:") {
+		return val
+	}
+	owners := map[int][]string{}
+	for _, d := range deps {
+		for _, p := range c.t.Apps[d.index].PortMapList {
+			if n := c.names[d.index]; !slices.Contains(owners[p.ContainerPort], n) {
+				owners[p.ContainerPort] = append(owners[p.ContainerPort], n)
+			}
+		}
+	}
+	own := map[int]bool{}
+	for _, p := range c.t.Apps[i].PortMapList {
+		own[p.ContainerPort] = true
+	}
+	var b strings.Builder
+	for k := 0; k < len(val); {
+		host := ""
+		for _, lo := range []string{"127.0.0.1:", "localhost:"} {
+			if strings.HasPrefix(val[k:], lo) && (k == 0 || !hostChar(val[k-1])) {
+				host = lo
+			}
+		}
+		end := k + len(host)
+		for end < len(val) && val[end] >= '0' && val[end] <= '9' {
+			end++
+		}
+		if host == "" || end == k+len(host) {
+			b.WriteByte(val[k])
+			k++
+			continue
+		}
+		port, _ := strconv.Atoi(val[k+len(host) : end])
+		addr := val[k:end]
+		switch o := owners[port]; {
+		case len(o) == 1 && !own[port]:
+			b.WriteString(o[0] + ":" + val[k+len(host):end])
+			k = end
+			continue
+		case len(o) > 0:
+			who := strings.Join(o, ", ")
+			if own[port] {
+				who += " and the component itself"
+			}
+			c.warnf("%s: %s: %s could be %s (the platform's mesh serves each dependency on 127.0.0.1 at its port): left as is, which in compose is the container itself", c.label(i), name, addr, who)
+		case !own[port]:
+			c.warnf("%s: %s: %s is no port of its dependencies nor its own: left as is, which in compose is the container itself", c.label(i), name, addr)
+		}
+		b.WriteString(addr)
+		k = end
 	}
 	return b.String()
 }
@@ -223,7 +405,7 @@ func (c *fromCompose) mergeEnv(s types.ServiceConfig, e Component) ([]Env, []Env
 			if !ok || got == nil {
 				continue
 			}
-			if v.AttrValue != RandomValue && !c.renderedSame(v.AttrValue, *got) {
+			if !placeholder(v.AttrValue) && !c.renderedSame(v.AttrValue, *got, env) {
 				v.AttrValue = *got
 			}
 			out = append(out, v)
@@ -240,7 +422,8 @@ func (c *fromCompose) mergeEnv(s types.ServiceConfig, e Component) ([]Env, []Env
 			added = append(added, Env{AttrName: k, AttrValue: *v, IsChange: true})
 		}
 	}
-	return append(own, c.noGenerated(serviceScope(s.Name), added)...), conn
+	added, moved := c.noGenerated(s.Name, added)
+	return append(own, added...), append(conn, moved...)
 }
 
 // injected lists the variables the platform gives component e without e declaring them: its
@@ -270,29 +453,46 @@ func (c *fromCompose) injected(e Component) []string {
 
 // renderedSame reports whether got is orig as ToCompose writes it into a service: the same, or
 // with the loopback host (127.0.0.1, localhost) replaced by a service name, the dependency's
-// address on the compose network.
-func (c *fromCompose) renderedSame(orig, got string) bool {
+// address on the compose network, and either way with its ${...} references substituted from
+// the service's environment env, as the platform would.
+func (c *fromCompose) renderedSame(orig, got string, env types.MappingWithEquals) bool {
 	if orig == got {
 		return true
 	}
-	if !strings.Contains(orig, "127.0.0.1") && !strings.Contains(orig, "localhost") {
-		return false
+	values := envValues(env)
+	cands := []string{orig}
+	if strings.Contains(orig, "127.0.0.1") || strings.Contains(orig, "localhost") {
+		for _, n := range c.names {
+			cands = append(cands, replaceLoopback(orig, n))
+		}
 	}
-	for _, n := range c.names {
-		if replaceLoopback(orig, n) == got {
+	for _, x := range cands {
+		if x == got || strings.Contains(x, "${") && (Substitute(x, values) == got || rendersTo(x, got)) {
 			return true
 		}
 	}
 	return false
 }
 
+func envValues(env types.MappingWithEquals) map[string]string {
+	values := map[string]string{}
+	for k, v := range env {
+		if v != nil {
+			values[k] = *v
+		}
+	}
+	return values
+}
+
 // generatedValues finds the values the bundle generated for the template's RandomValue
 // variables: the compose values of the variables that are RandomValue in an x-ram.
 func (c *fromCompose) generatedValues() {
-	c.generated = map[string]string{}
-	note := func(v *string, what string) {
-		if v != nil && *v != "" && *v != RandomValue {
-			c.generated[*v] = what
+	c.generated = map[string]generatedValue{}
+	note := func(v *string, what string, ph string) {
+		if v != nil && *v != "" && !placeholder(*v) {
+			if _, group := GroupSecret(ph); group || c.generated[*v].what == "" {
+				c.generated[*v] = generatedValue{what: what, placeholder: ph}
+			}
 		}
 	}
 	for _, name := range c.names {
@@ -304,7 +504,9 @@ func (c *fromCompose) generatedValues() {
 		for _, list := range [][]Env{e.ServiceEnvMapList, e.ServiceConnectInfoMapList} {
 			for _, v := range list {
 				if v.AttrValue == RandomValue {
-					note(env[v.AttrName], v.AttrName+" of "+name)
+					note(env[v.AttrName], v.AttrName+" of "+name, RandomValue)
+				} else if group, ok := GroupSecret(v.AttrValue); ok {
+					note(env[v.AttrName], "the group "+quote(group), v.AttrValue)
 				}
 			}
 		}
@@ -319,28 +521,74 @@ func (c *fromCompose) generatedValues() {
 			}
 			for _, name := range c.names {
 				if e := c.ext[name]; e != nil && slices.Contains(g.ComponentKeys, e.ServiceKey) {
-					note(c.p.Services[name].Environment[k], k+" of config group "+g.Name)
+					note(c.p.Services[name].Environment[k], k+" of config group "+g.Name, RandomValue)
 				}
 			}
 		}
 	}
 }
 
-// noGenerated writes variables holding a value the bundle generated for a RandomValue as
-// RandomValue: the template never carries the bundle's secrets. The platform generates a new
-// value, which the variable's provider does not share: a warning says so.
-func (c *fromCompose) noGenerated(scope string, list []Env) []Env {
+// generatedValue is what a value the bundle generated stands for.
+type generatedValue struct {
+	what        string // for messages
+	placeholder string // RandomValue or "**None:<group>**"
+}
+
+// noGenerated writes the variables of service name holding a value the bundle generated as
+// the placeholder it was generated for: the template never carries the bundle's secrets. A
+// group's value ("**None:<group>**") is shared again on the platform; a RandomValue is not
+// (the platform generates a value of its own): a warning says so. Consoles before 2026-06
+// install a RandomValue literally when it stands in service_env_map_list and generate it only
+// in service_connect_info_map_list (facts §7): such a variable is moved to the connection info,
+// which the component gets too, when no other component depends on it (so none gets it
+// more); moved lists those.
+func (c *fromCompose) noGenerated(name string, list []Env) (kept, moved []Env) {
 	var which []string
+	dependants := c.hasDependants(name)
 	for i := range list {
-		if what, ok := c.generated[list[i].AttrValue]; ok {
-			list[i].AttrValue = RandomValue
-			which = append(which, list[i].AttrName+" (the value generated for "+what+")")
+		g, ok := c.generated[list[i].AttrValue]
+		if !ok {
+			kept = append(kept, list[i])
+			continue
+		}
+		list[i].AttrValue = g.placeholder
+		if g.placeholder != RandomValue {
+			kept = append(kept, list[i])
+			continue
+		}
+		which = append(which, list[i].AttrName+" (the value generated for "+g.what+")")
+		if dependants {
+			kept = append(kept, list[i])
+		} else {
+			moved = append(moved, list[i])
 		}
 	}
 	if len(which) > 0 {
-		c.warn.add(scope, "environment", "%s: written as %s, never the bundle's secret; the platform generates a value of its own, not shared with the variable it was generated for: make the service depend on its provider", strings.Join(which, ", "), RandomValue)
+		c.warn.add(serviceScope(name), "environment", "%s: written as %s, never the bundle's secret; the platform generates a value of its own, not shared with the variable it was generated for: make the service depend on its provider", strings.Join(which, ", "), RandomValue)
 	}
-	return list
+	return kept, moved
+}
+
+// hasDependants reports whether another service depends on service name (compose depends_on,
+// or its x-ram's dep_service_map_list).
+func (c *fromCompose) hasDependants(name string) bool {
+	id := c.ids[name]
+	for _, n := range c.names {
+		if n == name {
+			continue
+		}
+		if _, ok := c.p.Services[n].DependsOn[name]; ok {
+			return true
+		}
+		if e := c.ext[n]; e != nil {
+			for _, d := range e.DepServiceMapList {
+				if d.DepServiceKey == id.uuid || d.DepServiceKey == id.key {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
 
 // rendersTo reports whether shipped is orig with each ${...} reference replaced by some text.
@@ -364,4 +612,112 @@ func rendersTo(orig, shipped string) bool {
 		rest = rest[i+len(l):]
 	}
 	return true
+}
+
+// platformVariables are the variables the platform's worker gives every container
+// (rainbond worker/appm/conversion/version.go createEnv and convertRulesToEnvs; some only
+// with dependencies, ports or gateway rules, and DOMAIN_<port>, DOMAIN_PROTOCOL_<port> too).
+var platformVariables = []string{
+	"_SERVICE_ALIAS", "_SERVICE_POD_NUM", "_HOST_IP", "_POD_IP", "_POD_NAME", "_NAMESPACE",
+	"_TENANT_ID", "_SERVICE_ID", "_SERVICE_NAME", "_PORT", "_PROTOCOL", "_MONITOR_PORT",
+	"_DEPEND_SERVICE", "_DEPEND_SERVICE_COUNT", "_STARTUP_SEQUENCE_DEPENDENCIES",
+	"_REVERSE_DEPEND_SERVICE", "MEMORY_SIZE", "CUSTOM_MEMORY_SIZE", "LOGGER_DRIVER_NAME",
+	"DOMAIN", "DOMAIN_PROTOCOL",
+}
+
+// platformNames are the names the platform defines in component i's container: its own
+// variables and connection info, the connection info and port variables of its dependencies
+// and its own port variables (<PORT_ALIAS>_HOST, _PORT), the config groups naming it and the
+// platform's own (platformVariables).
+func platformNames(t *Template, i int) map[string]string {
+	a := &t.Apps[i]
+	names := map[string]string{}
+	ports := func(c *Component) {
+		for _, p := range c.PortMapList {
+			if p.PortAlias != "" {
+				names[strings.ToUpper(p.PortAlias)+"_HOST"] = ""
+				names[strings.ToUpper(p.PortAlias)+"_PORT"] = ""
+			}
+			names["DOMAIN_"+itoa(p.ContainerPort)] = ""
+			names["DOMAIN_PROTOCOL_"+itoa(p.ContainerPort)] = ""
+		}
+	}
+	for _, n := range platformVariables {
+		names[n] = ""
+	}
+	for _, g := range t.AppConfigGroups {
+		if slices.Contains(g.ComponentKeys, a.ServiceKey) {
+			for k, v := range g.ConfigItems {
+				names[k] = v
+			}
+		}
+	}
+	for _, d := range a.DepServiceMapList {
+		if dep := t.FindComponent(d.DepServiceKey); dep != nil && dep != a {
+			for _, e := range dep.ServiceConnectInfoMapList {
+				names[e.AttrName] = e.AttrValue
+			}
+			ports(dep)
+		}
+	}
+	ports(a)
+	for _, list := range [][]Env{a.ServiceConnectInfoMapList, a.ServiceEnvMapList} {
+		for _, e := range list {
+			names[e.AttrName] = e.AttrValue
+		}
+	}
+	return names
+}
+
+// substitutionWarnings warns about each ${...} in a variable, cmd or config file of the
+// template that the platform replaces (Substitute): a name it defines in the container, or a
+// non-empty default (a shell's ${VAR:-x} too, whose default is "-x"). The platform has no
+// escape, so a "$" the compose file escaped as "$$" is replaced as well. What a component's
+// x-ram already held is the template's own and not reported.
+func (c *fromCompose) substitutionWarnings(t *Template) {
+	for i := range t.Apps {
+		a := &t.Apps[i]
+		name := c.names[i]
+		scope := serviceScope(name)
+		e := c.ext[name]
+		if e == nil {
+			e = &Component{}
+		}
+		defined := platformNames(t, i)
+		report := func(key, prefix, text string) {
+			for _, sub := range substitutions(text, defined) {
+				what := fmt.Sprintf("becomes %q", sub.value)
+				rule := "${NAME:default}"
+				if sub.defined {
+					what, rule = "becomes the value of "+sub.name, "${NAME}"
+				}
+				c.warn.add(scope, key, "%s%s %s on the platform (it substitutes %s with no escape)", prefix, sub.ref, what, rule)
+			}
+		}
+		orig := map[string]string{}
+		for _, list := range [][]Env{e.ServiceEnvMapList, e.ServiceConnectInfoMapList} {
+			for _, v := range list {
+				orig[v.AttrName] = v.AttrValue
+			}
+		}
+		for _, list := range [][]Env{a.ServiceEnvMapList, a.ServiceConnectInfoMapList} {
+			for _, v := range list {
+				if o, ok := orig[v.AttrName]; !ok || o != v.AttrValue {
+					report("environment", v.AttrName+": ", v.AttrValue)
+				}
+			}
+		}
+		if a.Cmd != e.Cmd {
+			report("command", "", a.Cmd)
+		}
+		origFiles := map[string]string{}
+		for _, v := range e.ServiceVolumeMapList {
+			origFiles[v.VolumePath] = v.FileContent
+		}
+		for _, v := range a.ServiceVolumeMapList {
+			if o, ok := origFiles[v.VolumePath]; v.VolumeType == VolumeConfigFile && (!ok || o != v.FileContent) {
+				report("config file "+v.VolumePath, "", v.FileContent)
+			}
+		}
+	}
 }

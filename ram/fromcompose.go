@@ -48,7 +48,8 @@ type FromComposeOptions struct {
 // with their content; named volumes become local volumes, or share-file volumes owned by the
 // first service (by name) when several services mount them, the others getting
 // mnt_relation_list entries; tmpfs mounts become memoryfs volumes; depends_on becomes
-// dep_service_map_list; a CMD or CMD-SHELL healthcheck becomes a readiness probe (scheme cmd);
+// dep_service_map_list; a CMD or CMD-SHELL healthcheck becomes a readiness probe (http, tcp or
+// cmd, as the platform runs it, docs/ram-format.md §8.3);
 // command becomes cmd; labels, memory and cpu limits, replicas and platform are carried over.
 //
 // A project that came from a RAM package carries the template in x-ram extension fields (see
@@ -105,7 +106,7 @@ type fromCompose struct {
 	template *Template              // the top-level x-ram, or nil
 	// generated maps a value the bundle generated for a RandomValue of the template to the
 	// variable it stands for.
-	generated map[string]string
+	generated map[string]generatedValue
 	// keepShare are the services whose x-ram component ships its image unchanged: their
 	// share_image is kept when the importer's re-tag leaves it unique.
 	keepShare map[string]bool
@@ -268,6 +269,7 @@ func (c *fromCompose) convert() (*Template, error) {
 	c.shareImages(t.Apps)
 	c.platformNames(t)
 	c.templateLists(t)
+	c.substitutionWarnings(t)
 	t.Normalize()
 	if err := t.Validate(); err != nil {
 		return nil, err
@@ -332,7 +334,7 @@ func (c *fromCompose) templateLists(t *Template) {
 		g.ComponentKeys = kept
 		for _, item := range sortedKeys(g.ConfigItems) {
 			orig := g.ConfigItems[item]
-			if orig == RandomValue {
+			if placeholder(orig) {
 				continue
 			}
 			// A new value only when every component of the group says the same new value.
@@ -346,7 +348,7 @@ func (c *fromCompose) templateLists(t *Template) {
 				}
 				got = v
 			}
-			if same && *got != orig && !c.renderedSame(orig, *got) {
+			if same && *got != orig && !c.renderedSame(orig, *got, c.p.Services[keys[kept[0]]].Environment) {
 				g.ConfigItems[item] = *got
 			}
 		}
@@ -395,7 +397,9 @@ func (c *fromCompose) service(name string, s types.ServiceConfig) (*Component, e
 	c.unmapped(scope, s)
 	e := c.ext[name]
 	if e == nil {
-		fresh.ServiceEnvMapList = c.noGenerated(scope, fresh.ServiceEnvMapList)
+		var moved []Env
+		fresh.ServiceEnvMapList, moved = c.noGenerated(name, fresh.ServiceEnvMapList)
+		fresh.ServiceConnectInfoMapList = append(fresh.ServiceConnectInfoMapList, moved...)
 		return fresh, nil
 	}
 	return c.merge(name, s, *e, fresh), nil
@@ -440,7 +444,7 @@ func (c *fromCompose) fresh(name string, s types.ServiceConfig) (*Component, err
 			comp.Probes = []Probe{*pr}
 		}
 	}
-	if e != nil && sameCommand(e.Cmd, s.Command) {
+	if e != nil && sameCommand(e.Cmd, s.Command, s.Environment) {
 		comp.Cmd = e.Cmd
 	} else {
 		comp.Cmd = c.command(scope, s)
@@ -634,7 +638,7 @@ func (c *fromCompose) merge(name string, s types.ServiceConfig, e Component, fre
 		e.DeployVersion = c.version
 	}
 	mergeResources(s, &e, fresh, slices.ContainsFunc(e.PortMapList, func(p Port) bool { return p.IsOuterService }))
-	if !sameCommand(e.Cmd, s.Command) {
+	if !sameCommand(e.Cmd, s.Command, s.Environment) {
 		e.Cmd = fresh.Cmd
 	}
 	if len(e.Probes) == 0 {
@@ -658,8 +662,12 @@ func replicaCount(s types.ServiceConfig) int {
 }
 
 // sameCommand reports whether the compose command is cmd: ToCompose writes cmd as a string,
-// which compose splits like a shell.
-func sameCommand(cmd string, args types.ShellCommand) bool {
+// with its ${...} references substituted from env, which compose splits like a shell.
+func sameCommand(cmd string, args types.ShellCommand, env types.MappingWithEquals) bool {
+	return sameArgs(cmd, args) || strings.Contains(cmd, "${") && sameArgs(Substitute(cmd, envValues(env)), args)
+}
+
+func sameArgs(cmd string, args types.ShellCommand) bool {
 	if strings.Join(args, " ") == cmd {
 		return true
 	}

@@ -195,7 +195,7 @@ func TestFromComposeMapping(t *testing.T) {
 	})
 	eq(t, "web dependencies", web.DepServiceMapList, []Dependency{{DepServiceKey: dbKey + "+" + dbKey}})
 	eq(t, "web probes", web.Probes, []Probe{{
-		Mode: "readiness", Scheme: "cmd", Cmd: "curl -f http://localhost/", IsUsed: true, Port: 80,
+		Mode: "readiness", Scheme: "http", Path: "/", IsUsed: true, Port: 80,
 		PeriodSecond: 10, TimeoutSecond: 2, InitialDelaySecond: 20, FailureThreshold: 5, SuccessThreshold: 1,
 	}})
 
@@ -218,8 +218,8 @@ func TestFromComposeMapping(t *testing.T) {
 	eq(t, "db mounts", db.MntRelationList, []MountRelation{})
 	eq(t, "db dependencies", db.DepServiceMapList, []Dependency{})
 	eq(t, "db probe", db.Probes, []Probe{{
-		Mode: "readiness", Scheme: "cmd", Cmd: "mysqladmin ping -h 127.0.0.1", IsUsed: true, Port: 3306,
-		PeriodSecond: 30, TimeoutSecond: 30, FailureThreshold: 3, SuccessThreshold: 1,
+		Mode: "readiness", Scheme: "cmd", Cmd: "sh -c mysqladmin\tping\t-h\t127.0.0.1", IsUsed: true, Port: 3306,
+		PeriodSecond: 30, TimeoutSecond: 30, InitialDelaySecond: 1, FailureThreshold: 3, SuccessThreshold: 1,
 	}})
 
 	// worker
@@ -611,6 +611,11 @@ func TestFromComposeXRAMDependencyRemoved(t *testing.T) {
 		{AttrName: "ADMIN_TOKEN", Name: "random secret", IsChange: true, AttrValue: RandomValue},
 		{AttrName: "DB_HOST", IsChange: true, AttrValue: "db"},
 		{AttrName: "DB_PORT", IsChange: true, AttrValue: "3306"},
+	})
+	// Nothing depends on web: the new **None** goes to its connection info, which web gets too,
+	// and which every console generates (those before 2026-06 install a **None** of
+	// service_env_map_list literally).
+	eq(t, "web connect info", w.ServiceConnectInfoMapList, []Env{
 		{AttrName: "MYSQL_ROOT_PASSWORD", IsChange: true, AttrValue: RandomValue},
 	})
 	eq(t, "warnings", warnings, []string{"service db: name: on the platform the component is reachable as db-3306 (its k8s_service_name), not as db: web (environment DB_HOST) name db, which will not resolve there", "service web: environment: MYSQL_ROOT_PASSWORD (the value generated for MYSQL_ROOT_PASSWORD of db): written as **None**, never the bundle's secret; the platform generates a value of its own, not shared with the variable it was generated for: make the service depend on its provider"})

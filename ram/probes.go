@@ -5,6 +5,8 @@ package ram
 import (
 	"fmt"
 	"math"
+	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -13,11 +15,14 @@ import (
 	"go.yaml.in/yaml/v4"
 )
 
-// healthcheck is the readiness probe as a compose healthcheck, nil when there is none.
+// healthcheck is the readiness probe as a compose healthcheck, nil when there is none. Like the
+// platform's worker (docs/ram-format.md §8.3), it takes the probe with mode "readiness" and
+// is_used, and runs a cmd probe as the platform execs it: strings.Split(cmd, " "), no shell.
+// The platform has no https scheme (nor any other): such a probe is no probe.
 func (c *toCompose) healthcheck(i int, ports []servicePort) *yaml.Node {
 	var p *Probe
 	for k := range c.t.Apps[i].Probes {
-		if pr := &c.t.Apps[i].Probes[k]; pr.IsUsed && (pr.Mode == "readiness" || pr.Mode == "") {
+		if pr := &c.t.Apps[i].Probes[k]; pr.IsUsed && pr.Mode == "readiness" {
 			p = pr
 			break
 		}
@@ -29,15 +34,15 @@ func (c *toCompose) healthcheck(i int, ports []servicePort) *yaml.Node {
 	if port == 0 && len(ports) > 0 {
 		port = ports[0].port
 	}
-	var test string
-	switch strings.ToLower(p.Scheme) {
+	var test *yaml.Node
+	switch p.Scheme {
 	case "tcp":
 		if port == 0 {
 			c.warnf("%s: the tcp readiness probe names no port: no healthcheck", c.label(i))
 			return nil
 		}
-		test = fmt.Sprintf("nc -z 127.0.0.1 %d || bash -c ': >/dev/tcp/127.0.0.1/%d'", port, port)
-	case "http", "https":
+		test = shellTest(fmt.Sprintf("nc -z 127.0.0.1 %d || bash -c ': >/dev/tcp/127.0.0.1/%d'", port, port))
+	case "http":
 		if port == 0 {
 			c.warnf("%s: the http readiness probe names no port: no healthcheck", c.label(i))
 			return nil
@@ -47,19 +52,22 @@ func (c *toCompose) healthcheck(i int, ports []servicePort) *yaml.Node {
 			pth = "/" + pth
 		}
 		url := shellQuote(fmt.Sprintf("http://127.0.0.1:%d%s", port, pth))
-		test = fmt.Sprintf("wget -q -O /dev/null %s || curl -fsS -o /dev/null %s", url, url)
+		test = shellTest(fmt.Sprintf("wget -q -O /dev/null %s || curl -fsS -o /dev/null %s", url, url))
 	case "cmd":
-		if strings.TrimSpace(p.Cmd) == "" {
+		if p.Cmd == "" {
 			c.warnf("%s: the cmd readiness probe has no command: no healthcheck", c.label(i))
 			return nil
 		}
-		test = p.Cmd
+		test = yamlSeq(yamlStr("CMD"))
+		for _, a := range strings.Split(p.Cmd, " ") {
+			test.Content = append(test.Content, yamlStr(escape(a)))
+		}
 	default:
-		c.warnf("%s: readiness probe scheme %s is not supported: no healthcheck", c.label(i), quote(p.Scheme))
+		c.warnf("%s: readiness probe scheme %s: the platform runs no such probe (only tcp, http, cmd): no healthcheck", c.label(i), quote(p.Scheme))
 		return nil
 	}
 	hc := yamlMap()
-	yamlSet(hc, "test", yamlSeq(yamlStr("CMD-SHELL"), yamlStr(escape(test))))
+	yamlSet(hc, "test", test)
 	for _, d := range []struct {
 		key string
 		sec int
@@ -74,17 +82,27 @@ func (c *toCompose) healthcheck(i int, ports []servicePort) *yaml.Node {
 	return hc
 }
 
+func shellTest(script string) *yaml.Node {
+	return yamlSeq(yamlStr("CMD-SHELL"), yamlStr(escape(script)))
+}
+
 // shellQuote quotes s for sh.
 func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
 
-// probe maps a healthcheck to a readiness probe: RAM runs a command probe the way a healthcheck
-// runs its test. A healthcheck that inherits the image's test cannot be mapped.
+// probe maps a healthcheck to a readiness probe the platform runs as compose runs the test
+// (docs/ram-format.md §8.3). The platform execs a cmd probe as strings.Split(cmd, " "), no
+// shell: a test that is plainly an HTTP or TCP check of the container itself (curl -f, wget,
+// nc -z on localhost) becomes an http or tcp probe, which needs nothing in the image; a CMD test
+// becomes its arguments joined with spaces, when none is empty or holds a space; a CMD-SHELL
+// script becomes `sh -c SCRIPT` with each unquoted space made a tab, which the split keeps and
+// the shell reads as the same blank (see shellProbe). Anything else is dropped with a warning.
+// A healthcheck that inherits the image's test cannot be mapped either.
 func (c *fromCompose) probe(scope string, s types.ServiceConfig, ports []Port) *Probe {
 	h := s.HealthCheck
 	if h == nil || h.Disable {
 		return nil
 	}
-	var cmd string
+	p := &Probe{Mode: "readiness", IsUsed: true, SuccessThreshold: 1}
 	var notes []string
 	switch {
 	case len(h.Test) == 0:
@@ -93,12 +111,37 @@ func (c *fromCompose) probe(scope string, s types.ServiceConfig, ports []Port) *
 	case h.Test[0] == "NONE":
 		return nil
 	case h.Test[0] == "CMD" && len(h.Test) > 1:
-		cmd = strings.Join(h.Test[1:], " ")
-		if lostQuoting(h.Test[1:]) {
-			notes = append(notes, "test arguments with spaces or quotes are joined with spaces: their quoting is lost")
+		args := h.Test[1:]
+		if netProbe(args, p) {
+			break
 		}
+		if len(args) == 3 && args[1] == "-c" && slices.Contains([]string{"sh", "/bin/sh", "bash", "/bin/bash"}, args[0]) && !strings.Contains(args[0]+args[1], " ") {
+			cmd, err := shellProbe(args[0], args[2])
+			if err != nil {
+				c.warn.add(scope, "healthcheck", "test %q: the platform runs a probe's command without a shell, split at every space, and %v; dropped", []string(h.Test), err)
+				return nil
+			}
+			p.Scheme, p.Cmd = "cmd", cmd
+			break
+		}
+		for _, a := range args {
+			if a == "" || strings.Contains(a, " ") {
+				c.warn.add(scope, "healthcheck", "test %q: the platform splits a probe's command at every space and runs it without a shell, so an empty argument or one holding a space cannot be given; dropped", []string(h.Test))
+				return nil
+			}
+		}
+		p.Scheme, p.Cmd = "cmd", strings.Join(args, " ")
 	case h.Test[0] == "CMD-SHELL" && len(h.Test) == 2:
-		cmd = h.Test[1]
+		script := h.Test[1]
+		if args, ok := plainWords(script); ok && netProbe(args, p) {
+			break
+		}
+		cmd, err := shellProbe("sh", script)
+		if err != nil {
+			c.warn.add(scope, "healthcheck", "test %q: the platform runs a probe's command without a shell, split at every space, and %v; dropped", script, err)
+			return nil
+		}
+		p.Scheme, p.Cmd = "cmd", cmd
 	default:
 		c.warn.add(scope, "healthcheck", "test %q: not a CMD or CMD-SHELL test; dropped", []string(h.Test))
 		return nil
@@ -109,24 +152,233 @@ func (c *fromCompose) probe(scope string, s types.ServiceConfig, ports []Port) *
 	if len(notes) > 0 {
 		c.warn.add(scope, "healthcheck", "%s", strings.Join(notes, "; "))
 	}
-	p := &Probe{
-		Mode:               "readiness",
-		Scheme:             "cmd",
-		Cmd:                cmd,
-		IsUsed:             true,
-		PeriodSecond:       seconds(h.Interval, 30),
-		TimeoutSecond:      seconds(h.Timeout, 30),
-		InitialDelaySecond: seconds(h.StartPeriod, 0),
-		FailureThreshold:   3,
-		SuccessThreshold:   1,
-	}
-	if h.Retries != nil {
+	// The console refuses a probe without a port >= 1, whatever its scheme, and raises values
+	// below 1; the worker ignores the port of a cmd probe.
+	p.PeriodSecond = max(1, seconds(h.Interval, 30))
+	p.TimeoutSecond = max(1, seconds(h.Timeout, 30))
+	p.InitialDelaySecond = max(1, seconds(h.StartPeriod, 0))
+	p.FailureThreshold = 3
+	if h.Retries != nil && *h.Retries >= 1 {
 		p.FailureThreshold = int(*h.Retries)
 	}
-	if len(ports) > 0 {
-		p.Port = ports[0].ContainerPort
+	if p.Port == 0 {
+		p.Port = 1
+		if len(ports) > 0 {
+			p.Port = ports[0].ContainerPort
+		}
 	}
 	return p
+}
+
+// shellProbe is the cmd probe running script under sh -c once the platform has split it at
+// spaces: "sh -c " and the script with every space the shell reads as a blank (outside quotes,
+// escapes, parameter expansions and here-documents) made a tab, so that the script is one
+// argument. A tab and a space are the same <blank> to the shell's tokenizer (POSIX XCU 2.3), so
+// the script means what it meant. A space the shell reads literally cannot be kept: an error
+// says why.
+func shellProbe(shell, script string) (string, error) {
+	if strings.TrimSpace(script) == "" {
+		return "", fmt.Errorf("the script is empty")
+	}
+	if !strings.Contains(script, " ") {
+		return shell + " -c " + script, nil
+	}
+	b := []byte(script)
+	literal := func(what string) error {
+		return fmt.Errorf("a space %s cannot be written without one", what)
+	}
+	for i := 0; i < len(b); i++ {
+		switch b[i] {
+		case ' ':
+			b[i] = '\t'
+		case '\\':
+			if i+1 < len(b) && b[i+1] == ' ' {
+				return "", literal("escaped with a backslash")
+			}
+			i++
+		case '\'':
+			j := strings.IndexByte(script[i+1:], '\'')
+			if j < 0 {
+				return "", fmt.Errorf("the script has an unterminated quote")
+			}
+			if strings.Contains(script[i+1:i+1+j], " ") {
+				return "", literal("inside single quotes")
+			}
+			i += j + 1
+		case '"':
+			j := i + 1
+			for ; j < len(b) && b[j] != '"'; j++ {
+				switch {
+				case b[j] == '\\':
+					j++
+				case b[j] == '`' || b[j] == '$' && j+1 < len(b) && b[j+1] == '(':
+					return "", fmt.Errorf("a command substitution inside double quotes is not converted")
+				case b[j] == ' ':
+					return "", literal("inside double quotes")
+				}
+			}
+			if j >= len(b) {
+				return "", fmt.Errorf("the script has an unterminated quote")
+			}
+			i = j
+		case '`':
+			return "", fmt.Errorf("a backquoted command substitution is not converted")
+		case '$':
+			if i+1 < len(b) && b[i+1] == '{' {
+				depth, j := 0, i+1
+				for ; j < len(b); j++ {
+					if b[j] == '{' {
+						depth++
+					} else if b[j] == '}' {
+						if depth--; depth == 0 {
+							break
+						}
+					}
+				}
+				if j >= len(b) {
+					return "", fmt.Errorf("the script has an unterminated ${")
+				}
+				if strings.Contains(script[i:j], " ") {
+					return "", literal("inside a ${...} expansion")
+				}
+				i = j
+			}
+		case '<':
+			if i+1 < len(b) && b[i+1] == '<' {
+				return "", fmt.Errorf("a here-document is not converted")
+			}
+		}
+	}
+	return shell + " -c " + string(b), nil
+}
+
+// plainWords splits a shell script that is one simple command of plain words (letters, digits
+// and -_./:=@%+,? only: no quotes, expansions, redirections or operators; a "?" is a glob,
+// which in a URL matches no file), optionally
+// followed by "|| exit" or "|| exit N" (N not 0: the test fails all the same), into its words.
+func plainWords(script string) ([]string, bool) {
+	w := strings.Fields(script)
+	if n := len(w); n > 2 && w[n-2] == "||" && w[n-1] == "exit" {
+		w = w[:n-2]
+	} else if n > 3 && w[n-3] == "||" && w[n-2] == "exit" && isNumber(w[n-1]) && strings.Trim(w[n-1], "0") != "" {
+		w = w[:n-3]
+	}
+	for _, x := range w {
+		for _, r := range x {
+			if !asciiAlnum(r) && !strings.ContainsRune("-_./:=@%+,?", r) {
+				return nil, false
+			}
+		}
+	}
+	return w, len(w) > 0
+}
+
+// netProbe makes p an http or tcp probe when args is plainly an HTTP check of the container
+// itself (curl with -f, wget) or a TCP connect (nc -z) on localhost: the platform runs those
+// from the node against the pod, with nothing needed in the image.
+func netProbe(args []string, p *Probe) bool {
+	if len(args) < 2 {
+		return false
+	}
+	var target []string // URL, or host and port
+	fail := false
+	switch args[0] {
+	case "curl":
+		for i := 1; i < len(args); i++ {
+			a := args[i]
+			switch {
+			case a == "--fail" || a == "--fail-with-body":
+				fail = true
+			case a == "--silent" || a == "--show-error" || a == "--location":
+			case (a == "-o" || a == "--output") && i+1 < len(args) && args[i+1] == "/dev/null":
+				i++
+			case (a == "-m" || a == "--max-time" || a == "--connect-timeout") && i+1 < len(args) && isNumber(args[i+1]):
+				i++
+			case len(a) > 1 && a[0] == '-' && a[1] != '-' && strings.Trim(a[1:], "fsSL") == "":
+				fail = fail || strings.Contains(a, "f")
+			case !strings.HasPrefix(a, "-"):
+				target = append(target, a)
+			default:
+				return false
+			}
+		}
+		if !fail {
+			return false // without -f, curl succeeds on any HTTP response
+		}
+	case "wget":
+		for i := 1; i < len(args); i++ {
+			a := args[i]
+			switch {
+			case a == "-q" || a == "--quiet" || a == "--spider" || a == "-nv" || a == "--no-verbose" || a == "-O-" || a == "-qO-":
+			case (a == "-O" || a == "-qO" || a == "--output-document") && i+1 < len(args) && (args[i+1] == "/dev/null" || args[i+1] == "-"):
+				i++
+			case (a == "-T" || a == "-t" || a == "--timeout" || a == "--tries") && i+1 < len(args) && isNumber(args[i+1]):
+				i++
+			case strings.HasPrefix(a, "--timeout=") && isNumber(a[len("--timeout="):]), strings.HasPrefix(a, "--tries=") && isNumber(a[len("--tries="):]):
+			case !strings.HasPrefix(a, "-"):
+				target = append(target, a)
+			default:
+				return false
+			}
+		}
+	case "nc":
+		for i := 1; i < len(args); i++ {
+			a := args[i]
+			switch {
+			case len(a) > 1 && a[0] == '-' && strings.Trim(a[1:], "zv") == "":
+				fail = fail || strings.Contains(a, "z")
+			case a == "-w" && i+1 < len(args) && isNumber(args[i+1]):
+				i++
+			case strings.HasPrefix(a, "-w") && isNumber(a[2:]):
+			case !strings.HasPrefix(a, "-"):
+				target = append(target, a)
+			default:
+				return false
+			}
+		}
+		if !fail || len(target) != 2 || !loopbackHost(target[0]) {
+			return false
+		}
+		port, err := strconv.Atoi(target[1])
+		if err != nil || port < 1 || port > 65535 {
+			return false
+		}
+		p.Scheme, p.Port = "tcp", port
+		return true
+	default:
+		return false
+	}
+	if len(target) != 1 {
+		return false
+	}
+	u, err := url.Parse(target[0])
+	if err != nil || u.Scheme != "http" || u.User != nil || u.Opaque != "" || !loopbackHost(u.Hostname()) {
+		return false
+	}
+	port := 80
+	if ps := u.Port(); ps != "" {
+		if port, err = strconv.Atoi(ps); err != nil || port < 1 || port > 65535 {
+			return false
+		}
+	}
+	path := u.EscapedPath()
+	if path == "" {
+		path = "/"
+	}
+	if u.RawQuery != "" {
+		path += "?" + u.RawQuery
+	}
+	p.Scheme, p.Port, p.Path = "http", port, path
+	return true
+}
+
+func loopbackHost(h string) bool {
+	return h == "localhost" || h == "127.0.0.1" || h == "::1" || h == "0.0.0.0"
+}
+
+func isNumber(s string) bool {
+	_, err := strconv.ParseFloat(s, 64)
+	return err == nil
 }
 
 func seconds(d *types.Duration, def int) int {

@@ -215,6 +215,18 @@ func (c *toCompose) convert() (*ComposeProject, error) {
 			}
 		}
 	}
+	for i := range t.Apps {
+		a := &t.Apps[i]
+		for _, list := range [][]Env{a.ServiceEnvMapList, a.ServiceConnectInfoMapList} {
+			for _, e := range list {
+				if group, ok := GroupSecret(e.AttrValue); ok && e.AttrName != "" {
+					if err := c.secret(groupSecretKey(group), "NONE_GROUP_"+group); err != nil {
+						return nil, err
+					}
+				}
+			}
+		}
+	}
 	for gi, g := range t.AppConfigGroups {
 		for _, k := range sortedKeys(g.ConfigItems) {
 			if g.ConfigItems[k] == RandomValue {
@@ -281,7 +293,8 @@ func (c *toCompose) convert() (*ComposeProject, error) {
 	var env bytes.Buffer
 	env.WriteString("# Published host ports (<SERVICE>_PORT_<port>) and the values generated for the\n" +
 		"# template's \"**None**\" variables (<SERVICE>_<VARIABLE>), each shared by the component\n" +
-		"# that declares it and every component that depends on it.\n")
+		"# that declares it and every component that depends on it, and for its \"**None:<group>**\"\n" +
+		"# variables (NONE_GROUP_<GROUP>), one value per group shared by every variable naming it.\n")
 	for _, k := range c.envOrder {
 		fmt.Fprintf(&env, "%s=%s\n", k, c.envVars[k])
 	}
@@ -309,24 +322,23 @@ func (c *toCompose) service(i int, ports []servicePort, deps []depEdge) (*yaml.N
 		}
 	}
 	yamlSet(svc, "image", yamlStr(escape(image)))
-	if strings.TrimSpace(a.Cmd) != "" {
-		yamlSet(svc, "command", yamlStr(escape(a.Cmd)))
-	}
-
+	// The platform substitutes ${...} in the variables, then in cmd and the config files with
+	// the substituted variables: so does the project, once, here.
 	env := c.environment(i, deps)
+	r := renderEnv(env, a.Cmd)
+	if r.cmd != "" {
+		yamlSet(svc, "command", yamlStr(r.cmd))
+	}
 	if len(env) > 0 {
 		m := yamlMap()
 		sorted := append([]envEntry(nil), env...)
 		sort.Slice(sorted, func(x, y int) bool { return sorted[x].name < sorted[y].name })
 		for _, e := range sorted {
-			yamlSet(m, e.name, yamlStr(e.yaml))
+			yamlSet(m, e.name, yamlStr(r.yaml[e.name]))
 		}
 		yamlSet(svc, "environment", m)
 	}
-	values := map[string]string{}
-	for _, e := range env {
-		values[e.name] = e.actual
-	}
+	values := r.values
 
 	var published, exposed []*yaml.Node
 	for _, p := range ports {
@@ -370,9 +382,10 @@ func (c *toCompose) service(i int, ports []servicePort, deps []depEdge) (*yaml.N
 	}
 	if hc := c.healthcheck(i, ports); hc != nil {
 		yamlSet(svc, "healthcheck", hc)
-		svc.Content[len(svc.Content)-2].HeadComment = "From the readiness probe. CMD-SHELL runs the check with the image's /bin/sh: an image\n" +
-			"without a shell (or without nc/bash, wget/curl) is reported unhealthy, which stops\n" +
-			"nothing: no depends_on waits for health."
+		svc.Content[len(svc.Content)-2].HeadComment = "From the readiness probe. A cmd probe runs as the platform runs it: its command split at\n" +
+			"spaces, without a shell. A tcp or http probe is checked from inside the container with\n" +
+			"its /bin/sh and nc/bash or wget/curl: an image without them is reported unhealthy,\n" +
+			"which stops nothing: no depends_on waits for health."
 	}
 	if deploy := c.deploy(i, len(published) > 0); deploy != nil {
 		yamlSet(svc, "deploy", deploy)

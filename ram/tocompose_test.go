@@ -7,6 +7,7 @@ import (
 	"math/rand"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -208,7 +209,7 @@ func TestToComposeSample(t *testing.T) {
 		if db.HealthCheck != nil {
 			t.Errorf("db has no probe but a healthcheck %+v", db.HealthCheck)
 		}
-		if !strings.Contains(c.yaml, "# From the readiness probe. CMD-SHELL") {
+		if !strings.Contains(c.yaml, "# From the readiness probe. A cmd probe runs as the platform") {
 			t.Error("no comment on the healthcheck")
 		}
 	})
@@ -620,7 +621,7 @@ func TestToComposeMapping(t *testing.T) {
 					if hc == nil || !strings.Contains(hc.Test[1], "'http://127.0.0.1:8080/health'") || hc.Interval.String() != "10s" || hc.Retries != nil {
 						t.Errorf("http healthcheck %+v", hc)
 					}
-					if hc := c.service(t, "job").HealthCheck; hc == nil || hc.Test[1] != "test -f /tmp/$READY" {
+					if hc := c.service(t, "job").HealthCheck; hc == nil || !slices.Equal(hc.Test, []string{"CMD", "test", "-f", "/tmp/$READY"}) {
 						t.Errorf("cmd healthcheck %+v", hc)
 					}
 					if c.service(t, "off").HealthCheck != nil {

@@ -1,0 +1,268 @@
+package ram
+
+import (
+	"strings"
+	"testing"
+)
+
+// Every row of the platform's substitution table (facts §4, rainbond util/comman.go
+// ParseVariable), and what follows from the algorithm.
+func TestSubstitute(t *testing.T) {
+	vars := map[string]string{"A": "va", "EMPTY": "", "B": "${A}", "URL": "http://x:1"}
+	for _, c := range []struct{ in, want string }{
+		{"${A}", "va"},
+		{"${X}", "${X}"},
+		{"${X:def}", "def"},
+		{"${X:}", "${X:}"},
+		{"${EMPTY:def}", ""},
+		{"${X:-def}", "-def"},
+		{"${URL:http://h:80/x}", "http://x:1"},
+		{"${NOPE:http://h:80/x}", "http"},
+		{"$${A}", "$va"},
+		{`\${A}`, `\va`},
+		{"${B}", "${A}"},
+		{"${ A }", "${ A }"},
+		{"${a}", "${a}"},
+		{"${A\n}", "${A\n}"},
+		{"${{A}}", "${{A}}"},
+		// Each reference found in the original text is replaced everywhere, in turn.
+		{"${B} ${A}", "va va"},
+		{"${A}${A}-${A:x}", "vava-va"},
+		{"${}", "${}"},
+		{`"${PORT:-8080}"`, `"-8080"`},
+	} {
+		if got := Substitute(c.in, vars); got != c.want {
+			t.Errorf("Substitute(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}
+
+func TestGroupSecret(t *testing.T) {
+	for _, c := range []struct {
+		in    string
+		group string
+		ok    bool
+	}{
+		{"**None:db**", "db", true},
+		{"**None:**", "", true},
+		{"**None:a:b**", "a:b", true},
+		{"**None**", "", false},
+		{" **None:db**", "", false},
+		{"**None:db** ", "", false},
+		{"x**None:db**", "", false},
+		{"**None:db*", "", false},
+	} {
+		if g, ok := GroupSecret(c.in); g != c.group || ok != c.ok {
+			t.Errorf("GroupSecret(%q) = %q, %v", c.in, g, ok)
+		}
+	}
+}
+
+// One generated value per group, shared by every variable of every component naming it; a
+// config group's "**None:<group>**" is literal (the console resolves the component lists only).
+func TestToComposeGroupSecret(t *testing.T) {
+	tpl := templateOf(
+		testComponent("db", "kdb", func(c *Component) {
+			c.ServiceConnectInfoMapList = []Env{{AttrName: "DB_PASS", AttrValue: "**None:db**"}}
+			c.ServiceEnvMapList = []Env{{AttrName: "MYSQL_ROOT_PASSWORD", AttrValue: "**None:db**"}, {AttrName: "OTHER", AttrValue: "**None:other**"}}
+		}),
+		testComponent("web", "kweb", func(c *Component) {
+			c.ServiceEnvMapList = []Env{{AttrName: "ADMIN_PASS", AttrValue: "**None:db**"}, {AttrName: "SPACED", AttrValue: " **None:db**"}}
+		}),
+	)
+	tpl.AppConfigGroups = []AppConfigGroup{{Name: "g", InjectionType: "env", ConfigItems: map[string]string{"G": "**None:db**"}, ComponentKeys: []string{"kweb"}}}
+	c := convertToCompose(t, tpl, ToComposeOptions{})
+	v := c.env["NONE_GROUP_DB"]
+	if !secretShape.MatchString(v) {
+		t.Fatalf(".env NONE_GROUP_DB = %q\n%s", v, c.p.DotEnv)
+	}
+	for _, x := range []struct{ svc, name, want string }{
+		{"db", "DB_PASS", v}, {"db", "MYSQL_ROOT_PASSWORD", v}, {"web", "ADMIN_PASS", v},
+		{"web", "SPACED", " **None:db**"}, {"web", "G", "**None:db**"},
+	} {
+		if got, _ := c.envOf(t, x.svc, x.name); got != x.want {
+			t.Errorf("%s %s = %q, want %q", x.svc, x.name, got, x.want)
+		}
+	}
+	if o := c.env["NONE_GROUP_OTHER"]; o == "" || o == v {
+		t.Errorf("group other: %q", o)
+	}
+	if !strings.Contains(c.yaml, "ADMIN_PASS: ${NONE_GROUP_DB}") {
+		t.Errorf("not a reference to .env:\n%s", c.yaml)
+	}
+
+	// Back to RAM: the placeholder, never the value.
+	back, _ := convertFromCompose(t, c.proj, FromComposeOptions{})
+	eq(t, "db env", appNamed(t, back, "db").ServiceEnvMapList, tpl.Apps[0].ServiceEnvMapList)
+	eq(t, "web env", appNamed(t, back, "web").ServiceEnvMapList, tpl.Apps[1].ServiceEnvMapList)
+
+	// A new variable holding a group's value is written as the group's placeholder.
+	web := c.proj.Services["web"]
+	web.Environment["NEW"] = &v
+	c.proj.Services["web"] = web
+	back, _ = convertFromCompose(t, c.proj, FromComposeOptions{})
+	found := false
+	for _, e := range appNamed(t, back, "web").ServiceEnvMapList {
+		if e.AttrName == "NEW" {
+			found = e.AttrValue == "**None:db**"
+		}
+	}
+	if !found {
+		t.Errorf("NEW: %+v", appNamed(t, back, "web").ServiceEnvMapList)
+	}
+}
+
+// Env values, cmd and config files arrive as the platform gives them: substituted with the
+// component's variables (one pass), then cmd and files with the substituted values; generated
+// values stay references to .env.
+func TestToComposeSubstitution(t *testing.T) {
+	tpl := templateOf(
+		testComponent("db", "kdb", func(c *Component) {
+			c.PortMapList = []Port{{ContainerPort: 5432}}
+			c.ServiceConnectInfoMapList = []Env{{AttrName: "DB_PASS", AttrValue: RandomValue}, {AttrName: "DB_USER", AttrValue: "app"}}
+		}),
+		testComponent("web", "kweb", func(c *Component) {
+			c.DepServiceMapList = []Dependency{{DepServiceKey: ShareUUID("kdb", "kdb")}}
+			c.Cmd = "serve --url ${DSN} --port ${PORT:9000} --x $${HOME}"
+			c.ServiceEnvMapList = []Env{
+				{AttrName: "DSN", AttrValue: "pg://${DB_USER}:${DB_PASS}@db/x"},
+				{AttrName: "NESTED", AttrValue: "${DSN}"},
+				{AttrName: "DEF", AttrValue: "${NOPE:-x}"},
+				{AttrName: "KEEP", AttrValue: "${NOPE}"},
+			}
+			c.ServiceVolumeMapList = []Volume{{VolumeName: "conf", VolumePath: "/etc/app.conf", VolumeType: VolumeConfigFile,
+				FileContent: "dsn=${DSN}\nnested=${NESTED}\n"}}
+		}),
+	)
+	c := convertToCompose(t, tpl, ToComposeOptions{})
+	pass := c.env["DB_DB_PASS"]
+	if pass == "" {
+		t.Fatalf(".env:\n%s", c.p.DotEnv)
+	}
+	dsn := "pg://app:" + pass + "@db/x"
+	for name, want := range map[string]string{"DSN": dsn, "NESTED": "pg://${DB_USER}:${DB_PASS}@db/x", "DEF": "-x", "KEEP": "${NOPE}"} {
+		if got, _ := c.envOf(t, "web", name); got != want {
+			t.Errorf("web %s = %q, want %q", name, got, want)
+		}
+	}
+	if !strings.Contains(c.yaml, "DSN: pg://app:${DB_DB_PASS}@db/x") {
+		t.Errorf("the generated value is no .env reference:\n%s", c.yaml)
+	}
+	if got := strings.Join(c.service(t, "web").Command, " "); got != "serve --url "+dsn+" --port 9000 --x $"+"${HOME}" {
+		t.Errorf("command %q", got)
+	}
+	// Files get the substituted values, as the platform's worker renders them (createVolumes
+	// gets the container's final envs).
+	if got := c.files["files/web/etc/app.conf"]; got != "dsn="+dsn+"\nnested=pg://${DB_USER}:${DB_PASS}@db/x\n" {
+		t.Errorf("config file %q", got)
+	}
+
+	// Back to RAM: the template's own values and cmd.
+	back, warnings := convertFromCompose(t, c.proj, FromComposeOptions{})
+	w := appNamed(t, back, "web")
+	eq(t, "web env", w.ServiceEnvMapList, tpl.Apps[1].ServiceEnvMapList)
+	eq(t, "web cmd", w.Cmd, tpl.Apps[1].Cmd)
+	eq(t, "web conf", w.ServiceVolumeMapList[0].FileContent, tpl.Apps[1].ServiceVolumeMapList[0].FileContent)
+	if len(warnings) != 0 {
+		t.Errorf("warnings about the template's own references: %q", warnings)
+	}
+}
+
+// A component's own 127.0.0.1:PORT is the dependency with that port (the platform's mesh).
+func TestToComposeOwnLoopback(t *testing.T) {
+	tpl := templateOf(
+		testComponent("db", "kdb", func(c *Component) { c.PortMapList = []Port{{ContainerPort: 3306}} }),
+		testComponent("cache", "kc", func(c *Component) { c.PortMapList = []Port{{ContainerPort: 6379}, {ContainerPort: 8080}} }),
+		testComponent("cache2", "kc2", func(c *Component) { c.PortMapList = []Port{{ContainerPort: 6379}} }),
+		testComponent("web", "kweb", func(c *Component) {
+			c.PortMapList = []Port{{ContainerPort: 8080}}
+			c.DepServiceMapList = []Dependency{{DepServiceKey: "kdb"}, {DepServiceKey: "kc"}, {DepServiceKey: "kc2"}}
+			c.ServiceEnvMapList = []Env{
+				{AttrName: "DB_URL", AttrValue: "jdbc:mysql://127.0.0.1:3306/app"},
+				{AttrName: "DB_ADDR", AttrValue: "localhost:3306"},
+				{AttrName: "REDIS", AttrValue: "127.0.0.1:6379"},
+				{AttrName: "SELF", AttrValue: "http://127.0.0.1:8080/"},
+				{AttrName: "NOBODY", AttrValue: "127.0.0.1:9999"},
+				{AttrName: "BARE", AttrValue: "127.0.0.1"},
+				{AttrName: "OTHER", AttrValue: "10.127.0.0.1:3306"},
+			}
+		}),
+	)
+	c := convertToCompose(t, tpl, ToComposeOptions{})
+	for name, want := range map[string]string{
+		"DB_URL": "jdbc:mysql://db:3306/app", "DB_ADDR": "db:3306", "REDIS": "127.0.0.1:6379",
+		"SELF": "http://127.0.0.1:8080/", "NOBODY": "127.0.0.1:9999", "BARE": "127.0.0.1", "OTHER": "10.127.0.0.1:3306",
+	} {
+		if got, _ := c.envOf(t, "web", name); got != want {
+			t.Errorf("web %s = %q, want %q", name, got, want)
+		}
+	}
+	w := strings.Join(c.p.Warnings, "\n")
+	for _, want := range []string{
+		`REDIS: 127.0.0.1:6379 could be cache, cache2`,
+		`SELF: 127.0.0.1:8080 could be cache and the component itself`,
+		`NOBODY: 127.0.0.1:9999 is no port of its dependencies nor its own`,
+	} {
+		if !strings.Contains(w, want) {
+			t.Errorf("no warning %q in:\n%s", want, w)
+		}
+	}
+	back, _ := convertFromCompose(t, c.proj, FromComposeOptions{})
+	eq(t, "web env back", appNamed(t, back, "web").ServiceEnvMapList, tpl.Apps[3].ServiceEnvMapList)
+}
+
+// Compose -> RAM: each ${...} the platform would replace is reported, naming the service and
+// the variable, the command or the file.
+func TestFromComposeSubstitutionWarnings(t *testing.T) {
+	p, dir := loadProject(t, map[string]string{
+		"compose.yaml": `
+name: shop
+services:
+  web:
+    image: web:1
+    ports: ["8080:8080"]
+    command: serve --port $${PORT:-8080}
+    environment:
+      PORT: "8080"
+      GREETING: hello $${PORT}
+      LITERAL: $${UNKNOWN}
+      ESCAPED: $${UNKNOWN:-x}
+      UPSTREAM: $${DB_PASS}
+    depends_on: [db]
+    volumes:
+      - ./start.sh:/app/start.sh
+  db:
+    image: db:1
+    environment:
+      DB_PASS: s
+`,
+		"start.sh": "#!/bin/sh\nexec serve --port \"${PORT:-8080}\" --name ${NAME}\n",
+	})
+	_, warnings := convertFromCompose(t, p, FromComposeOptions{Dir: dir, Version: "1"})
+	w := strings.Join(warnings, "\n")
+	for _, want := range []string{
+		`service web: config file /app/start.sh: ${PORT:-8080} becomes the value of PORT on the platform (it substitutes ${NAME} with no escape)`,
+		`service web: command: ${PORT:-8080} becomes the value of PORT on the platform`,
+		`GREETING: ${PORT} becomes the value of PORT on the platform`,
+		`ESCAPED: ${UNKNOWN:-x} becomes "-x" on the platform (it substitutes ${NAME:default} with no escape)`,
+	} {
+		if !strings.Contains(w, want) {
+			t.Errorf("no warning %q in:\n%s", want, w)
+		}
+	}
+	for _, not := range []string{"LITERAL", "${NAME}", "UPSTREAM"} {
+		if strings.Contains(w, not+":") || strings.Contains(w, not+" becomes") {
+			t.Errorf("warning about %s:\n%s", not, w)
+		}
+	}
+
+	// A file whose ${PORT:-8080} names no variable: the default.
+	p, dir = loadProject(t, map[string]string{
+		"compose.yaml": "name: shop\nservices:\n  web:\n    image: web:1\n    volumes: [./start.sh:/app/start.sh]\n",
+		"start.sh":     "exec serve --port \"${PORT:-8080}\"\n",
+	})
+	_, warnings = convertFromCompose(t, p, FromComposeOptions{Dir: dir, Version: "1"})
+	if w := strings.Join(warnings, "\n"); !strings.Contains(w, `service web: config file /app/start.sh: ${PORT:-8080} becomes "-8080" on the platform (it substitutes ${NAME:default} with no escape)`) {
+		t.Errorf("warnings:\n%s", w)
+	}
+}
