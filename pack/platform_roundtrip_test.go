@@ -6,12 +6,12 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
 	"reflect"
 	"slices"
-	"sort"
 	"strings"
 	"testing"
 
@@ -96,7 +96,7 @@ func TestPlatformTemplatesRoundTrip(t *testing.T) {
 			// importer reads raw (memory, cpu, extend_method_map).
 			origKeys, backKeys := rawApps(t, raw), rawApps(t, backRaw)
 			removed, added := keyDiff(origKeys, backKeys)
-			for _, k := range sortedKeys(removed) {
+			for _, k := range slices.Sorted(maps.Keys(removed)) {
 				modelled, omitempty := modelKey(k)
 				switch {
 				case !modelled:
@@ -106,7 +106,7 @@ func TestPlatformTemplatesRoundTrip(t *testing.T) {
 					t.Errorf("key lost: %s", k)
 				}
 			}
-			for _, k := range sortedKeys(added) {
+			for _, k := range slices.Sorted(maps.Keys(added)) {
 				if modelled, omitempty := modelKey(k); !modelled || omitempty {
 					t.Errorf("key added: %s", k)
 				}
@@ -267,15 +267,6 @@ func keyDiff(a, b any) (onlyA, onlyB map[string][]any) {
 	}
 	walk("", a, b)
 	return onlyA, onlyB
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // pack --ram refuses a template with a VM component in one line naming it, before packing.

@@ -4,6 +4,8 @@ package ram
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/compose-spec/compose-go/v2/types"
@@ -76,7 +78,7 @@ type depEdge struct {
 func (c *fromCompose) deps(scope string, s types.ServiceConfig) []Dependency {
 	var out []Dependency
 	var conds []string
-	for _, d := range sortedKeys(s.DependsOn) {
+	for _, d := range slices.Sorted(maps.Keys(s.DependsOn)) {
 		id, ok := c.ids[d]
 		if !ok {
 			continue // a service left out (provider, no image, or an inactive profile)

@@ -7,6 +7,7 @@ package ram
 import (
 	"fmt"
 	"io"
+	"maps"
 	"regexp"
 	"slices"
 	"strconv"
@@ -187,7 +188,7 @@ func (c *toCompose) environment(i int, deps []depEdge) []envEntry {
 			c.warnf("%s: config group %s is injected as %s, which compose cannot do: left out", c.label(i), quote(g.Name), quote(g.InjectionType))
 			continue
 		}
-		for _, k := range sortedKeys(g.ConfigItems) {
+		for _, k := range slices.Sorted(maps.Keys(g.ConfigItems)) {
 			add(Env{AttrName: k, AttrValue: g.ConfigItems[k]}, secretKey{owner: "g" + itoa(gi)}, "", "config group "+quote(g.Name))
 		}
 	}
@@ -377,7 +378,7 @@ func generateValue(r io.Reader) (string, error) {
 func (c *fromCompose) env(scope string, s types.ServiceConfig) []Env {
 	var out []Env
 	var unset []string
-	for _, k := range sortedKeys(s.Environment) {
+	for _, k := range slices.Sorted(maps.Keys(s.Environment)) {
 		v := s.Environment[k]
 		if v == nil {
 			unset = append(unset, k)
@@ -417,7 +418,7 @@ func (c *fromCompose) mergeEnv(s types.ServiceConfig, e Component) ([]Env, []Env
 		known[k] = true
 	}
 	var added []Env
-	for _, k := range sortedKeys(env) {
+	for _, k := range slices.Sorted(maps.Keys(env)) {
 		if v := env[k]; !known[k] && v != nil {
 			added = append(added, Env{AttrName: k, AttrValue: *v, IsChange: true})
 		}
@@ -444,7 +445,7 @@ func (c *fromCompose) injected(e Component) []string {
 	if c.template != nil {
 		for _, g := range c.template.AppConfigGroups {
 			if slices.Contains(g.ComponentKeys, e.ServiceKey) {
-				out = append(out, sortedKeys(g.ConfigItems)...)
+				out = append(out, slices.Sorted(maps.Keys(g.ConfigItems))...)
 			}
 		}
 	}
@@ -515,7 +516,7 @@ func (c *fromCompose) generatedValues() {
 		return
 	}
 	for _, g := range c.template.AppConfigGroups {
-		for _, k := range sortedKeys(g.ConfigItems) {
+		for _, k := range slices.Sorted(maps.Keys(g.ConfigItems)) {
 			if g.ConfigItems[k] != RandomValue {
 				continue
 			}

@@ -3,6 +3,7 @@ package ram
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"path/filepath"
 	"reflect"
@@ -332,7 +333,7 @@ func (c *fromCompose) templateLists(t *Template) {
 			}
 		}
 		g.ComponentKeys = kept
-		for _, item := range sortedKeys(g.ConfigItems) {
+		for _, item := range slices.Sorted(maps.Keys(g.ConfigItems)) {
 			orig := g.ConfigItems[item]
 			if placeholder(orig) {
 				continue
@@ -453,7 +454,7 @@ func (c *fromCompose) fresh(name string, s types.ServiceConfig) (*Component, err
 	if len(s.Labels) > 0 {
 		// The template's labels are node-scheduling labels: a name matching a node label of the
 		// cluster would constrain where the component runs (docs/ram-format.md §8.5).
-		c.warn.add(scope, "labels", "%s: compose labels are container labels, and the template's labels are the platform's node-scheduling labels (a name matching a node label would restrict the nodes the component runs on); dropped", strings.Join(sortedKeys(s.Labels), ", "))
+		c.warn.add(scope, "labels", "%s: compose labels are container labels, and the template's labels are the platform's node-scheduling labels (a name matching a node label would restrict the nodes the component runs on); dropped", strings.Join(slices.Sorted(maps.Keys(s.Labels)), ", "))
 	}
 
 	// A component with a volume of its own (RWO) keeps one instance; volumes shared with other

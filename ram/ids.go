@@ -3,7 +3,6 @@ package ram
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"sort"
 	"strconv"
 )
 
@@ -36,13 +35,4 @@ func quote(s string) string {
 		return strconv.Quote(string(r[:max])) + "..."
 	}
 	return strconv.Quote(s)
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -30,9 +30,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -100,7 +102,7 @@ func (c *ComposeProject) WriteFiles(dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	for _, n := range sortedKeys(c.Files) {
+	for _, n := range slices.Sorted(maps.Keys(c.Files)) {
 		if !filepath.IsLocal(filepath.FromSlash(n)) {
 			return fmt.Errorf("write compose project: file %s is outside the project directory", quote(n))
 		}
@@ -198,7 +200,7 @@ func (c *toCompose) convert() (*ComposeProject, error) {
 			}
 		}
 	}
-	for _, k := range sortedKeys(hostPorts) {
+	for _, k := range slices.Sorted(maps.Keys(hostPorts)) {
 		if s := hostPorts[k]; len(s) > 1 {
 			c.warnf("services %s all publish port %s on the host by default: give each its own in .env before `docker compose up`", strings.Join(s, ", "), k)
 		}
@@ -228,7 +230,7 @@ func (c *toCompose) convert() (*ComposeProject, error) {
 		}
 	}
 	for gi, g := range t.AppConfigGroups {
-		for _, k := range sortedKeys(g.ConfigItems) {
+		for _, k := range slices.Sorted(maps.Keys(g.ConfigItems)) {
 			if g.ConfigItems[k] == RandomValue {
 				if err := c.secret(secretKey{"g" + itoa(gi), k}, g.Name+"_"+k); err != nil {
 					return nil, err
@@ -460,7 +462,7 @@ func (c *toCompose) warnUnsupported() {
 	}
 	for i := range t.Apps {
 		if l := t.Apps[i].Labels; len(l) > 0 {
-			c.warnf("%s: labels %s are the platform's node-scheduling labels (the nodes it may run on): docker compose does not apply them (kept in %s)", c.label(i), strings.Join(sortedKeys(l), ", "), ExtensionKey)
+			c.warnf("%s: labels %s are the platform's node-scheduling labels (the nodes it may run on): docker compose does not apply them (kept in %s)", c.label(i), strings.Join(slices.Sorted(maps.Keys(l)), ", "), ExtensionKey)
 		}
 		switch t.Apps[i].ExtendMethod {
 		case Job, CronJob:

@@ -4,6 +4,7 @@ package ram
 
 import (
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"strings"
@@ -13,7 +14,7 @@ import (
 
 func (c *fromCompose) projectWarnings() {
 	var nets []string
-	for _, n := range sortedKeys(c.p.Networks) {
+	for _, n := range slices.Sorted(maps.Keys(c.p.Networks)) {
 		cfg := c.p.Networks[n]
 		if n == "default" {
 			cfg.Name = ""
@@ -27,7 +28,7 @@ func (c *fromCompose) projectWarnings() {
 		c.warn.add("", "networks", "%s: RAM has no networks (components reach each other by name); dropped", strings.Join(nets, ", "))
 	}
 	var vols []string
-	for _, n := range sortedKeys(c.p.Volumes) {
+	for _, n := range slices.Sorted(maps.Keys(c.p.Volumes)) {
 		v := c.p.Volumes[n]
 		var what []string
 		if v.Name != "" && v.Name != c.p.Name+"_"+n && v.Name != n {
@@ -50,12 +51,12 @@ func (c *fromCompose) projectWarnings() {
 		c.warn.add("", "volumes", "%s: the platform creates RAM volumes itself, empty; dropped", strings.Join(vols, ", "))
 	}
 	if len(c.p.Models) > 0 {
-		c.warn.add("", "models", "%s: RAM has no AI models; dropped", strings.Join(sortedKeys(c.p.Models), ", "))
+		c.warn.add("", "models", "%s: RAM has no AI models; dropped", strings.Join(slices.Sorted(maps.Keys(c.p.Models)), ", "))
 	}
 	if len(c.p.Jobs) > 0 {
-		c.warn.add("", "jobs", "%s: not converted; dropped", strings.Join(sortedKeys(c.p.Jobs), ", "))
+		c.warn.add("", "jobs", "%s: not converted; dropped", strings.Join(slices.Sorted(maps.Keys(c.p.Jobs)), ", "))
 	}
-	for _, k := range sortedKeys(c.p.Extensions) {
+	for _, k := range slices.Sorted(maps.Keys(c.p.Extensions)) {
 		if k != ExtensionKey {
 			c.warn.add("", k, "extension field: RAM has no place for it; dropped")
 		}
@@ -172,7 +173,7 @@ func (c *fromCompose) unmapped(scope string, s types.ServiceConfig) {
 		c.warn.add(scope, key, "%s; dropped", why)
 	}
 	var nets []string
-	for _, n := range sortedKeys(s.Networks) {
+	for _, n := range slices.Sorted(maps.Keys(s.Networks)) {
 		if n != "default" || s.Networks[n] != nil && !reflect.ValueOf(onlyAliases(*s.Networks[n])).IsZero() {
 			nets = append(nets, n)
 		}
@@ -180,7 +181,7 @@ func (c *fromCompose) unmapped(scope string, s types.ServiceConfig) {
 	if len(nets) > 0 {
 		c.warn.add(scope, "networks", "%s: RAM has no networks (components reach each other by name); dropped", strings.Join(nets, ", "))
 	}
-	for _, k := range sortedKeys(s.Extensions) {
+	for _, k := range slices.Sorted(maps.Keys(s.Extensions)) {
 		if k != ExtensionKey {
 			c.warn.add(scope, k, "extension field: RAM has no place for it; dropped")
 		}
@@ -250,8 +251,8 @@ func (w *keyedWarnings) add(scope, key, format string, args ...any) {
 // list gives the warnings in a fixed order: the project's first, then by service and key.
 func (w *keyedWarnings) list() []string {
 	var out []string
-	for _, scope := range sortedKeys(w.by) {
-		for _, key := range sortedKeys(w.by[scope]) {
+	for _, scope := range slices.Sorted(maps.Keys(w.by)) {
+		for _, key := range slices.Sorted(maps.Keys(w.by[scope])) {
 			line := key + ": " + strings.Join(w.by[scope][key], "; ")
 			if scope != "" {
 				line = scope + ": " + line
