@@ -89,7 +89,7 @@ type rendered struct {
 	cmd    string            // the compose command ("" when none)
 }
 
-// render substitutes the references in the variables of env (with the template's values, as
+// renderEnv substitutes the references in the variables of env (with the template's values, as
 // the platform does, one pass), then in cmd (with the substituted values). Generated values
 // stay compose references to .env, so that the variables sharing them keep sharing them.
 func renderEnv(env []envEntry, cmd string) rendered {
@@ -214,9 +214,6 @@ func Substitute(s string, vars map[string]string) string {
 	}
 	return s
 }
-
-// render is Substitute: config files are rendered as the platform renders them.
-func render(content string, values map[string]string) string { return Substitute(content, values) }
 
 // refValue is what the platform replaces the reference ref by, false when it leaves it.
 func refValue(ref string, vars map[string]string) (string, bool) {
@@ -626,11 +623,11 @@ var platformVariables = []string{
 	"DOMAIN", "DOMAIN_PROTOCOL",
 }
 
-// platformNames are the names the platform defines in component i's container: its own
+// containerVariables are the names the platform defines in component i's container: its own
 // variables and connection info, the connection info and port variables of its dependencies
 // and its own port variables (<PORT_ALIAS>_HOST, _PORT), the config groups naming it and the
 // platform's own (platformVariables).
-func platformNames(t *Template, i int) map[string]string {
+func containerVariables(t *Template, i int) map[string]string {
 	a := &t.Apps[i]
 	names := map[string]string{}
 	ports := func(c *Component) {
@@ -684,7 +681,7 @@ func (c *fromCompose) substitutionWarnings(t *Template) {
 		if e == nil {
 			e = &Component{}
 		}
-		defined := platformNames(t, i)
+		defined := containerVariables(t, i)
 		report := func(key, prefix, text string) {
 			for _, sub := range substitutions(text, defined) {
 				what := fmt.Sprintf("becomes %q", sub.value)

@@ -708,7 +708,7 @@ func (c *fromCompose) dropLargeFiles(name string, comp *Component) {
 	var kept []Volume
 	for _, v := range comp.ServiceVolumeMapList {
 		if v.VolumeType == VolumeConfigFile {
-			if n := len(render(v.FileContent, values)); n > maxConfigFileSize {
+			if n := len(Substitute(v.FileContent, values)); n > maxConfigFileSize {
 				c.warn.add(serviceScope(name), "volumes", "config file %s: %d bytes once its variables are replaced, more than the %d MiB a Kubernetes ConfigMap holds (the platform could not deploy it); dropped", v.VolumePath, n, maxConfigFileSize>>20)
 				continue
 			}

@@ -11,7 +11,7 @@ package ram
 //     generates one value per use, which breaks every dependency on a generated secret);
 //   - a dependency's connection info pointing at 127.0.0.1/localhost (the platform's service mesh
 //     listens there) is pointed at the dependency's service name on the compose network;
-//   - config-file volumes are rendered as the platform renders them (see render in env.go) with
+//   - config-file volumes are rendered as the platform renders them (see Substitute in env.go) with
 //     the values the service gets, generated secrets included, and shipped as files.
 //
 // A service's environment is gathered from four sources. When two give the same variable, the

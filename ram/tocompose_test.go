@@ -712,8 +712,8 @@ func TestRenderConfigFile(t *testing.T) {
 		{"${\nA}", "${\nA}"},
 		{"${B}", "${A}"}, // references are found once, in the template: a value is not rendered again
 	} {
-		if got := render(c.in, vals); got != c.want {
-			t.Errorf("render %q = %q, want %q", c.in, got, c.want)
+		if got := Substitute(c.in, vals); got != c.want {
+			t.Errorf("Substitute %q = %q, want %q", c.in, got, c.want)
 		}
 	}
 }

@@ -69,7 +69,7 @@ func (c *toCompose) serviceVolumes(i int, a *Component, values map[string]string
 		if rel == "" {
 			return nil, "", fmt.Errorf("%s: %s: a config file cannot be mounted at /", c.label(i), what)
 		}
-		rendered := render(content, values)
+		rendered := Substitute(content, values)
 		file := path.Join(c.opts.FilesDir, c.names[i], rel)
 		c.files[file] = []byte(rendered)
 		m := yamlMap()
@@ -493,7 +493,7 @@ func configContent(orig, shipped string, env types.MappingWithEquals) string {
 			values[k] = *v
 		}
 	}
-	if render(orig, values) == shipped || rendersTo(orig, shipped) {
+	if Substitute(orig, values) == shipped || rendersTo(orig, shipped) {
 		return orig
 	}
 	return shipped
