@@ -19,6 +19,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/airpack/airpack/compose"
 	"github.com/airpack/airpack/internal/ramtest"
 	"github.com/airpack/airpack/ram"
 )
@@ -55,6 +56,16 @@ func TestPlatformTemplatesRoundTrip(t *testing.T) {
 			logf := func(format string, args ...any) { log = append(log, formatLog(format, args...)) }
 			if _, err := PackRAM(context.Background(), RAMOptions{Package: pkgFile, Output: bdir, Log: logf}); err != nil {
 				t.Fatal(err)
+			}
+			if strings.HasPrefix(filepath.Base(file), "kong") {
+				// kong's own KONG_PG_HOST=127.0.0.1 (no port) means its one dependency (§6).
+				proj, err := compose.Load(context.Background(), compose.LoadOptions{WorkDir: bdir})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if v := proj.Typed().Services["kong"].Environment["KONG_PG_HOST"]; v == nil || *v != "kong-postgres" {
+					t.Errorf("bundle: kong KONG_PG_HOST = %v, want kong-postgres", v)
+				}
 			}
 			out := filepath.Join(t.TempDir(), "back.tar.gz")
 			res, err := ExportRAM(context.Background(), ExportOptions{Input: bdir, Output: out})

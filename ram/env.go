@@ -135,6 +135,13 @@ func (c *toCompose) environment(i int, deps []depEdge) []envEntry {
 	// groupLiteral: the console resolves "**None:<group>**" in the component lists only.
 	// ownLoopback: the component's own variables, where 127.0.0.1:PORT is a dependency.
 	groupLiteral, ownLoopback := false, false
+	// siblings: the values the component itself sets, for pairing DB_HOST with DB_PORT.
+	siblings := map[string]string{}
+	for _, list := range [][]Env{a.ServiceConnectInfoMapList, a.ServiceEnvMapList} {
+		for _, e := range list {
+			siblings[e.AttrName] = e.AttrValue
+		}
+	}
 	add := func(e Env, owner secretKey, rewriteHost string, from string) {
 		if e.AttrName == "" {
 			return
@@ -151,6 +158,8 @@ func (c *toCompose) environment(i int, deps []depEdge) []envEntry {
 			val := e.AttrValue
 			if rewriteHost != "" {
 				val = replaceLoopback(val, rewriteHost)
+			} else if ownLoopback && bareLoopback(val) {
+				val = c.bareLoopback(i, deps, e.AttrName, val, siblings)
 			} else if ownLoopback {
 				val = c.ownLoopback(i, deps, e.AttrName, val)
 			}
@@ -345,6 +354,69 @@ func (c *toCompose) ownLoopback(i int, deps []depEdge, name, val string) string 
 		k = end
 	}
 	return b.String()
+}
+
+// bareLoopback reports whether v is exactly a loopback host name, with no port.
+func bareLoopback(v string) bool { return v == "127.0.0.1" || v == "localhost" }
+
+// hostSuffixes end the names of variables holding a host, whose port may be a sibling
+// variable ending in _PORT instead (DB_HOST, DB_PORT).
+var hostSuffixes = []string{"_HOST", "_HOSTNAME", "_ADDR", "_ADDRESS", "_SERVER"}
+
+// bareLoopback points the component's own variable name, whose value is exactly 127.0.0.1 or
+// localhost, at the dependency it means: its only dependency (unless the name says it is an
+// address the component listens on or binds to), or the one dependency its name (<PORT_ALIAS>_HOST)
+// or a sibling <PREFIX>_PORT holding a dependency's port pairs it with. The template's author
+// meant the platform's service-mesh mode, where 127.0.0.1 reaches each dependency; in compose,
+// and on the platform in the native mode current consoles install every app in, it is the
+// container itself. A component with dependencies whose value names none of them gets a warning.
+func (c *toCompose) bareLoopback(i int, deps []depEdge, name, val string, siblings map[string]string) string {
+	if len(deps) == 0 {
+		return val
+	}
+	ownPorts := map[int]bool{}
+	for _, p := range c.t.Apps[i].PortMapList {
+		ownPorts[p.ContainerPort] = true
+	}
+	listen := strings.Contains(name, "LISTEN") || strings.Contains(name, "BIND")
+	var cands []int
+	addCand := func(d int) {
+		if !slices.Contains(cands, d) {
+			cands = append(cands, d)
+		}
+	}
+	if len(deps) == 1 && !listen {
+		addCand(deps[0].index)
+	}
+	prefix := ""
+	for _, suf := range hostSuffixes {
+		if p, ok := strings.CutSuffix(name, suf); ok && p != "" {
+			prefix = p
+			break
+		}
+	}
+	port, err := strconv.Atoi(siblings[prefix+"_PORT"])
+	for _, d := range deps {
+		for _, p := range c.t.Apps[d.index].PortMapList {
+			if p.PortAlias != "" && name == strings.ToUpper(p.PortAlias)+"_HOST" {
+				addCand(d.index)
+			}
+			if prefix != "" && err == nil && p.ContainerPort == port && !ownPorts[port] {
+				addCand(d.index)
+			}
+		}
+	}
+	if len(cands) == 1 {
+		return c.names[cands[0]]
+	}
+	var names []string
+	for _, d := range deps {
+		if n := c.names[d.index]; !slices.Contains(names, n) {
+			names = append(names, n)
+		}
+	}
+	c.warnf("%s: %s=%s is the container itself under compose, and on the platform too unless the app is switched to service-mesh mode (consoles install apps in native mode): left as is; if it means a dependency, set it to the service name of the dependency it means (%s)", c.label(i), name, val, strings.Join(names, ", "))
+	return val
 }
 
 func hostChar(c byte) bool {

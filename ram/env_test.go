@@ -1,6 +1,7 @@
 package ram
 
 import (
+	"os"
 	"strings"
 	"testing"
 )
@@ -264,5 +265,88 @@ services:
 	_, warnings = convertFromCompose(t, p, FromComposeOptions{Dir: dir, Version: "1"})
 	if w := strings.Join(warnings, "\n"); !strings.Contains(w, `service web: config file /app/start.sh: ${PORT:-8080} becomes "-8080" on the platform (it substitutes ${NAME:default} with no escape)`) {
 		t.Errorf("warnings:\n%s", w)
+	}
+}
+
+// A component's own variable that is exactly a bare loopback host names a dependency when the
+// component has one, or when its name or a *_PORT sibling pairs it with exactly one dependency's
+// port; else, with dependencies, it is left with a warning saying what to set.
+func TestToComposeBareLoopback(t *testing.T) {
+	tpl := templateOf(
+		testComponent("pg", "kpg", func(c *Component) { c.PortMapList = []Port{{ContainerPort: 5432, PortAlias: "PG"}} }),
+		testComponent("redis", "kr", func(c *Component) { c.PortMapList = []Port{{ContainerPort: 6379, PortAlias: "CACHE"}} }),
+		testComponent("one", "k1", func(c *Component) {
+			c.DepServiceMapList = []Dependency{{DepServiceKey: "kpg"}}
+			c.ServiceEnvMapList = []Env{
+				{AttrName: "KONG_PG_HOST", AttrValue: "127.0.0.1"},
+				{AttrName: "OTHER_HOST", AttrValue: "localhost"},
+				{AttrName: "ADMIN_LISTEN", AttrValue: "127.0.0.1"}, // its own address
+				{AttrName: "NOT_BARE", AttrValue: " 127.0.0.1"},
+			}
+		}),
+		testComponent("two", "k2", func(c *Component) {
+			c.DepServiceMapList = []Dependency{{DepServiceKey: "kpg"}, {DepServiceKey: "kr"}}
+			c.ServiceEnvMapList = []Env{
+				{AttrName: "DB_HOST", AttrValue: "127.0.0.1"}, {AttrName: "DB_PORT", AttrValue: "5432"}, // sibling port
+				{AttrName: "CACHE_HOST", AttrValue: "localhost"}, // a dependency's port alias
+				{AttrName: "SOME_HOST", AttrValue: "127.0.0.1"},  // nothing pairs it
+			}
+		}),
+		testComponent("alone", "ka", func(c *Component) {
+			c.ServiceEnvMapList = []Env{{AttrName: "SELF_HOST", AttrValue: "127.0.0.1"}}
+		}),
+	)
+	c := convertToCompose(t, tpl, ToComposeOptions{})
+	for _, x := range []struct{ svc, name, want string }{
+		{"one", "KONG_PG_HOST", "pg"}, {"one", "OTHER_HOST", "pg"}, {"one", "ADMIN_LISTEN", "127.0.0.1"},
+		{"one", "NOT_BARE", " 127.0.0.1"},
+		{"two", "DB_HOST", "pg"}, {"two", "CACHE_HOST", "redis"}, {"two", "SOME_HOST", "127.0.0.1"},
+		{"alone", "SELF_HOST", "127.0.0.1"},
+	} {
+		if got, _ := c.envOf(t, x.svc, x.name); got != x.want {
+			t.Errorf("%s %s = %q, want %q", x.svc, x.name, got, x.want)
+		}
+	}
+	w := strings.Join(c.p.Warnings, "\n")
+	for _, want := range []string{
+		`component "one" (apps[2]): ADMIN_LISTEN=127.0.0.1 is the container itself under compose`,
+		`component "two" (apps[3]): SOME_HOST=127.0.0.1 is the container itself under compose`,
+		"set it to the service name of the dependency it means (pg, redis)",
+	} {
+		if !strings.Contains(w, want) {
+			t.Errorf("no warning %q in:\n%s", want, w)
+		}
+	}
+	for _, not := range []string{"SELF_HOST", "KONG_PG_HOST", "DB_HOST", "CACHE_HOST", "NOT_BARE"} {
+		if strings.Contains(w, not) {
+			t.Errorf("warning about %s:\n%s", not, w)
+		}
+	}
+	// Back to RAM: the template's 127.0.0.1 and localhost.
+	back, _ := convertFromCompose(t, c.proj, FromComposeOptions{})
+	eq(t, "one env back", appNamed(t, back, "one").ServiceEnvMapList, tpl.Apps[2].ServiceEnvMapList)
+	eq(t, "two env back", appNamed(t, back, "two").ServiceEnvMapList, tpl.Apps[3].ServiceEnvMapList)
+}
+
+// The platform's own Kong template: kong's KONG_PG_HOST=127.0.0.1 (no port) means its one
+// dependency, kong-postgres; converting back gives 127.0.0.1 again.
+func TestToComposePlatformKongDatabase(t *testing.T) {
+	raw, err := os.ReadFile("testdata/platform/kong-rainbond-oam.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tpl, err := DecodeMetadata(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := convertToCompose(t, tpl, ToComposeOptions{})
+	if got, _ := c.envOf(t, "kong", "KONG_PG_HOST"); got != "kong-postgres" {
+		t.Errorf("kong KONG_PG_HOST = %q, want kong-postgres (the service of its one dependency)", got)
+	}
+	back, _ := convertFromCompose(t, c.proj, FromComposeOptions{})
+	for _, e := range appNamed(t, back, "kong").ServiceEnvMapList {
+		if e.AttrName == "KONG_PG_HOST" && e.AttrValue != "127.0.0.1" {
+			t.Errorf("back to RAM: KONG_PG_HOST = %q", e.AttrValue)
+		}
 	}
 }
