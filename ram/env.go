@@ -187,6 +187,21 @@ func (c *toCompose) environment(i int, deps []depEdge) []envEntry {
 		for _, e := range c.t.Apps[d.index].ServiceConnectInfoMapList {
 			add(e, secretKey{owner: "c" + itoa(d.index)}, c.names[d.index], "the connection info of "+c.names[d.index])
 		}
+		// The port variables the console writes for each port (facts §3a ensure_port_envs),
+		// _HOST the dependency's address: its service name here. A variable the template sets
+		// itself wins, silently, as on the platform. A port without port_alias is named after
+		// the service_alias the console makes at install: no template can name it.
+		for _, p := range c.t.Apps[d.index].PortMapList {
+			if p.PortAlias == "" {
+				continue
+			}
+			pre := strings.ToUpper(p.PortAlias)
+			for _, v := range []Env{{AttrName: pre + "_HOST", AttrValue: c.names[d.index]}, {AttrName: pre + "_PORT", AttrValue: itoa(p.ContainerPort)}} {
+				if _, set := byName[v.AttrName]; !set {
+					add(v, secretKey{}, "", "the port variables of "+c.names[d.index])
+				}
+			}
+		}
 	}
 	groupLiteral = true
 	for gi, g := range c.t.AppConfigGroups {
@@ -202,6 +217,54 @@ func (c *toCompose) environment(i int, deps []depEdge) []envEntry {
 		}
 	}
 	return out
+}
+
+// platformOnlyWarnings warns about each ${...} in a value, the command or a config file of
+// component i that names a variable the platform defines in its container and compose does not
+// (the worker's own, its own port variables, ...; containerVariables): compose leaves it, or
+// gives its default, where the platform gives the variable's value. values are the service's
+// variables as rendered.
+func (c *toCompose) platformOnlyWarnings(i int, env []envEntry, values map[string]string) {
+	a := &c.t.Apps[i]
+	defined := containerVariables(c.t, i)
+	check := func(where, text string) {
+		seen := map[string]bool{}
+		for _, ref := range varRef.FindAllString(text, -1) {
+			key, def := varKey(ref)
+			if _, platform := defined[key]; !platform || seen[ref] {
+				continue
+			}
+			if _, here := values[key]; here {
+				continue
+			}
+			seen[ref] = true
+			what := "is left as is"
+			if def != "" {
+				what = fmt.Sprintf("becomes %q", def)
+			}
+			c.warnf("%s: %s%s %s: the platform defines %s, compose does not", c.label(i), where, ref, what, key)
+		}
+	}
+	for _, e := range env {
+		if e.gen == "" {
+			check(e.name+": ", e.actual)
+		}
+	}
+	check("command: ", a.Cmd)
+	for _, v := range a.ServiceVolumeMapList {
+		if v.VolumeType == VolumeConfigFile {
+			check("config file "+v.VolumePath+": ", v.FileContent)
+		}
+	}
+	for _, r := range a.MntRelationList {
+		if j := c.find(r.ServiceShareUUID); j >= 0 {
+			for _, v := range c.t.Apps[j].ServiceVolumeMapList {
+				if v.VolumeName == r.MntName && v.VolumeType == VolumeConfigFile {
+					check("config file "+r.MntDir+": ", v.FileContent)
+				}
+			}
+		}
+	}
 }
 
 // Substitute replaces ${NAME} and ${NAME:default} references in s exactly as the platform does
@@ -497,7 +560,8 @@ func (c *fromCompose) mergeEnv(s types.ServiceConfig, e Component) ([]Env, []Env
 }
 
 // injected lists the variables the platform gives component e without e declaring them: its
-// dependencies' connection info and the app_config_groups naming it.
+// dependencies' connection info and port variables (<PORT_ALIAS>_HOST, _PORT) and the
+// app_config_groups naming it.
 func (c *fromCompose) injected(e Component) []string {
 	var out []string
 	for _, d := range e.DepServiceMapList {
@@ -506,6 +570,11 @@ func (c *fromCompose) injected(e Component) []string {
 				if dep := c.ext[n]; dep != nil {
 					for _, v := range dep.ServiceConnectInfoMapList {
 						out = append(out, v.AttrName)
+					}
+					for _, p := range dep.PortMapList {
+						if p.PortAlias != "" {
+							out = append(out, strings.ToUpper(p.PortAlias)+"_HOST", strings.ToUpper(p.PortAlias)+"_PORT")
+						}
 					}
 				}
 			}

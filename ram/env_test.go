@@ -350,3 +350,65 @@ func TestToComposePlatformKongDatabase(t *testing.T) {
 		}
 	}
 }
+
+// A dependant gets each dependency's port variables (<PORT_ALIAS>_HOST = its service name,
+// _PORT), as the console writes them, so that ${DB_HOST} resolves as on the platform; the
+// template's own values win. A ${...} naming a variable only the platform's worker defines is
+// left, with a warning.
+func TestToComposePortVariables(t *testing.T) {
+	tpl := templateOf(
+		testComponent("db", "kdb", func(c *Component) {
+			c.PortMapList = []Port{{ContainerPort: 5432, PortAlias: "db", K8sServiceName: "db"}, {ContainerPort: 9187}}
+		}),
+		testComponent("cache", "kc", func(c *Component) { c.PortMapList = []Port{{ContainerPort: 6379, PortAlias: "CACHE"}} }),
+		testComponent("app", "kapp", func(c *Component) {
+			c.PortMapList = []Port{{ContainerPort: 8080, IsOuterService: true}}
+			c.DepServiceMapList = []Dependency{{DepServiceKey: "kdb"}, {DepServiceKey: "kc"}}
+			c.Cmd = "serve --db ${DB_HOST} --mem ${MEMORY_SIZE}"
+			c.ServiceEnvMapList = []Env{
+				{AttrName: "DATABASE_URL", AttrValue: "postgres://${DB_HOST}:${DB_PORT}/x"},
+				{AttrName: "CACHE_PORT", AttrValue: "7000"},
+				{AttrName: "ME", AttrValue: "${_POD_IP}"},
+			}
+			c.ServiceVolumeMapList = []Volume{{VolumeName: "conf", VolumePath: "/etc/app.conf", VolumeType: VolumeConfigFile,
+				FileContent: "db=${DB_HOST}:${DB_PORT}\nurl=${DOMAIN_8080}\n"}}
+		}),
+	)
+	c := convertToCompose(t, tpl, ToComposeOptions{})
+	for name, want := range map[string]string{
+		"DB_HOST": "db", "DB_PORT": "5432", "CACHE_HOST": "cache", "CACHE_PORT": "7000",
+		"DATABASE_URL": "postgres://db:5432/x", "ME": "${_POD_IP}",
+	} {
+		if got, _ := c.envOf(t, "app", name); got != want {
+			t.Errorf("app %s = %q, want %q", name, got, want)
+		}
+	}
+	for name := range c.service(t, "app").Environment {
+		if strings.Contains(name, "9187") {
+			t.Errorf("a variable for a port without port_alias (the platform names it after a service_alias it makes at install): %s", name)
+		}
+	}
+	if got := strings.Join(c.service(t, "app").Command, " "); got != "serve --db db --mem ${MEMORY_SIZE}" {
+		t.Errorf("command %q", got)
+	}
+	if got := c.files["files/app/etc/app.conf"]; got != "db=db:5432\nurl=${DOMAIN_8080}\n" {
+		t.Errorf("config file %q", got)
+	}
+	w := strings.Join(c.p.Warnings, "\n")
+	for _, want := range []string{
+		`component "app" (apps[2]): ME: ${_POD_IP} is left as is: the platform defines _POD_IP, compose does not`,
+		`component "app" (apps[2]): command: ${MEMORY_SIZE} is left as is: the platform defines MEMORY_SIZE, compose does not`,
+		`component "app" (apps[2]): config file /etc/app.conf: ${DOMAIN_8080} is left as is: the platform defines DOMAIN_8080, compose does not`,
+	} {
+		if !strings.Contains(w, want) {
+			t.Errorf("no warning %q in:\n%s", want, w)
+		}
+	}
+	if strings.Contains(w, "CACHE_PORT") {
+		t.Errorf("a warning about the template's own CACHE_PORT:\n%s", w)
+	}
+	// Back to RAM: the port variables are the platform's, not the component's.
+	back, _ := convertFromCompose(t, c.proj, FromComposeOptions{})
+	eq(t, "app env back", appNamed(t, back, "app").ServiceEnvMapList, tpl.Apps[2].ServiceEnvMapList)
+	eq(t, "app cmd back", appNamed(t, back, "app").Cmd, tpl.Apps[2].Cmd)
+}

@@ -19,7 +19,8 @@ package ram
 //
 //  1. the component's own service_env_map_list;
 //  2. its own service_connect_info_map_list;
-//  3. the service_connect_info_map_list of each dependency, in dep_service_map_list order;
+//  3. the service_connect_info_map_list of each dependency, in dep_service_map_list order,
+//     each followed by the dependency's port variables (<PORT_ALIAS>_HOST, _PORT);
 //  4. app_config_groups (injection_type env) naming the component's service_key, in order.
 //
 // (The platform lets component variables override config groups too.)
@@ -328,6 +329,7 @@ func (c *toCompose) service(i int, ports []servicePort, deps []depEdge) (*yaml.N
 	// the substituted variables: so does the project, once, here.
 	env := c.environment(i, deps)
 	r := renderEnv(env, a.Cmd)
+	c.platformOnlyWarnings(i, env, r.values)
 	if r.cmd != "" {
 		yamlSet(svc, "command", yamlStr(r.cmd))
 	}
