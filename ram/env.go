@@ -127,12 +127,26 @@ func renderEnv(env []envEntry, cmd string) rendered {
 	return r
 }
 
+// configGroupPlaceholders warns about each config-group item whose value is "**None**" or
+// "**None:<group>**": the console generates values in a component's variables and connection
+// info only and installs these as text (facts §7), and so does compose.
+func (c *toCompose) configGroupPlaceholders() {
+	for _, g := range c.t.AppConfigGroups {
+		for _, k := range slices.Sorted(maps.Keys(g.ConfigItems)) {
+			if v := g.ConfigItems[k]; placeholder(v) {
+				c.warnf("config group %s: %s is %s, which the console installs as that text in a config group (it generates values in a component's variables and connection info only): compose gets the same text; give the item a value, or move the variable to the connection info of the component providing it", quote(g.Name), k, quote(v))
+			}
+		}
+	}
+}
+
 // environment gathers the variables of component i (see the top of tocompose.go for the order).
 func (c *toCompose) environment(i int, deps []depEdge) []envEntry {
 	a := &c.t.Apps[i]
 	var out []envEntry
 	byName := map[string]int{}
-	// groupLiteral: the console resolves "**None:<group>**" in the component lists only.
+	// groupLiteral: the console resolves "**None**" and "**None:<group>**" in the component
+	// lists only (configGroupPlaceholders warns).
 	// ownLoopback: the component's own variables, where 127.0.0.1:PORT is a dependency.
 	groupLiteral, ownLoopback := false, false
 	// siblings: the values the component itself sets, for pairing DB_HOST with DB_PORT.
@@ -150,7 +164,7 @@ func (c *toCompose) environment(i int, deps []depEdge) []envEntry {
 		if group, ok := GroupSecret(e.AttrValue); ok && !groupLiteral {
 			v := c.secrets[groupSecretKey(group)]
 			ent.yaml, ent.actual, ent.gen = "${"+v+"}", c.envVars[v], v
-		} else if e.AttrValue == RandomValue {
+		} else if e.AttrValue == RandomValue && !groupLiteral {
 			owner.name = e.AttrName
 			v := c.secrets[owner]
 			ent.yaml, ent.actual, ent.gen = "${"+v+"}", c.envVars[v], v
@@ -646,21 +660,6 @@ func (c *fromCompose) generatedValues() {
 					note(env[v.AttrName], v.AttrName+" of "+name, RandomValue)
 				} else if group, ok := GroupSecret(v.AttrValue); ok {
 					note(env[v.AttrName], "the group "+quote(group), v.AttrValue)
-				}
-			}
-		}
-	}
-	if c.template == nil {
-		return
-	}
-	for _, g := range c.template.AppConfigGroups {
-		for _, k := range slices.Sorted(maps.Keys(g.ConfigItems)) {
-			if g.ConfigItems[k] != RandomValue {
-				continue
-			}
-			for _, name := range c.names {
-				if e := c.ext[name]; e != nil && slices.Contains(g.ComponentKeys, e.ServiceKey) {
-					note(c.p.Services[name].Environment[k], k+" of config group "+g.Name, RandomValue)
 				}
 			}
 		}

@@ -412,3 +412,23 @@ func TestToComposePortVariables(t *testing.T) {
 	eq(t, "app env back", appNamed(t, back, "app").ServiceEnvMapList, tpl.Apps[2].ServiceEnvMapList)
 	eq(t, "app cmd back", appNamed(t, back, "app").Cmd, tpl.Apps[2].Cmd)
 }
+
+// The console generates "**None**" in a component's variables and connection info only: in a
+// config group it installs the text, and so does compose, with a warning.
+func TestToComposeConfigGroupRandomValueLiteral(t *testing.T) {
+	tpl := templateOf(testComponent("web", "kweb", nil))
+	tpl.AppConfigGroups = []AppConfigGroup{{Name: "secrets", InjectionType: "env", ConfigItems: map[string]string{"PASS": RandomValue, "USER": "u"}, ComponentKeys: []string{"kweb"}}}
+	c := convertToCompose(t, tpl, ToComposeOptions{})
+	if got, _ := c.envOf(t, "web", "PASS"); got != RandomValue {
+		t.Errorf("web PASS = %q, want the literal %s", got, RandomValue)
+	}
+	if strings.Contains(string(c.p.DotEnv), "PASS") {
+		t.Errorf("a value generated in .env:\n%s", c.p.DotEnv)
+	}
+	w := strings.Join(c.p.Warnings, "\n")
+	if !strings.Contains(w, `config group "secrets": PASS is "**None**", which the console installs as that text in a config group`) {
+		t.Errorf("warnings:\n%s", w)
+	}
+	back, _ := convertFromCompose(t, c.proj, FromComposeOptions{})
+	eq(t, "config groups back", back.AppConfigGroups, tpl.AppConfigGroups)
+}

@@ -230,15 +230,7 @@ func (c *toCompose) convert() (*ComposeProject, error) {
 			}
 		}
 	}
-	for gi, g := range t.AppConfigGroups {
-		for _, k := range slices.Sorted(maps.Keys(g.ConfigItems)) {
-			if g.ConfigItems[k] == RandomValue {
-				if err := c.secret(secretKey{"g" + itoa(gi), k}, g.Name+"_"+k); err != nil {
-					return nil, err
-				}
-			}
-		}
-	}
+	c.configGroupPlaceholders()
 
 	deps, err := c.dependencies()
 	if err != nil {

@@ -452,7 +452,7 @@ func TestToComposeMapping(t *testing.T) {
 			},
 		},
 		{
-			name: "config groups: generated item shared, other injection types left out",
+			name: "config groups: **None** literal as on the platform, other injection types left out",
 			tpl: func() *Template {
 				tp := templateOf(testComponent("a", "ka", nil), testComponent("b", "kb", nil), testComponent("c", "kc", nil))
 				tp.AppConfigGroups = []AppConfigGroup{
@@ -463,18 +463,18 @@ func TestToComposeMapping(t *testing.T) {
 			}(),
 			checks: []check{
 				func(t *testing.T, c *converted) {
-					v := c.env["SHARED_TOKEN"]
-					if !secretShape.MatchString(v) {
-						t.Fatalf(".env %v", c.env)
+					if v, ok := c.env["SHARED_TOKEN"]; ok {
+						t.Fatalf(".env SHARED_TOKEN=%s: the console generates no value in a config group", v)
 					}
-					envIs("a", "TOKEN", v)(t, c)
-					envIs("b", "TOKEN", v)(t, c)
+					envIs("a", "TOKEN", RandomValue)(t, c)
+					envIs("b", "TOKEN", RandomValue)(t, c)
 					envIs("a", "MODE", "prod")(t, c)
 					if _, ok := c.envOf(t, "c", "X"); ok {
 						t.Error("a file-injected config group became env")
 					}
 				},
 				warns(`config group "files" is injected as "file"`),
+				warns(`config group "shared": TOKEN is "**None**", which the console installs as that text`),
 			},
 		},
 		{
