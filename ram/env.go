@@ -326,7 +326,27 @@ func varKey(ref string) (key, def string) {
 // substitution is one reference the platform replaces.
 type substitution struct {
 	ref, name, value string
-	defined          bool // replaced by the variable's value, not by its default
+	defined          bool   // replaced by the variable's value, not by its default
+	colon            bool   // the ${NAME:default} form (a colon in the reference)
+	rest             string // after the first colon: a shell's ${NAME:-d} has "-d"
+}
+
+// rule is the form of the platform's substitution the reference has, for messages.
+func (s substitution) rule() string {
+	if s.colon {
+		return "${NAME:default}"
+	}
+	return "${NAME}"
+}
+
+// shellForm is ${NAME-d} for a shell's ${NAME:-d} whose d has no colon: the platform leaves it
+// (its name, up to a colon, is "NAME-d", which nothing defines) and a shell gives it the same
+// value as ${NAME:-d} unless NAME is set but empty. "" when there is none.
+func (s substitution) shellForm() string {
+	if d, ok := strings.CutPrefix(s.rest, "-"); ok && !strings.Contains(d, ":") {
+		return "${" + s.name + "-" + d + "}"
+	}
+	return ""
 }
 
 // substitutions lists the distinct references in s the platform replaces, given the names it
@@ -340,11 +360,16 @@ func substitutions(s string, defined map[string]string) []substitution {
 		}
 		seen[ref] = true
 		key, def := varKey(ref)
+		_, rest, colon := strings.Cut(ref[strings.IndexByte(ref, '{')+1:len(ref)-1], ":")
+		sub := substitution{ref: ref, name: key, colon: colon, rest: rest}
 		if v, ok := defined[key]; ok {
-			out = append(out, substitution{ref: ref, name: key, value: v, defined: true})
+			sub.value, sub.defined = v, true
 		} else if def != "" {
-			out = append(out, substitution{ref: ref, name: key, value: def})
+			sub.value = def
+		} else {
+			continue
 		}
+		out = append(out, sub)
 	}
 	return out
 }
@@ -752,15 +777,32 @@ func rendersTo(orig, shipped string) bool {
 	return true
 }
 
-// platformVariables are the variables the platform's worker gives every container
-// (rainbond worker/appm/conversion/version.go createEnv and convertRulesToEnvs; some only
-// with dependencies, ports or gateway rules, and DOMAIN_<port>, DOMAIN_PROTOCOL_<port> too).
-var platformVariables = []string{
-	"_SERVICE_ALIAS", "_SERVICE_POD_NUM", "_HOST_IP", "_POD_IP", "_POD_NAME", "_NAMESPACE",
-	"_TENANT_ID", "_SERVICE_ID", "_SERVICE_NAME", "_PORT", "_PROTOCOL", "_MONITOR_PORT",
-	"_DEPEND_SERVICE", "_DEPEND_SERVICE_COUNT", "_STARTUP_SEQUENCE_DEPENDENCIES",
-	"_REVERSE_DEPEND_SERVICE", "MEMORY_SIZE", "CUSTOM_MEMORY_SIZE", "LOGGER_DRIVER_NAME",
-	"DOMAIN", "DOMAIN_PROTOCOL",
+// workerVariables are the variables the platform's worker gives every container (rainbond
+// worker/appm/conversion/version.go createEnv and convertRulesToEnvs; some only with
+// dependencies, ports or gateway rules, and DOMAIN_<port>, DOMAIN_PROTOCOL_<port> too). Those
+// marked after are appended after the component's own variables (version.go l.690-717), so
+// they replace a variable of the component with the same name (the last of a name wins, in
+// the container and in substitution); of MEMORY_SIZE and CUSTOM_MEMORY_SIZE only one is set
+// (memorySizeVariable). The component's own replace the others.
+var workerVariables = []workerVariable{
+	{"LOGGER_DRIVER_NAME", false}, {"_DEPEND_SERVICE", false}, {"_DEPEND_SERVICE_COUNT", false},
+	{"_STARTUP_SEQUENCE_DEPENDENCIES", false}, {"_REVERSE_DEPEND_SERVICE", false},
+	{"_PORT", false}, {"_PROTOCOL", false}, {"_MONITOR_PORT", false}, {"DOMAIN", false},
+	{"DOMAIN_PROTOCOL", false},
+	{"_NAMESPACE", true}, {"_TENANT_ID", true}, {"_SERVICE_ID", true}, {"MEMORY_SIZE", true},
+	{"CUSTOM_MEMORY_SIZE", true}, {"_SERVICE_NAME", true}, {"_SERVICE_ALIAS", true},
+	{"_SERVICE_POD_NUM", true}, {"_HOST_IP", true}, {"_POD_IP", true}, {"_POD_NAME", true},
+}
+
+// workerReplaces reports whether the worker sets name after the component's own variables
+// (for MEMORY_SIZE and CUSTOM_MEMORY_SIZE: with some memory).
+func workerReplaces(name string) bool {
+	return slices.Contains(workerVariables, workerVariable{name, true})
+}
+
+type workerVariable struct {
+	name  string
+	after bool // set after the component's own variables
 }
 
 // containerVariables are the names the platform defines in component i's container: its own
@@ -780,8 +822,8 @@ func containerVariables(t *Template, i int) map[string]string {
 			names["DOMAIN_PROTOCOL_"+itoa(p.ContainerPort)] = ""
 		}
 	}
-	for _, n := range platformVariables {
-		names[n] = ""
+	for _, w := range workerVariables {
+		names[w.name] = ""
 	}
 	for _, g := range t.AppConfigGroups {
 		if slices.Contains(g.ComponentKeys, a.ServiceKey) {
@@ -822,14 +864,38 @@ func (c *fromCompose) substitutionWarnings(t *Template) {
 			e = &Component{}
 		}
 		defined := containerVariables(t, i)
-		report := func(key, prefix, text string) {
+		// own: the service's own variables, which its container has under compose and, with
+		// the same value, on the platform (unless the worker replaces it, or substitutes in it).
+		own := map[string]bool{}
+		for _, list := range [][]Env{a.ServiceEnvMapList, a.ServiceConnectInfoMapList} {
+			for _, v := range list {
+				own[v.AttrName] = !workerReplaces(v.AttrName) && Substitute(v.AttrValue, defined) == v.AttrValue
+			}
+		}
+		// report warns about each reference; in a file or value, with the fix for a shell's
+		// ${NAME:-d}. A file's reference to one of the service's own variables is what a
+		// shell, or any reader expanding it at run time, gets from the container's environment
+		// there: nothing to report, unless it is empty and the reference has a default.
+		report := func(key, prefix, text string, file, fix bool) {
 			for _, sub := range substitutions(text, defined) {
-				what := fmt.Sprintf("becomes %q", sub.value)
-				rule := "${NAME:default}"
-				if sub.defined {
-					what, rule = "becomes the value of "+sub.name, "${NAME}"
+				if file && sub.defined && own[sub.name] && (sub.value != "" || !sub.colon) {
+					continue
 				}
-				c.warn.add(scope, key, "%s%s %s on the platform (it substitutes %s with no escape)", prefix, sub.ref, what, rule)
+				what, hint := fmt.Sprintf("becomes %q", sub.value), ""
+				if sub.defined {
+					what = "becomes the value of " + sub.name
+				}
+				switch sf := sub.shellForm(); {
+				case !fix || !strings.HasPrefix(sub.rest, "-"):
+				case sub.defined && sf != "":
+					hint = ": write " + sf + " to leave it to the shell"
+				case sub.defined:
+				case sf != "":
+					hint = ": define " + sub.name + " in the service's environment, or write " + sf
+				default:
+					hint = ": define " + sub.name + " in the service's environment"
+				}
+				c.warn.add(scope, key, "%s%s %s on the platform (it substitutes %s with no escape)%s", prefix, sub.ref, what, sub.rule(), hint)
 			}
 		}
 		orig := map[string]string{}
@@ -841,12 +907,12 @@ func (c *fromCompose) substitutionWarnings(t *Template) {
 		for _, list := range [][]Env{a.ServiceEnvMapList, a.ServiceConnectInfoMapList} {
 			for _, v := range list {
 				if o, ok := orig[v.AttrName]; !ok || o != v.AttrValue {
-					report("environment", v.AttrName+": ", v.AttrValue)
+					report("environment", v.AttrName+": ", v.AttrValue, false, true)
 				}
 			}
 		}
 		if a.Cmd != e.Cmd {
-			report("command", "", a.Cmd)
+			report("command", "", a.Cmd, false, false)
 		}
 		origFiles := map[string]string{}
 		for _, v := range e.ServiceVolumeMapList {
@@ -854,7 +920,7 @@ func (c *fromCompose) substitutionWarnings(t *Template) {
 		}
 		for _, v := range a.ServiceVolumeMapList {
 			if o, ok := origFiles[v.VolumePath]; v.VolumeType == VolumeConfigFile && (!ok || o != v.FileContent) {
-				report("config file "+v.VolumePath, "", v.FileContent)
+				report("config file "+v.VolumePath, "", v.FileContent, true, true)
 			}
 		}
 	}

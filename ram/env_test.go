@@ -242,16 +242,17 @@ services:
 	_, warnings := convertFromCompose(t, p, FromComposeOptions{Dir: dir, Version: "1"})
 	w := strings.Join(warnings, "\n")
 	for _, want := range []string{
-		`service web: config file /app/start.sh: ${PORT:-8080} becomes the value of PORT on the platform (it substitutes ${NAME} with no escape)`,
-		`service web: command: ${PORT:-8080} becomes the value of PORT on the platform`,
-		`GREETING: ${PORT} becomes the value of PORT on the platform`,
-		`ESCAPED: ${UNKNOWN:-x} becomes "-x" on the platform (it substitutes ${NAME:default} with no escape)`,
+		`service web: command: ${PORT:-8080} becomes the value of PORT on the platform (it substitutes ${NAME:default} with no escape)`,
+		`GREETING: ${PORT} becomes the value of PORT on the platform (it substitutes ${NAME} with no escape)`,
+		`ESCAPED: ${UNKNOWN:-x} becomes "-x" on the platform (it substitutes ${NAME:default} with no escape): define UNKNOWN in the service's environment, or write ${UNKNOWN-x}`,
 	} {
 		if !strings.Contains(w, want) {
 			t.Errorf("no warning %q in:\n%s", want, w)
 		}
 	}
-	for _, not := range []string{"LITERAL", "${NAME}", "UPSTREAM"} {
+	// The file's ${PORT:-8080} gets PORT's value, the one the shell gives it at run time:
+	// nothing changes, nothing to report.
+	for _, not := range []string{"LITERAL", "${NAME}", "UPSTREAM", "start.sh"} {
 		if strings.Contains(w, not+":") || strings.Contains(w, not+" becomes") {
 			t.Errorf("warning about %s:\n%s", not, w)
 		}
@@ -263,8 +264,39 @@ services:
 		"start.sh":     "exec serve --port \"${PORT:-8080}\"\n",
 	})
 	_, warnings = convertFromCompose(t, p, FromComposeOptions{Dir: dir, Version: "1"})
-	if w := strings.Join(warnings, "\n"); !strings.Contains(w, `service web: config file /app/start.sh: ${PORT:-8080} becomes "-8080" on the platform (it substitutes ${NAME:default} with no escape)`) {
+	if w := strings.Join(warnings, "\n"); !strings.Contains(w, `service web: config file /app/start.sh: ${PORT:-8080} becomes "-8080" on the platform (it substitutes ${NAME:default} with no escape): define PORT in the service's environment, or write ${PORT-8080}`) {
 		t.Errorf("warnings:\n%s", w)
+	}
+
+	// A file's reference to a variable set but empty (the shell's :- gives the default, the
+	// platform the empty value), or to one the platform gives but compose did not (a
+	// dependency's port variable), is reported; ${X-d} is suggested only where the platform
+	// leaves it (no colon in the default).
+	p, dir = loadProject(t, map[string]string{
+		"compose.yaml": `
+name: shop
+services:
+  web:
+    image: web:1
+    environment: {EMPTY: ""}
+    depends_on: [db]
+    volumes: [./start.sh:/app/start.sh]
+  db:
+    image: db:1
+    expose: ["5432"]
+`,
+		"start.sh": "a=${EMPTY:-x} b=${DB_5432_HOST} c=${URL:-http://h/}\n",
+	})
+	_, warnings = convertFromCompose(t, p, FromComposeOptions{Dir: dir, Version: "1"})
+	w = strings.Join(warnings, "\n")
+	for _, want := range []string{
+		`${EMPTY:-x} becomes the value of EMPTY on the platform (it substitutes ${NAME:default} with no escape): write ${EMPTY-x} to leave it to the shell`,
+		`${DB_5432_HOST} becomes the value of DB_5432_HOST on the platform (it substitutes ${NAME} with no escape)`,
+		`${URL:-http://h/} becomes "-http" on the platform (it substitutes ${NAME:default} with no escape): define URL in the service's environment;`,
+	} {
+		if !strings.Contains(w+";", want) {
+			t.Errorf("no warning %q in:\n%s", want, w)
+		}
 	}
 }
 
