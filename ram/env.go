@@ -800,6 +800,70 @@ func workerReplaces(name string) bool {
 	return slices.Contains(workerVariables, workerVariable{name, true})
 }
 
+// workerSettings are the extension settings the worker reads (rainbond worker/appm/conversion
+// version.go, plugin.go: as.ExtensionSet[...]): createEnv copies every variable of the
+// container named ES_<KEY> (its own, its dependencies' connection info, its config groups)
+// into the settings as <key> in lower case (version.go l.740-745), whatever it means to the
+// app. Keys no code reads (ES_JAVA_OPTS: java_opts) change nothing.
+var workerSettings = map[string]string{
+	"hostnetwork":              `runs it on the node's network (whatever the value, "false" too)`,
+	"hostname":                 "sets its pod's host name",
+	"selectnode":               "pins it to the node of that name",
+	"selecthost":               "schedules it only on the node with that host name",
+	"shcedulername":            "sets its Kubernetes scheduler", // sic
+	"cpulimit":                 "sets its CPU limit in millicores, in place of its cpu",
+	"cpurequest":               "sets its CPU request in millicores",
+	"pod_ip":                   "asks Calico for that pod IP (with one instance)",
+	"disable_sidecar_check":    "turns off the check of its mesh sidecar",
+	"sidecar_check_port":       "sets the port of its mesh sidecar check",
+	"tcpudp_mesh_cpu":          "sets the CPU of its mesh sidecar",
+	"tcpudp_mesh_memory":       "sets the memory of its mesh sidecar",
+	"boot_seq_dep_service_ids": "sets the components it waits for at start",
+	"vm_boot_mode":             "sets a virtual machine's boot mode",
+	"vm_os_name":               "sets a virtual machine's operating system",
+}
+
+// workerVariableWarnings warns about each variable of a component that the platform's worker
+// replaces (workerVariables set after the component's own) or reads as one of the component's
+// settings (ES_<KEY>, workerSettings). What a component's x-ram already held is the
+// template's own and not reported.
+func (c *fromCompose) workerVariableWarnings(t *Template) {
+	const replaced = "the platform's worker sets it after the component's variables, replacing this value"
+	for i := range t.Apps {
+		a := &t.Apps[i]
+		name := c.names[i]
+		orig := map[string]string{}
+		if e := c.ext[name]; e != nil {
+			for _, list := range [][]Env{e.ServiceEnvMapList, e.ServiceConnectInfoMapList} {
+				for _, v := range list {
+					orig[v.AttrName] = v.AttrValue
+				}
+			}
+		}
+		for _, list := range [][]Env{a.ServiceEnvMapList, a.ServiceConnectInfoMapList} {
+			for _, v := range list {
+				if o, ok := orig[v.AttrName]; ok && o == v.AttrValue {
+					continue
+				}
+				var msg string
+				switch n := v.AttrName; {
+				case n == "MEMORY_SIZE":
+					msg = replaced + `, with the memory's size name ("medium" for 512 MB) whenever the memory is 128, 256, 512, 1024, … or 65536 MB`
+				case n == "CUSTOM_MEMORY_SIZE":
+					msg = replaced + ", with the memory in MB whenever the memory is any other"
+				case workerReplaces(n):
+					msg = replaced
+				case strings.HasPrefix(n, "ES_") && workerSettings[strings.ToLower(n[3:])] != "":
+					msg = "the platform's worker reads every variable starting with ES_ as a setting of the component: this one " + workerSettings[strings.ToLower(n[3:])]
+				default:
+					continue
+				}
+				c.warn.add(serviceScope(name), "environment", "%s: %s; rename it", v.AttrName, msg)
+			}
+		}
+	}
+}
+
 type workerVariable struct {
 	name  string
 	after bool // set after the component's own variables

@@ -464,3 +464,43 @@ func TestToComposeConfigGroupRandomValueLiteral(t *testing.T) {
 	back, _ := convertFromCompose(t, c.proj, FromComposeOptions{})
 	eq(t, "config groups back", back.AppConfigGroups, tpl.AppConfigGroups)
 }
+
+// Compose -> RAM: variables the platform's worker replaces (MEMORY_SIZE, set after the
+// component's own) or reads as the component's settings (ES_HOSTNETWORK) are reported.
+func TestFromComposeWorkerVariables(t *testing.T) {
+	p, dir := loadProject(t, map[string]string{
+		"compose.yaml": `
+name: shop
+services:
+  api:
+    image: api:1
+    environment:
+      MEMORY_SIZE: 2g
+      CUSTOM_MEMORY_SIZE: "1"
+      _POD_IP: x
+      ES_HOSTNETWORK: "false"
+      ES_CPULIMIT: "500"
+      ES_JAVA_OPTS: -Xmx1g
+      PORT: "80"
+`,
+	})
+	_, warnings := convertFromCompose(t, p, FromComposeOptions{Dir: dir, Version: "1"})
+	w := strings.Join(warnings, "\n")
+	for _, want := range []string{
+		`service api: environment: `,
+		`MEMORY_SIZE: the platform's worker sets it after the component's variables, replacing this value, with the memory's size name ("medium" for 512 MB) whenever the memory is 128, 256, 512, 1024, … or 65536 MB; rename it`,
+		`CUSTOM_MEMORY_SIZE: the platform's worker sets it after the component's variables, replacing this value, with the memory in MB whenever the memory is any other`,
+		`_POD_IP: the platform's worker sets it after the component's variables, replacing this value`,
+		`ES_HOSTNETWORK: the platform's worker reads every variable starting with ES_ as a setting of the component: this one runs it on the node's network (whatever the value, "false" too); rename it`,
+		`ES_CPULIMIT: the platform's worker reads every variable starting with ES_ as a setting of the component: this one sets its CPU limit in millicores, in place of its cpu; rename it`,
+	} {
+		if !strings.Contains(w, want) {
+			t.Errorf("no warning %q in:\n%s", want, w)
+		}
+	}
+	for _, not := range []string{"ES_JAVA_OPTS", "PORT:"} {
+		if strings.Contains(w, not) {
+			t.Errorf("warning about %s (the worker reads no such setting):\n%s", not, w)
+		}
+	}
+}

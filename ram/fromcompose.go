@@ -271,6 +271,7 @@ func (c *fromCompose) convert() (*Template, error) {
 	c.platformNames(t)
 	c.templateLists(t)
 	c.substitutionWarnings(t)
+	c.workerVariableWarnings(t)
 	t.Normalize()
 	if err := t.Validate(); err != nil {
 		return nil, err
