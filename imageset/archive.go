@@ -85,9 +85,29 @@ type dockerManifestEntry struct {
 
 func blobPath(h v1.Hash) string { return "blobs/" + h.Algorithm + "/" + h.Hex }
 
+// ArchiveOption configures NewArchive.
+type ArchiveOption func(*archiveConfig)
+
+type archiveConfig struct {
+	omitLayer func(digest string) bool
+}
+
+// WithoutLayers leaves out of the archive the blob of every layer for which omit (given the
+// layer's digest, "sha256:…") reports true: layers the target already holds (an upgrade
+// bundle's base, an earlier archive of the same bundle). The images still list them, in
+// manifest.json, index.json's manifests and airpack.json: `docker load` takes a layer it
+// already has from the engine, on both image stores. Manifests and configs are always stored.
+func WithoutLayers(omit func(digest string) bool) ArchiveOption {
+	return func(c *archiveConfig) { c.omitLayer = omit }
+}
+
 // NewArchive plans the archive at path (relative to the bundle, e.g. "images/images.tar")
 // holding images, in the order given. Only manifests and configs are read.
-func NewArchive(path string, images []Image) (*Archive, error) {
+func NewArchive(path string, images []Image, opts ...ArchiveOption) (*Archive, error) {
+	var cfg archiveConfig
+	for _, o := range opts {
+		o(&cfg)
+	}
 	a := &Archive{path: path}
 	type blob struct {
 		size     int64
@@ -163,7 +183,9 @@ func NewArchive(path string, images []Image) (*Archive, error) {
 			if err != nil {
 				return nil, fmt.Errorf("image %s: layer %s: %w", im.Ref, ld.Digest, err)
 			}
-			add(ld.Digest, &blob{size: ld.Size, layer: l, verified: layersVerified(im.Image)})
+			if cfg.omitLayer == nil || !cfg.omitLayer(ld.Digest.String()) {
+				add(ld.Digest, &blob{size: ld.Size, layer: l, verified: layersVerified(im.Image)})
+			}
 			bi.Layers = append(bi.Layers, bundle.Layer{Digest: ld.Digest.String(), DiffID: cf.RootFS.DiffIDs[j].String(), Size: ld.Size, MediaType: string(ld.MediaType)})
 			de.Layers = append(de.Layers, blobPath(ld.Digest))
 		}

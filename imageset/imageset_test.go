@@ -204,9 +204,9 @@ func resolveAll(t *testing.T, f *fixture, refs ...string) []Image {
 
 func path(ref string) string { return strings.Split(filepath.Base(ref), ":")[0] }
 
-func writeArchive(t *testing.T, images []Image, jobs int) string {
+func writeArchive(t *testing.T, images []Image, jobs int, opts ...ArchiveOption) string {
 	t.Helper()
-	a, err := NewArchive("images/images.tar", images)
+	a, err := NewArchive("images/images.tar", images, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -375,6 +375,46 @@ func TestArchiveManifestEntries(t *testing.T) {
 		if bi.Platform != "linux/amd64" || bi.Source != "registry" || bi.Archive != "images/images.tar" {
 			t.Errorf("%s: %+v", bi.Ref, bi)
 		}
+	}
+}
+
+// WithoutLayers leaves out the blobs of the layers named, and only those: the images still
+// list every layer, and manifests and configs are all stored.
+func TestArchiveWithoutLayers(t *testing.T) {
+	f := newRegistry(t)
+	images := resolveAll(t, f, f.host+"/shop/web:1.0", f.host+"/shop/api:1.0")
+	full, err := NewArchive("images/images.tar", images)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := full.Images()[0].Layers[0].Digest // the layer both images share
+	p := writeArchive(t, images, 2, WithoutLayers(func(d string) bool { return d == base }))
+	b, _ := os.ReadFile(p)
+	stored := map[string]bool{}
+	tr := tar.NewReader(bytes.NewReader(b))
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		stored[strings.TrimPrefix(h.Name, "blobs/sha256/")] = true
+	}
+	for _, bi := range full.Images() {
+		for _, d := range []string{bi.ManifestDigest, bi.ConfigDigest, bi.Layers[0].Digest, bi.Layers[1].Digest} {
+			if want := d != base; stored[strings.TrimPrefix(d, "sha256:")] != want {
+				t.Errorf("%s: blob %s stored %v, want %v", bi.Ref, d, !want, want)
+			}
+		}
+	}
+	var m []dockerManifestEntry
+	dir := t.TempDir()
+	untar(t, b, dir)
+	mb, _ := os.ReadFile(filepath.Join(dir, "manifest.json"))
+	if err := json.Unmarshal(mb, &m); err != nil || len(m) != 2 || len(m[0].Layers) != 2 {
+		t.Fatalf("manifest.json %s: %v", mb, err)
 	}
 }
 
