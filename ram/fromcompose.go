@@ -417,7 +417,6 @@ func (c *fromCompose) fresh(name string, s types.ServiceConfig) (*Component, err
 		ServiceID:        id.id,
 		ServiceShareUUID: id.uuid,
 		ServiceAlias:     "gr" + id.id[max(0, len(id.id)-6):],
-		K8sComponentName: k8sName(name),
 		ShareImage:       img,
 		Image:            img,
 		ShareType:        "image",

@@ -229,9 +229,6 @@ func dnsLabel(s string, max int, letterFirst bool) string {
 	return shorten(n, max, "-")
 }
 
-// k8sName is a k8s_component_name made of s: a DNS-1123 label of at most maxComponentName.
-func k8sName(s string) string { return dnsLabel(s, maxComponentName, false) }
-
 // volumeName is a volume_name made of s: letters, digits and '-', '_' inside, a letter or
 // digit at both ends ("volume" when nothing is left). The console also allows '.'; airpack
 // spells it '-', as it always has.
@@ -244,11 +241,13 @@ func volumeName(s string) string {
 	return n
 }
 
-// portAlias is <NAME>_<PORT>, upper case, the form the platform derives connection variable
-// names from (<ALIAS>_HOST, <ALIAS>_PORT): name (the component's k8s_service_name) as a .env
-// variable name (envName).
+// portAlias is the port_alias airpack derives for port of a component named name: <NAME>_<PORT>,
+// name as a .env variable name (envName, upper case), the form the platform derives connection
+// variable names from (<ALIAS>_HOST, <ALIAS>_PORT), the name cut so that the whole fits the
+// column (maxPortAlias). platformNames makes it unique.
 func portAlias(name string, port int) string {
-	return envName(name) + "_" + strconv.Itoa(port)
+	suffix := "_" + strconv.Itoa(port)
+	return cutName(envName(name), maxPortAlias-len(suffix)) + suffix
 }
 
 // shorten cuts s to max characters when it is longer, keeping it distinct from other cuts: its
@@ -468,13 +467,12 @@ func (c *fromCompose) platformNames(t *Template) {
 				continue
 			}
 			p := &a.PortMapList[j]
-			port := "_" + strconv.Itoa(p.ContainerPort)
-			base := envName(chosen[i])
+			base := chosen[i]
 			if kept[i] {
 				// The template's name (gr4c76b7-3306, say) makes a poor variable name.
-				base = envName(c.names[i])
+				base = c.names[i]
 			}
-			p.PortAlias = aliases.take(cutName(base, maxPortAlias-len(port))+port, maxPortAlias, "_")
+			p.PortAlias = aliases.take(portAlias(base, p.ContainerPort), maxPortAlias, "_")
 		}
 	}
 }
