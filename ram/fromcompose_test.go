@@ -178,7 +178,9 @@ func TestFromComposeMapping(t *testing.T) {
 	eq(t, "web cmd", web.Cmd, "nginx -g daemon off;")
 	eq(t, "web labels (node-scheduling labels: dropped)", web.Labels, map[string]string(nil))
 	eq(t, "web ports", web.PortMapList, []Port{
-		{ContainerPort: 80, Protocol: "http", PortAlias: "WEB_80", IsOuterService: true, K8sServiceName: "web"},
+		// A published port is inner too: compose reaches it on the project network, and the
+		// platform creates the Service named k8s_service_name for inner ports only.
+		{ContainerPort: 80, Protocol: "http", PortAlias: "WEB_80", IsOuterService: true, IsInnerService: true, K8sServiceName: "web"},
 		{ContainerPort: 9000, Protocol: "tcp", PortAlias: "WEB_9000", IsInnerService: true, K8sServiceName: "web"},
 	})
 	eq(t, "web env", web.ServiceEnvMapList, []Env{
@@ -205,7 +207,7 @@ func TestFromComposeMapping(t *testing.T) {
 	eq(t, "db memory", db.Memory, Some(0))
 	eq(t, "db version", db.Version, "8.0")
 	eq(t, "db ports", db.PortMapList, []Port{
-		{ContainerPort: 3306, Protocol: "mysql", PortAlias: "DB_3306", IsOuterService: true, K8sServiceName: "db"},
+		{ContainerPort: 3306, Protocol: "mysql", PortAlias: "DB_3306", IsOuterService: true, IsInnerService: true, K8sServiceName: "db"},
 	})
 	eq(t, "db env", db.ServiceEnvMapList, []Env{{AttrName: "MYSQL_DATABASE", AttrValue: "shop", IsChange: true}})
 	eq(t, "db volumes", db.ServiceVolumeMapList, []Volume{

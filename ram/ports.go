@@ -55,19 +55,22 @@ func (c *fromCompose) ports(scope, name string, s types.ServiceConfig) []Port {
 			if p.Protocol != proto {
 				notes = append(notes, fmt.Sprintf("port %d is listed as %s and %s: RAM has one protocol per port (%s)", port, p.Protocol, proto, p.Protocol))
 			}
-			if published && !p.IsOuterService {
-				p.IsOuterService, p.IsInnerService = true, false
+			if published {
+				p.IsOuterService = true
 			}
 			return
 		}
 		index[port] = len(out)
 		// port_alias and k8s_service_name are given once every component is known
-		// (platformNames).
+		// (platformNames). Every port is inner: compose reaches a published port on the
+		// project network too, and the worker creates the Service named k8s_service_name for
+		// inner ports only (rainbond worker/appm/conversion/gateway.go Build); consoles before
+		// 2024-02 and Kato install the template's is_inner_service as it is.
 		out = append(out, Port{
 			ContainerPort:  port,
 			Protocol:       proto,
 			IsOuterService: published,
-			IsInnerService: !published,
+			IsInnerService: true,
 			Name:           portName,
 		})
 	}
