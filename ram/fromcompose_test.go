@@ -666,3 +666,53 @@ func TestRendersTo(t *testing.T) {
 		}
 	}
 }
+
+// Compose -> RAM -> compose -> RAM gives the same template: a published port stays published
+// and inner, a tmpfs stays a tmpfs (memoryfs, matched by path), not a named volume.
+func TestFromComposeToComposeRoundTrip(t *testing.T) {
+	p, dir := shopProject(t)
+	first, _ := convertFromCompose(t, p, FromComposeOptions{Name: "shop", Version: "1.0", Dir: dir})
+	cp, err := ToCompose(first, ToComposeOptions{Random: rand.New(rand.NewSource(1))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	back := t.TempDir()
+	if err := cp.Write(back); err != nil {
+		t.Fatal(err)
+	}
+	lp, err := compose.Load(context.Background(), compose.LoadOptions{WorkDir: back})
+	if err != nil {
+		t.Fatalf("load: %v\n%s", err, cp.YAML)
+	}
+	bundle := lp.Typed()
+	db := bundle.Services["db"]
+	eq(t, "db tmpfs", []string(db.Tmpfs), []string{"/run/mysqld"})
+	for _, v := range db.Volumes {
+		if v.Target == "/run/mysqld" {
+			t.Errorf("db: /run/mysqld is a %s mount, want a tmpfs", v.Type)
+		}
+	}
+	if _, ok := bundle.Volumes["db-mysqld"]; ok {
+		t.Errorf("a named volume for the tmpfs: %v", bundle.Volumes)
+	}
+	if len(db.Ports) != 1 || db.Ports[0].Target != 3306 {
+		t.Errorf("db ports %+v: want 3306 published", db.Ports)
+	}
+	second, warnings := convertFromCompose(t, bundle, FromComposeOptions{Dir: back})
+	sameTemplate(t, second, first)
+	if len(warnings) > 0 {
+		t.Errorf("warnings: %q", warnings)
+	}
+	// Without x-ram, the tmpfs alone makes the memoryfs volume again.
+	bundle.Extensions = nil
+	for n, s := range bundle.Services {
+		s.Extensions = nil
+		bundle.Services[n] = s
+	}
+	third, _ := convertFromCompose(t, bundle, FromComposeOptions{Name: "shop", Version: "1.0", Dir: back})
+	if vols := appNamed(t, third, "db").ServiceVolumeMapList; !slices.ContainsFunc(vols, func(v Volume) bool {
+		return v.VolumePath == "/run/mysqld" && v.VolumeType == VolumeMemoryFS
+	}) {
+		t.Errorf("db volumes without x-ram: %+v", vols)
+	}
+}
