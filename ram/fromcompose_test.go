@@ -620,7 +620,26 @@ func TestFromComposeXRAMDependencyRemoved(t *testing.T) {
 	eq(t, "web connect info", w.ServiceConnectInfoMapList, []Env{
 		{AttrName: "MYSQL_ROOT_PASSWORD", IsChange: true, AttrValue: RandomValue},
 	})
-	eq(t, "warnings", warnings, []string{"service db: name: on the platform the component is reachable as db-3306 (its k8s_service_name), not as db: web (environment DB_HOST) name db, which will not resolve there", "service web: environment: MYSQL_ROOT_PASSWORD (the value generated for MYSQL_ROOT_PASSWORD of db): written as **None**, never the bundle's secret; the platform generates a value of its own, not shared with the variable it was generated for: make the service depend on its provider"})
+	eq(t, "warnings", warnings, []string{"service db: name: on the platform the component is reachable as db-3306 (its k8s_service_name, from x-ram), not as db; the references to db in web (environment DB_HOST) will not resolve there: write db-3306 in them: compose resolves it too (it is the service's network alias)", "service web: environment: MYSQL_ROOT_PASSWORD (the value generated for MYSQL_ROOT_PASSWORD of db): written as **None**, never the bundle's secret; the platform generates a value of its own, not shared with the variable it was generated for: make the service depend on its provider"})
+}
+
+// The second pass (x-ram) gives the fix for a name that will not resolve too; without the network
+// alias ToCompose wrote, it says to add it.
+func TestFromComposeXRAMNameFix(t *testing.T) {
+	_, p, dir := sampleBundle(t)
+	web, db := p.Services["web"], p.Services["db"]
+	web.DependsOn = nil
+	p.Services["web"] = web
+	if n := db.Networks["default"]; n == nil || !slices.Contains(n.Aliases, "db-3306") {
+		t.Fatalf("db's networks: %+v", db.Networks)
+	}
+	db.Networks = nil
+	p.Services["db"] = db
+	_, warnings := convertFromCompose(t, p, FromComposeOptions{Dir: dir})
+	want := "service db: name: on the platform the component is reachable as db-3306 (its k8s_service_name, from x-ram), not as db; the references to db in web (environment DB_HOST) will not resolve there: write db-3306 in them, and add it to the service's networks: default: aliases so that compose resolves it too"
+	if !slices.Contains(warnings, want) {
+		t.Errorf("warnings %q\nlack %q", warnings, want)
+	}
 }
 
 // A dependency cycle, which compose cannot express in depends_on, survives the round trip.
