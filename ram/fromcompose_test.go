@@ -318,12 +318,17 @@ func TestFromComposeWarnings(t *testing.T) {
 		{key: "ports", svc: "ports: [\"127.0.0.1:80:80\"]", want: "host address 127.0.0.1"},
 		{key: "ports", svc: "ports: [\"8080:80\"]", want: "published on host port 8080"},
 		{key: "ports", svc: "ports: [\"53:53/udp\", \"53:53\"]", want: "listed as udp and tcp"},
-		{key: "expose", svc: "expose: [\"1-65535\"]", want: "not a port"},
+		{key: "expose", svc: "expose: [\"1-65535\"]", want: "1-65535: a range of 65535 ports, more than the 100 airpack converts"},
+		{key: "expose", svc: "expose: [\"http\"]", want: "http: not a port or a port range; dropped"},
+		{key: "volumes", svc: "volumes: [\"logs:/logs:ro\"]", top: "volumes:\n  logs: {}", want: "volume logs at /logs: read-only dropped, the volume mounted read-write"},
+		{key: "volumes", svc: "volumes: [{type: volume, source: logs, target: /logs, read_only: true, volume: {subpath: app}}]", top: "volumes:\n  logs: {}", want: "volume logs at /logs: read-only, subpath app dropped, the whole volume mounted read-write"},
+		{key: "volumes", svc: "volumes: [\"logs:/logs\", \"logs:/again\"]", top: "volumes:\n  logs: {}", want: "volume logs is mounted twice: RAM mounts a volume once per component; the mount at /again dropped"},
+		{key: "volumes", svc: "volumes: [{type: tmpfs, target: /run, tmpfs: {size: 1024}}]", want: "tmpfs at /run: size and mode dropped, the tmpfs kept"},
 		{key: "environment", svc: "environment: [UNSET_VAR_FOR_TEST]", want: "UNSET_VAR_FOR_TEST: no value"},
 		{key: "depends_on", svc: "depends_on: {db: {condition: service_healthy}}", top: "services:\n  db: {image: db}", want: "db (service_healthy)"},
 		{key: "links", svc: "links: [\"db:database\"]", top: "services:\n  db: {image: db}", want: "aliases database for db"},
 		{key: "deploy", svc: "deploy: {placement: {constraints: [node.role==manager]}, restart_policy: {condition: any}}", want: "restart_policy, placement"},
-		{key: "tmpfs", svc: "tmpfs: [\"/run:size=64m\"]", want: "options size=64m"},
+		{key: "tmpfs", svc: "tmpfs: [\"/run:size=64m\"]", want: "/run: options size=64m dropped, the tmpfs kept"},
 		{key: "command", svc: "command: [sh, -c, \"echo hi\"]", want: "quoting is lost"},
 		{key: "x-custom", svc: "x-custom: 1", want: "extension field"},
 	} {
@@ -365,18 +370,21 @@ services:
   app:
     image: app:1
     networks: [front]
-    volumes: [nfs:/data]
+    volumes: [nfs:/data, old:/old]
 networks:
   front: {driver: overlay}
 volumes:
   nfs:
     driver_opts: {type: nfs}
+  old:
+    external: true
+    name: legacy-data
 x-notes: hello
 `})
 	_, warnings := convertFromCompose(t, p, FromComposeOptions{Version: "1", Dir: dir})
 	eq(t, "warnings", warnings, []string{
 		"networks: front: RAM has no networks (components reach each other by name); dropped",
-		"volumes: nfs (driver): the platform creates RAM volumes itself, empty; dropped",
+		"volumes: nfs: driver dropped, the volume kept; old: name legacy-data, external: true dropped, the volume kept (the platform creates RAM volumes itself, empty)",
 		"x-notes: extension field: RAM has no place for it; dropped",
 		"service app: networks: front: RAM has no networks (components reach each other by name); dropped",
 	})

@@ -255,22 +255,25 @@ func (c *fromCompose) volumes(scope, name string, s types.ServiceConfig, comp *C
 				continue
 			}
 			if seenNamed[v.Source] {
-				notes = append(notes, fmt.Sprintf("volume %s is mounted twice (again at %s): RAM mounts a volume once per component; dropped", v.Source, v.Target))
+				notes = append(notes, fmt.Sprintf("volume %s is mounted twice: RAM mounts a volume once per component; the mount at %s dropped", v.Source, v.Target))
 				continue
 			}
 			seenNamed[v.Source] = true
+			// RAM mounts whole volumes, read-write: the options go, the mount stays.
 			var opts []string
+			mounted := "the volume mounted read-write"
 			if v.ReadOnly {
 				opts = append(opts, "read-only")
 			}
 			if v.Volume != nil && v.Volume.Subpath != "" {
 				opts = append(opts, "subpath "+v.Volume.Subpath)
+				mounted = "the whole volume mounted read-write"
 			}
 			if v.Volume != nil && v.Volume.NoCopy {
 				opts = append(opts, "nocopy")
 			}
 			if len(opts) > 0 {
-				notes = append(notes, fmt.Sprintf("volume %s at %s: %s: RAM mounts the whole volume read-write; dropped", v.Source, v.Target, strings.Join(opts, ", ")))
+				notes = append(notes, fmt.Sprintf("volume %s at %s: %s dropped, %s", v.Source, v.Target, strings.Join(opts, ", "), mounted))
 			}
 			paths[v.Target] = true
 			o := c.owners[v.Source]
@@ -291,7 +294,7 @@ func (c *fromCompose) volumes(scope, name string, s types.ServiceConfig, comp *C
 			comp.ServiceVolumeMapList = append(comp.ServiceVolumeMapList, vol)
 		case types.VolumeTypeTmpfs:
 			if v.Tmpfs != nil && (v.Tmpfs.Size != 0 || v.Tmpfs.Mode != 0) {
-				notes = append(notes, fmt.Sprintf("tmpfs at %s: size and mode: RAM memory volumes take neither; dropped", v.Target))
+				notes = append(notes, fmt.Sprintf("tmpfs at %s: size and mode dropped, the tmpfs kept (RAM memory volumes take neither)", v.Target))
 			}
 			paths[v.Target] = true
 			comp.ServiceVolumeMapList = append(comp.ServiceVolumeMapList, Volume{
@@ -309,7 +312,7 @@ func (c *fromCompose) volumes(scope, name string, s types.ServiceConfig, comp *C
 	for _, t := range s.Tmpfs {
 		target, opts, _ := strings.Cut(t, ":")
 		if opts != "" {
-			tmpfsNotes = append(tmpfsNotes, fmt.Sprintf("options %s of %s: RAM memory volumes take none; dropped", opts, target))
+			tmpfsNotes = append(tmpfsNotes, fmt.Sprintf("%s: options %s dropped, the tmpfs kept (RAM memory volumes take none)", target, opts))
 		}
 		if paths[target] {
 			continue
@@ -361,7 +364,7 @@ func (c *fromCompose) volumes(scope, name string, s types.ServiceConfig, comp *C
 				continue
 			}
 			if r.uid != "" || r.gid != "" {
-				notes = append(notes, fmt.Sprintf("%s: uid and gid: RAM config files have none; dropped", r.source))
+				notes = append(notes, fmt.Sprintf("%s: uid and gid dropped, the file kept (RAM config files have none)", r.source))
 			}
 			if r.mode != nil {
 				m := int(*r.mode)
