@@ -16,8 +16,8 @@ import (
 )
 
 // TestComposeBundleRAMRoundTrip: a Compose bundle exported to RAM and packed back keeps its
-// services, images (same image IDs on both stores), ports, environment, volumes, file contents
-// and dependencies.
+// services, images (same image IDs on both stores), ports, environment, volumes, tmpfs mounts,
+// file contents and dependencies.
 func TestComposeBundleRAMRoundTrip(t *testing.T) {
 	host := testRegistry(t, "rt/web:1.0", "rt/api:1.0")
 	dir := project(t, `name: rt
@@ -38,6 +38,7 @@ services:
     expose: ["9000"]
     volumes:
       - data:/data
+    tmpfs: [/run/api]
 volumes:
   data: {}
 `)
@@ -91,6 +92,9 @@ volumes:
 		}
 		if got, want := dependsOn(sb), dependsOn(sa); got != want {
 			t.Errorf("%s: depends_on %s, want %s", name, got, want)
+		}
+		if got, want := strings.Join(sb.Tmpfs, ","), strings.Join(sa.Tmpfs, ","); got != want {
+			t.Errorf("%s: tmpfs %s, want %s", name, got, want)
 		}
 		if len(sb.Volumes) != len(sa.Volumes) {
 			t.Fatalf("%s: %d volumes, want %d", name, len(sb.Volumes), len(sa.Volumes))

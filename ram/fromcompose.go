@@ -43,8 +43,9 @@ type FromComposeOptions struct {
 // (StableID): converting the same project twice gives the same template. Mapping
 // (docs/ram-format.md §7): the shipped image is image, share_image a name of the component's
 // own that the platform importer's re-tag leaves unique (ShareImageName, §8.1); ports become
-// port_map_list (`ports` entries, published, is_outer_service; `expose` is_inner_service;
-// protocol from app_protocol, else udp or tcp); environment becomes service_env_map_list;
+// port_map_list (`ports` entries published, is_outer_service and is_inner_service; `expose`
+// is_inner_service; protocol from app_protocol, else udp or tcp); environment becomes
+// service_env_map_list;
 // bind-mounted files, file-based configs and secrets inside opts.Dir become config-file volumes
 // with their content; named volumes become local volumes, or share-file volumes owned by the
 // first service (by name) when several services mount them, the others getting
@@ -418,7 +419,6 @@ func (c *fromCompose) fresh(name string, s types.ServiceConfig) (*Component, err
 		ServiceID:        id.id,
 		ServiceShareUUID: id.uuid,
 		ServiceAlias:     "gr" + id.id[max(0, len(id.id)-6):],
-		K8sComponentName: k8sName(name),
 		ShareImage:       img,
 		Image:            img,
 		ShareType:        "image",

@@ -178,7 +178,9 @@ func TestFromComposeMapping(t *testing.T) {
 	eq(t, "web cmd", web.Cmd, "nginx -g daemon off;")
 	eq(t, "web labels (node-scheduling labels: dropped)", web.Labels, map[string]string(nil))
 	eq(t, "web ports", web.PortMapList, []Port{
-		{ContainerPort: 80, Protocol: "http", PortAlias: "WEB_80", IsOuterService: true, K8sServiceName: "web"},
+		// A published port is inner too: compose reaches it on the project network, and the
+		// platform creates the Service named k8s_service_name for inner ports only.
+		{ContainerPort: 80, Protocol: "http", PortAlias: "WEB_80", IsOuterService: true, IsInnerService: true, K8sServiceName: "web"},
 		{ContainerPort: 9000, Protocol: "tcp", PortAlias: "WEB_9000", IsInnerService: true, K8sServiceName: "web"},
 	})
 	eq(t, "web env", web.ServiceEnvMapList, []Env{
@@ -205,7 +207,7 @@ func TestFromComposeMapping(t *testing.T) {
 	eq(t, "db memory", db.Memory, Some(0))
 	eq(t, "db version", db.Version, "8.0")
 	eq(t, "db ports", db.PortMapList, []Port{
-		{ContainerPort: 3306, Protocol: "mysql", PortAlias: "DB_3306", IsOuterService: true, K8sServiceName: "db"},
+		{ContainerPort: 3306, Protocol: "mysql", PortAlias: "DB_3306", IsOuterService: true, IsInnerService: true, K8sServiceName: "db"},
 	})
 	eq(t, "db env", db.ServiceEnvMapList, []Env{{AttrName: "MYSQL_DATABASE", AttrValue: "shop", IsChange: true}})
 	eq(t, "db volumes", db.ServiceVolumeMapList, []Volume{
@@ -316,12 +318,17 @@ func TestFromComposeWarnings(t *testing.T) {
 		{key: "ports", svc: "ports: [\"127.0.0.1:80:80\"]", want: "host address 127.0.0.1"},
 		{key: "ports", svc: "ports: [\"8080:80\"]", want: "published on host port 8080"},
 		{key: "ports", svc: "ports: [\"53:53/udp\", \"53:53\"]", want: "listed as udp and tcp"},
-		{key: "expose", svc: "expose: [\"1-65535\"]", want: "not a port"},
+		{key: "expose", svc: "expose: [\"1-65535\"]", want: "1-65535: a range of 65535 ports, more than the 100 airpack converts"},
+		{key: "expose", svc: "expose: [\"http\"]", want: "http: not a port or a port range; dropped"},
+		{key: "volumes", svc: "volumes: [\"logs:/logs:ro\"]", top: "volumes:\n  logs: {}", want: "volume logs at /logs: read-only dropped, the volume mounted read-write"},
+		{key: "volumes", svc: "volumes: [{type: volume, source: logs, target: /logs, read_only: true, volume: {subpath: app}}]", top: "volumes:\n  logs: {}", want: "volume logs at /logs: read-only, subpath app dropped, the whole volume mounted read-write"},
+		{key: "volumes", svc: "volumes: [\"logs:/logs\", \"logs:/again\"]", top: "volumes:\n  logs: {}", want: "volume logs is mounted twice: RAM mounts a volume once per component; the mount at /again dropped"},
+		{key: "volumes", svc: "volumes: [{type: tmpfs, target: /run, tmpfs: {size: 1024}}]", want: "tmpfs at /run: size and mode dropped, the tmpfs kept"},
 		{key: "environment", svc: "environment: [UNSET_VAR_FOR_TEST]", want: "UNSET_VAR_FOR_TEST: no value"},
 		{key: "depends_on", svc: "depends_on: {db: {condition: service_healthy}}", top: "services:\n  db: {image: db}", want: "db (service_healthy)"},
 		{key: "links", svc: "links: [\"db:database\"]", top: "services:\n  db: {image: db}", want: "aliases database for db"},
 		{key: "deploy", svc: "deploy: {placement: {constraints: [node.role==manager]}, restart_policy: {condition: any}}", want: "restart_policy, placement"},
-		{key: "tmpfs", svc: "tmpfs: [\"/run:size=64m\"]", want: "options size=64m"},
+		{key: "tmpfs", svc: "tmpfs: [\"/run:size=64m\"]", want: "/run: options size=64m dropped, the tmpfs kept"},
 		{key: "command", svc: "command: [sh, -c, \"echo hi\"]", want: "quoting is lost"},
 		{key: "x-custom", svc: "x-custom: 1", want: "extension field"},
 	} {
@@ -363,18 +370,21 @@ services:
   app:
     image: app:1
     networks: [front]
-    volumes: [nfs:/data]
+    volumes: [nfs:/data, old:/old]
 networks:
   front: {driver: overlay}
 volumes:
   nfs:
     driver_opts: {type: nfs}
+  old:
+    external: true
+    name: legacy-data
 x-notes: hello
 `})
 	_, warnings := convertFromCompose(t, p, FromComposeOptions{Version: "1", Dir: dir})
 	eq(t, "warnings", warnings, []string{
 		"networks: front: RAM has no networks (components reach each other by name); dropped",
-		"volumes: nfs (driver): the platform creates RAM volumes itself, empty; dropped",
+		"volumes: nfs: driver dropped, the volume kept; old: name legacy-data, external: true dropped, the volume kept (the platform creates RAM volumes itself, empty)",
 		"x-notes: extension field: RAM has no place for it; dropped",
 		"service app: networks: front: RAM has no networks (components reach each other by name); dropped",
 	})
@@ -618,7 +628,26 @@ func TestFromComposeXRAMDependencyRemoved(t *testing.T) {
 	eq(t, "web connect info", w.ServiceConnectInfoMapList, []Env{
 		{AttrName: "MYSQL_ROOT_PASSWORD", IsChange: true, AttrValue: RandomValue},
 	})
-	eq(t, "warnings", warnings, []string{"service db: name: on the platform the component is reachable as db-3306 (its k8s_service_name), not as db: web (environment DB_HOST) name db, which will not resolve there", "service web: environment: MYSQL_ROOT_PASSWORD (the value generated for MYSQL_ROOT_PASSWORD of db): written as **None**, never the bundle's secret; the platform generates a value of its own, not shared with the variable it was generated for: make the service depend on its provider"})
+	eq(t, "warnings", warnings, []string{"service db: name: on the platform the component is reachable as db-3306 (its k8s_service_name, from x-ram), not as db; the references to db in web (environment DB_HOST) will not resolve there: write db-3306 in them: compose resolves it too (it is the service's network alias)", "service web: environment: MYSQL_ROOT_PASSWORD (the value generated for MYSQL_ROOT_PASSWORD of db): written as **None**, never the bundle's secret; the platform generates a value of its own, not shared with the variable it was generated for: make the service depend on its provider"})
+}
+
+// The second pass (x-ram) gives the fix for a name that will not resolve too; without the network
+// alias ToCompose wrote, it says to add it.
+func TestFromComposeXRAMNameFix(t *testing.T) {
+	_, p, dir := sampleBundle(t)
+	web, db := p.Services["web"], p.Services["db"]
+	web.DependsOn = nil
+	p.Services["web"] = web
+	if n := db.Networks["default"]; n == nil || !slices.Contains(n.Aliases, "db-3306") {
+		t.Fatalf("db's networks: %+v", db.Networks)
+	}
+	db.Networks = nil
+	p.Services["db"] = db
+	_, warnings := convertFromCompose(t, p, FromComposeOptions{Dir: dir})
+	want := "service db: name: on the platform the component is reachable as db-3306 (its k8s_service_name, from x-ram), not as db; the references to db in web (environment DB_HOST) will not resolve there: write db-3306 in them, and add it to the service's networks: default: aliases so that compose resolves it too"
+	if !slices.Contains(warnings, want) {
+		t.Errorf("warnings %q\nlack %q", warnings, want)
+	}
 }
 
 // A dependency cycle, which compose cannot express in depends_on, survives the round trip.
@@ -662,5 +691,55 @@ func TestRendersTo(t *testing.T) {
 		if got := rendersTo(c.orig, c.shipped); got != c.want {
 			t.Errorf("rendersTo(%q, %q) = %v", c.orig, c.shipped, got)
 		}
+	}
+}
+
+// Compose -> RAM -> compose -> RAM gives the same template: a published port stays published
+// and inner, a tmpfs stays a tmpfs (memoryfs, matched by path), not a named volume.
+func TestFromComposeToComposeRoundTrip(t *testing.T) {
+	p, dir := shopProject(t)
+	first, _ := convertFromCompose(t, p, FromComposeOptions{Name: "shop", Version: "1.0", Dir: dir})
+	cp, err := ToCompose(first, ToComposeOptions{Random: rand.New(rand.NewSource(1))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	back := t.TempDir()
+	if err := cp.Write(back); err != nil {
+		t.Fatal(err)
+	}
+	lp, err := compose.Load(context.Background(), compose.LoadOptions{WorkDir: back})
+	if err != nil {
+		t.Fatalf("load: %v\n%s", err, cp.YAML)
+	}
+	bundle := lp.Typed()
+	db := bundle.Services["db"]
+	eq(t, "db tmpfs", []string(db.Tmpfs), []string{"/run/mysqld"})
+	for _, v := range db.Volumes {
+		if v.Target == "/run/mysqld" {
+			t.Errorf("db: /run/mysqld is a %s mount, want a tmpfs", v.Type)
+		}
+	}
+	if _, ok := bundle.Volumes["db-mysqld"]; ok {
+		t.Errorf("a named volume for the tmpfs: %v", bundle.Volumes)
+	}
+	if len(db.Ports) != 1 || db.Ports[0].Target != 3306 {
+		t.Errorf("db ports %+v: want 3306 published", db.Ports)
+	}
+	second, warnings := convertFromCompose(t, bundle, FromComposeOptions{Dir: back})
+	sameTemplate(t, second, first)
+	if len(warnings) > 0 {
+		t.Errorf("warnings: %q", warnings)
+	}
+	// Without x-ram, the tmpfs alone makes the memoryfs volume again.
+	bundle.Extensions = nil
+	for n, s := range bundle.Services {
+		s.Extensions = nil
+		bundle.Services[n] = s
+	}
+	third, _ := convertFromCompose(t, bundle, FromComposeOptions{Name: "shop", Version: "1.0", Dir: back})
+	if vols := appNamed(t, third, "db").ServiceVolumeMapList; !slices.ContainsFunc(vols, func(v Volume) bool {
+		return v.VolumePath == "/run/mysqld" && v.VolumeType == VolumeMemoryFS
+	}) {
+		t.Errorf("db volumes without x-ram: %+v", vols)
 	}
 }

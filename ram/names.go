@@ -229,9 +229,6 @@ func dnsLabel(s string, max int, letterFirst bool) string {
 	return shorten(n, max, "-")
 }
 
-// k8sName is a k8s_component_name made of s: a DNS-1123 label of at most maxComponentName.
-func k8sName(s string) string { return dnsLabel(s, maxComponentName, false) }
-
 // volumeName is a volume_name made of s: letters, digits and '-', '_' inside, a letter or
 // digit at both ends ("volume" when nothing is left). The console also allows '.'; airpack
 // spells it '-', as it always has.
@@ -244,11 +241,13 @@ func volumeName(s string) string {
 	return n
 }
 
-// portAlias is <NAME>_<PORT>, upper case, the form the platform derives connection variable
-// names from (<ALIAS>_HOST, <ALIAS>_PORT): name (the component's k8s_service_name) as a .env
-// variable name (envName).
+// portAlias is the port_alias airpack derives for port of a component named name: <NAME>_<PORT>,
+// name as a .env variable name (envName, upper case), the form the platform derives connection
+// variable names from (<ALIAS>_HOST, <ALIAS>_PORT), the name cut so that the whole fits the
+// column (maxPortAlias). platformNames makes it unique.
 func portAlias(name string, port int) string {
-	return envName(name) + "_" + strconv.Itoa(port)
+	suffix := "_" + strconv.Itoa(port)
+	return cutName(envName(name), maxPortAlias-len(suffix)) + suffix
 }
 
 // shorten cuts s to max characters when it is longer, keeping it distinct from other cuts: its
@@ -352,6 +351,7 @@ func (c *fromCompose) platformNames(t *Template) {
 	aliases := newNameSet(strings.ToUpper)
 	kept := make([]bool, len(t.Apps))
 	chosen := make([]string, len(t.Apps))
+	svcOwner, compOwner := map[string]string{}, map[string]string{} // name -> the service holding it
 	fromExt := func(i int) *Component { return c.ext[c.names[i]] }
 	// The names kept as they are first, so that a derived name never takes one.
 	for i := range t.Apps {
@@ -365,6 +365,7 @@ func (c *fromCompose) platformNames(t *Template) {
 			}
 			if want != "" && svcNames.reserve(want) {
 				chosen[i] = want
+				svcOwner[want] = c.names[i]
 			} else {
 				kept[i] = false
 			}
@@ -372,6 +373,7 @@ func (c *fromCompose) platformNames(t *Template) {
 		a.K8sComponentName = ""
 		if e := fromExt(i); e != nil && validComponentName(e.K8sComponentName) && compNames.reserve(e.K8sComponentName) {
 			a.K8sComponentName = e.K8sComponentName
+			compOwner[a.K8sComponentName] = c.names[i]
 		}
 	}
 	for i := range t.Apps {
@@ -379,32 +381,38 @@ func (c *fromCompose) platformNames(t *Template) {
 		scope := serviceScope(c.names[i])
 		// A template's component without one keeps none: the platform names the container
 		// after the service_alias it generates, valid and unique.
+		var containerNote string
 		if e := fromExt(i); a.K8sComponentName == "" && (e == nil || e.K8sComponentName != "") {
 			base := dnsLabel(c.names[i], maxComponentName, false)
 			a.K8sComponentName = compNames.take(base, maxComponentName, "-")
+			compOwner[a.K8sComponentName] = c.names[i]
 			if a.K8sComponentName != base {
-				c.warn.add(scope, "name", "k8s_component_name %s is another service's: this one is %s", base, a.K8sComponentName)
+				containerNote = fmt.Sprintf("the platform names its container %s (k8s_component_name): %s is taken by service %s", a.K8sComponentName, base, compOwner[base])
 			}
 		}
+		// Where the service is reachable on the platform, one warning: the container's name
+		// (a second fact, of no use to other services) only when there is no other.
+		reachNote := ""
 		if len(a.PortMapList) > 0 && chosen[i] == "" {
 			base := dnsLabel(c.names[i], maxK8sName, true)
 			chosen[i] = svcNames.take(base, maxK8sName, "-")
-			var why string
-			switch {
-			case chosen[i] != base:
-				why = fmt.Sprintf("%s is another service's k8s_service_name", base)
-			case strings.EqualFold(base, c.names[i]):
-				// DNS names are case-insensitive: Web resolves as web.
-			default:
-				why = "a Service name is a DNS-1035 label: lower case letters, digits and '-', starting with a letter, at most 63 characters"
-			}
-			if why != "" {
-				msg := fmt.Sprintf("on the platform the component is reachable as %s (its k8s_service_name), not as %s: %s", chosen[i], c.names[i], why)
-				if refs := c.references(t, i, true); len(refs) > 0 {
-					msg += fmt.Sprintf("; %s name %s, which will not resolve there: rename the service %s", strings.Join(refs, ", "), c.names[i], chosen[i])
+			svcOwner[chosen[i]] = c.names[i]
+			reachNote = c.unreachableName(t, i, base, chosen[i], svcOwner[base])
+		}
+		if kept[i] && !strings.EqualFold(chosen[i], c.names[i]) {
+			if refs := c.references(t, i, false); len(refs) > 0 {
+				fix := fmt.Sprintf("write %s in them: compose resolves it too (it is the service's network alias)", chosen[i])
+				if n := c.p.Services[c.names[i]].Networks["default"]; n == nil || !slices.Contains(n.Aliases, chosen[i]) {
+					fix = fmt.Sprintf("write %s in them, and add it to the service's networks: default: aliases so that compose resolves it too", chosen[i])
 				}
-				c.warn.add(scope, "name", "%s", msg)
+				reachNote = fmt.Sprintf("on the platform the component is reachable as %s (its k8s_service_name, from x-ram), not as %s; the references to %s in %s will not resolve there: %s", chosen[i], c.names[i], c.names[i], strings.Join(refs, ", "), fix)
 			}
+		}
+		switch {
+		case reachNote != "":
+			c.warn.add(scope, "name", "%s", reachNote)
+		case containerNote != "":
+			c.warn.add(scope, "name", "%s", containerNote)
 		}
 		if len(a.PortMapList) == 0 {
 			if refs := c.references(t, i, true); len(refs) > 0 {
@@ -427,11 +435,6 @@ func (c *fromCompose) platformNames(t *Template) {
 					reach = "by no name: it has no ports"
 				}
 				c.warn.add(scope, "networks", "default: aliases %s: on the platform the component is reachable %s; dropped", strings.Join(dropped, ", "), reach)
-			}
-		}
-		if kept[i] {
-			if refs := c.references(t, i, false); len(refs) > 0 && !strings.EqualFold(chosen[i], c.names[i]) {
-				c.warn.add(scope, "name", "on the platform the component is reachable as %s (its k8s_service_name), not as %s: %s name %s, which will not resolve there", chosen[i], c.names[i], strings.Join(refs, ", "), c.names[i])
 			}
 		}
 		if n := shorten(a.ServiceCname, maxCname, "-"); n != a.ServiceCname {
@@ -468,15 +471,43 @@ func (c *fromCompose) platformNames(t *Template) {
 				continue
 			}
 			p := &a.PortMapList[j]
-			port := "_" + strconv.Itoa(p.ContainerPort)
-			base := envName(chosen[i])
+			base := chosen[i]
 			if kept[i] {
 				// The template's name (gr4c76b7-3306, say) makes a poor variable name.
-				base = envName(c.names[i])
+				base = c.names[i]
 			}
-			p.PortAlias = aliases.take(cutName(base, maxPortAlias-len(port))+port, maxPortAlias, "_")
+			p.PortAlias = aliases.take(portAlias(base, p.ContainerPort), maxPortAlias, "_")
 		}
 	}
+}
+
+// unreachableName is the warning for a service whose name is not the k8s_service_name it got
+// (chosen, made of base, which owner may hold), or "" when the two resolve alike: why, and when
+// other services refer to it by name, how to fix it.
+func (c *fromCompose) unreachableName(t *Template, i int, base, chosen, owner string) string {
+	name := c.names[i]
+	var why, fix string
+	switch {
+	case len(name) > maxK8sName:
+		why = fmt.Sprintf("a Service name is at most %d characters", maxK8sName)
+		fix = fmt.Sprintf("shorten the service name to at most %d characters", maxK8sName)
+		if !dns1035.MatchString(strings.ToLower(name)) {
+			fix += " (lower case letters, digits and '-', starting with a letter)"
+		}
+	case chosen != base:
+		why = fmt.Sprintf("%s is taken by service %s", base, owner)
+		fix = fmt.Sprintf("rename service %s (e.g. to %s)", name, chosen)
+	case strings.EqualFold(base, name):
+		return "" // DNS names are case-insensitive: Web resolves as web.
+	default:
+		why = "a Service name is a DNS-1035 label (lower case letters, digits and '-', starting with a letter)"
+		fix = fmt.Sprintf("rename service %s (e.g. to %s)", name, chosen)
+	}
+	msg := fmt.Sprintf("on the platform the component is reachable as %s (its k8s_service_name), not as %s: %s", chosen, name, why)
+	if refs := c.references(t, i, true); len(refs) > 0 {
+		msg += fmt.Sprintf("; the references to %s in %s will not resolve there: %s and update them", name, strings.Join(refs, ", "), fix)
+	}
+	return msg
 }
 
 // references lists where the other components of t refer to component i by its compose service

@@ -123,6 +123,14 @@ services:
       API_URL: http://1api:8081/
       REDIS: cache_b:6379
       OTHER: db.example.com
+      SEARCH: http://search-engine-indexer-with-a-really-long-service-name-for-testing:9200
+  search-engine-indexer-with-a-really-long-service-name-for-testing:
+    image: search
+    expose: ["9200"]
+  queue_a:
+    image: queue
+  queue-a:
+    image: queue
 `
 
 func TestFromComposePlatformNames(t *testing.T) {
@@ -161,8 +169,12 @@ func TestFromComposePlatformNames(t *testing.T) {
 	eq(t, "1api ports (app_protocol http)", order, []string{"443/http", "8081/tcp"})
 
 	want := []string{
-		"service 1api: name: on the platform the component is reachable as svc-1api (its k8s_service_name), not as 1api: a Service name is a DNS-1035 label: lower case letters, digits and '-', starting with a letter, at most 63 characters; worker (environment API_URL) name 1api, which will not resolve there: rename the service svc-1api",
-		"service cache_b: name: k8s_component_name cache-b is another service's: this one is cache-b-2; on the platform the component is reachable as cache-b-2 (its k8s_service_name), not as cache_b: cache-b is another service's k8s_service_name; worker (environment REDIS) name cache_b, which will not resolve there: rename the service cache-b-2",
+		"service 1api: name: on the platform the component is reachable as svc-1api (its k8s_service_name), not as 1api: a Service name is a DNS-1035 label (lower case letters, digits and '-', starting with a letter); the references to 1api in worker (environment API_URL) will not resolve there: rename service 1api (e.g. to svc-1api) and update them",
+		// One fact, one fix: the container's name (cache-b-2 too) adds nothing here.
+		"service cache_b: name: on the platform the component is reachable as cache-b-2 (its k8s_service_name), not as cache_b: cache-b is taken by service cache-b; the references to cache_b in worker (environment REDIS) will not resolve there: rename service cache_b (e.g. to cache-b-2) and update them",
+		"service search-engine-indexer-with-a-really-long-service-name-for-testing: name: on the platform the component is reachable as search-engine-indexer-with-a-really-long-service-name-fo-249b7f (its k8s_service_name), not as search-engine-indexer-with-a-really-long-service-name-for-testing: a Service name is at most 63 characters; the references to search-engine-indexer-with-a-really-long-service-name-for-testing in worker (environment SEARCH) will not resolve there: shorten the service name to at most 63 characters and update them",
+		// Without ports, only the container's name differs.
+		"service queue_a: name: the platform names its container queue-a-2 (k8s_component_name): queue-a is taken by service queue-a",
 		"service db: networks: default: aliases database: on the platform the component is reachable by no name: it has no ports; dropped",
 		"service db: ports: none: on the platform a component without ports gets no Kubernetes Service, so db does not resolve for worker (depends_on, environment DB_HOST): list the port it listens on under expose",
 	}

@@ -55,19 +55,22 @@ func (c *fromCompose) ports(scope, name string, s types.ServiceConfig) []Port {
 			if p.Protocol != proto {
 				notes = append(notes, fmt.Sprintf("port %d is listed as %s and %s: RAM has one protocol per port (%s)", port, p.Protocol, proto, p.Protocol))
 			}
-			if published && !p.IsOuterService {
-				p.IsOuterService, p.IsInnerService = true, false
+			if published {
+				p.IsOuterService = true
 			}
 			return
 		}
 		index[port] = len(out)
 		// port_alias and k8s_service_name are given once every component is known
-		// (platformNames).
+		// (platformNames). Every port is inner: compose reaches a published port on the
+		// project network too, and the worker creates the Service named k8s_service_name for
+		// inner ports only (rainbond worker/appm/conversion/gateway.go Build); consoles before
+		// 2024-02 and Kato install the template's is_inner_service as it is.
 		out = append(out, Port{
 			ContainerPort:  port,
 			Protocol:       proto,
 			IsOuterService: published,
-			IsInnerService: !published,
+			IsInnerService: true,
 			Name:           portName,
 		})
 	}
@@ -93,9 +96,9 @@ func (c *fromCompose) ports(scope, name string, s types.ServiceConfig) []Port {
 	}
 	var bad []string
 	for _, e := range s.Expose {
-		ports, proto, ok := parseExpose(e)
-		if !ok {
-			bad = append(bad, e)
+		ports, proto, problem := parseExpose(e)
+		if problem != "" {
+			bad = append(bad, e+": "+problem)
 			continue
 		}
 		for _, port := range ports {
@@ -103,7 +106,7 @@ func (c *fromCompose) ports(scope, name string, s types.ServiceConfig) []Port {
 		}
 	}
 	if len(bad) > 0 {
-		c.warn.add(scope, "expose", "%s: not a port or a short port range; dropped", strings.Join(bad, ", "))
+		c.warn.add(scope, "expose", "%s", strings.Join(bad, "; "))
 	}
 	// The console gives published http ports a default domain, in port order, up to the first
 	// port that is not one.
@@ -147,25 +150,31 @@ func portProtocol(proto, app string, port int, published bool) string {
 	return "tcp"
 }
 
-// parseExpose reads an `expose` entry: "80", "80/udp", "8000-8002".
-func parseExpose(e string) ([]int, string, bool) {
+// maxExposeRange is the most ports an `expose` range may hold: each becomes a port of the
+// component (a port_map_list entry, a Service port, two variables for each dependant).
+const maxExposeRange = 100
+
+// parseExpose reads an `expose` entry: "80", "80/udp", "8000-8002"; or says why it is dropped.
+func parseExpose(e string) (ports []int, proto, problem string) {
 	spec, proto, _ := strings.Cut(e, "/")
 	lo, hi, isRange := strings.Cut(spec, "-")
 	a, err := strconv.Atoi(lo)
 	if err != nil || a <= 0 || a > 65535 {
-		return nil, "", false
+		return nil, "", "not a port or a port range; dropped"
 	}
 	b := a
 	if isRange {
-		if b, err = strconv.Atoi(hi); err != nil || b < a || b > 65535 || b-a >= 100 {
-			return nil, "", false
+		if b, err = strconv.Atoi(hi); err != nil || b < a || b > 65535 {
+			return nil, "", "not a port or a port range; dropped"
+		}
+		if n := b - a + 1; n > maxExposeRange {
+			return nil, "", fmt.Sprintf("a range of %d ports, more than the %d airpack converts (each becomes a port of the component); dropped: list the ports the service listens on", n, maxExposeRange)
 		}
 	}
-	var ports []int
 	for p := a; p <= b; p++ {
 		ports = append(ports, p)
 	}
-	return ports, proto, true
+	return ports, proto, ""
 }
 
 // mergePorts keeps the template's ports, published or not as the compose file says, and adds

@@ -355,12 +355,15 @@ func (c *toCompose) service(i int, ports []servicePort, deps []depEdge) (*yaml.N
 		yamlSet(svc, "expose", yamlSeq(exposed...))
 	}
 
-	vols, err := c.serviceVolumes(i, &a, values)
+	vols, tmpfs, err := c.serviceVolumes(i, &a, values)
 	if err != nil {
 		return nil, err
 	}
 	if len(vols) > 0 {
 		yamlSet(svc, "volumes", yamlSeq(vols...))
+	}
+	if len(tmpfs) > 0 {
+		yamlSet(svc, "tmpfs", yamlSeq(tmpfs...))
 	}
 
 	var order []*yaml.Node

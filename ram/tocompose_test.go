@@ -579,6 +579,40 @@ func TestToComposeMapping(t *testing.T) {
 			},
 		},
 		{
+			name: "memoryfs: a tmpfs, not a named volume; a mount of another component's too",
+			tpl: templateOf(
+				testComponent("web", "kw", func(c *Component) {
+					c.ServiceVolumeMapList = []Volume{
+						{VolumeName: "data", VolumeType: VolumeLocal, VolumePath: "/data"},
+						{VolumeName: "cache", VolumeType: VolumeMemoryFS, VolumePath: "/tmp/cache"},
+						{VolumeName: "odd", VolumeType: VolumeMemoryFS, VolumePath: "/run/a:b"},
+					}
+				}),
+				testComponent("reader", "kr", func(c *Component) {
+					c.MntRelationList = []MountRelation{{ServiceShareUUID: "kw", MntName: "cache", MntDir: "/mnt/cache"}}
+				}),
+			),
+			checks: []check{
+				yamlHas("tmpfs:\n      - /tmp/cache\n"),
+				func(t *testing.T, c *converted) {
+					web, reader := c.service(t, "web"), c.service(t, "reader")
+					if !reflect.DeepEqual([]string(web.Tmpfs), []string{"/tmp/cache"}) || !reflect.DeepEqual([]string(reader.Tmpfs), []string{"/mnt/cache"}) {
+						t.Errorf("tmpfs: web %v reader %v", web.Tmpfs, reader.Tmpfs)
+					}
+					// A path with ':' in the long syntax: the short one reads options after it.
+					if len(web.Volumes) != 2 || !hasVolume(web, "web-data", "/data") || web.Volumes[1].Type != types.VolumeTypeTmpfs || web.Volumes[1].Target != "/run/a:b" {
+						t.Errorf("web volumes %+v", web.Volumes)
+					}
+					if len(reader.Volumes) != 0 {
+						t.Errorf("reader volumes %+v", reader.Volumes)
+					}
+					if len(c.proj.Volumes) != 1 || c.proj.Volumes["web-data"].Name == "" {
+						t.Errorf("top-level volumes %+v, want web-data only", c.proj.Volumes)
+					}
+				},
+			},
+		},
+		{
 			name: "dependency cycle: depends_on left out on one side, variables still flow",
 			tpl: templateOf(
 				testComponent("a", "ka", func(c *Component) {

@@ -25,8 +25,8 @@ func (c *toCompose) namedVolumes() error {
 	used := map[string]bool{}
 	for i := range c.t.Apps {
 		for _, v := range c.t.Apps[i].ServiceVolumeMapList {
-			if v.VolumeType == VolumeConfigFile {
-				continue
+			if v.VolumeType == VolumeConfigFile || v.VolumeType == VolumeMemoryFS {
+				continue // a file, a tmpfs
 			}
 			if v.VolumeName == "" {
 				return fmt.Errorf("%s: a volume (volume_path %s) has no volume_name", c.label(i), quote(v.VolumePath))
@@ -47,11 +47,25 @@ func (c *toCompose) namedVolumes() error {
 	return nil
 }
 
-// serviceVolumes writes the mounts of component i. Config files are rendered with values and
-// shipped; a's config-file volumes get the file_content its x-ram copy keeps: "" when the shipped
-// file is the template's content, the template's content when rendering changed it.
-func (c *toCompose) serviceVolumes(i int, a *Component, values map[string]string) ([]*yaml.Node, error) {
-	var out []*yaml.Node
+// serviceVolumes writes the mounts of component i: its volumes and its tmpfs mounts. Config
+// files are rendered with values and shipped; a's config-file volumes get the file_content its
+// x-ram copy keeps: "" when the shipped file is the template's content, the template's content
+// when rendering changed it. A memoryfs volume is a tmpfs mount (the platform's is an emptyDir
+// of the pod: empty at every start, never kept), and so is a mount of another component's,
+// which the platform gives no volume (rainbond worker/appm/volume/memoryfs.go
+// CreateDependVolume).
+func (c *toCompose) serviceVolumes(i int, a *Component, values map[string]string) (out, tmpfs []*yaml.Node, err error) {
+	addTmpfs := func(tgt string) {
+		if strings.Contains(tgt, ":") {
+			// The short form reads what follows a ':' as options.
+			m := yamlMap()
+			yamlSet(m, "type", yamlStr("tmpfs"))
+			yamlSet(m, "target", yamlStr(escape(tgt)))
+			out = append(out, m)
+			return
+		}
+		tmpfs = append(tmpfs, yamlStr(escape(tgt)))
+	}
 	targets := map[string]string{}
 	target := func(p, what string) (string, error) {
 		if !strings.HasPrefix(p, "/") {
@@ -86,17 +100,21 @@ func (c *toCompose) serviceVolumes(i int, a *Component, values map[string]string
 		what := "volume " + quote(v.VolumeName)
 		tgt, err := target(v.VolumePath, what)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if v.VolumeType == VolumeConfigFile {
 			m, rendered, err := configFile(tgt, v.FileContent, "config file "+quote(v.VolumeName))
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			if rendered == v.FileContent {
 				v.FileContent = "" // the shipped file is the content
 			}
 			out = append(out, m)
+			continue
+		}
+		if v.VolumeType == VolumeMemoryFS {
+			addTmpfs(tgt)
 			continue
 		}
 		out = append(out, volumeMount(c.volumes[[2]string{itoa(i), v.VolumeName}], tgt))
@@ -107,7 +125,7 @@ func (c *toCompose) serviceVolumes(i int, a *Component, values map[string]string
 		what := "the mount of " + quote(r.MntName)
 		j := c.find(r.ServiceShareUUID)
 		if j < 0 {
-			return nil, fmt.Errorf("%s: mnt_relation_list: service_share_uuid %s names no component of the template", c.label(i), quote(r.ServiceShareUUID))
+			return nil, nil, fmt.Errorf("%s: mnt_relation_list: service_share_uuid %s names no component of the template", c.label(i), quote(r.ServiceShareUUID))
 		}
 		var vol *Volume
 		for k := range c.t.Apps[j].ServiceVolumeMapList {
@@ -117,26 +135,30 @@ func (c *toCompose) serviceVolumes(i int, a *Component, values map[string]string
 			}
 		}
 		if vol == nil {
-			return nil, fmt.Errorf("%s: mnt_relation_list: %s has no volume named %s", c.label(i), c.label(j), quote(r.MntName))
+			return nil, nil, fmt.Errorf("%s: mnt_relation_list: %s has no volume named %s", c.label(i), c.label(j), quote(r.MntName))
 		}
 		what += " of " + c.names[j]
 		tgt, err := target(r.MntDir, what)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if vol.VolumeType == VolumeConfigFile {
 			// The platform renders another component's config file with the values of the
 			// component mounting it.
 			m, _, err := configFile(tgt, vol.FileContent, what)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			out = append(out, m)
 			continue
 		}
+		if vol.VolumeType == VolumeMemoryFS {
+			addTmpfs(tgt)
+			continue
+		}
 		out = append(out, volumeMount(c.volumes[[2]string{itoa(j), r.MntName}], tgt))
 	}
-	return out, nil
+	return out, tmpfs, nil
 }
 
 func volumeMount(name, target string) *yaml.Node {
@@ -233,22 +255,25 @@ func (c *fromCompose) volumes(scope, name string, s types.ServiceConfig, comp *C
 				continue
 			}
 			if seenNamed[v.Source] {
-				notes = append(notes, fmt.Sprintf("volume %s is mounted twice (again at %s): RAM mounts a volume once per component; dropped", v.Source, v.Target))
+				notes = append(notes, fmt.Sprintf("volume %s is mounted twice: RAM mounts a volume once per component; the mount at %s dropped", v.Source, v.Target))
 				continue
 			}
 			seenNamed[v.Source] = true
+			// RAM mounts whole volumes, read-write: the options go, the mount stays.
 			var opts []string
+			mounted := "the volume mounted read-write"
 			if v.ReadOnly {
 				opts = append(opts, "read-only")
 			}
 			if v.Volume != nil && v.Volume.Subpath != "" {
 				opts = append(opts, "subpath "+v.Volume.Subpath)
+				mounted = "the whole volume mounted read-write"
 			}
 			if v.Volume != nil && v.Volume.NoCopy {
 				opts = append(opts, "nocopy")
 			}
 			if len(opts) > 0 {
-				notes = append(notes, fmt.Sprintf("volume %s at %s: %s: RAM mounts the whole volume read-write; dropped", v.Source, v.Target, strings.Join(opts, ", ")))
+				notes = append(notes, fmt.Sprintf("volume %s at %s: %s dropped, %s", v.Source, v.Target, strings.Join(opts, ", "), mounted))
 			}
 			paths[v.Target] = true
 			o := c.owners[v.Source]
@@ -269,7 +294,7 @@ func (c *fromCompose) volumes(scope, name string, s types.ServiceConfig, comp *C
 			comp.ServiceVolumeMapList = append(comp.ServiceVolumeMapList, vol)
 		case types.VolumeTypeTmpfs:
 			if v.Tmpfs != nil && (v.Tmpfs.Size != 0 || v.Tmpfs.Mode != 0) {
-				notes = append(notes, fmt.Sprintf("tmpfs at %s: size and mode: RAM memory volumes take neither; dropped", v.Target))
+				notes = append(notes, fmt.Sprintf("tmpfs at %s: size and mode dropped, the tmpfs kept (RAM memory volumes take neither)", v.Target))
 			}
 			paths[v.Target] = true
 			comp.ServiceVolumeMapList = append(comp.ServiceVolumeMapList, Volume{
@@ -287,7 +312,7 @@ func (c *fromCompose) volumes(scope, name string, s types.ServiceConfig, comp *C
 	for _, t := range s.Tmpfs {
 		target, opts, _ := strings.Cut(t, ":")
 		if opts != "" {
-			tmpfsNotes = append(tmpfsNotes, fmt.Sprintf("options %s of %s: RAM memory volumes take none; dropped", opts, target))
+			tmpfsNotes = append(tmpfsNotes, fmt.Sprintf("%s: options %s dropped, the tmpfs kept (RAM memory volumes take none)", target, opts))
 		}
 		if paths[target] {
 			continue
@@ -339,7 +364,7 @@ func (c *fromCompose) volumes(scope, name string, s types.ServiceConfig, comp *C
 				continue
 			}
 			if r.uid != "" || r.gid != "" {
-				notes = append(notes, fmt.Sprintf("%s: uid and gid: RAM config files have none; dropped", r.source))
+				notes = append(notes, fmt.Sprintf("%s: uid and gid dropped, the file kept (RAM config files have none)", r.source))
 			}
 			if r.mode != nil {
 				m := int(*r.mode)

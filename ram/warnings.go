@@ -38,17 +38,17 @@ func (c *fromCompose) projectWarnings() {
 			what = append(what, "driver")
 		}
 		if v.External {
-			what = append(what, "external")
+			what = append(what, "external: true")
 		}
 		if len(v.Labels) > 0 {
 			what = append(what, "labels")
 		}
 		if len(what) > 0 {
-			vols = append(vols, n+" ("+strings.Join(what, ", ")+")")
+			vols = append(vols, fmt.Sprintf("%s: %s dropped, the volume kept", n, strings.Join(what, ", ")))
 		}
 	}
 	if len(vols) > 0 {
-		c.warn.add("", "volumes", "%s: the platform creates RAM volumes itself, empty; dropped", strings.Join(vols, ", "))
+		c.warn.add("", "volumes", "%s (the platform creates RAM volumes itself, empty)", strings.Join(vols, "; "))
 	}
 	if len(c.p.Models) > 0 {
 		c.warn.add("", "models", "%s: RAM has no AI models; dropped", strings.Join(slices.Sorted(maps.Keys(c.p.Models)), ", "))
