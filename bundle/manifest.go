@@ -102,6 +102,16 @@ type Base struct {
 	ManifestSHA256 string `json:"manifestSHA256"`
 	// Layers are the layer digests the target must already have.
 	Layers []string `json:"layers"`
+	// Images are the base's images holding those layers: load.sh checks each is in the engine
+	// (by its ID, as for the bundle's own images) before loading anything.
+	Images []BaseImage `json:"images,omitempty"`
+}
+
+// BaseImage is an image of the base bundle an upgrade bundle needs on the target.
+type BaseImage struct {
+	Ref            string `json:"ref"`
+	ConfigDigest   string `json:"configDigest"`
+	ManifestDigest string `json:"manifestDigest"`
 }
 
 // Size is the sum of the image's layer sizes (compressed, as stored).

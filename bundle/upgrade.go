@@ -1,0 +1,82 @@
+package bundle
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+)
+
+// Upgrade is what an upgrade bundle from a base bundle to a new one carries, and what it needs
+// the target to hold already. PlanUpgrade decides it; `airpack pack --base` writes it and
+// `airpack diff` reports it, so the two cannot disagree.
+type Upgrade struct {
+	// Carried are the new bundle's layers the base does not have, each once, in image order:
+	// the only layer blobs the upgrade bundle's image archive stores.
+	Carried []Layer
+	// CarriedBytes is the sum of the carried layers' sizes.
+	CarriedBytes int64
+	// Reused are the new bundle's layers the base has, each once: left out of the archive.
+	Reused []Layer
+	// ReusedBytes is the sum of the reused layers' sizes.
+	ReusedBytes int64
+	// Needs are the base's images holding a reused layer (for each reused layer, the first base
+	// image holding it): the target must have them loaded.
+	Needs []BaseImage
+}
+
+// PlanUpgrade plans the upgrade from base to m.
+func PlanUpgrade(base, m *Manifest) Upgrade {
+	holder := map[string]int{} // layer digest -> the first base image holding it
+	for i, im := range base.Images {
+		for _, l := range im.Layers {
+			if _, ok := holder[l.Digest]; !ok {
+				holder[l.Digest] = i
+			}
+		}
+	}
+	var u Upgrade
+	seen := map[string]bool{}
+	needed := map[int]bool{}
+	for _, im := range m.Images {
+		for _, l := range im.Layers {
+			if seen[l.Digest] {
+				continue
+			}
+			seen[l.Digest] = true
+			i, ok := holder[l.Digest]
+			if !ok {
+				u.Carried = append(u.Carried, l)
+				u.CarriedBytes += l.Size
+				continue
+			}
+			u.Reused = append(u.Reused, l)
+			u.ReusedBytes += l.Size
+			if !needed[i] {
+				needed[i] = true
+				b := base.Images[i]
+				u.Needs = append(u.Needs, BaseImage{Ref: b.Ref, ConfigDigest: b.ConfigDigest, ManifestDigest: b.ManifestDigest})
+			}
+		}
+	}
+	return u
+}
+
+// Omits reports whether the upgrade leaves the layer digest out of the image archive.
+func (u Upgrade) Omits(digest string) bool {
+	for _, l := range u.Reused {
+		if l.Digest == digest {
+			return true
+		}
+	}
+	return false
+}
+
+// Base is the airpack.json base record of the upgrade from base, whose airpack.json is
+// baseJSON, as planned by u.
+func (u Upgrade) Base(base *Manifest, baseJSON []byte) *Base {
+	sum := sha256.Sum256(baseJSON)
+	b := &Base{Name: base.Name, Version: base.Version, ManifestSHA256: hex.EncodeToString(sum[:]), Layers: []string{}, Images: u.Needs}
+	for _, l := range u.Reused {
+		b.Layers = append(b.Layers, l.Digest)
+	}
+	return b
+}
