@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/compose-spec/compose-go/v2/types"
 	"go.yaml.in/yaml/v4"
@@ -89,14 +90,30 @@ func shellTest(script string) *yaml.Node {
 // shellQuote quotes s for sh.
 func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
 
+// probeText names a probe in a message: its scheme and what it checks.
+func probeText(p Probe) string {
+	switch p.Scheme {
+	case "tcp":
+		return fmt.Sprintf("tcp port %d", p.Port)
+	case "http":
+		return fmt.Sprintf("http port %d path %s", p.Port, p.Path)
+	case "cmd":
+		return fmt.Sprintf("cmd %q", p.Cmd)
+	}
+	return "scheme " + quote(p.Scheme)
+}
+
 // probe maps a healthcheck to a readiness probe the platform runs as compose runs the test
-// (docs/ram-format.md §8.3). The platform execs a cmd probe as strings.Split(cmd, " "), no
-// shell: a test that is plainly an HTTP or TCP check of the container itself (curl -f, wget,
-// nc -z on localhost) becomes an http or tcp probe, which needs nothing in the image; a CMD test
-// becomes its arguments joined with spaces, when none is empty or holds a space; a CMD-SHELL
-// script becomes `sh -c SCRIPT` with each unquoted space made a tab, which the split keeps and
-// the shell reads as the same blank (see shellProbe). Anything else is dropped with a warning.
-// A healthcheck that inherits the image's test cannot be mapped either.
+// (docs/ram-format.md §8.3). The platform execs a cmd probe inside the container as
+// strings.Split(cmd, " "), no shell, and the compose test ran there too, so the image has what
+// it runs: a CMD test becomes its arguments joined with spaces, when none is empty or holds a
+// space; a CMD-SHELL script (or CMD sh -c SCRIPT) becomes `sh -c SCRIPT` with each unquoted
+// space made a tab, which the split keeps and the shell reads as the same blank (see
+// shellProbe). Either must fit the console's column (maxProbeCmd). Only when neither keeps the
+// test does a plain HTTP or TCP check of the container itself (curl -f, wget, nc -z on
+// localhost) become an http or tcp probe, with a warning: the platform runs those from the node
+// against the pod's address, not loopback. Anything else is dropped with a warning, as is a
+// healthcheck that inherits the image's test.
 func (c *fromCompose) probe(scope string, s types.ServiceConfig, ports []Port) *Probe {
 	h := s.HealthCheck
 	if h == nil || h.Disable {
@@ -104,6 +121,13 @@ func (c *fromCompose) probe(scope string, s types.ServiceConfig, ports []Port) *
 	}
 	p := &Probe{Mode: "readiness", IsUsed: true, SuccessThreshold: 1}
 	var notes []string
+	var (
+		test  any      // the test, as messages quote it
+		cmd   string   // the exact form: what the platform execs
+		why   string   // why there is none
+		words []string // the test as plain words, for an http or tcp probe
+	)
+	noShell := "the platform runs a probe's command without a shell, split at every space, and "
 	switch {
 	case len(h.Test) == 0:
 		c.warn.add(scope, "healthcheck", "no test: it runs the image's own HEALTHCHECK, which RAM cannot read; dropped")
@@ -112,38 +136,46 @@ func (c *fromCompose) probe(scope string, s types.ServiceConfig, ports []Port) *
 		return nil
 	case h.Test[0] == "CMD" && len(h.Test) > 1:
 		args := h.Test[1:]
-		if netProbe(args, p) {
-			break
-		}
-		if len(args) == 3 && args[1] == "-c" && slices.Contains([]string{"sh", "/bin/sh", "bash", "/bin/bash"}, args[0]) && !strings.Contains(args[0]+args[1], " ") {
-			cmd, err := shellProbe(args[0], args[2])
-			if err != nil {
-				c.warn.add(scope, "healthcheck", "test %q: the platform runs a probe's command without a shell, split at every space, and %v; dropped", []string(h.Test), err)
-				return nil
+		test, words = []string(h.Test), args
+		switch {
+		case len(args) == 3 && args[1] == "-c" && slices.Contains([]string{"sh", "/bin/sh", "bash", "/bin/bash"}, args[0]):
+			var err error
+			if cmd, err = shellProbe(args[0], args[2]); err != nil {
+				why = noShell + err.Error()
 			}
-			p.Scheme, p.Cmd = "cmd", cmd
-			break
-		}
-		for _, a := range args {
-			if a == "" || strings.Contains(a, " ") {
-				c.warn.add(scope, "healthcheck", "test %q: the platform splits a probe's command at every space and runs it without a shell, so an empty argument or one holding a space cannot be given; dropped", []string(h.Test))
-				return nil
+			if w, ok := plainWords(args[2]); ok {
+				words = w
 			}
+		case slices.ContainsFunc(args, func(a string) bool { return a == "" || strings.Contains(a, " ") }):
+			why = "the platform splits a probe's command at every space and runs it without a shell, so an empty argument or one holding a space cannot be given"
+		default:
+			cmd = strings.Join(args, " ")
 		}
-		p.Scheme, p.Cmd = "cmd", strings.Join(args, " ")
 	case h.Test[0] == "CMD-SHELL" && len(h.Test) == 2:
 		script := h.Test[1]
-		if args, ok := plainWords(script); ok && netProbe(args, p) {
-			break
+		test = script
+		words, _ = plainWords(script)
+		var err error
+		if cmd, err = shellProbe("sh", script); err != nil {
+			why = noShell + err.Error()
 		}
-		cmd, err := shellProbe("sh", script)
-		if err != nil {
-			c.warn.add(scope, "healthcheck", "test %q: the platform runs a probe's command without a shell, split at every space, and %v; dropped", script, err)
-			return nil
-		}
-		p.Scheme, p.Cmd = "cmd", cmd
 	default:
 		c.warn.add(scope, "healthcheck", "test %q: not a CMD or CMD-SHELL test; dropped", []string(h.Test))
+		return nil
+	}
+	if n := utf8.RuneCountInString(cmd); n > maxProbeCmd {
+		why = fmt.Sprintf("as the platform runs it, the probe's command is %d characters, more than the %d the platform stores (console ServiceProbe.cmd): put the check in a script in the image", n, maxProbeCmd)
+		cmd = ""
+	}
+	var net Probe
+	switch {
+	case cmd != "":
+		p.Scheme, p.Cmd = "cmd", cmd
+	case netProbe(words, &net) && utf8.RuneCountInString(net.Path) <= maxProbePath:
+		p.Scheme, p.Port, p.Path = net.Scheme, net.Port, net.Path
+		notes = append(notes, fmt.Sprintf("test %q: %s; it is a plain check of the container itself, so it becomes %s %s probe, which the platform runs from the node against the pod's address, not loopback inside the container: the app must listen on all addresses (0.0.0.0), not only 127.0.0.1", test, why, map[string]string{"tcp": "a", "http": "an"}[p.Scheme], probeText(*p)))
+	default:
+		c.warn.add(scope, "healthcheck", "test %q: %s; dropped", test, why)
 		return nil
 	}
 	if h.StartInterval != nil {
@@ -274,8 +306,9 @@ func plainWords(script string) ([]string, bool) {
 }
 
 // netProbe makes p an http or tcp probe when args is plainly an HTTP check of the container
-// itself (curl with -f, wget) or a TCP connect (nc -z) on localhost: the platform runs those
-// from the node against the pod, with nothing needed in the image.
+// itself (curl with -f, wget) or a TCP connect (nc -z) on localhost. The platform runs those
+// from the node against the pod's address, not loopback: only the fallback when the test
+// cannot be a cmd probe (see probe).
 func netProbe(args []string, p *Probe) bool {
 	if len(args) < 2 {
 		return false
