@@ -438,12 +438,16 @@ func (c *fromCompose) fresh(name string, s types.ServiceConfig) (*Component, err
 	}
 	comp.DepServiceMapList = c.deps(scope, s)
 	e := c.ext[name]
-	// A component from a RAM package keeps its probes, and its cmd when compose runs the same:
-	// nothing to say about how they map.
-	if e == nil || len(e.Probes) == 0 {
-		if pr := c.probe(scope, s, comp.PortMapList); pr != nil {
-			comp.Probes = []Probe{*pr}
-		}
+	// A component from a RAM package keeps its probes when the healthcheck is the one ToCompose
+	// wrote for them, and its cmd when compose runs the same: nothing to say about how they map.
+	sameTest := false
+	if e != nil {
+		_, sameTest = sameHealthcheck(e, s.HealthCheck)
+	}
+	if sameTest {
+		comp.Probes = e.Probes // merge takes the timings
+	} else if pr := c.probe(scope, s, comp.PortMapList); pr != nil {
+		comp.Probes = []Probe{*pr}
 	}
 	if e != nil && sameCommand(e.Cmd, s.Command, s.Environment) {
 		comp.Cmd = e.Cmd
@@ -642,14 +646,67 @@ func (c *fromCompose) merge(name string, s types.ServiceConfig, e Component, fre
 	if !sameCommand(e.Cmd, s.Command, s.Environment) {
 		e.Cmd = fresh.Cmd
 	}
-	if len(e.Probes) == 0 {
-		e.Probes = fresh.Probes
-	}
+	e.Probes = c.mergeProbes(name, s, e, fresh.Probes)
 	e.DepServiceMapList = c.mergeDeps(name, e.DepServiceMapList, fresh.DepServiceMapList)
 	e.ServiceEnvMapList, e.ServiceConnectInfoMapList = c.mergeEnv(s, e)
 	e.PortMapList = mergePorts(e.PortMapList, fresh.PortMapList)
 	e.ServiceVolumeMapList, e.MntRelationList = c.mergeVolumes(s, e, fresh)
 	return &e
+}
+
+// mergeProbes is the template's probes when the compose healthcheck is the one ToCompose wrote
+// for its readiness probe (sameHealthcheck), with the compose file's timings when only they
+// changed; otherwise the compose file's readiness probe (none when the healthcheck was removed,
+// disabled or cannot be converted) with the template's other probes (liveness, ...), and a
+// warning when a readiness probe of the template goes.
+func (c *fromCompose) mergeProbes(name string, s types.ServiceConfig, e Component, fresh []Probe) []Probe {
+	switch same, sameTest := sameHealthcheck(&e, s.HealthCheck); {
+	case same:
+		return e.Probes
+	case sameTest:
+		out := slices.Clone(e.Probes)
+		r := readinessProbe(out)
+		probeTimes(s.HealthCheck, r)
+		if s.HealthCheck.StartInterval != nil {
+			c.warn.add(serviceScope(name), "healthcheck", "start_interval: RAM probes have none; dropped")
+		}
+		return out
+	}
+	var kept, gone []Probe
+	for _, p := range e.Probes {
+		if p.Mode == "readiness" {
+			gone = append(gone, p)
+		} else {
+			kept = append(kept, p)
+		}
+	}
+	if len(gone) > 0 {
+		var old []string
+		for _, p := range gone {
+			t := probeText(p)
+			if !p.IsUsed {
+				t += ", not in use"
+			}
+			old = append(old, t)
+		}
+		was := strings.Join(old, " and ")
+		var msg string
+		switch h := s.HealthCheck; {
+		case len(fresh) > 0:
+			msg = fmt.Sprintf("differs from the template's readiness probe (%s): the readiness probe is now the healthcheck's (%s)", was, probeText(fresh[0]))
+		case h == nil:
+			msg = fmt.Sprintf("none in the compose file: the template's readiness probe (%s) is removed", was)
+		case h.Disable || len(h.Test) > 0 && h.Test[0] == "NONE":
+			msg = fmt.Sprintf("disabled in the compose file: the template's readiness probe (%s) is removed", was)
+		default:
+			msg = fmt.Sprintf("differs from the template's readiness probe (%s) and cannot be converted: the readiness probe is removed", was)
+		}
+		if len(kept) > 0 {
+			msg += "; the template's other probes are kept"
+		}
+		c.warn.add(serviceScope(name), "healthcheck", "%s", msg)
+	}
+	return append(kept, fresh...)
 }
 
 func replicaCount(s types.ServiceConfig) int {

@@ -16,79 +16,143 @@ import (
 	"go.yaml.in/yaml/v4"
 )
 
-// healthcheck is the readiness probe as a compose healthcheck, nil when there is none. Like the
-// platform's worker (docs/ram-format.md §8.3), it takes the probe with mode "readiness" and
-// is_used, and runs a cmd probe as the platform execs it: strings.Split(cmd, " "), no shell.
-// The platform has no https scheme (nor any other): such a probe is no probe.
+// healthcheck is the readiness probe as a compose healthcheck, nil when there is none (see
+// probeCheck).
 func (c *toCompose) healthcheck(i int, ports []servicePort) *yaml.Node {
-	var p *Probe
-	for k := range c.t.Apps[i].Probes {
-		if pr := &c.t.Apps[i].Probes[k]; pr.IsUsed && pr.Mode == "readiness" {
-			p = pr
-			break
-		}
-	}
+	p := readinessProbe(c.t.Apps[i].Probes)
 	if p == nil {
 		return nil
 	}
-	port := p.Port
-	if port == 0 && len(ports) > 0 {
-		port = ports[0].port
+	first := 0
+	if len(ports) > 0 {
+		first = ports[0].port
 	}
-	var test *yaml.Node
-	switch p.Scheme {
-	case "tcp":
-		if port == 0 {
-			c.warnf("%s: the tcp readiness probe names no port: no healthcheck", c.label(i))
-			return nil
-		}
-		test = shellTest(fmt.Sprintf("nc -z 127.0.0.1 %d || bash -c ': >/dev/tcp/127.0.0.1/%d'", port, port))
-	case "http":
-		if port == 0 {
-			c.warnf("%s: the http readiness probe names no port: no healthcheck", c.label(i))
-			return nil
-		}
-		pth := p.Path
-		if !strings.HasPrefix(pth, "/") {
-			pth = "/" + pth
-		}
-		url := shellQuote(fmt.Sprintf("http://127.0.0.1:%d%s", port, pth))
-		test = shellTest(fmt.Sprintf("wget -q -O /dev/null %s || curl -fsS -o /dev/null %s", url, url))
-	case "cmd":
-		if p.Cmd == "" {
-			c.warnf("%s: the cmd readiness probe has no command: no healthcheck", c.label(i))
-			return nil
-		}
-		test = yamlSeq(yamlStr("CMD"))
-		for _, a := range strings.Split(p.Cmd, " ") {
-			test.Content = append(test.Content, yamlStr(escape(a)))
-		}
-	default:
-		c.warnf("%s: readiness probe scheme %s: the platform runs no such probe (only tcp, http, cmd): no healthcheck", c.label(i), quote(p.Scheme))
+	check, why := probeCheck(p, first)
+	if check == nil {
+		c.warnf("%s: %s: no healthcheck", c.label(i), why)
 		return nil
+	}
+	test := yamlSeq()
+	for _, a := range check.test {
+		test.Content = append(test.Content, yamlStr(escape(a)))
 	}
 	hc := yamlMap()
 	yamlSet(hc, "test", test)
 	for _, d := range []struct {
 		key string
 		sec int
-	}{{"interval", p.PeriodSecond}, {"timeout", p.TimeoutSecond}, {"start_period", p.InitialDelaySecond}} {
+	}{{"interval", check.interval}, {"timeout", check.timeout}, {"start_period", check.startPeriod}} {
 		if d.sec > 0 {
 			yamlSet(hc, d.key, yamlStr(strconv.Itoa(d.sec)+"s"))
 		}
 	}
-	if p.FailureThreshold > 0 {
-		yamlSet(hc, "retries", yamlVal(p.FailureThreshold))
+	if check.retries > 0 {
+		yamlSet(hc, "retries", yamlVal(check.retries))
 	}
 	return hc
 }
 
-func shellTest(script string) *yaml.Node {
-	return yamlSeq(yamlStr("CMD-SHELL"), yamlStr(escape(script)))
+// readinessProbe is the probe the platform's worker runs for readiness: the first with mode
+// "readiness" and is_used (docs/ram-format.md §8.3); nil when there is none.
+func readinessProbe(probes []Probe) *Probe {
+	for k := range probes {
+		if pr := &probes[k]; pr.IsUsed && pr.Mode == "readiness" {
+			return pr
+		}
+	}
+	return nil
 }
 
-// shellQuote quotes s for sh.
-func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+// composeCheck is a healthcheck as ToCompose writes it and compose reads it back: the test
+// (unescaped), interval, timeout and start_period in seconds and retries (0: not written).
+type composeCheck struct {
+	test                                    []string
+	interval, timeout, startPeriod, retries int
+}
+
+// probeCheck is the healthcheck ToCompose writes for the readiness probe p of a component whose
+// first port is firstPort (0: it has none): a cmd probe as the platform execs it,
+// strings.Split(cmd, " ") with no shell; tcp and http probes as a check of loopback. The
+// platform has no https scheme (nor any other): such a probe is no probe. Nil, with the reason,
+// when there is none.
+func probeCheck(p *Probe, firstPort int) (*composeCheck, string) {
+	port := p.Port
+	if port == 0 {
+		port = firstPort
+	}
+	var test []string
+	switch p.Scheme {
+	case "tcp":
+		if port == 0 {
+			return nil, "the tcp readiness probe names no port"
+		}
+		test = []string{"CMD-SHELL", fmt.Sprintf("nc -z 127.0.0.1 %d || bash -c ': >/dev/tcp/127.0.0.1/%d'", port, port)}
+	case "http":
+		if port == 0 {
+			return nil, "the http readiness probe names no port"
+		}
+		pth := p.Path
+		if !strings.HasPrefix(pth, "/") {
+			pth = "/" + pth
+		}
+		url := shellQuote(fmt.Sprintf("http://127.0.0.1:%d%s", port, pth))
+		test = []string{"CMD-SHELL", fmt.Sprintf("wget -q -O /dev/null %s || curl -fsS -o /dev/null %s", url, url)}
+	case "cmd":
+		if p.Cmd == "" {
+			return nil, "the cmd readiness probe has no command"
+		}
+		test = append([]string{"CMD"}, strings.Split(p.Cmd, " ")...)
+	default:
+		return nil, fmt.Sprintf("readiness probe scheme %s: the platform runs no such probe (only tcp, http, cmd)", quote(p.Scheme))
+	}
+	return &composeCheck{test: test, interval: max(p.PeriodSecond, 0), timeout: max(p.TimeoutSecond, 0),
+		startPeriod: max(p.InitialDelaySecond, 0), retries: max(p.FailureThreshold, 0)}, ""
+}
+
+// sameHealthcheck compares h with the healthcheck ToCompose writes for e's readiness probe
+// (probeCheck): same when it is that healthcheck (or none, or disabled, when that is none);
+// sameTest when its test is, whatever its timings.
+func sameHealthcheck(e *Component, h *types.HealthCheckConfig) (same, sameTest bool) {
+	var want *composeCheck
+	if p := readinessProbe(e.Probes); p != nil {
+		first := 0
+		if len(e.PortMapList) > 0 {
+			first = e.PortMapList[0].ContainerPort
+		}
+		want, _ = probeCheck(p, first)
+	}
+	off := h == nil || h.Disable || len(h.Test) > 0 && h.Test[0] == "NONE"
+	if want == nil || off {
+		return want == nil && off, want == nil && off
+	}
+	if !slices.Equal([]string(h.Test), want.test) {
+		return false, false
+	}
+	wrote := func(d *types.Duration, sec int) bool {
+		if sec == 0 {
+			return d == nil
+		}
+		return d != nil && time.Duration(*d) == time.Duration(sec)*time.Second
+	}
+	retries := h.Retries == nil
+	if want.retries > 0 {
+		retries = h.Retries != nil && *h.Retries == uint64(want.retries)
+	}
+	return wrote(h.Interval, want.interval) && wrote(h.Timeout, want.timeout) && wrote(h.StartPeriod, want.startPeriod) &&
+		h.StartInterval == nil && retries, true
+}
+
+// probeTimes sets p's timings from the healthcheck's, as the console takes them: each at least
+// 1; period and timeout 30 s, failures 3 when compose sets none.
+func probeTimes(h *types.HealthCheckConfig, p *Probe) {
+	p.PeriodSecond = max(1, seconds(h.Interval, 30))
+	p.TimeoutSecond = max(1, seconds(h.Timeout, 30))
+	p.InitialDelaySecond = max(1, seconds(h.StartPeriod, 0))
+	p.FailureThreshold = 3
+	if h.Retries != nil && *h.Retries >= 1 {
+		p.FailureThreshold = int(*h.Retries)
+	}
+}
 
 // probeText names a probe in a message: its scheme and what it checks.
 func probeText(p Probe) string {
@@ -102,6 +166,9 @@ func probeText(p Probe) string {
 	}
 	return "scheme " + quote(p.Scheme)
 }
+
+// shellQuote quotes s for sh.
+func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
 
 // probe maps a healthcheck to a readiness probe the platform runs as compose runs the test
 // (docs/ram-format.md §8.3). The platform execs a cmd probe inside the container as
@@ -186,13 +253,7 @@ func (c *fromCompose) probe(scope string, s types.ServiceConfig, ports []Port) *
 	}
 	// The console refuses a probe without a port >= 1, whatever its scheme, and raises values
 	// below 1; the worker ignores the port of a cmd probe.
-	p.PeriodSecond = max(1, seconds(h.Interval, 30))
-	p.TimeoutSecond = max(1, seconds(h.Timeout, 30))
-	p.InitialDelaySecond = max(1, seconds(h.StartPeriod, 0))
-	p.FailureThreshold = 3
-	if h.Retries != nil && *h.Retries >= 1 {
-		p.FailureThreshold = int(*h.Retries)
-	}
+	probeTimes(h, p)
 	if p.Port == 0 {
 		p.Port = 1
 		if len(ports) > 0 {

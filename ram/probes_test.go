@@ -306,3 +306,91 @@ services:
 		t.Errorf("a template's long probe: %v", err)
 	}
 }
+
+// A bundle made from a RAM package: the template's probes stay while the healthcheck is the one
+// ToCompose wrote for them (with the compose file's timings when only they changed); an edited
+// healthcheck gives the readiness probe (the template's liveness probe kept), a removed or
+// disabled one removes it, each with a warning.
+func TestXRAMHealthcheckEdits(t *testing.T) {
+	dur := func(d time.Duration) *types.Duration { x := types.Duration(d); return &x }
+	tcp := Probe{Mode: "readiness", Scheme: "tcp", Port: 80, IsUsed: true, InitialDelaySecond: 4, PeriodSecond: 3, TimeoutSecond: 5, FailureThreshold: 3, SuccessThreshold: 1}
+	liveness := Probe{Mode: "liveness", Scheme: "http", Port: 80, Path: "/live", IsUsed: true, InitialDelaySecond: 4, PeriodSecond: 3, TimeoutSecond: 5, FailureThreshold: 3, SuccessThreshold: 1}
+	pgReady := Probe{Mode: "readiness", Scheme: "cmd", Cmd: "pg_isready -q", Port: 80, IsUsed: true, InitialDelaySecond: 1, PeriodSecond: 30, TimeoutSecond: 30, FailureThreshold: 3, SuccessThreshold: 1}
+	cases := []struct {
+		name     string
+		template []Probe // web's probes in the template
+		edit     func(h *types.HealthCheckConfig) *types.HealthCheckConfig
+		want     []Probe
+		warn     string // "": none
+	}{
+		{name: "unchanged", template: []Probe{tcp}, want: []Probe{tcp}},
+		{name: "unchanged, with liveness", template: []Probe{liveness, tcp}, want: []Probe{liveness, tcp}},
+		{name: "edited", template: []Probe{tcp},
+			edit: func(h *types.HealthCheckConfig) *types.HealthCheckConfig {
+				return &types.HealthCheckConfig{Test: []string{"CMD", "pg_isready", "-q"}}
+			},
+			want: []Probe{pgReady},
+			warn: `service web: healthcheck: differs from the template's readiness probe (tcp port 80): the readiness probe is now the healthcheck's (cmd "pg_isready -q")`},
+		{name: "edited, liveness kept", template: []Probe{tcp, liveness},
+			edit: func(h *types.HealthCheckConfig) *types.HealthCheckConfig {
+				return &types.HealthCheckConfig{Test: []string{"CMD", "pg_isready", "-q"}}
+			},
+			want: []Probe{liveness, pgReady},
+			warn: `service web: healthcheck: differs from the template's readiness probe (tcp port 80): the readiness probe is now the healthcheck's (cmd "pg_isready -q"); the template's other probes are kept`},
+		{name: "interval changed", template: []Probe{tcp},
+			edit: func(h *types.HealthCheckConfig) *types.HealthCheckConfig {
+				h.Interval = dur(10 * time.Second)
+				return h
+			},
+			want: []Probe{{Mode: "readiness", Scheme: "tcp", Port: 80, IsUsed: true, InitialDelaySecond: 4, PeriodSecond: 10, TimeoutSecond: 5, FailureThreshold: 3, SuccessThreshold: 1}}},
+		{name: "timings removed", template: []Probe{liveness, tcp},
+			edit: func(h *types.HealthCheckConfig) *types.HealthCheckConfig {
+				return &types.HealthCheckConfig{Test: h.Test}
+			},
+			want: []Probe{liveness, {Mode: "readiness", Scheme: "tcp", Port: 80, IsUsed: true, InitialDelaySecond: 1, PeriodSecond: 30, TimeoutSecond: 30, FailureThreshold: 3, SuccessThreshold: 1}}},
+		{name: "removed", template: []Probe{liveness, tcp},
+			edit: func(*types.HealthCheckConfig) *types.HealthCheckConfig { return nil },
+			want: []Probe{liveness},
+			warn: "service web: healthcheck: none in the compose file: the template's readiness probe (tcp port 80) is removed; the template's other probes are kept"},
+		{name: "disabled", template: []Probe{tcp},
+			edit: func(h *types.HealthCheckConfig) *types.HealthCheckConfig { h.Disable = true; return h },
+			want: []Probe{},
+			warn: "service web: healthcheck: disabled in the compose file: the template's readiness probe (tcp port 80) is removed"},
+		{name: "cannot be converted", template: []Probe{tcp},
+			edit: func(h *types.HealthCheckConfig) *types.HealthCheckConfig {
+				return &types.HealthCheckConfig{Test: []string{"CMD", "check", "a b"}}
+			},
+			want: []Probe{},
+			warn: "; dropped; differs from the template's readiness probe (tcp port 80) and cannot be converted: the readiness probe is removed"},
+		// A template with only a liveness probe: ToCompose wrote no healthcheck, so one in the
+		// compose file is the user's, and becomes the readiness probe.
+		{name: "added to a liveness probe", template: []Probe{liveness},
+			edit: func(h *types.HealthCheckConfig) *types.HealthCheckConfig {
+				return &types.HealthCheckConfig{Test: []string{"CMD", "pg_isready", "-q"}}
+			},
+			want: []Probe{liveness, pgReady}},
+		{name: "liveness only, none added", template: []Probe{liveness}, want: []Probe{liveness}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			orig, err := DecodeMetadata(sampleBytes(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			orig.Apps[0].Probes = tc.template
+			p, dir := composeOf(t, orig, nil)
+			if tc.edit != nil {
+				web := p.Services["web"]
+				web.HealthCheck = tc.edit(web.HealthCheck)
+				p.Services["web"] = web
+			}
+			got, warnings := convertFromCompose(t, p, FromComposeOptions{Dir: dir})
+			web := appNamed(t, got, "web")
+			eq(t, "probes", web.Probes, tc.want)
+			w := strings.Join(warnings, "\n")
+			if tc.warn == "" && w != "" || !strings.Contains(w, tc.warn) {
+				t.Errorf("warnings %q, want one saying %q", warnings, tc.warn)
+			}
+		})
+	}
+}
