@@ -488,10 +488,7 @@ func (c *fromCompose) arch(s types.ServiceConfig) string {
 // resources maps memory and cpu limits, replicas and the deploy mode.
 func (c *fromCompose) resources(scope string, s types.ServiceConfig, comp *Component) {
 	mem, cpus := int64(s.MemLimit), float64(s.CPUS)
-	replicas := 0
-	if s.Scale != nil {
-		replicas = *s.Scale
-	}
+	replicas, replicasSet := replicaCount(s)
 	if d := s.Deploy; d != nil {
 		var dropped []string
 		switch d.Mode {
@@ -502,9 +499,6 @@ func (c *fromCompose) resources(scope string, s types.ServiceConfig, comp *Compo
 			comp.ExtendMethod = Job
 		default:
 			dropped = append(dropped, "mode "+d.Mode)
-		}
-		if d.Replicas != nil {
-			replicas = *d.Replicas
 		}
 		if l := d.Resources.Limits; l != nil {
 			if l.MemoryBytes > 0 {
@@ -547,8 +541,10 @@ func (c *fromCompose) resources(scope string, s types.ServiceConfig, comp *Compo
 	m, cpu := composeMemory(mem), composeCPU(cpus)
 	comp.Memory, comp.CPU = Some(m), Some(cpu)
 	comp.ExtendMethodMap.InitMemory = Some(m)
-	if replicas > 0 {
-		comp.ExtendMethodMap.MinNode = Some(replicas)
+	// An explicit 0 stays 0: the platform then starts no instance, as compose starts no
+	// container (the importer and the console keep a min_node of 0, docs/ram-format.md §8.5).
+	if replicasSet {
+		comp.ExtendMethodMap.MinNode = Some(max(replicas, 0))
 		if comp.ExtendMethodMap.MaxNode.Int() < replicas {
 			comp.ExtendMethodMap.MaxNode = Some(replicas)
 		}
@@ -587,8 +583,12 @@ func mergeResources(s types.ServiceConfig, e *Component, fresh *Component, publi
 			m.ContainerCPU = RawJSON(strconv.Itoa(cpu))
 		}
 	}
-	if n := replicaCount(s); n != wroteReplicas {
-		n = max(n, 1) // no replicas in the compose file: one instance
+	// wroteReplicas 0: ToCompose wrote none. An explicit replicas: 0 is a change, to 0.
+	if n, set := replicaCount(s); set != (wroteReplicas > 0) || set && n != wroteReplicas {
+		if !set {
+			n = 1 // no replicas in the compose file: one instance
+		}
+		n = max(n, 0)
 		if n != e.PlatformReplicas() {
 			m.MinNode = Some(n)
 			if m.MaxNode.Int() < n {
@@ -709,14 +709,16 @@ func (c *fromCompose) mergeProbes(name string, s types.ServiceConfig, e Componen
 	return append(kept, fresh...)
 }
 
-func replicaCount(s types.ServiceConfig) int {
+// replicaCount is deploy.replicas, else scale; set false when the compose file has neither
+// (compose runs one container), to tell it from an explicit 0 (compose runs none).
+func replicaCount(s types.ServiceConfig) (n int, set bool) {
 	if s.Deploy != nil && s.Deploy.Replicas != nil {
-		return *s.Deploy.Replicas
+		return *s.Deploy.Replicas, true
 	}
 	if s.Scale != nil {
-		return *s.Scale
+		return *s.Scale, true
 	}
-	return 0
+	return 0, false
 }
 
 // sameCommand reports whether the compose command is cmd: ToCompose writes cmd as a string,

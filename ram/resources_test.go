@@ -440,3 +440,37 @@ func TestInspectVMAndLargeConfigFile(t *testing.T) {
 		t.Errorf("ToCompose: %v", err)
 	}
 }
+
+// An explicit deploy.replicas: 0 or scale: 0 (compose runs no container) becomes min_node 0 (the
+// platform starts no instance), not the 1 of a service without replicas; in a bundle from a RAM
+// package too.
+func TestFromComposeReplicasZero(t *testing.T) {
+	p, dir := loadProject(t, map[string]string{"compose.yaml": `name: zero
+services:
+  deployed: {image: a:1, deploy: {replicas: 0}}
+  scaled: {image: b:1, scale: 0}
+  plain: {image: c:1}
+`})
+	tpl, warnings := convertFromCompose(t, p, FromComposeOptions{Dir: dir, Version: "1"})
+	eq(t, "deployed min_node", appNamed(t, tpl, "deployed").ExtendMethodMap.MinNode, Some(0))
+	eq(t, "scaled min_node", appNamed(t, tpl, "scaled").ExtendMethodMap.MinNode, Some(0))
+	eq(t, "plain min_node", appNamed(t, tpl, "plain").ExtendMethodMap.MinNode, Some(1))
+	if len(warnings) > 0 {
+		t.Errorf("warnings %q", warnings)
+	}
+
+	orig := resourceTemplate(t) // db: min_node 2; web: min_node absent (the platform starts none)
+	bp, bdir := composeOf(t, orig, nil)
+	for _, name := range []string{"web", "db"} {
+		s := bp.Services[name]
+		zero := 0
+		if s.Deploy == nil {
+			s.Deploy = &types.DeployConfig{}
+		}
+		s.Deploy.Replicas = &zero
+		bp.Services[name] = s
+	}
+	got, _ := convertFromCompose(t, bp, FromComposeOptions{Dir: bdir})
+	eq(t, "db min_node", appNamed(t, got, "db").ExtendMethodMap.MinNode, Some(0))
+	eq(t, "web min_node (absent: already none)", appNamed(t, got, "web").ExtendMethodMap.MinNode.Present(), false)
+}
