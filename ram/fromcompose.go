@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"math"
+	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -265,7 +266,9 @@ func (c *fromCompose) convert() (*Template, error) {
 		t.Apps = append(t.Apps, *comp)
 	}
 	for i := range t.Apps {
-		c.dropLargeFiles(c.names[i], &t.Apps[i])
+		if err := c.checkRenderedSizes(c.names[i], &t.Apps[i]); err != nil {
+			return nil, err
+		}
 	}
 	c.shareImages(t.Apps)
 	c.platformNames(t)
@@ -433,6 +436,9 @@ func (c *fromCompose) fresh(name string, s types.ServiceConfig) (*Component, err
 	c.resources(scope, s, comp)
 	comp.PortMapList = c.ports(scope, name, s)
 	comp.ServiceEnvMapList = c.env(scope, s)
+	if err := c.checkFileSizes(s); err != nil {
+		return nil, err
+	}
 	if err := c.volumes(scope, name, s, comp); err != nil {
 		return nil, err
 	}
@@ -754,25 +760,69 @@ func imageTag(ref string) string {
 	return "latest"
 }
 
-// dropLargeFiles drops the config files whose content, rendered as the platform renders it with
-// the service's variables, exceeds what a ConfigMap holds: the platform would fail to deploy
-// the component.
-func (c *fromCompose) dropLargeFiles(name string, comp *Component) {
+// largeFile says why a config file of n bytes is refused: the platform mounts each config file
+// from a ConfigMap of its own, which holds at most maxConfigFileSize bytes, and the component
+// cannot run as packed without it (docs/ram-format.md §8.5).
+func largeFile(n int64) string {
+	return fmt.Sprintf("more than the %d MiB (%d bytes) a Kubernetes ConfigMap holds: the platform mounts each config file from one and could not deploy the component, which needs the file; ship the file in the image or in a volume instead", maxConfigFileSize>>20, maxConfigFileSize)
+}
+
+// checkFileSizes refuses a file inside the bundle that a bind mount, config or secret of the
+// service mounts and that is larger than a ConfigMap holds (largeFile), before anything reads
+// it.
+func (c *fromCompose) checkFileSizes(s types.ServiceConfig) error {
+	size := func(src string) int64 {
+		if !filepath.IsAbs(src) && c.p.WorkingDir != "" {
+			src = filepath.Join(c.p.WorkingDir, src)
+		}
+		if c.dir == "" || !inside(c.dir, src) {
+			return 0
+		}
+		if fi, err := os.Stat(src); err == nil && fi.Mode().IsRegular() && fi.Size() > maxConfigFileSize {
+			return fi.Size()
+		}
+		return 0
+	}
+	for _, v := range s.Volumes {
+		if v.Type == types.VolumeTypeBind {
+			if n := size(v.Source); n > 0 {
+				return fmt.Errorf("volumes: bind mount %s at %s: %d bytes, %s", c.show(v.Source), v.Target, n, largeFile(n))
+			}
+		}
+	}
+	for _, r := range s.Configs {
+		if cfg, ok := c.p.Configs[r.Source]; ok && cfg.File != "" && !bool(cfg.External) {
+			if n := size(cfg.File); n > 0 {
+				return fmt.Errorf("configs: %s (%s): %d bytes, %s", r.Source, c.show(cfg.File), n, largeFile(n))
+			}
+		}
+	}
+	for _, r := range s.Secrets {
+		if sec, ok := c.p.Secrets[r.Source]; ok && sec.File != "" && !bool(sec.External) {
+			if n := size(sec.File); n > 0 {
+				return fmt.Errorf("secrets: %s (%s): %d bytes, %s", r.Source, c.show(sec.File), n, largeFile(n))
+			}
+		}
+	}
+	return nil
+}
+
+// checkRenderedSizes refuses a config file whose content, rendered as the platform renders it
+// with the service's variables, is larger than a ConfigMap holds (largeFile).
+func (c *fromCompose) checkRenderedSizes(name string, comp *Component) error {
 	values := map[string]string{}
 	for k, v := range c.p.Services[name].Environment {
 		if v != nil {
 			values[k] = *v
 		}
 	}
-	var kept []Volume
 	for _, v := range comp.ServiceVolumeMapList {
-		if v.VolumeType == VolumeConfigFile {
-			if n := len(render(v.FileContent, values)); n > maxConfigFileSize {
-				c.warn.add(serviceScope(name), "volumes", "config file %s: %d bytes once its variables are replaced, more than the %d MiB a Kubernetes ConfigMap holds (the platform could not deploy it); dropped", v.VolumePath, n, maxConfigFileSize>>20)
-				continue
-			}
+		if v.VolumeType != VolumeConfigFile {
+			continue
 		}
-		kept = append(kept, v)
+		if n := len(render(v.FileContent, values)); n > maxConfigFileSize {
+			return fmt.Errorf("%s: volumes: config file %s: %d bytes once the platform replaces its ${...} references with the service's variables (%d as written), %s, or make the values it includes shorter", serviceScope(name), v.VolumePath, n, len(v.FileContent), largeFile(int64(n)))
+		}
 	}
-	comp.ServiceVolumeMapList = kept
+	return nil
 }

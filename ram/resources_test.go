@@ -3,6 +3,7 @@ package ram
 import (
 	"context"
 	"encoding/json"
+	"maps"
 	"math/rand"
 	"slices"
 	"strings"
@@ -376,36 +377,57 @@ func TestFromComposeRefusesVM(t *testing.T) {
 	}
 }
 
-// A config file over the 1 MiB a ConfigMap holds, once rendered with the service's variables,
-// is dropped with a warning naming it; one just under stays.
+// A config file over the 1 MiB a ConfigMap holds, as written or once rendered with the
+// service's variables, is refused in one line naming the service, the file and the limit (the
+// component would run without it); one of exactly 1 MiB stays.
 func TestFromComposeConfigFileSize(t *testing.T) {
 	small := strings.Repeat("a", maxConfigFileSize-10) + "${X}" // 1 MiB - 6, renders to 1 MiB + 90
 	under := strings.Repeat("b", maxConfigFileSize)             // exactly 1 MiB
-	over := strings.Repeat("c", maxConfigFileSize+1)            // read, refused
-	p, dir := loadProject(t, map[string]string{
-		"compose.yaml": `name: big
+	over := strings.Repeat("c", maxConfigFileSize+1)
+	files := map[string]string{"grows.conf": small, "under.conf": under, "over.conf": over}
+	project := func(mounts string) (*types.Project, string) {
+		m := map[string]string{"compose.yaml": `name: big
 services:
   app:
     image: app:1
     environment:
       X: "` + strings.Repeat("x", 100) + `"
-    volumes:
-      - ./grows.conf:/etc/grows.conf
-      - ./under.conf:/etc/under.conf
-      - ./over.conf:/etc/over.conf
-`,
-		"grows.conf": small, "under.conf": under, "over.conf": over,
-	})
+` + mounts + `
+configs:
+  big: {file: ./over.conf}
+secrets:
+  big: {file: ./over.conf}
+`}
+		maps.Copy(m, files)
+		return loadProject(t, m)
+	}
+	limit := "more than the 1 MiB (1048576 bytes) a Kubernetes ConfigMap holds: the platform mounts each config file from one and could not deploy the component, which needs the file; ship the file in the image or in a volume instead"
+	for _, c := range []struct{ mounts, want string }{
+		{"    volumes: [./over.conf:/etc/over.conf, ./under.conf:/etc/under.conf]",
+			"service app: volumes: bind mount ./over.conf at /etc/over.conf: 1048577 bytes, " + limit},
+		{"    configs: [{source: big, target: /etc/big.conf}]",
+			"service app: configs: big (./over.conf): 1048577 bytes, " + limit},
+		{"    secrets: [big]",
+			"service app: secrets: big (./over.conf): 1048577 bytes, " + limit},
+		{"    volumes: [./grows.conf:/etc/grows.conf]",
+			"service app: volumes: config file /etc/grows.conf: 1048666 bytes once the platform replaces its ${...} references with the service's variables (1048570 as written), " + limit + ", or make the values it includes shorter"},
+	} {
+		p, dir := project(c.mounts)
+		_, _, err := FromCompose(p, FromComposeOptions{Dir: dir, Version: "1"})
+		if err == nil || err.Error() != c.want {
+			t.Errorf("%s:\n got %v\nwant %s", c.mounts, err, c.want)
+		}
+	}
+	p, dir := project("    volumes: [./under.conf:/etc/under.conf]")
 	tpl, warnings := convertFromCompose(t, p, FromComposeOptions{Dir: dir, Version: "1"})
 	var paths []string
 	for _, v := range tpl.Apps[0].ServiceVolumeMapList {
 		paths = append(paths, v.VolumePath)
 	}
 	eq(t, "config files", paths, []string{"/etc/under.conf"})
-	eq(t, "warnings", warnings, []string{
-		"service app: volumes: bind mount ./over.conf at /etc/over.conf: 1048577 bytes, more than the 1 MiB a Kubernetes ConfigMap holds (the platform could not deploy it); dropped; " +
-			"config file /etc/grows.conf: 1048666 bytes once its variables are replaced, more than the 1 MiB a Kubernetes ConfigMap holds (the platform could not deploy it); dropped",
-	})
+	if len(warnings) > 0 {
+		t.Errorf("warnings %q", warnings)
+	}
 }
 
 // inspect reports a VM component (and a VM without a root disk, which the importer refuses) and
