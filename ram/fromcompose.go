@@ -467,10 +467,21 @@ func (c *fromCompose) fresh(name string, s types.ServiceConfig) (*Component, err
 		c.warn.add(scope, "labels", "%s: compose labels are container labels, and the template's labels are the platform's node-scheduling labels (a name matching a node label would restrict the nodes the component runs on); dropped", strings.Join(slices.Sorted(maps.Keys(s.Labels)), ", "))
 	}
 
-	// A component with a volume of its own (RWO) keeps one instance; volumes shared with other
-	// components (share-file, RWX) do not stop it from scaling.
-	stateful := slices.ContainsFunc(comp.ServiceVolumeMapList, func(v Volume) bool { return v.VolumeType == VolumeLocal })
+	// Compose's replicas all mount the service's one named volume. On the platform a local
+	// volume is one per instance (a StatefulSet's volumeClaimTemplates), while a share-file
+	// volume of a stateless component is one claim every instance mounts (worker
+	// appm/volume/share-file.go): with replicas, the service's volumes are share-file (RWX).
 	replicas := comp.ExtendMethodMap.MinNode.Int()
+	if replicas > 1 && comp.ExtendMethod == StatelessMultiple {
+		for k := range comp.ServiceVolumeMapList {
+			if v := &comp.ServiceVolumeMapList[k]; v.VolumeType == VolumeLocal {
+				v.VolumeType, v.AccessMode = VolumeShareFile, "RWX"
+			}
+		}
+	}
+	// A component with a volume of its own (RWO) keeps one instance; share-file volumes (RWX) do
+	// not stop it from scaling.
+	stateful := slices.ContainsFunc(comp.ServiceVolumeMapList, func(v Volume) bool { return v.VolumeType == VolumeLocal })
 	switch {
 	case comp.ExtendMethod == DaemonSet || comp.ExtendMethod == Job:
 	case stateful && replicas > 1:
@@ -480,6 +491,25 @@ func (c *fromCompose) fresh(name string, s types.ServiceConfig) (*Component, err
 		comp.ExtendMethodMap.MaxNode = Some(1)
 	}
 	return comp, nil
+}
+
+// perInstanceVolumes warns when the compose file gives a component of the template replicas
+// while the template keeps it stateful with volumes of its own: the platform then gives each
+// instance its own volume, where compose's replicas share one.
+func (c *fromCompose) perInstanceVolumes(name string, before int, e *Component) {
+	n := e.PlatformReplicas()
+	if n <= 1 || n == before || !strings.HasPrefix(e.ExtendMethod, "state_") {
+		return
+	}
+	var vols []string
+	for _, v := range e.ServiceVolumeMapList {
+		if v.VolumeType != VolumeConfigFile && v.VolumeType != VolumeShareFile && v.VolumeType != VolumeMemoryFS {
+			vols = append(vols, v.VolumeName)
+		}
+	}
+	if len(vols) > 0 {
+		c.warn.add(serviceScope(name), "volumes", "%s: with %d replicas each platform instance gets a volume of its own (the template's component is %s, a StatefulSet), while compose's replicas share one; keep one replica, or in x-ram make the component stateless_multiple and the volumes share-file (one claim all instances mount)", strings.Join(vols, ", "), n, e.ExtendMethod)
+	}
 }
 
 func (c *fromCompose) arch(s types.ServiceConfig) string {
@@ -648,6 +678,7 @@ func (c *fromCompose) merge(name string, s types.ServiceConfig, e Component, fre
 		e.Image, e.Version = shipped, fresh.Version
 		e.DeployVersion = c.version
 	}
+	before := e.PlatformReplicas()
 	mergeResources(s, &e, fresh, slices.ContainsFunc(e.PortMapList, func(p Port) bool { return p.IsOuterService }))
 	if !sameCommand(e.Cmd, s.Command, s.Environment) {
 		e.Cmd = fresh.Cmd
@@ -657,6 +688,7 @@ func (c *fromCompose) merge(name string, s types.ServiceConfig, e Component, fre
 	e.ServiceEnvMapList, e.ServiceConnectInfoMapList = c.mergeEnv(s, e)
 	e.PortMapList = mergePorts(e.PortMapList, fresh.PortMapList)
 	e.ServiceVolumeMapList, e.MntRelationList = c.mergeVolumes(s, e, fresh)
+	c.perInstanceVolumes(name, before, &e)
 	return &e
 }
 

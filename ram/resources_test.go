@@ -496,3 +496,49 @@ services:
 	eq(t, "db min_node", appNamed(t, got, "db").ExtendMethodMap.MinNode, Some(0))
 	eq(t, "web min_node (absent: already none)", appNamed(t, got, "web").ExtendMethodMap.MinNode.Present(), false)
 }
+
+// Compose's replicas share the service's named volume: with replicas the volume is share-file
+// (one claim every instance of a stateless component mounts), not local in a state_multiple
+// component (a volume per instance). A template's stateful component the compose file gives
+// replicas keeps its volumes, with a warning.
+func TestReplicasShareTheirVolume(t *testing.T) {
+	p, dir := loadProject(t, map[string]string{"compose.yaml": `name: rep
+services:
+  api:
+    image: api:1
+    scale: 3
+    volumes: [data:/var/data]
+  one:
+    image: one:1
+    volumes: [own:/var/own]
+volumes: {data: {}, own: {}}
+`})
+	tpl, warnings := convertFromCompose(t, p, FromComposeOptions{Dir: dir, Version: "1"})
+	api, one := appNamed(t, tpl, "api"), appNamed(t, tpl, "one")
+	eq(t, "api extend_method", api.ExtendMethod, StatelessMultiple)
+	eq(t, "api min_node", api.ExtendMethodMap.MinNode, Some(3))
+	eq(t, "api volumes", api.ServiceVolumeMapList, []Volume{{VolumeName: "data", VolumePath: "/var/data", VolumeType: VolumeShareFile, AccessMode: "RWX"}})
+	eq(t, "one extend_method", one.ExtendMethod, StateSingleton)
+	eq(t, "one volumes", one.ServiceVolumeMapList, []Volume{{VolumeName: "own", VolumePath: "/var/own", VolumeType: VolumeLocal, AccessMode: "RWO"}})
+	if len(warnings) > 0 {
+		t.Errorf("warnings %q", warnings)
+	}
+
+	orig, err := DecodeMetadata(sampleBytes(t)) // db: state_singleton, local volume mysqldata
+	if err != nil {
+		t.Fatal(err)
+	}
+	bp, bdir := composeOf(t, orig, nil)
+	db := bp.Services["db"]
+	three := 3
+	if db.Deploy == nil {
+		db.Deploy = &types.DeployConfig{}
+	}
+	db.Deploy.Replicas = &three
+	bp.Services["db"] = db
+	got, warnings := convertFromCompose(t, bp, FromComposeOptions{Dir: bdir})
+	eq(t, "db min_node", appNamed(t, got, "db").ExtendMethodMap.MinNode, Some(3))
+	eq(t, "warnings", warnings, []string{
+		"service db: volumes: mysqldata: with 3 replicas each platform instance gets a volume of its own (the template's component is state_singleton, a StatefulSet), while compose's replicas share one; keep one replica, or in x-ram make the component stateless_multiple and the volumes share-file (one claim all instances mount)",
+	})
+}
