@@ -47,17 +47,22 @@ type FromComposeOptions struct {
 // port_map_list (`ports` entries, published, is_outer_service; `expose` is_inner_service;
 // protocol from app_protocol, else udp or tcp); environment becomes service_env_map_list;
 // bind-mounted files, file-based configs and secrets inside opts.Dir become config-file volumes
-// with their content; named volumes become local volumes, or share-file volumes owned by the
-// first service (by name) when several services mount them, the others getting
-// mnt_relation_list entries; tmpfs mounts become memoryfs volumes; depends_on becomes
-// dep_service_map_list; a CMD or CMD-SHELL healthcheck becomes a readiness probe (http, tcp or
-// cmd, as the platform runs it, docs/ram-format.md §8.3);
-// command becomes cmd; labels, memory and cpu limits, replicas and platform are carried over.
+// with their content (one larger than a ConfigMap holds, also once the platform substitutes its
+// variables, is refused); named volumes become local volumes, or share-file volumes when
+// several services mount them (owned by the first service by name, the others getting
+// mnt_relation_list entries) or the service has replicas; tmpfs mounts become memoryfs
+// volumes; depends_on becomes dep_service_map_list; a CMD or CMD-SHELL healthcheck becomes a
+// readiness probe (cmd, as the platform execs it; http or tcp only when it cannot be,
+// docs/ram-format.md §8.3); command becomes cmd; memory and cpu limits, replicas (an explicit 0
+// included) and platform are carried over. Compose labels are container labels, not the
+// template's node-scheduling labels: they are dropped with a warning.
 //
 // A project that came from a RAM package carries the template in x-ram extension fields (see
 // ExtensionKey). Each component then starts from its x-ram value, and only what the compose
 // file says differently is taken from it: the image, environment values, which ports are
-// published, config-file contents, volumes, dependencies, memory, cpu, command and labels.
+// published, config-file contents, volumes, dependencies, memory, cpu, replicas, command and
+// the readiness probe (when the healthcheck is not the one ToCompose wrote for the template's;
+// the template's labels stay).
 // A variable whose x-ram value is RandomValue stays RandomValue (never the value generated for
 // the bundle); variables a dependency's connection info or an app_config_group injected are
 // not added to the component's own; a config file the bundle shipped rendered (its variables
