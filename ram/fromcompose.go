@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"math"
+	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -47,17 +48,22 @@ type FromComposeOptions struct {
 // is_inner_service; protocol from app_protocol, else udp or tcp); environment becomes
 // service_env_map_list;
 // bind-mounted files, file-based configs and secrets inside opts.Dir become config-file volumes
-// with their content; named volumes become local volumes, or share-file volumes owned by the
-// first service (by name) when several services mount them, the others getting
-// mnt_relation_list entries; tmpfs mounts become memoryfs volumes; depends_on becomes
-// dep_service_map_list; a CMD or CMD-SHELL healthcheck becomes a readiness probe (http, tcp or
-// cmd, as the platform runs it, docs/ram-format.md §8.3);
-// command becomes cmd; labels, memory and cpu limits, replicas and platform are carried over.
+// with their content (one larger than a ConfigMap holds, also once the platform substitutes its
+// variables, is refused); named volumes become local volumes, or share-file volumes when
+// several services mount them (owned by the first service by name, the others getting
+// mnt_relation_list entries) or the service has replicas; tmpfs mounts become memoryfs
+// volumes; depends_on becomes dep_service_map_list; a CMD or CMD-SHELL healthcheck becomes a
+// readiness probe (cmd, as the platform execs it; http or tcp only when it cannot be,
+// docs/ram-format.md §8.3); command becomes cmd; memory and cpu limits, replicas (an explicit 0
+// included) and platform are carried over. Compose labels are container labels, not the
+// template's node-scheduling labels: they are dropped with a warning.
 //
 // A project that came from a RAM package carries the template in x-ram extension fields (see
 // ExtensionKey). Each component then starts from its x-ram value, and only what the compose
 // file says differently is taken from it: the image, environment values, which ports are
-// published, config-file contents, volumes, dependencies, memory, cpu, command and labels.
+// published, config-file contents, volumes, dependencies, memory, cpu, replicas, command and
+// the readiness probe (when the healthcheck is not the one ToCompose wrote for the template's;
+// the template's labels stay).
 // A variable whose x-ram value is RandomValue stays RandomValue (never the value generated for
 // the bundle); variables a dependency's connection info or an app_config_group injected are
 // not added to the component's own; a config file the bundle shipped rendered (its variables
@@ -266,7 +272,9 @@ func (c *fromCompose) convert() (*Template, error) {
 		t.Apps = append(t.Apps, *comp)
 	}
 	for i := range t.Apps {
-		c.dropLargeFiles(c.names[i], &t.Apps[i])
+		if err := c.checkRenderedSizes(c.names[i], &t.Apps[i]); err != nil {
+			return nil, err
+		}
 	}
 	c.shareImages(t.Apps)
 	c.platformNames(t)
@@ -434,17 +442,24 @@ func (c *fromCompose) fresh(name string, s types.ServiceConfig) (*Component, err
 	c.resources(scope, s, comp)
 	comp.PortMapList = c.ports(scope, name, s)
 	comp.ServiceEnvMapList = c.env(scope, s)
+	if err := c.checkFileSizes(s); err != nil {
+		return nil, err
+	}
 	if err := c.volumes(scope, name, s, comp); err != nil {
 		return nil, err
 	}
 	comp.DepServiceMapList = c.deps(scope, s)
 	e := c.ext[name]
-	// A component from a RAM package keeps its probes, and its cmd when compose runs the same:
-	// nothing to say about how they map.
-	if e == nil || len(e.Probes) == 0 {
-		if pr := c.probe(scope, s, comp.PortMapList); pr != nil {
-			comp.Probes = []Probe{*pr}
-		}
+	// A component from a RAM package keeps its probes when the healthcheck is the one ToCompose
+	// wrote for them, and its cmd when compose runs the same: nothing to say about how they map.
+	sameTest := false
+	if e != nil {
+		_, sameTest = sameHealthcheck(e, s.HealthCheck)
+	}
+	if sameTest {
+		comp.Probes = e.Probes // merge takes the timings
+	} else if pr := c.probe(scope, s, comp.PortMapList); pr != nil {
+		comp.Probes = []Probe{*pr}
 	}
 	if e != nil && sameCommand(e.Cmd, s.Command, s.Environment) {
 		comp.Cmd = e.Cmd
@@ -458,10 +473,21 @@ func (c *fromCompose) fresh(name string, s types.ServiceConfig) (*Component, err
 		c.warn.add(scope, "labels", "%s: compose labels are container labels, and the template's labels are the platform's node-scheduling labels (a name matching a node label would restrict the nodes the component runs on); dropped", strings.Join(slices.Sorted(maps.Keys(s.Labels)), ", "))
 	}
 
-	// A component with a volume of its own (RWO) keeps one instance; volumes shared with other
-	// components (share-file, RWX) do not stop it from scaling.
-	stateful := slices.ContainsFunc(comp.ServiceVolumeMapList, func(v Volume) bool { return v.VolumeType == VolumeLocal })
+	// Compose's replicas all mount the service's one named volume. On the platform a local
+	// volume is one per instance (a StatefulSet's volumeClaimTemplates), while a share-file
+	// volume of a stateless component is one claim every instance mounts (worker
+	// appm/volume/share-file.go): with replicas, the service's volumes are share-file (RWX).
 	replicas := comp.ExtendMethodMap.MinNode.Int()
+	if replicas > 1 && comp.ExtendMethod == StatelessMultiple {
+		for k := range comp.ServiceVolumeMapList {
+			if v := &comp.ServiceVolumeMapList[k]; v.VolumeType == VolumeLocal {
+				v.VolumeType, v.AccessMode = VolumeShareFile, "RWX"
+			}
+		}
+	}
+	// A component with a volume of its own (RWO) keeps one instance; share-file volumes (RWX) do
+	// not stop it from scaling.
+	stateful := slices.ContainsFunc(comp.ServiceVolumeMapList, func(v Volume) bool { return v.VolumeType == VolumeLocal })
 	switch {
 	case comp.ExtendMethod == DaemonSet || comp.ExtendMethod == Job:
 	case stateful && replicas > 1:
@@ -471,6 +497,25 @@ func (c *fromCompose) fresh(name string, s types.ServiceConfig) (*Component, err
 		comp.ExtendMethodMap.MaxNode = Some(1)
 	}
 	return comp, nil
+}
+
+// perInstanceVolumes warns when the compose file gives a component of the template replicas
+// while the template keeps it stateful with volumes of its own: the platform then gives each
+// instance its own volume, where compose's replicas share one.
+func (c *fromCompose) perInstanceVolumes(name string, before int, e *Component) {
+	n := e.PlatformReplicas()
+	if n <= 1 || n == before || !strings.HasPrefix(e.ExtendMethod, "state_") {
+		return
+	}
+	var vols []string
+	for _, v := range e.ServiceVolumeMapList {
+		if v.VolumeType != VolumeConfigFile && v.VolumeType != VolumeShareFile && v.VolumeType != VolumeMemoryFS {
+			vols = append(vols, v.VolumeName)
+		}
+	}
+	if len(vols) > 0 {
+		c.warn.add(serviceScope(name), "volumes", "%s: with %d replicas each platform instance gets a volume of its own (the template's component is %s, a StatefulSet), while compose's replicas share one; keep one replica, or in x-ram make the component stateless_multiple and the volumes share-file (one claim all instances mount)", strings.Join(vols, ", "), n, e.ExtendMethod)
+	}
 }
 
 func (c *fromCompose) arch(s types.ServiceConfig) string {
@@ -485,10 +530,7 @@ func (c *fromCompose) arch(s types.ServiceConfig) string {
 // resources maps memory and cpu limits, replicas and the deploy mode.
 func (c *fromCompose) resources(scope string, s types.ServiceConfig, comp *Component) {
 	mem, cpus := int64(s.MemLimit), float64(s.CPUS)
-	replicas := 0
-	if s.Scale != nil {
-		replicas = *s.Scale
-	}
+	replicas, replicasSet := replicaCount(s)
 	if d := s.Deploy; d != nil {
 		var dropped []string
 		switch d.Mode {
@@ -499,9 +541,6 @@ func (c *fromCompose) resources(scope string, s types.ServiceConfig, comp *Compo
 			comp.ExtendMethod = Job
 		default:
 			dropped = append(dropped, "mode "+d.Mode)
-		}
-		if d.Replicas != nil {
-			replicas = *d.Replicas
 		}
 		if l := d.Resources.Limits; l != nil {
 			if l.MemoryBytes > 0 {
@@ -544,8 +583,10 @@ func (c *fromCompose) resources(scope string, s types.ServiceConfig, comp *Compo
 	m, cpu := composeMemory(mem), composeCPU(cpus)
 	comp.Memory, comp.CPU = Some(m), Some(cpu)
 	comp.ExtendMethodMap.InitMemory = Some(m)
-	if replicas > 0 {
-		comp.ExtendMethodMap.MinNode = Some(replicas)
+	// An explicit 0 stays 0: the platform then starts no instance, as compose starts no
+	// container (the importer and the console keep a min_node of 0, docs/ram-format.md §8.5).
+	if replicasSet {
+		comp.ExtendMethodMap.MinNode = Some(max(replicas, 0))
 		if comp.ExtendMethodMap.MaxNode.Int() < replicas {
 			comp.ExtendMethodMap.MaxNode = Some(replicas)
 		}
@@ -584,8 +625,12 @@ func mergeResources(s types.ServiceConfig, e *Component, fresh *Component, publi
 			m.ContainerCPU = RawJSON(strconv.Itoa(cpu))
 		}
 	}
-	if n := replicaCount(s); n != wroteReplicas {
-		n = max(n, 1) // no replicas in the compose file: one instance
+	// wroteReplicas 0: ToCompose wrote none. An explicit replicas: 0 is a change, to 0.
+	if n, set := replicaCount(s); set != (wroteReplicas > 0) || set && n != wroteReplicas {
+		if !set {
+			n = 1 // no replicas in the compose file: one instance
+		}
+		n = max(n, 0)
 		if n != e.PlatformReplicas() {
 			m.MinNode = Some(n)
 			if m.MaxNode.Int() < n {
@@ -639,28 +684,85 @@ func (c *fromCompose) merge(name string, s types.ServiceConfig, e Component, fre
 		e.Image, e.Version = shipped, fresh.Version
 		e.DeployVersion = c.version
 	}
+	before := e.PlatformReplicas()
 	mergeResources(s, &e, fresh, slices.ContainsFunc(e.PortMapList, func(p Port) bool { return p.IsOuterService }))
 	if !sameCommand(e.Cmd, s.Command, s.Environment) {
 		e.Cmd = fresh.Cmd
 	}
-	if len(e.Probes) == 0 {
-		e.Probes = fresh.Probes
-	}
+	e.Probes = c.mergeProbes(name, s, e, fresh.Probes)
 	e.DepServiceMapList = c.mergeDeps(name, e.DepServiceMapList, fresh.DepServiceMapList)
 	e.ServiceEnvMapList, e.ServiceConnectInfoMapList = c.mergeEnv(s, e)
 	e.PortMapList = mergePorts(e.PortMapList, fresh.PortMapList)
 	e.ServiceVolumeMapList, e.MntRelationList = c.mergeVolumes(s, e, fresh)
+	c.perInstanceVolumes(name, before, &e)
 	return &e
 }
 
-func replicaCount(s types.ServiceConfig) int {
+// mergeProbes is the template's probes when the compose healthcheck is the one ToCompose wrote
+// for its readiness probe (sameHealthcheck), with the compose file's timings when only they
+// changed; otherwise the compose file's readiness probe (none when the healthcheck was removed,
+// disabled or cannot be converted) with the template's other probes (liveness, ...), and a
+// warning when a readiness probe of the template goes.
+func (c *fromCompose) mergeProbes(name string, s types.ServiceConfig, e Component, fresh []Probe) []Probe {
+	switch same, sameTest := sameHealthcheck(&e, s.HealthCheck); {
+	case same:
+		return e.Probes
+	case sameTest:
+		out := slices.Clone(e.Probes)
+		r := readinessProbe(out)
+		probeTimes(s.HealthCheck, r)
+		if s.HealthCheck.StartInterval != nil {
+			c.warn.add(serviceScope(name), "healthcheck", "start_interval: RAM probes have none; dropped")
+		}
+		return out
+	}
+	var kept, gone []Probe
+	for _, p := range e.Probes {
+		if p.Mode == "readiness" {
+			gone = append(gone, p)
+		} else {
+			kept = append(kept, p)
+		}
+	}
+	if len(gone) > 0 {
+		var old []string
+		for _, p := range gone {
+			t := probeText(p)
+			if !p.IsUsed {
+				t += ", not in use"
+			}
+			old = append(old, t)
+		}
+		was := strings.Join(old, " and ")
+		var msg string
+		switch h := s.HealthCheck; {
+		case len(fresh) > 0:
+			msg = fmt.Sprintf("differs from the template's readiness probe (%s): the readiness probe is now the healthcheck's (%s)", was, probeText(fresh[0]))
+		case h == nil:
+			msg = fmt.Sprintf("none in the compose file: the template's readiness probe (%s) is removed", was)
+		case h.Disable || len(h.Test) > 0 && h.Test[0] == "NONE":
+			msg = fmt.Sprintf("disabled in the compose file: the template's readiness probe (%s) is removed", was)
+		default:
+			msg = fmt.Sprintf("differs from the template's readiness probe (%s) and cannot be converted: the readiness probe is removed", was)
+		}
+		if len(kept) > 0 {
+			msg += "; the template's other probes are kept"
+		}
+		c.warn.add(serviceScope(name), "healthcheck", "%s", msg)
+	}
+	return append(kept, fresh...)
+}
+
+// replicaCount is deploy.replicas, else scale; set false when the compose file has neither
+// (compose runs one container), to tell it from an explicit 0 (compose runs none).
+func replicaCount(s types.ServiceConfig) (n int, set bool) {
 	if s.Deploy != nil && s.Deploy.Replicas != nil {
-		return *s.Deploy.Replicas
+		return *s.Deploy.Replicas, true
 	}
 	if s.Scale != nil {
-		return *s.Scale
+		return *s.Scale, true
 	}
-	return 0
+	return 0, false
 }
 
 // sameCommand reports whether the compose command is cmd: ToCompose writes cmd as a string,
@@ -696,25 +798,69 @@ func imageTag(ref string) string {
 	return "latest"
 }
 
-// dropLargeFiles drops the config files whose content, rendered as the platform renders it with
-// the service's variables, exceeds what a ConfigMap holds: the platform would fail to deploy
-// the component.
-func (c *fromCompose) dropLargeFiles(name string, comp *Component) {
+// largeFile says why a config file of n bytes is refused: the platform mounts each config file
+// from a ConfigMap of its own, which holds at most maxConfigFileSize bytes, and the component
+// cannot run as packed without it (docs/ram-format.md §8.5).
+func largeFile(n int64) string {
+	return fmt.Sprintf("more than the %d MiB (%d bytes) a Kubernetes ConfigMap holds: the platform mounts each config file from one and could not deploy the component, which needs the file; ship the file in the image or in a volume instead", maxConfigFileSize>>20, maxConfigFileSize)
+}
+
+// checkFileSizes refuses a file inside the bundle that a bind mount, config or secret of the
+// service mounts and that is larger than a ConfigMap holds (largeFile), before anything reads
+// it.
+func (c *fromCompose) checkFileSizes(s types.ServiceConfig) error {
+	size := func(src string) int64 {
+		if !filepath.IsAbs(src) && c.p.WorkingDir != "" {
+			src = filepath.Join(c.p.WorkingDir, src)
+		}
+		if c.dir == "" || !inside(c.dir, src) {
+			return 0
+		}
+		if fi, err := os.Stat(src); err == nil && fi.Mode().IsRegular() && fi.Size() > maxConfigFileSize {
+			return fi.Size()
+		}
+		return 0
+	}
+	for _, v := range s.Volumes {
+		if v.Type == types.VolumeTypeBind {
+			if n := size(v.Source); n > 0 {
+				return fmt.Errorf("volumes: bind mount %s at %s: %d bytes, %s", c.show(v.Source), v.Target, n, largeFile(n))
+			}
+		}
+	}
+	for _, r := range s.Configs {
+		if cfg, ok := c.p.Configs[r.Source]; ok && cfg.File != "" && !bool(cfg.External) {
+			if n := size(cfg.File); n > 0 {
+				return fmt.Errorf("configs: %s (%s): %d bytes, %s", r.Source, c.show(cfg.File), n, largeFile(n))
+			}
+		}
+	}
+	for _, r := range s.Secrets {
+		if sec, ok := c.p.Secrets[r.Source]; ok && sec.File != "" && !bool(sec.External) {
+			if n := size(sec.File); n > 0 {
+				return fmt.Errorf("secrets: %s (%s): %d bytes, %s", r.Source, c.show(sec.File), n, largeFile(n))
+			}
+		}
+	}
+	return nil
+}
+
+// checkRenderedSizes refuses a config file whose content, rendered as the platform renders it
+// with the service's variables, is larger than a ConfigMap holds (largeFile).
+func (c *fromCompose) checkRenderedSizes(name string, comp *Component) error {
 	values := map[string]string{}
 	for k, v := range c.p.Services[name].Environment {
 		if v != nil {
 			values[k] = *v
 		}
 	}
-	var kept []Volume
 	for _, v := range comp.ServiceVolumeMapList {
-		if v.VolumeType == VolumeConfigFile {
-			if n := len(Substitute(v.FileContent, values)); n > maxConfigFileSize {
-				c.warn.add(serviceScope(name), "volumes", "config file %s: %d bytes once its variables are replaced, more than the %d MiB a Kubernetes ConfigMap holds (the platform could not deploy it); dropped", v.VolumePath, n, maxConfigFileSize>>20)
-				continue
-			}
+		if v.VolumeType != VolumeConfigFile {
+			continue
 		}
-		kept = append(kept, v)
+		if n := len(Substitute(v.FileContent, values)); n > maxConfigFileSize {
+			return fmt.Errorf("%s: volumes: config file %s: %d bytes once the platform replaces its ${...} references with the service's variables (%d as written), %s, or make the values it includes shorter", serviceScope(name), v.VolumePath, n, len(v.FileContent), largeFile(int64(n)))
+		}
 	}
-	comp.ServiceVolumeMapList = kept
+	return nil
 }

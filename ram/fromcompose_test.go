@@ -197,7 +197,7 @@ func TestFromComposeMapping(t *testing.T) {
 	})
 	eq(t, "web dependencies", web.DepServiceMapList, []Dependency{{DepServiceKey: dbKey + "+" + dbKey}})
 	eq(t, "web probes", web.Probes, []Probe{{
-		Mode: "readiness", Scheme: "http", Path: "/", IsUsed: true, Port: 80,
+		Mode: "readiness", Scheme: "cmd", Cmd: "curl -f http://localhost/", IsUsed: true, Port: 80,
 		PeriodSecond: 10, TimeoutSecond: 2, InitialDelaySecond: 20, FailureThreshold: 5, SuccessThreshold: 1,
 	}})
 

@@ -10,93 +10,177 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/compose-spec/compose-go/v2/types"
 	"go.yaml.in/yaml/v4"
 )
 
-// healthcheck is the readiness probe as a compose healthcheck, nil when there is none. Like the
-// platform's worker (docs/ram-format.md §8.3), it takes the probe with mode "readiness" and
-// is_used, and runs a cmd probe as the platform execs it: strings.Split(cmd, " "), no shell.
-// The platform has no https scheme (nor any other): such a probe is no probe.
+// healthcheck is the readiness probe as a compose healthcheck, nil when there is none (see
+// probeCheck).
 func (c *toCompose) healthcheck(i int, ports []servicePort) *yaml.Node {
-	var p *Probe
-	for k := range c.t.Apps[i].Probes {
-		if pr := &c.t.Apps[i].Probes[k]; pr.IsUsed && pr.Mode == "readiness" {
-			p = pr
-			break
-		}
-	}
+	p := readinessProbe(c.t.Apps[i].Probes)
 	if p == nil {
 		return nil
 	}
-	port := p.Port
-	if port == 0 && len(ports) > 0 {
-		port = ports[0].port
+	first := 0
+	if len(ports) > 0 {
+		first = ports[0].port
 	}
-	var test *yaml.Node
-	switch p.Scheme {
-	case "tcp":
-		if port == 0 {
-			c.warnf("%s: the tcp readiness probe names no port: no healthcheck", c.label(i))
-			return nil
-		}
-		test = shellTest(fmt.Sprintf("nc -z 127.0.0.1 %d || bash -c ': >/dev/tcp/127.0.0.1/%d'", port, port))
-	case "http":
-		if port == 0 {
-			c.warnf("%s: the http readiness probe names no port: no healthcheck", c.label(i))
-			return nil
-		}
-		pth := p.Path
-		if !strings.HasPrefix(pth, "/") {
-			pth = "/" + pth
-		}
-		url := shellQuote(fmt.Sprintf("http://127.0.0.1:%d%s", port, pth))
-		test = shellTest(fmt.Sprintf("wget -q -O /dev/null %s || curl -fsS -o /dev/null %s", url, url))
-	case "cmd":
-		if p.Cmd == "" {
-			c.warnf("%s: the cmd readiness probe has no command: no healthcheck", c.label(i))
-			return nil
-		}
-		test = yamlSeq(yamlStr("CMD"))
-		for _, a := range strings.Split(p.Cmd, " ") {
-			test.Content = append(test.Content, yamlStr(escape(a)))
-		}
-	default:
-		c.warnf("%s: readiness probe scheme %s: the platform runs no such probe (only tcp, http, cmd): no healthcheck", c.label(i), quote(p.Scheme))
+	check, why := probeCheck(p, first)
+	if check == nil {
+		c.warnf("%s: %s: no healthcheck", c.label(i), why)
 		return nil
+	}
+	test := yamlSeq()
+	for _, a := range check.test {
+		test.Content = append(test.Content, yamlStr(escape(a)))
 	}
 	hc := yamlMap()
 	yamlSet(hc, "test", test)
 	for _, d := range []struct {
 		key string
 		sec int
-	}{{"interval", p.PeriodSecond}, {"timeout", p.TimeoutSecond}, {"start_period", p.InitialDelaySecond}} {
+	}{{"interval", check.interval}, {"timeout", check.timeout}, {"start_period", check.startPeriod}} {
 		if d.sec > 0 {
 			yamlSet(hc, d.key, yamlStr(strconv.Itoa(d.sec)+"s"))
 		}
 	}
-	if p.FailureThreshold > 0 {
-		yamlSet(hc, "retries", yamlVal(p.FailureThreshold))
+	if check.retries > 0 {
+		yamlSet(hc, "retries", yamlVal(check.retries))
 	}
 	return hc
 }
 
-func shellTest(script string) *yaml.Node {
-	return yamlSeq(yamlStr("CMD-SHELL"), yamlStr(escape(script)))
+// readinessProbe is the probe the platform's worker runs for readiness: the first with mode
+// "readiness" and is_used (docs/ram-format.md §8.3); nil when there is none.
+func readinessProbe(probes []Probe) *Probe {
+	for k := range probes {
+		if pr := &probes[k]; pr.IsUsed && pr.Mode == "readiness" {
+			return pr
+		}
+	}
+	return nil
+}
+
+// composeCheck is a healthcheck as ToCompose writes it and compose reads it back: the test
+// (unescaped), interval, timeout and start_period in seconds and retries (0: not written).
+type composeCheck struct {
+	test                                    []string
+	interval, timeout, startPeriod, retries int
+}
+
+// probeCheck is the healthcheck ToCompose writes for the readiness probe p of a component whose
+// first port is firstPort (0: it has none): a cmd probe as the platform execs it,
+// strings.Split(cmd, " ") with no shell; tcp and http probes as a check of loopback. The
+// platform has no https scheme (nor any other): such a probe is no probe. Nil, with the reason,
+// when there is none.
+func probeCheck(p *Probe, firstPort int) (*composeCheck, string) {
+	port := p.Port
+	if port == 0 {
+		port = firstPort
+	}
+	var test []string
+	switch p.Scheme {
+	case "tcp":
+		if port == 0 {
+			return nil, "the tcp readiness probe names no port"
+		}
+		test = []string{"CMD-SHELL", fmt.Sprintf("nc -z 127.0.0.1 %d || bash -c ': >/dev/tcp/127.0.0.1/%d'", port, port)}
+	case "http":
+		if port == 0 {
+			return nil, "the http readiness probe names no port"
+		}
+		pth := p.Path
+		if !strings.HasPrefix(pth, "/") {
+			pth = "/" + pth
+		}
+		url := shellQuote(fmt.Sprintf("http://127.0.0.1:%d%s", port, pth))
+		test = []string{"CMD-SHELL", fmt.Sprintf("wget -q -O /dev/null %s || curl -fsS -o /dev/null %s", url, url)}
+	case "cmd":
+		if p.Cmd == "" {
+			return nil, "the cmd readiness probe has no command"
+		}
+		test = append([]string{"CMD"}, strings.Split(p.Cmd, " ")...)
+	default:
+		return nil, fmt.Sprintf("readiness probe scheme %s: the platform runs no such probe (only tcp, http, cmd)", quote(p.Scheme))
+	}
+	return &composeCheck{test: test, interval: max(p.PeriodSecond, 0), timeout: max(p.TimeoutSecond, 0),
+		startPeriod: max(p.InitialDelaySecond, 0), retries: max(p.FailureThreshold, 0)}, ""
+}
+
+// sameHealthcheck compares h with the healthcheck ToCompose writes for e's readiness probe
+// (probeCheck): same when it is that healthcheck (or none, or disabled, when that is none);
+// sameTest when its test is, whatever its timings.
+func sameHealthcheck(e *Component, h *types.HealthCheckConfig) (same, sameTest bool) {
+	var want *composeCheck
+	if p := readinessProbe(e.Probes); p != nil {
+		first := 0
+		if len(e.PortMapList) > 0 {
+			first = e.PortMapList[0].ContainerPort
+		}
+		want, _ = probeCheck(p, first)
+	}
+	off := h == nil || h.Disable || len(h.Test) > 0 && h.Test[0] == "NONE"
+	if want == nil || off {
+		return want == nil && off, want == nil && off
+	}
+	if !slices.Equal([]string(h.Test), want.test) {
+		return false, false
+	}
+	wrote := func(d *types.Duration, sec int) bool {
+		if sec == 0 {
+			return d == nil
+		}
+		return d != nil && time.Duration(*d) == time.Duration(sec)*time.Second
+	}
+	retries := h.Retries == nil
+	if want.retries > 0 {
+		retries = h.Retries != nil && *h.Retries == uint64(want.retries)
+	}
+	return wrote(h.Interval, want.interval) && wrote(h.Timeout, want.timeout) && wrote(h.StartPeriod, want.startPeriod) &&
+		h.StartInterval == nil && retries, true
+}
+
+// probeTimes sets p's timings from the healthcheck's, as the console takes them: each at least
+// 1; period and timeout 30 s, failures 3 when compose sets none.
+func probeTimes(h *types.HealthCheckConfig, p *Probe) {
+	p.PeriodSecond = max(1, seconds(h.Interval, 30))
+	p.TimeoutSecond = max(1, seconds(h.Timeout, 30))
+	p.InitialDelaySecond = max(1, seconds(h.StartPeriod, 0))
+	p.FailureThreshold = 3
+	if h.Retries != nil && *h.Retries >= 1 {
+		p.FailureThreshold = int(*h.Retries)
+	}
+}
+
+// probeText names a probe in a message: its scheme and what it checks.
+func probeText(p Probe) string {
+	switch p.Scheme {
+	case "tcp":
+		return fmt.Sprintf("tcp port %d", p.Port)
+	case "http":
+		return fmt.Sprintf("http port %d path %s", p.Port, p.Path)
+	case "cmd":
+		return fmt.Sprintf("cmd %q", p.Cmd)
+	}
+	return "scheme " + quote(p.Scheme)
 }
 
 // shellQuote quotes s for sh.
 func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
 
 // probe maps a healthcheck to a readiness probe the platform runs as compose runs the test
-// (docs/ram-format.md §8.3). The platform execs a cmd probe as strings.Split(cmd, " "), no
-// shell: a test that is plainly an HTTP or TCP check of the container itself (curl -f, wget,
-// nc -z on localhost) becomes an http or tcp probe, which needs nothing in the image; a CMD test
-// becomes its arguments joined with spaces, when none is empty or holds a space; a CMD-SHELL
-// script becomes `sh -c SCRIPT` with each unquoted space made a tab, which the split keeps and
-// the shell reads as the same blank (see shellProbe). Anything else is dropped with a warning.
-// A healthcheck that inherits the image's test cannot be mapped either.
+// (docs/ram-format.md §8.3). The platform execs a cmd probe inside the container as
+// strings.Split(cmd, " "), no shell, and the compose test ran there too, so the image has what
+// it runs: a CMD test becomes its arguments joined with spaces, when none is empty or holds a
+// space; a CMD-SHELL script (or CMD sh -c SCRIPT) becomes `sh -c SCRIPT` with each unquoted
+// space made a tab, which the split keeps and the shell reads as the same blank (see
+// shellProbe). Either must fit the console's column (maxProbeCmd). Only when neither keeps the
+// test does a plain HTTP or TCP check of the container itself (curl -f, wget, nc -z on
+// localhost) become an http or tcp probe, with a warning: the platform runs those from the node
+// against the pod's address, not loopback. Anything else is dropped with a warning, as is a
+// healthcheck that inherits the image's test.
 func (c *fromCompose) probe(scope string, s types.ServiceConfig, ports []Port) *Probe {
 	h := s.HealthCheck
 	if h == nil || h.Disable {
@@ -104,6 +188,13 @@ func (c *fromCompose) probe(scope string, s types.ServiceConfig, ports []Port) *
 	}
 	p := &Probe{Mode: "readiness", IsUsed: true, SuccessThreshold: 1}
 	var notes []string
+	var (
+		test  any      // the test, as messages quote it
+		cmd   string   // the exact form: what the platform execs
+		why   string   // why there is none
+		words []string // the test as plain words, for an http or tcp probe
+	)
+	noShell := "the platform runs a probe's command without a shell, split at every space, and "
 	switch {
 	case len(h.Test) == 0:
 		c.warn.add(scope, "healthcheck", "no test: it runs the image's own HEALTHCHECK, which RAM cannot read; dropped")
@@ -112,38 +203,46 @@ func (c *fromCompose) probe(scope string, s types.ServiceConfig, ports []Port) *
 		return nil
 	case h.Test[0] == "CMD" && len(h.Test) > 1:
 		args := h.Test[1:]
-		if netProbe(args, p) {
-			break
-		}
-		if len(args) == 3 && args[1] == "-c" && slices.Contains([]string{"sh", "/bin/sh", "bash", "/bin/bash"}, args[0]) && !strings.Contains(args[0]+args[1], " ") {
-			cmd, err := shellProbe(args[0], args[2])
-			if err != nil {
-				c.warn.add(scope, "healthcheck", "test %q: the platform runs a probe's command without a shell, split at every space, and %v; dropped", []string(h.Test), err)
-				return nil
+		test, words = []string(h.Test), args
+		switch {
+		case len(args) == 3 && args[1] == "-c" && slices.Contains([]string{"sh", "/bin/sh", "bash", "/bin/bash"}, args[0]):
+			var err error
+			if cmd, err = shellProbe(args[0], args[2]); err != nil {
+				why = noShell + err.Error()
 			}
-			p.Scheme, p.Cmd = "cmd", cmd
-			break
-		}
-		for _, a := range args {
-			if a == "" || strings.Contains(a, " ") {
-				c.warn.add(scope, "healthcheck", "test %q: the platform splits a probe's command at every space and runs it without a shell, so an empty argument or one holding a space cannot be given; dropped", []string(h.Test))
-				return nil
+			if w, ok := plainWords(args[2]); ok {
+				words = w
 			}
+		case slices.ContainsFunc(args, func(a string) bool { return a == "" || strings.Contains(a, " ") }):
+			why = "the platform splits a probe's command at every space and runs it without a shell, so an empty argument or one holding a space cannot be given"
+		default:
+			cmd = strings.Join(args, " ")
 		}
-		p.Scheme, p.Cmd = "cmd", strings.Join(args, " ")
 	case h.Test[0] == "CMD-SHELL" && len(h.Test) == 2:
 		script := h.Test[1]
-		if args, ok := plainWords(script); ok && netProbe(args, p) {
-			break
+		test = script
+		words, _ = plainWords(script)
+		var err error
+		if cmd, err = shellProbe("sh", script); err != nil {
+			why = noShell + err.Error()
 		}
-		cmd, err := shellProbe("sh", script)
-		if err != nil {
-			c.warn.add(scope, "healthcheck", "test %q: the platform runs a probe's command without a shell, split at every space, and %v; dropped", script, err)
-			return nil
-		}
-		p.Scheme, p.Cmd = "cmd", cmd
 	default:
 		c.warn.add(scope, "healthcheck", "test %q: not a CMD or CMD-SHELL test; dropped", []string(h.Test))
+		return nil
+	}
+	if n := utf8.RuneCountInString(cmd); n > maxProbeCmd {
+		why = fmt.Sprintf("as the platform runs it, the probe's command is %d characters, more than the %d the platform stores (console ServiceProbe.cmd): put the check in a script in the image", n, maxProbeCmd)
+		cmd = ""
+	}
+	var net Probe
+	switch {
+	case cmd != "":
+		p.Scheme, p.Cmd = "cmd", cmd
+	case netProbe(words, &net) && utf8.RuneCountInString(net.Path) <= maxProbePath:
+		p.Scheme, p.Port, p.Path = net.Scheme, net.Port, net.Path
+		notes = append(notes, fmt.Sprintf("test %q: %s; it is a plain check of the container itself, so it becomes %s %s probe, which the platform runs from the node against the pod's address, not loopback inside the container: the app must listen on all addresses (0.0.0.0), not only 127.0.0.1", test, why, map[string]string{"tcp": "a", "http": "an"}[p.Scheme], probeText(*p)))
+	default:
+		c.warn.add(scope, "healthcheck", "test %q: %s; dropped", test, why)
 		return nil
 	}
 	if h.StartInterval != nil {
@@ -154,13 +253,7 @@ func (c *fromCompose) probe(scope string, s types.ServiceConfig, ports []Port) *
 	}
 	// The console refuses a probe without a port >= 1, whatever its scheme, and raises values
 	// below 1; the worker ignores the port of a cmd probe.
-	p.PeriodSecond = max(1, seconds(h.Interval, 30))
-	p.TimeoutSecond = max(1, seconds(h.Timeout, 30))
-	p.InitialDelaySecond = max(1, seconds(h.StartPeriod, 0))
-	p.FailureThreshold = 3
-	if h.Retries != nil && *h.Retries >= 1 {
-		p.FailureThreshold = int(*h.Retries)
-	}
+	probeTimes(h, p)
 	if p.Port == 0 {
 		p.Port = 1
 		if len(ports) > 0 {
@@ -274,8 +367,9 @@ func plainWords(script string) ([]string, bool) {
 }
 
 // netProbe makes p an http or tcp probe when args is plainly an HTTP check of the container
-// itself (curl with -f, wget) or a TCP connect (nc -z) on localhost: the platform runs those
-// from the node against the pod, with nothing needed in the image.
+// itself (curl with -f, wget) or a TCP connect (nc -z) on localhost. The platform runs those
+// from the node against the pod's address, not loopback: only the fallback when the test
+// cannot be a cmd probe (see probe).
 func netProbe(args []string, p *Probe) bool {
 	if len(args) < 2 {
 		return false

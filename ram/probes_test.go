@@ -151,18 +151,30 @@ func TestHealthcheckToProbe(t *testing.T) {
 		want  *Probe // nil: dropped
 		warn  string
 	}{
+		// The compose test ran curl, wget or nc inside the container: the image has them, and a
+		// cmd probe checks loopback there as compose did.
 		{name: "curl CMD", hc: types.HealthCheckConfig{Test: []string{"CMD", "curl", "-f", "http://localhost:8080/health"}},
-			want: &Probe{Scheme: "http", Port: 8080, Path: "/health"}},
+			want: &Probe{Scheme: "cmd", Cmd: "curl -f http://localhost:8080/health"}},
 		{name: "curl shell", hc: types.HealthCheckConfig{Test: []string{"CMD-SHELL", "curl -fsS -o /dev/null http://127.0.0.1:9000/ready?full=1 || exit 1"}},
-			want: &Probe{Scheme: "http", Port: 9000, Path: "/ready?full=1"}},
+			want: &Probe{Scheme: "cmd", Cmd: "sh -c curl\t-fsS\t-o\t/dev/null\thttp://127.0.0.1:9000/ready?full=1\t||\texit\t1"}},
 		{name: "wget", hc: types.HealthCheckConfig{Test: []string{"CMD-SHELL", "wget -q --spider http://127.0.0.1/"}},
-			want: &Probe{Scheme: "http", Port: 80, Path: "/"}},
+			want: &Probe{Scheme: "cmd", Cmd: "sh -c wget\t-q\t--spider\thttp://127.0.0.1/"}},
 		{name: "wget no path", hc: types.HealthCheckConfig{Test: []string{"CMD", "wget", "-qO-", "http://localhost:3000"}},
-			want: &Probe{Scheme: "http", Port: 3000, Path: "/"}},
+			want: &Probe{Scheme: "cmd", Cmd: "wget -qO- http://localhost:3000"}},
 		{name: "nc", hc: types.HealthCheckConfig{Test: []string{"CMD-SHELL", "nc -z localhost 5432"}},
-			want: &Probe{Scheme: "tcp", Port: 5432}},
+			want: &Probe{Scheme: "cmd", Cmd: "sh -c nc\t-z\tlocalhost\t5432"}},
 		{name: "nc -w", hc: types.HealthCheckConfig{Test: []string{"CMD", "nc", "-zv", "-w", "2", "127.0.0.1", "6379"}},
-			want: &Probe{Scheme: "tcp", Port: 6379}},
+			want: &Probe{Scheme: "cmd", Cmd: "nc -zv -w 2 127.0.0.1 6379"}},
+		// A plain check whose exec form is too long for the console's column: the http or tcp
+		// probe is the fallback, with a warning that the platform checks the pod's address.
+		{name: "long curl: http fallback", hc: types.HealthCheckConfig{Test: []string{"CMD-SHELL", "curl -f " + strings.Repeat("-s ", 340) + "http://localhost:9000/health || exit 1"}},
+			want: &Probe{Scheme: "http", Port: 9000, Path: "/health"},
+			warn: "is 1072 characters, more than the 1024 the platform stores (console ServiceProbe.cmd): put the check in a script in the image; it is a plain check of the container itself, so it becomes an http port 9000 path /health probe, which the platform runs from the node against the pod's address, not loopback inside the container: the app must listen on all addresses (0.0.0.0), not only 127.0.0.1"},
+		{name: "long nc: tcp fallback", hc: types.HealthCheckConfig{Test: append([]string{"CMD", "nc"}, append(slices.Repeat([]string{"-z"}, 400), "localhost", "5432")...)},
+			want: &Probe{Scheme: "tcp", Port: 5432}, warn: "it becomes a tcp port 5432 probe, which the platform runs from the node against the pod's address"},
+		// Any other test too long for the column is dropped with a warning, not refused.
+		{name: "long script", hc: types.HealthCheckConfig{Test: []string{"CMD-SHELL", "test -f /ready && " + strings.Repeat("true && ", 130) + "true"}},
+			warn: "the probe's command is 1068 characters, more than the 1024 the platform stores (console ServiceProbe.cmd): put the check in a script in the image; dropped"},
 		{name: "curl without -f passes on an error status: a command", hc: types.HealthCheckConfig{Test: []string{"CMD", "curl", "http://localhost:8080/"}},
 			want: &Probe{Scheme: "cmd", Cmd: "curl http://localhost:8080/"}},
 		{name: "https is no http probe", hc: types.HealthCheckConfig{Test: []string{"CMD-SHELL", "curl -fk https://localhost:8443/"}},
@@ -218,8 +230,8 @@ func TestHealthcheckToProbe(t *testing.T) {
 				want.PeriodSecond, want.TimeoutSecond, want.InitialDelaySecond, want.FailureThreshold = 30, 30, 1, 3
 			}
 			eq(t, "probe", got, &want)
-			if warnings != "" {
-				t.Errorf("warnings %q", warnings)
+			if c.warn == "" && warnings != "" || !strings.Contains(warnings, c.warn) {
+				t.Errorf("warnings %q, want one saying %q", warnings, c.warn)
 			}
 			// What the console requires of every probe (facts §2c).
 			if got.Port < 1 || got.Port > 65535 || got.PeriodSecond < 1 || got.TimeoutSecond < 1 || got.InitialDelaySecond < 1 || got.FailureThreshold < 1 || got.SuccessThreshold < 1 || got.Scheme == "https" {
@@ -263,3 +275,122 @@ func TestProbeToHealthcheck(t *testing.T) {
 }
 
 func slicesEqual(a, b []string) bool { return slices.Equal(a, b) }
+
+// A healthcheck whose probe would be longer than the console's column is dropped with a
+// warning, like any healthcheck that cannot be converted; the conversion goes on. A template's
+// own probe (x-ram) that long is still refused: airpack did not make it.
+func TestLongHealthcheckDropped(t *testing.T) {
+	long := "test -f /ready && " + strings.Repeat("true && ", 130) + "true"
+	p, dir := loadProject(t, map[string]string{"compose.yaml": `name: long
+services:
+  w:
+    image: w:1
+    healthcheck: {test: ["CMD-SHELL", "` + long + `"]}
+`})
+	tpl, warnings := convertFromCompose(t, p, FromComposeOptions{Dir: dir, Version: "1"})
+	if len(tpl.Apps[0].Probes) != 0 {
+		t.Errorf("probes %+v", tpl.Apps[0].Probes)
+	}
+	if len(warnings) != 1 || !strings.Contains(warnings[0], "service w: healthcheck: ") || !strings.HasSuffix(warnings[0], "more than the 1024 the platform stores (console ServiceProbe.cmd): put the check in a script in the image; dropped") {
+		t.Errorf("warnings %q", warnings)
+	}
+
+	_, bp, bdir := sampleBundle(t)
+	web := bp.Services["web"]
+	ext := web.Extensions[ExtensionKey].(map[string]any)
+	probes := ext["probes"].([]any)
+	lp := probes[0].(map[string]any)
+	lp["scheme"], lp["cmd"], lp["mode"] = "cmd", strings.Repeat("x", maxProbeCmd+1), "liveness"
+	bp.Services["web"] = web
+	if _, _, err := FromCompose(bp, FromComposeOptions{Dir: bdir}); err == nil || !strings.Contains(err.Error(), "probe cmd is 1025 characters, more than the 1024") {
+		t.Errorf("a template's long probe: %v", err)
+	}
+}
+
+// A bundle made from a RAM package: the template's probes stay while the healthcheck is the one
+// ToCompose wrote for them (with the compose file's timings when only they changed); an edited
+// healthcheck gives the readiness probe (the template's liveness probe kept), a removed or
+// disabled one removes it, each with a warning.
+func TestXRAMHealthcheckEdits(t *testing.T) {
+	dur := func(d time.Duration) *types.Duration { x := types.Duration(d); return &x }
+	tcp := Probe{Mode: "readiness", Scheme: "tcp", Port: 80, IsUsed: true, InitialDelaySecond: 4, PeriodSecond: 3, TimeoutSecond: 5, FailureThreshold: 3, SuccessThreshold: 1}
+	liveness := Probe{Mode: "liveness", Scheme: "http", Port: 80, Path: "/live", IsUsed: true, InitialDelaySecond: 4, PeriodSecond: 3, TimeoutSecond: 5, FailureThreshold: 3, SuccessThreshold: 1}
+	pgReady := Probe{Mode: "readiness", Scheme: "cmd", Cmd: "pg_isready -q", Port: 80, IsUsed: true, InitialDelaySecond: 1, PeriodSecond: 30, TimeoutSecond: 30, FailureThreshold: 3, SuccessThreshold: 1}
+	cases := []struct {
+		name     string
+		template []Probe // web's probes in the template
+		edit     func(h *types.HealthCheckConfig) *types.HealthCheckConfig
+		want     []Probe
+		warn     string // "": none
+	}{
+		{name: "unchanged", template: []Probe{tcp}, want: []Probe{tcp}},
+		{name: "unchanged, with liveness", template: []Probe{liveness, tcp}, want: []Probe{liveness, tcp}},
+		{name: "edited", template: []Probe{tcp},
+			edit: func(h *types.HealthCheckConfig) *types.HealthCheckConfig {
+				return &types.HealthCheckConfig{Test: []string{"CMD", "pg_isready", "-q"}}
+			},
+			want: []Probe{pgReady},
+			warn: `service web: healthcheck: differs from the template's readiness probe (tcp port 80): the readiness probe is now the healthcheck's (cmd "pg_isready -q")`},
+		{name: "edited, liveness kept", template: []Probe{tcp, liveness},
+			edit: func(h *types.HealthCheckConfig) *types.HealthCheckConfig {
+				return &types.HealthCheckConfig{Test: []string{"CMD", "pg_isready", "-q"}}
+			},
+			want: []Probe{liveness, pgReady},
+			warn: `service web: healthcheck: differs from the template's readiness probe (tcp port 80): the readiness probe is now the healthcheck's (cmd "pg_isready -q"); the template's other probes are kept`},
+		{name: "interval changed", template: []Probe{tcp},
+			edit: func(h *types.HealthCheckConfig) *types.HealthCheckConfig {
+				h.Interval = dur(10 * time.Second)
+				return h
+			},
+			want: []Probe{{Mode: "readiness", Scheme: "tcp", Port: 80, IsUsed: true, InitialDelaySecond: 4, PeriodSecond: 10, TimeoutSecond: 5, FailureThreshold: 3, SuccessThreshold: 1}}},
+		{name: "timings removed", template: []Probe{liveness, tcp},
+			edit: func(h *types.HealthCheckConfig) *types.HealthCheckConfig {
+				return &types.HealthCheckConfig{Test: h.Test}
+			},
+			want: []Probe{liveness, {Mode: "readiness", Scheme: "tcp", Port: 80, IsUsed: true, InitialDelaySecond: 1, PeriodSecond: 30, TimeoutSecond: 30, FailureThreshold: 3, SuccessThreshold: 1}}},
+		{name: "removed", template: []Probe{liveness, tcp},
+			edit: func(*types.HealthCheckConfig) *types.HealthCheckConfig { return nil },
+			want: []Probe{liveness},
+			warn: "service web: healthcheck: none in the compose file: the template's readiness probe (tcp port 80) is removed; the template's other probes are kept"},
+		{name: "disabled", template: []Probe{tcp},
+			edit: func(h *types.HealthCheckConfig) *types.HealthCheckConfig { h.Disable = true; return h },
+			want: []Probe{},
+			warn: "service web: healthcheck: disabled in the compose file: the template's readiness probe (tcp port 80) is removed"},
+		{name: "cannot be converted", template: []Probe{tcp},
+			edit: func(h *types.HealthCheckConfig) *types.HealthCheckConfig {
+				return &types.HealthCheckConfig{Test: []string{"CMD", "check", "a b"}}
+			},
+			want: []Probe{},
+			warn: "; dropped; differs from the template's readiness probe (tcp port 80) and cannot be converted: the readiness probe is removed"},
+		// A template with only a liveness probe: ToCompose wrote no healthcheck, so one in the
+		// compose file is the user's, and becomes the readiness probe.
+		{name: "added to a liveness probe", template: []Probe{liveness},
+			edit: func(h *types.HealthCheckConfig) *types.HealthCheckConfig {
+				return &types.HealthCheckConfig{Test: []string{"CMD", "pg_isready", "-q"}}
+			},
+			want: []Probe{liveness, pgReady}},
+		{name: "liveness only, none added", template: []Probe{liveness}, want: []Probe{liveness}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			orig, err := DecodeMetadata(sampleBytes(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			orig.Apps[0].Probes = tc.template
+			p, dir := composeOf(t, orig, nil)
+			if tc.edit != nil {
+				web := p.Services["web"]
+				web.HealthCheck = tc.edit(web.HealthCheck)
+				p.Services["web"] = web
+			}
+			got, warnings := convertFromCompose(t, p, FromComposeOptions{Dir: dir})
+			web := appNamed(t, got, "web")
+			eq(t, "probes", web.Probes, tc.want)
+			w := strings.Join(warnings, "\n")
+			if tc.warn == "" && w != "" || !strings.Contains(w, tc.warn) {
+				t.Errorf("warnings %q, want one saying %q", warnings, tc.warn)
+			}
+		})
+	}
+}

@@ -3,6 +3,7 @@ package ram
 import (
 	"context"
 	"encoding/json"
+	"maps"
 	"math/rand"
 	"slices"
 	"strings"
@@ -376,36 +377,57 @@ func TestFromComposeRefusesVM(t *testing.T) {
 	}
 }
 
-// A config file over the 1 MiB a ConfigMap holds, once rendered with the service's variables,
-// is dropped with a warning naming it; one just under stays.
+// A config file over the 1 MiB a ConfigMap holds, as written or once rendered with the
+// service's variables, is refused in one line naming the service, the file and the limit (the
+// component would run without it); one of exactly 1 MiB stays.
 func TestFromComposeConfigFileSize(t *testing.T) {
 	small := strings.Repeat("a", maxConfigFileSize-10) + "${X}" // 1 MiB - 6, renders to 1 MiB + 90
 	under := strings.Repeat("b", maxConfigFileSize)             // exactly 1 MiB
-	over := strings.Repeat("c", maxConfigFileSize+1)            // read, refused
-	p, dir := loadProject(t, map[string]string{
-		"compose.yaml": `name: big
+	over := strings.Repeat("c", maxConfigFileSize+1)
+	files := map[string]string{"grows.conf": small, "under.conf": under, "over.conf": over}
+	project := func(mounts string) (*types.Project, string) {
+		m := map[string]string{"compose.yaml": `name: big
 services:
   app:
     image: app:1
     environment:
       X: "` + strings.Repeat("x", 100) + `"
-    volumes:
-      - ./grows.conf:/etc/grows.conf
-      - ./under.conf:/etc/under.conf
-      - ./over.conf:/etc/over.conf
-`,
-		"grows.conf": small, "under.conf": under, "over.conf": over,
-	})
+` + mounts + `
+configs:
+  big: {file: ./over.conf}
+secrets:
+  big: {file: ./over.conf}
+`}
+		maps.Copy(m, files)
+		return loadProject(t, m)
+	}
+	limit := "more than the 1 MiB (1048576 bytes) a Kubernetes ConfigMap holds: the platform mounts each config file from one and could not deploy the component, which needs the file; ship the file in the image or in a volume instead"
+	for _, c := range []struct{ mounts, want string }{
+		{"    volumes: [./over.conf:/etc/over.conf, ./under.conf:/etc/under.conf]",
+			"service app: volumes: bind mount ./over.conf at /etc/over.conf: 1048577 bytes, " + limit},
+		{"    configs: [{source: big, target: /etc/big.conf}]",
+			"service app: configs: big (./over.conf): 1048577 bytes, " + limit},
+		{"    secrets: [big]",
+			"service app: secrets: big (./over.conf): 1048577 bytes, " + limit},
+		{"    volumes: [./grows.conf:/etc/grows.conf]",
+			"service app: volumes: config file /etc/grows.conf: 1048666 bytes once the platform replaces its ${...} references with the service's variables (1048570 as written), " + limit + ", or make the values it includes shorter"},
+	} {
+		p, dir := project(c.mounts)
+		_, _, err := FromCompose(p, FromComposeOptions{Dir: dir, Version: "1"})
+		if err == nil || err.Error() != c.want {
+			t.Errorf("%s:\n got %v\nwant %s", c.mounts, err, c.want)
+		}
+	}
+	p, dir := project("    volumes: [./under.conf:/etc/under.conf]")
 	tpl, warnings := convertFromCompose(t, p, FromComposeOptions{Dir: dir, Version: "1"})
 	var paths []string
 	for _, v := range tpl.Apps[0].ServiceVolumeMapList {
 		paths = append(paths, v.VolumePath)
 	}
 	eq(t, "config files", paths, []string{"/etc/under.conf"})
-	eq(t, "warnings", warnings, []string{
-		"service app: volumes: bind mount ./over.conf at /etc/over.conf: 1048577 bytes, more than the 1 MiB a Kubernetes ConfigMap holds (the platform could not deploy it); dropped; " +
-			"config file /etc/grows.conf: 1048666 bytes once its variables are replaced, more than the 1 MiB a Kubernetes ConfigMap holds (the platform could not deploy it); dropped",
-	})
+	if len(warnings) > 0 {
+		t.Errorf("warnings %q", warnings)
+	}
 }
 
 // inspect reports a VM component (and a VM without a root disk, which the importer refuses) and
@@ -439,4 +461,84 @@ func TestInspectVMAndLargeConfigFile(t *testing.T) {
 	if _, err := ToCompose(tpl, ToComposeOptions{}); err == nil || !strings.Contains(err.Error(), "virtual machine") {
 		t.Errorf("ToCompose: %v", err)
 	}
+}
+
+// An explicit deploy.replicas: 0 or scale: 0 (compose runs no container) becomes min_node 0 (the
+// platform starts no instance), not the 1 of a service without replicas; in a bundle from a RAM
+// package too.
+func TestFromComposeReplicasZero(t *testing.T) {
+	p, dir := loadProject(t, map[string]string{"compose.yaml": `name: zero
+services:
+  deployed: {image: a:1, deploy: {replicas: 0}}
+  scaled: {image: b:1, scale: 0}
+  plain: {image: c:1}
+`})
+	tpl, warnings := convertFromCompose(t, p, FromComposeOptions{Dir: dir, Version: "1"})
+	eq(t, "deployed min_node", appNamed(t, tpl, "deployed").ExtendMethodMap.MinNode, Some(0))
+	eq(t, "scaled min_node", appNamed(t, tpl, "scaled").ExtendMethodMap.MinNode, Some(0))
+	eq(t, "plain min_node", appNamed(t, tpl, "plain").ExtendMethodMap.MinNode, Some(1))
+	if len(warnings) > 0 {
+		t.Errorf("warnings %q", warnings)
+	}
+
+	orig := resourceTemplate(t) // db: min_node 2; web: min_node absent (the platform starts none)
+	bp, bdir := composeOf(t, orig, nil)
+	for _, name := range []string{"web", "db"} {
+		s := bp.Services[name]
+		zero := 0
+		if s.Deploy == nil {
+			s.Deploy = &types.DeployConfig{}
+		}
+		s.Deploy.Replicas = &zero
+		bp.Services[name] = s
+	}
+	got, _ := convertFromCompose(t, bp, FromComposeOptions{Dir: bdir})
+	eq(t, "db min_node", appNamed(t, got, "db").ExtendMethodMap.MinNode, Some(0))
+	eq(t, "web min_node (absent: already none)", appNamed(t, got, "web").ExtendMethodMap.MinNode.Present(), false)
+}
+
+// Compose's replicas share the service's named volume: with replicas the volume is share-file
+// (one claim every instance of a stateless component mounts), not local in a state_multiple
+// component (a volume per instance). A template's stateful component the compose file gives
+// replicas keeps its volumes, with a warning.
+func TestReplicasShareTheirVolume(t *testing.T) {
+	p, dir := loadProject(t, map[string]string{"compose.yaml": `name: rep
+services:
+  api:
+    image: api:1
+    scale: 3
+    volumes: [data:/var/data]
+  one:
+    image: one:1
+    volumes: [own:/var/own]
+volumes: {data: {}, own: {}}
+`})
+	tpl, warnings := convertFromCompose(t, p, FromComposeOptions{Dir: dir, Version: "1"})
+	api, one := appNamed(t, tpl, "api"), appNamed(t, tpl, "one")
+	eq(t, "api extend_method", api.ExtendMethod, StatelessMultiple)
+	eq(t, "api min_node", api.ExtendMethodMap.MinNode, Some(3))
+	eq(t, "api volumes", api.ServiceVolumeMapList, []Volume{{VolumeName: "data", VolumePath: "/var/data", VolumeType: VolumeShareFile, AccessMode: "RWX"}})
+	eq(t, "one extend_method", one.ExtendMethod, StateSingleton)
+	eq(t, "one volumes", one.ServiceVolumeMapList, []Volume{{VolumeName: "own", VolumePath: "/var/own", VolumeType: VolumeLocal, AccessMode: "RWO"}})
+	if len(warnings) > 0 {
+		t.Errorf("warnings %q", warnings)
+	}
+
+	orig, err := DecodeMetadata(sampleBytes(t)) // db: state_singleton, local volume mysqldata
+	if err != nil {
+		t.Fatal(err)
+	}
+	bp, bdir := composeOf(t, orig, nil)
+	db := bp.Services["db"]
+	three := 3
+	if db.Deploy == nil {
+		db.Deploy = &types.DeployConfig{}
+	}
+	db.Deploy.Replicas = &three
+	bp.Services["db"] = db
+	got, warnings := convertFromCompose(t, bp, FromComposeOptions{Dir: bdir})
+	eq(t, "db min_node", appNamed(t, got, "db").ExtendMethodMap.MinNode, Some(3))
+	eq(t, "warnings", warnings, []string{
+		"service db: volumes: mysqldata: with 3 replicas each platform instance gets a volume of its own (the template's component is state_singleton, a StatefulSet), while compose's replicas share one; keep one replica, or in x-ram make the component stateless_multiple and the volumes share-file (one claim all instances mount)",
+	})
 }
