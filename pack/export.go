@@ -52,7 +52,8 @@ type ExportOptions struct {
 	CreatedBy    string
 	// Force replaces an existing output.
 	Force bool
-	// Log receives one line per step; nil discards.
+	// Log receives one line per step; nil discards. Warnings are the ExportResult's, never
+	// logged.
 	Log func(format string, args ...any)
 }
 

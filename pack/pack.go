@@ -43,7 +43,7 @@ type Options struct {
 	AllowOutside []string
 	Force        bool
 	Progress     imageset.Progress
-	// Log receives one line per step; nil discards.
+	// Log receives one line per step; nil discards. Warnings are the Result's, never logged.
 	Log func(format string, args ...any)
 	// CreatedBy is recorded in airpack.json.
 	CreatedBy string

@@ -51,7 +51,7 @@ from $AIRPACK_SIGN_PASSPHRASE, else asks on the terminal. The key is read before
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "output: .tar, .tar.gz, .tar.zst or a directory (default: <name>-<version>.tar)"},
 			&cli.BoolFlag{Name: "force", Usage: "replace an existing output"},
 			&cli.StringFlag{Name: "sign-key", Usage: "sign the bundle (SHA256SUMS.sig) with this OpenSSH ed25519 private key file", TakesFile: true},
-			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print nothing but errors"},
+			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: quietUsage},
 		),
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			// First: the old bare --allow-outside takes the next flag as its path.
@@ -93,10 +93,7 @@ from $AIRPACK_SIGN_PASSPHRASE, else asks on the terminal. The key is read before
 			if err != nil {
 				return err
 			}
-			_, stderr := writers(cmd)
-			for _, w := range res.Warnings {
-				fmt.Fprintln(stderr, "airpack: warning: "+w)
-			}
+			printWarnings(cmd, res.Warnings)
 			m := res.Manifest
 			log.logf("packed %s %s: %d images for %s in %s%s", m.Name, m.Version, len(m.Images), m.Platform, res.Output, signedBy(signer))
 			log.logf("next: airpack verify %s; on the target: ./load.sh && docker compose up -d", res.Output)
@@ -155,6 +152,7 @@ func packRAM(ctx context.Context, cmd *cli.Command, signer ssh.Signer) error {
 	if err != nil {
 		return err
 	}
+	printWarnings(cmd, res.Warnings)
 	m := res.Manifest
 	log.logf("packed %s %s: %d images for %s in %s%s", m.Name, m.Version, len(m.Images), m.Platform, res.Output, signedBy(signer))
 	log.logf("next: airpack verify %s; on the target: ./load.sh && docker compose up -d (host ports and generated secrets are in .env)", res.Output)

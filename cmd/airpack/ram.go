@@ -41,7 +41,7 @@ the compose file changed.`,
 			&cli.StringFlag{Name: "name", Usage: "group_name (default: the x-ram group_name of a bundle made from a RAM package, else the bundle or project name)"},
 			&cli.StringFlag{Name: "version", Usage: "group_version (default: the bundle's version; required for a Compose project)"},
 			&cli.BoolFlag{Name: "force", Usage: "replace an existing output"},
-			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print nothing but warnings and errors"},
+			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: quietUsage},
 		}, projectFlags("Compose project: ")...),
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			if _, err := pack.OutsidePaths(cmd.StringSlice("allow-outside")); err != nil {
@@ -50,7 +50,7 @@ the compose file changed.`,
 			if cmd.Args().Len() > 1 {
 				return fmt.Errorf("want at most one BUNDLE_OR_COMPOSE_PROJECT argument (got %q)", cmd.Args().Slice())
 			}
-			stdout, stderr := writers(cmd)
+			stdout, _ := writers(cmd)
 			log := newLogger(os.Stderr, cmd.Bool("quiet"))
 			res, err := pack.ExportRAM(ctx, pack.ExportOptions{
 				Input:        cmd.Args().First(),
@@ -73,9 +73,7 @@ the compose file changed.`,
 			if err != nil {
 				return err
 			}
-			for _, w := range res.Warnings {
-				fmt.Fprintln(stderr, "warning: "+w)
-			}
+			printWarnings(cmd, res.Warnings)
 			if !cmd.Bool("quiet") {
 				n := len(res.Template.Apps)
 				fmt.Fprintf(stdout, "wrote %s (%d %s)\n", res.Output, n, plural(n, "component"))

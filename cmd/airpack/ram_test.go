@@ -71,10 +71,10 @@ func TestRAMCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{
-		"warning: networks: front: RAM has no networks (components reach each other by name); dropped",
-		"warning: service web: cap_add: RAM has no Linux capabilities; dropped",
-		"warning: service web: networks: front: RAM has no networks (components reach each other by name); dropped",
-		"warning: service web: user: RAM runs the image's user; dropped",
+		"airpack: warning: networks: front: RAM has no networks (components reach each other by name); dropped",
+		"airpack: warning: service web: cap_add: RAM has no Linux capabilities; dropped",
+		"airpack: warning: service web: networks: front: RAM has no networks (components reach each other by name); dropped",
+		"airpack: warning: service web: user: RAM runs the image's user; dropped",
 	}
 	if got := strings.Split(strings.TrimSuffix(stderr, "\n"), "\n"); strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("stderr:\n%s\nwant one warning per line:\n%s", stderr, strings.Join(want, "\n"))
