@@ -532,7 +532,7 @@ func (r *PackageReport) WriteText(w io.Writer) error {
 			ports = append(ports, fmt.Sprintf("%d/%s%s (%s)", p.Port, p.Protocol, alias, strings.Join(where, ", ")))
 		}
 		ew.printf("  ports         %s\n", orNone(ports))
-		ew.printf("  environment   %d variables, %d connection variables\n", c.Env, c.ConnectInfo)
+		ew.printf("  environment   %s, %s\n", nWord(c.Env, "variable", "variables"), nWord(c.ConnectInfo, "connection variable", "connection variables"))
 		ew.printf("  depends on    %s\n", orNone(c.Dependencies))
 		var vols []string
 		for _, v := range c.Volumes {
@@ -568,6 +568,14 @@ func (r *PackageReport) WriteText(w io.Writer) error {
 		}
 	}
 	return ew.err
+}
+
+// nWord is n with the noun for it: "1 plugin", "2 plugins".
+func nWord(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return strconv.Itoa(n) + " " + many
 }
 
 func orNone(items []string) string {

@@ -58,7 +58,7 @@ func TestInspectPackage(t *testing.T) {
 		"3306/mysql DB (inner)",
 		"depends on    db",
 		"share-file data at /usr/share/nginx/html (1 GiB, RWX)",
-		"environment   1 variables, 3 connection variables",
+		"environment   1 variable, 3 connection variables",
 		"images (2)\n  " + dbImage + "\n  " + webImage,
 	} {
 		if !strings.Contains(text.String(), want) {
