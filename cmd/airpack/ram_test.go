@@ -121,7 +121,7 @@ func TestRAMCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	var r ram.PackageReport
-	if err := json.Unmarshal([]byte(stdout), &r); err != nil || r.GroupName != "shop" || len(r.Components) != 1 || !r.Components[0].ImageFound || r.Components[0].ShareImage != ram.ShareImageName("shop", "1.0", ram.StableID("shop", "web")) || !slices.Contains(r.Images, ref) {
+	if err := json.Unmarshal([]byte(stdout), &r); err != nil || r.GroupName != "shop" || len(r.Components) != 1 || !r.Components[0].ImageFound || r.Components[0].ShareImage != ram.ShareImageName("shop", "1.0", ram.StableID("shop", "web")) || len(r.Images) != 1 || !slices.Contains(r.Images[0].Names, ref) || r.Problems == nil {
 		t.Errorf("inspect --json: %v\n%s", err, stdout)
 	}
 }
