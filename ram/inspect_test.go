@@ -34,8 +34,8 @@ func TestInspectPackage(t *testing.T) {
 			ExtendMethod: StatelessMultiple, Memory: 512, CPU: 250,
 			ServiceName: "web-80", Image: "registry.cn-hangzhou.aliyuncs.com/goodrain/nginx:alpine", Replicas: 1,
 			Readiness: &ProbeReport{Scheme: "tcp", Port: 80},
-			Ports: []PortReport{{Port: 80, Protocol: "http", Alias: "WEB80", Outer: true}},
-			Env:   2, ConnectInfo: 0, Dependencies: []string{"db"},
+			Ports:     []PortReport{{Port: 80, Protocol: "http", Alias: "WEB80", Outer: true}},
+			Env:       2, ConnectInfo: 0, Dependencies: []string{"db"},
 			Volumes: []VolumeReport{
 				{Name: "data", Path: "/usr/share/nginx/html", Type: VolumeShareFile, Capacity: 1, AccessMode: "RWX"},
 				{Name: "nginxconf", Path: "/etc/nginx/conf.d/default.conf", Type: VolumeConfigFile, Size: 72},
