@@ -61,6 +61,9 @@ from $AIRPACK_SIGN_PASSPHRASE, else asks on the terminal. The key is read before
 			if cmd.Args().Present() {
 				return fmt.Errorf("pack takes no arguments (got %q): use -f for compose files", cmd.Args().Slice())
 			}
+			if err := refuseEmpty(cmd, "name", "version", "output", "ram"); err != nil {
+				return err
+			}
 			signer, err := signingKey(cmd, "sign-key")
 			if err != nil {
 				return err
@@ -126,9 +129,6 @@ func packRAM(ctx context.Context, cmd *cli.Command, signer ssh.Signer) error {
 		return fmt.Errorf("--ram cannot be combined with %s: the application and its images come from the RAM package", strings.Join(bad, ", "))
 	}
 	file := cmd.String("ram")
-	if file == "" {
-		return fmt.Errorf("--ram needs a package file")
-	}
 	maxSize, err := pack.ParseSize(cmd.String("max-size"))
 	if err != nil {
 		return fmt.Errorf("--max-size: %w", err)

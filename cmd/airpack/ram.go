@@ -36,7 +36,7 @@ is printed as one warning per service and key. A bundle made from a RAM package 
 --ram) carries the template in x-ram fields: everything it holds comes back, updated with what
 the compose file changed.`,
 		Flags: append([]cli.Flag{
-			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "package file (default: <name>-<version>-ram.tar.gz); a name containing \"plugin\" is refused (the importer would skip its images)"},
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "package file, a gzip-compressed tar: its name must end in .tar.gz or .tgz (default: <name>-<version>-ram.tar.gz); a name containing \"plugin\" is refused (the importer would skip its images)"},
 			&cli.StringFlag{Name: "flavor", Value: string(ram.Rainbond), Usage: "platform: rainbond or kato (the same format)"},
 			&cli.StringFlag{Name: "name", Usage: "group_name (default: the x-ram group_name of a bundle made from a RAM package, else the bundle or project name)"},
 			&cli.StringFlag{Name: "version", Usage: "group_version (default: the bundle's version; required for a Compose project)"},
@@ -49,6 +49,9 @@ the compose file changed.`,
 			}
 			if cmd.Args().Len() > 1 {
 				return fmt.Errorf("want at most one BUNDLE_OR_COMPOSE_PROJECT argument (got %q)", cmd.Args().Slice())
+			}
+			if err := refuseEmpty(cmd, "name", "version", "output", "flavor"); err != nil {
+				return err
 			}
 			stdout, _ := writers(cmd)
 			log := newLogger(os.Stderr, cmd.Bool("quiet"))

@@ -21,3 +21,14 @@ func printWarnings(cmd *cli.Command, warnings []string) {
 		fmt.Fprintln(stderr, warningPrefix+w)
 	}
 }
+
+// refuseEmpty refuses each of flags set explicitly to "": the command would take the default
+// silently, which is not what the user asked for.
+func refuseEmpty(cmd *cli.Command, flags ...string) error {
+	for _, f := range flags {
+		if cmd.IsSet(f) && cmd.String(f) == "" {
+			return fmt.Errorf("--%s is empty: give a value, or leave the flag out for the default", f)
+		}
+	}
+	return nil
+}
