@@ -188,6 +188,8 @@ func ExportRAM(ctx context.Context, opts ExportOptions) (*ExportResult, error) {
 			Platform: opts.Platform, Sources: opts.Sources, Insecure: opts.Insecure,
 			ImageSources: opts.ImageSources, Jobs: opts.Jobs, AllowOutside: opts.AllowOutside,
 			Progress: opts.Progress, Log: opts.Log, CreatedBy: opts.CreatedBy,
+			// The package has no target host: ram.FromCompose warns about host paths itself.
+			NoTarget: true,
 		})
 		if err != nil {
 			return nil, err

@@ -49,6 +49,9 @@ type Options struct {
 	CreatedBy string
 	// Signer, when set, signs the bundle (bundle.WithSigner).
 	Signer ssh.Signer
+	// NoTarget says the bundle is only a step (ExportRAM converts it), never run on a target
+	// host: the warnings about that host (compose.RewriteOptions.NoTarget) are left out.
+	NoTarget bool
 }
 
 func (o *Options) logf(format string, args ...any) {
@@ -108,7 +111,7 @@ func Pack(ctx context.Context, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	out, err := proj.Rewrite(compose.RewriteOptions{Name: name, Images: shipped, VolumeImages: volumeImages, Outside: outside, Exclude: excludeOutput(ctx, opts.Output)})
+	out, err := proj.Rewrite(compose.RewriteOptions{Name: name, Images: shipped, VolumeImages: volumeImages, Outside: outside, Exclude: excludeOutput(ctx, opts.Output), NoTarget: opts.NoTarget})
 	if err != nil {
 		return nil, err
 	}

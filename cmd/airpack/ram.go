@@ -27,8 +27,9 @@ name it was shipped as.
 
 The argument is a bundle (a directory or a .tar, .tar.gz, .tar.zst archive: verified first, an
 unsound one refused), or a Compose project directory or compose file (packed into a temporary
-bundle first, as airpack pack does: --version is required, images come from --source). Without
-an argument: the current directory, or the project -f names.
+bundle first, as airpack pack does: --version is required, images come from --source; pack's
+warnings about a bundle's target host are left out, a package has none). Without an argument:
+the current directory, or the project -f names.
 
 Each service becomes a component whose ids derive from the name and the service name, so the
 same input always gives the same template. What the compose file says that RAM cannot express
