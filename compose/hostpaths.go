@@ -149,7 +149,9 @@ func (r *rewriter) bindSource(tv types.ServiceVolumeConfig, written string, know
 			if err := bundle.CheckFileName(dst); err != nil {
 				return "", fmt.Errorf("bind mount source %s: %w", r.display(abs), err)
 			}
-			r.warnf("bind mount source %s does not exist: the bundle ships none, and docker compose creates ./%s on the target as an empty directory owned by root", r.display(abs), dst)
+			if !r.opts.NoTarget {
+				r.warnf("bind mount source %s does not exist: the bundle ships none, and docker compose creates ./%s on the target as an empty directory owned by root", r.display(abs), dst)
+			}
 			r.shipped[abs] = dst
 			return "./" + dst, nil
 		case errors.Is(err, fs.ErrNotExist):
@@ -279,7 +281,9 @@ func (r *rewriter) hostPathsWarning() []string {
 			list = append(list, p)
 		}
 	}
-	r.warnf("host paths kept as the target's, not shipped: %s; the target host must provide them (airpack inspect lists them); to ship a copy of one instead, pass --allow-outside PATH",
-		strings.Join(list, ", "))
+	if !r.opts.NoTarget {
+		r.warnf("host paths kept as the target's, not shipped: %s; the target host must provide them (airpack inspect lists them); to ship a copy of one instead, pass --allow-outside PATH",
+			strings.Join(list, ", "))
+	}
 	return list
 }

@@ -38,6 +38,10 @@ type RewriteOptions struct {
 	// be shipped (airpack's output), and why, for a warning ("": left out silently, as for this
 	// pack's own output, which was never the project's).
 	Exclude func(abs string) (skip bool, why string)
+	// NoTarget says the bundle is converted further (airpack ram), never run on a target host:
+	// the warnings about what that host must provide (host paths) or gets (directories compose
+	// creates there) are left out; the conversion says what becomes of those paths.
+	NoTarget bool
 }
 
 // Output is the compose part of a bundle.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -34,7 +35,8 @@ func nameAnnotations(ref string) (map[string]string, error) {
 // the image's with name annotations as NewArchive writes them. Only those two small entries
 // are rewritten (at most 64 MiB each, read into memory), in place; every other entry is copied
 // as it is, streamed. An image named in tags that neither lists is an error, as is a new name
-// that parses as no image reference.
+// that parses as no image reference, and a new name another image of the archive holds or that
+// tags gives two images (a name the image holds already changes nothing).
 func Retag(w io.Writer, r io.Reader, tags map[string][]string) error {
 	want := map[string][]string{} // normalised old name -> new names
 	for from, to := range tags {
@@ -114,35 +116,60 @@ func Retag(w io.Writer, r io.Reader, tags map[string][]string) error {
 }
 
 // retagManifest adds the new names to manifest.json's RepoTags, keeping every other field of
-// each entry as it is.
+// each entry as it is. A new name another entry (another image: another Config) holds, or that
+// want gives two images, is an error naming both.
 func retagManifest(b []byte, want map[string][]string, found map[string]bool) ([]byte, error) {
 	var entries []map[string]json.RawMessage
 	if err := json.Unmarshal(b, &entries); err != nil {
 		return nil, fmt.Errorf("not a docker-save manifest: %w", err)
 	}
-	changed := false
-	for _, e := range entries {
-		var tags []string
+	tagsOf := make([][]string, len(entries))
+	image := make([]string, len(entries)) // what makes an entry one image: its Config
+	owner := map[string]int{}             // normalised name -> the first entry holding it
+	for i, e := range entries {
 		if raw, ok := e["RepoTags"]; ok {
-			if err := json.Unmarshal(raw, &tags); err != nil {
+			if err := json.Unmarshal(raw, &tagsOf[i]); err != nil {
 				return nil, fmt.Errorf("RepoTags: %w", err)
 			}
 		}
-		norm := map[string]bool{}
-		for _, t := range tags {
-			norm[normName(t)] = true
+		image[i] = "#" + strconv.Itoa(i)
+		if raw, ok := e["Config"]; ok {
+			var c string
+			if json.Unmarshal(raw, &c) == nil && c != "" {
+				image[i] = c
+			}
 		}
+		for _, t := range tagsOf[i] {
+			if _, ok := owner[normName(t)]; !ok {
+				owner[normName(t)] = i
+			}
+		}
+	}
+	label := func(i int) string {
+		if len(tagsOf[i]) > 0 {
+			return tagsOf[i][0]
+		}
+		return "the image of config " + image[i]
+	}
+	changed := false
+	for i, e := range entries {
+		tags := tagsOf[i]
 		out := tags
 		for _, t := range tags {
 			for _, n := range want[normName(t)] {
 				found[normName(t)] = true
-				if !norm[normName(n)] {
-					norm[normName(n)] = true
+				j, ok := owner[normName(n)]
+				switch {
+				case !ok:
+					owner[normName(n)] = i
 					out = append(out, n)
+				case image[j] != image[i]:
+					return nil, nameTaken(t, n, label(j))
 				}
 			}
 		}
 		if len(out) != len(tags) {
+			tagsOf[i] = out
 			raw, err := json.Marshal(out)
 			if err != nil {
 				return nil, err
@@ -155,6 +182,12 @@ func retagManifest(b []byte, want map[string][]string, found map[string]bool) ([
 		return b, nil
 	}
 	return json.Marshal(entries)
+}
+
+// nameTaken is the error for a new name n of the image named old that names another image,
+// other, already.
+func nameTaken(old, n, other string) error {
+	return fmt.Errorf("image %s cannot also be named %s: the name belongs to another image, %s", old, n, other)
 }
 
 // retagIndex adds, after the descriptor of each image index.json names with a name of want,
@@ -184,10 +217,32 @@ func retagIndex(b []byte, want map[string][]string, found map[string]bool) ([]by
 		}
 		return out
 	}
-	has := map[string]bool{}
+	// What makes a descriptor one image: its manifest's digest.
+	digest := func(d map[string]json.RawMessage) string {
+		var s string
+		_ = json.Unmarshal(d["digest"], &s)
+		return s
+	}
+	type image struct{ digest, label string }
+	owner := map[string]image{} // normalised name -> the first image holding it
+	label := func(d map[string]json.RawMessage) string {
+		var a map[string]string
+		if raw, ok := d["annotations"]; ok {
+			_ = json.Unmarshal(raw, &a)
+		}
+		if n := a[AnnotationImageName]; n != "" {
+			return n
+		}
+		if n := a[AnnotationRefName]; n != "" {
+			return n
+		}
+		return "the image of manifest " + digest(d)
+	}
 	for _, d := range descs {
 		for _, n := range named(d) {
-			has[n] = true
+			if _, ok := owner[n]; !ok {
+				owner[n] = image{digest(d), label(d)}
+			}
 		}
 	}
 	var out []map[string]json.RawMessage
@@ -196,10 +251,12 @@ func retagIndex(b []byte, want map[string][]string, found map[string]bool) ([]by
 		for _, old := range named(d) {
 			for _, n := range want[old] {
 				found[old] = true
-				if has[normName(n)] {
+				if o, ok := owner[normName(n)]; ok {
+					if o.digest != digest(d) {
+						return nil, nameTaken(label(d), n, o.label)
+					}
 					continue
 				}
-				has[normName(n)] = true
 				ann, err := nameAnnotations(n)
 				if err != nil {
 					return nil, fmt.Errorf("new name %q: %w", n, err)
@@ -213,6 +270,7 @@ func retagIndex(b []byte, want map[string][]string, found map[string]bool) ([]by
 					c[k] = v
 				}
 				c["annotations"] = raw
+				owner[normName(n)] = image{digest(d), label(d)}
 				out = append(out, c)
 			}
 		}

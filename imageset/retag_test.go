@@ -182,3 +182,65 @@ func TestRetagSingleFormatArchives(t *testing.T) {
 		t.Error("an invalid new name was accepted")
 	}
 }
+
+// A new name another image already holds, or that the call gives two images, is an error
+// naming both images, in manifest.json and in index.json alike; a name the image itself holds
+// already is no change.
+func TestRetagNameOfAnotherImage(t *testing.T) {
+	imgs := sharedBaseImages(t, 2)
+	src := writeArchive(t, []Image{
+		{Ref: "redis:7", Platform: amd64, Image: imgs[0]},
+		{Ref: "bitnami/redis:7", Platform: amd64, Image: imgs[1]},
+	}, 2)
+	for _, tags := range []map[string][]string{
+		{"redis:7": {"docker.io/bitnami/redis:7"}},
+		{"redis:7": {"goodrain.me/x/a:1"}, "bitnami/redis:7": {"goodrain.me/x/a:1"}},
+	} {
+		in, _ := os.Open(src)
+		err := Retag(io.Discard, in, tags)
+		in.Close()
+		if !namesBoth(err) {
+			t.Errorf("Retag %v: %v, want an error naming both images", tags, err)
+		}
+	}
+	_, bodies := tarBodies(t, src)
+	for _, want := range []map[string][]string{
+		{"redis:7": {"bitnami/redis:7"}},
+		{"redis:7": {"goodrain.me/x/a:1"}, "bitnami/redis:7": {"goodrain.me/x/a:1"}},
+	} {
+		for n, f := range map[string]func([]byte, map[string][]string, map[string]bool) ([]byte, error){
+			"manifest.json": retagManifest, "index.json": retagIndex,
+		} {
+			_, err := f(bodies[n], normWant(want), map[string]bool{})
+			if !namesBoth(err) {
+				t.Errorf("%s %v: %v, want an error naming both images", n, want, err)
+			}
+		}
+	}
+
+	// Its own name again, in another spelling: nothing to add.
+	out := retagFile(t, src, map[string][]string{"redis:7": {"docker.io/library/redis:7", "redis:7"}})
+	a, _ := os.ReadFile(src)
+	b, _ := os.ReadFile(out)
+	if !bytes.Equal(a, b) {
+		t.Error("Retag with a name the image holds changed the archive")
+	}
+}
+
+func normWant(tags map[string][]string) map[string][]string {
+	out := map[string][]string{}
+	for k, v := range tags {
+		out[normName(k)] = v
+	}
+	return out
+}
+
+// namesBoth reports whether err names redis:7 and bitnami/redis:7 as two images.
+func namesBoth(err error) bool {
+	if err == nil {
+		return false
+	}
+	s := err.Error()
+	return strings.Contains(s, "another image") && strings.Contains(s, "bitnami/redis:7") &&
+		strings.Count(s, "redis:7") > strings.Count(s, "bitnami/redis:7")
+}

@@ -52,7 +52,8 @@ type ExportOptions struct {
 	CreatedBy    string
 	// Force replaces an existing output.
 	Force bool
-	// Log receives one line per step; nil discards.
+	// Log receives one line per step; nil discards. Warnings are the ExportResult's, never
+	// logged.
 	Log func(format string, args ...any)
 }
 
@@ -107,6 +108,9 @@ func ExportRAM(ctx context.Context, opts ExportOptions) (*ExportResult, error) {
 		return nil, fmt.Errorf("name %q: it names the package's directory: no path separators", opts.Name)
 	}
 	if opts.Output != "" {
+		if err := CheckPackageSuffix(opts.Output); err != nil {
+			return nil, err
+		}
 		// The template written never has plugins (ram.FromCompose drops them).
 		if err := ram.CheckPackageFileName(opts.Output); err != nil {
 			return nil, err
@@ -122,6 +126,9 @@ func ExportRAM(ctx context.Context, opts ExportOptions) (*ExportResult, error) {
 	if kind != inputCompose {
 		if set := composeOnly(opts); len(set) > 0 {
 			return nil, fmt.Errorf("%s is a bundle: %s apply only to a Compose project, which is packed first", input, strings.Join(set, ", "))
+		}
+		if err := checkBundleNames(ctx, input, opts); err != nil {
+			return nil, err
 		}
 	}
 	if kind == inputCompose && opts.Version == "" {
@@ -181,6 +188,8 @@ func ExportRAM(ctx context.Context, opts ExportOptions) (*ExportResult, error) {
 			Platform: opts.Platform, Sources: opts.Sources, Insecure: opts.Insecure,
 			ImageSources: opts.ImageSources, Jobs: opts.Jobs, AllowOutside: opts.AllowOutside,
 			Progress: opts.Progress, Log: opts.Log, CreatedBy: opts.CreatedBy,
+			// The package has no target host: ram.FromCompose warns about host paths itself.
+			NoTarget: true,
 		})
 		if err != nil {
 			return nil, err
@@ -256,6 +265,46 @@ func ExportRAM(ctx context.Context, opts ExportOptions) (*ExportResult, error) {
 		return nil, err
 	}
 	return &ExportResult{Template: t, Warnings: append(packWarnings, warnings...), Output: out}, nil
+}
+
+// CheckPackageSuffix refuses a package file name not ending in .tar.gz or .tgz: the package is
+// a gzip-compressed tar (the console's importer runs tar -xzf on it, whatever its name), and a
+// reader of shop.tar expects a plain tar, as airpack pack -o shop.tar writes.
+func CheckPackageSuffix(file string) error {
+	if strings.HasSuffix(file, ".tar.gz") || strings.HasSuffix(file, ".tgz") {
+		return nil
+	}
+	return fmt.Errorf("output %s: the package is a gzip-compressed tar: name it .tar.gz or .tgz (the default is <group_name>-<group_version>-ram.tar.gz)", file)
+}
+
+// checkBundleNames refuses, before the bundle is verified and converted, the --name and
+// --version a package of it could not have, as a Compose project's are refused before it is
+// packed: the bundle's airpack.json (read alone, cheaply) gives the version not set. The
+// default output, <name>-<version>-ram.tar.gz, is checked too. What the bundle alone decides
+// (its x-ram group_name) is checked once converted.
+func checkBundleNames(ctx context.Context, input string, opts ExportOptions) error {
+	if opts.Name == "" && opts.Version == "" {
+		return nil
+	}
+	name, version := opts.Name, opts.Version
+	if version == "" {
+		m, err := bundle.ReadManifest(ctx, input)
+		if err != nil {
+			return nil // verifyBundle says what is wrong
+		}
+		version = m.Version
+	}
+	if name == "" {
+		// Any name that passes: the version is what is checked.
+		name = "app"
+	}
+	if err := ram.CheckPackageName(name, version); err != nil {
+		return err
+	}
+	if opts.Output == "" && opts.Name != "" {
+		return checkOutput(ram.PackageFileName(&ram.Template{GroupName: name, GroupVersion: version}), opts.Force)
+	}
+	return nil
 }
 
 // exportInput tells what the input is.

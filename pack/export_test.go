@@ -273,12 +273,21 @@ func TestExportRAMRefuses(t *testing.T) {
 		{"missing input", ExportOptions{Input: filepath.Join(tmp, "nope"), Output: filepath.Join(tmp, "p.tar.gz")}, []string{"nope", "no such file"}},
 		{"not a bundle", ExportOptions{Input: existing, Output: filepath.Join(tmp, "p.tar.gz")}, []string{"existing.tar.gz"}},
 		{"compose options with a bundle", ExportOptions{Input: bdir, Output: filepath.Join(tmp, "p.tar.gz"), Sources: []string{"registry"}, Platform: "linux/arm64"}, []string{"is a bundle: image sources, a platform apply only to a Compose project"}},
+		{"plugin name, default output", ExportOptions{Input: bdir, Name: "my-plugin-app"}, []string{`package name "my-plugin-app" contains "plugin"`}},
+		{"plain tar name", ExportOptions{Input: bdir, Output: filepath.Join(tmp, "shop.tar")}, []string{"output " + filepath.Join(tmp, "shop.tar") + ": the package is a gzip-compressed tar: name it .tar.gz or .tgz"}},
+		{"zip name", ExportOptions{Input: bdir, Output: filepath.Join(tmp, "shop.zip")}, []string{"name it .tar.gz or .tgz"}},
 	} {
+		// Refused before any work: nothing verified, packed or converted.
+		var log []string
+		c.opts.Log = func(f string, a ...any) { log = append(log, f) }
 		_, err := ExportRAM(context.Background(), c.opts)
 		for _, w := range c.want {
 			if err == nil || !strings.Contains(err.Error(), w) {
 				t.Errorf("%s: %v, want %q", c.name, err, w)
 			}
+		}
+		if c.name != "not a bundle" && len(log) > 0 {
+			t.Errorf("%s: refused only after %q", c.name, log)
 		}
 	}
 	if b, _ := os.ReadFile(existing); string(b) != "keep" {

@@ -43,12 +43,15 @@ type Options struct {
 	AllowOutside []string
 	Force        bool
 	Progress     imageset.Progress
-	// Log receives one line per step; nil discards.
+	// Log receives one line per step; nil discards. Warnings are the Result's, never logged.
 	Log func(format string, args ...any)
 	// CreatedBy is recorded in airpack.json.
 	CreatedBy string
 	// Signer, when set, signs the bundle (bundle.WithSigner).
 	Signer ssh.Signer
+	// NoTarget says the bundle is only a step (ExportRAM converts it), never run on a target
+	// host: the warnings about that host (compose.RewriteOptions.NoTarget) are left out.
+	NoTarget bool
 }
 
 func (o *Options) logf(format string, args ...any) {
@@ -108,7 +111,7 @@ func Pack(ctx context.Context, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	out, err := proj.Rewrite(compose.RewriteOptions{Name: name, Images: shipped, VolumeImages: volumeImages, Outside: outside, Exclude: excludeOutput(ctx, opts.Output)})
+	out, err := proj.Rewrite(compose.RewriteOptions{Name: name, Images: shipped, VolumeImages: volumeImages, Outside: outside, Exclude: excludeOutput(ctx, opts.Output), NoTarget: opts.NoTarget})
 	if err != nil {
 		return nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -37,10 +38,11 @@ type RAMOptions struct {
 	MaxSize int64
 	// WorkDir is where the package's images are extracted while packing (removed at the end).
 	// Default: the system's temporary directory.
-	WorkDir   string
-	Jobs      int
-	Force     bool
-	Progress  imageset.Progress
+	WorkDir  string
+	Jobs     int
+	Force    bool
+	Progress imageset.Progress
+	// Log receives one line per step; nil discards. Warnings are the Result's, never logged.
 	Log       func(format string, args ...any)
 	CreatedBy string
 	// Signer, when set, signs the bundle (bundle.WithSigner).
@@ -55,6 +57,8 @@ func (o *RAMOptions) logf(format string, args ...any) {
 
 // PackRAM turns a RAM package into a bundle: the template becomes a compose project
 // (ram.ToCompose), whose images come from the package's own image archives, never a registry.
+// The Result's Warnings are the package reader's (ram.Package.Warnings), the conversion's
+// (ram.ComposeProject.Warnings) and the pack's, in that order; opts.Log gets steps only.
 // Everything it extracts or writes on the way lives in one temporary directory, removed when it
 // returns; the bundle itself is written atomically by Pack.
 func PackRAM(ctx context.Context, opts RAMOptions) (*Result, error) {
@@ -89,9 +93,8 @@ func PackRAM(ctx context.Context, opts RAMOptions) (*Result, error) {
 		return nil, err
 	}
 	defer pkg.Remove()
-	for _, w := range pkg.Warnings {
-		opts.logf("warning: %s", w)
-	}
+	// The package's warnings, then the conversion's, then the pack's: all in the Result.
+	warnings := slices.Clone(pkg.Warnings)
 	t := pkg.Template
 
 	name := opts.Name
@@ -121,9 +124,7 @@ func PackRAM(ctx context.Context, opts RAMOptions) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, w := range proj.Warnings {
-		opts.logf("warning: %s", w)
-	}
+	warnings = append(warnings, proj.Warnings...)
 	// The compose file and its .env go to the loader in memory; only the config files, which the
 	// bundle ships, are written.
 	dir := filepath.Join(work, "project")
@@ -138,7 +139,7 @@ func PackRAM(ctx context.Context, opts RAMOptions) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	return Pack(ctx, Options{
+	res, err := Pack(ctx, Options{
 		Compose:      load,
 		Name:         name,
 		Version:      version,
@@ -152,6 +153,11 @@ func PackRAM(ctx context.Context, opts RAMOptions) (*Result, error) {
 		CreatedBy:    opts.CreatedBy,
 		Signer:       opts.Signer,
 	})
+	if err != nil {
+		return nil, err
+	}
+	res.Warnings = append(warnings, res.Warnings...)
+	return res, nil
 }
 
 // templatePlatform is linux/<arch> of every component (arch defaults to amd64).

@@ -1,9 +1,13 @@
 package pack
 
 import (
+	"archive/tar"
+	"compress/gzip"
 	"context"
 	"fmt"
+	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -168,17 +172,99 @@ func TestPackRAMLegacyPlugins(t *testing.T) {
 	work := t.TempDir()
 	out := filepath.Join(t.TempDir(), "bundle")
 	var log []string
-	if _, err := PackRAM(context.Background(), RAMOptions{Package: pkg, Output: out, WorkDir: work, Log: func(f string, a ...any) {
+	res, err := PackRAM(context.Background(), RAMOptions{Package: pkg, Output: out, WorkDir: work, Log: func(f string, a ...any) {
 		log = append(log, fmt.Sprintf(f, a...))
-	}}); err != nil {
+	}})
+	if err != nil {
 		t.Fatal(err)
 	}
 	delete(images, "goodrain.me/plugins/mesh:1")
 	checkRAMBundle(t, out, tpl, images)
-	if !slices.Contains(log, "warning: the template's 1 plugins are not run by docker compose (kept in x-ram)") {
-		t.Errorf("no plugin warning in %q", log)
+	// Warnings are the Result's (the command prints them, with --quiet too), never logged.
+	if !slices.Contains(res.Warnings, "the template's 1 plugin is not run by docker compose (kept in x-ram)") {
+		t.Errorf("no plugin warning in %q", res.Warnings)
+	}
+	if slices.ContainsFunc(log, func(l string) bool { return strings.Contains(l, "warning") }) {
+		t.Errorf("a warning logged as a step: %q", log)
 	}
 	assertEmptyDir(t, work)
+}
+
+// A package whose plugin image is missing (no plugin-images.tar) is packed, with a warning: a
+// bundle ships no plugin images; only the platform's importer needs them.
+func TestPackRAMMissingPluginImage(t *testing.T) {
+	tpl := sampleTemplate(t)
+	images := templateImages(t, tpl)
+	pkg := ramtest.WritePackage(t, tpl, images)
+	withPlugin := *tpl
+	withPlugin.Plugins = []ram.Plugin{{PluginName: "mesh", PluginKey: "k", ShareImage: "goodrain.me/plugins/mesh:1"}}
+	meta, err := withPlugin.MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pkg = replaceMetadata(t, pkg, meta)
+	out := filepath.Join(t.TempDir(), "bundle")
+	res, err := PackRAM(context.Background(), RAMOptions{Package: pkg, Output: out, WorkDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkRAMBundle(t, out, &withPlugin, images)
+	want := pkg + ": the template has 1 plugin but the package has no plugin-images.tar"
+	if !slices.ContainsFunc(res.Warnings, func(w string) bool { return strings.HasPrefix(w, want) }) {
+		t.Errorf("warnings %q, want one starting %q", res.Warnings, want)
+	}
+}
+
+// replaceMetadata copies the gzip tar package pkg with its metadata.json replaced by meta.
+func replaceMetadata(t *testing.T, pkg string, meta []byte) string {
+	t.Helper()
+	in, err := os.Open(pkg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	zr, err := gzip.NewReader(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), filepath.Base(pkg))
+	f, err := os.Create(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zw := gzip.NewWriter(f)
+	tr, tw := tar.NewReader(zr), tar.NewWriter(zw)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(tr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if path.Base(h.Name) == ram.MetadataFile {
+			body = meta
+			h.Size = int64(len(meta))
+		}
+		if err := tw.WriteHeader(h); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tw.Write(body); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 // The packing machine's environment plays no part in a RAM pack: the compose file and the

@@ -3,7 +3,9 @@ package ram
 import (
 	"archive/tar"
 	"archive/zip"
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -45,11 +47,23 @@ type PackageReport struct {
 	Components      []ComponentReport `json:"components"`
 	Plugins         []string          `json:"plugins,omitempty"`
 	ConfigGroups    []string          `json:"configGroups,omitempty"`
-	// Images are the image names in the package's image archives (component-images.tar, or a
-	// legacy package's per-component tars), sorted.
-	Images []string `json:"images"`
-	// Problems are what the platform importer would stumble on.
-	Problems []string `json:"problems,omitempty"`
+	// Images are the images in the package's component image archives (component-images.tar,
+	// or a legacy package's per-component tars), each once with all its names.
+	Images []ImageReport `json:"images"`
+	// Problems are what makes the import fail or the application installed break (never nil).
+	Problems []string `json:"problems"`
+	// Notes are what the platform repairs or ignores at install, harmless as the template stands
+	// (never nil).
+	Notes []string `json:"notes"`
+}
+
+// ImageReport is one image of a package's image archives.
+type ImageReport struct {
+	// Names are the image's names, each once (names the engine takes for one, e.g. redis:7 and
+	// docker.io/library/redis:7, in their shortest spelling), sorted; none for an untagged image.
+	Names []string `json:"names"`
+	// Archive is the image tar holding it, a path inside the package directory.
+	Archive string `json:"archive"`
 }
 
 // ComponentReport is one component of a RAM package.
@@ -65,13 +79,35 @@ type ComponentReport struct {
 	Memory int `json:"memory"` // MB
 	CPU    int `json:"cpu"`    // millicores
 	// VM reports a virtual machine component, which docker compose cannot run.
-	VM           bool           `json:"vm,omitempty"`
+	VM bool `json:"vm,omitempty"`
+	// ServiceName is the name other components reach it by on the platform: its first port's
+	// k8s_service_name (the console gives every port that one); "" without ports.
+	ServiceName string `json:"serviceName"`
+	// Image is the image the component was made from (the template's image), when it is not
+	// the share_image.
+	Image string `json:"image,omitempty"`
+	// Cmd is the command the platform runs (cmd; "": the image's).
+	Cmd string `json:"cmd,omitempty"`
+	// Replicas is the number of instances the platform starts (min_node), -1 for a daemonset
+	// (one per node).
+	Replicas int `json:"replicas"`
+	// Readiness is the probe the platform runs (mode readiness, is_used), nil when none.
+	Readiness    *ProbeReport   `json:"readiness,omitempty"`
 	Ports        []PortReport   `json:"ports"`
 	Env          int            `json:"env"`         // service_env_map_list entries
 	ConnectInfo  int            `json:"connectInfo"` // service_connect_info_map_list entries
 	Dependencies []string       `json:"dependencies"`
 	Volumes      []VolumeReport `json:"volumes"`
 	Mounts       []MountReport  `json:"mounts,omitempty"`
+}
+
+// ProbeReport is a component's readiness probe.
+type ProbeReport struct {
+	Scheme string `json:"scheme"` // tcp, http or cmd (another scheme: no probe runs)
+	// Port is the probe's port, else the component's first port; 0 for cmd.
+	Port int    `json:"port,omitempty"`
+	Path string `json:"path,omitempty"` // http
+	Cmd  string `json:"cmd,omitempty"`  // cmd
 }
 
 // PortReport is one port of a component.
@@ -119,7 +155,7 @@ func InspectPackage(ctx context.Context, file string, opts ReadOptions) (*Packag
 	if max <= 0 {
 		max = DefaultMaxSize
 	}
-	s := &scanner{x: &extractor{file: file, max: max}, images: map[string]*imageNames{}}
+	s := &scanner{x: &extractor{file: file, max: max}, images: map[string]*imageNames{}, groups: map[string][][]string{}}
 	r := &PackageReport{File: file, Format: "gzip tar"}
 	if kind == "zip" {
 		r.Format = "zip"
@@ -143,6 +179,7 @@ type scanner struct {
 	top      string
 	metadata []byte
 	images   map[string]*imageNames // path inside top -> the names it holds
+	groups   map[string][][]string  // path inside top -> its images, each its names
 	order    []string
 	problems []string
 	bundle   bool // airpack.json at the top: an airpack bundle
@@ -291,7 +328,7 @@ func (s *scanner) entry(raw string, kind entryKind, body io.Reader) error {
 		}
 		s.metadata = b
 	case depth <= 2 && strings.HasSuffix(rest, legacyImageTarSuffix):
-		names, err := imageNamesFrom(body)
+		names, groups, err := imageNamesFrom(body)
 		var rerr readErr
 		switch {
 		case errors.As(err, &rerr):
@@ -300,32 +337,166 @@ func (s *scanner) entry(raw string, kind entryKind, body io.Reader) error {
 			s.problems = append(s.problems, fmt.Sprintf("%s: %v", rest, err))
 			return nil
 		}
-		s.images[rest] = names
+		s.images[rest], s.groups[rest] = names, groups
 		s.order = append(s.order, rest)
 	}
 	return nil
 }
 
-// imageNamesFrom is readImageNames on a stream: it reads the image archive to its end.
-func imageNamesFrom(r io.Reader) (*imageNames, error) {
-	n, found, err := scanImageNames(tar.NewReader(&errTagger{r: r}), func(err error) error {
-		var rerr readErr
-		if errors.As(err, &rerr) {
-			return rerr
+// imageNamesFrom is readImageNames on a stream: it reads the image archive to its end. It
+// returns its images too, each as the names it has (imageGroups).
+func imageNamesFrom(r io.Reader) (*imageNames, [][]string, error) {
+	n := &imageNames{norm: map[string]bool{}}
+	var g imageGroups
+	found := false
+	tr := tar.NewReader(&errTagger{r: r})
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
 		}
-		return fmt.Errorf("not a readable image archive: %w", err)
-	})
-	if err != nil {
-		return nil, err
+		if err != nil {
+			var rerr readErr
+			if errors.As(err, &rerr) {
+				return nil, nil, rerr
+			}
+			return nil, nil, fmt.Errorf("not a readable image archive: %w", err)
+		}
+		entry := path.Clean(h.Name)
+		if entry != "manifest.json" && entry != "index.json" {
+			continue
+		}
+		b, err := io.ReadAll(io.LimitReader(tr, 64<<20))
+		if err != nil {
+			return nil, nil, err
+		}
+		if _, err := namesFromEntry(entry, bytes.NewReader(b), n.add); err != nil {
+			return nil, nil, err
+		}
+		g.add(entry, b)
+		found = true
 	}
+	slices.Sort(n.names)
 	// The outer archive continues after this entry: read what the inner tar left (padding).
 	if _, err := io.Copy(io.Discard, r); err != nil {
-		return nil, readErr{err}
+		return nil, nil, readErr{err}
 	}
 	if !found {
-		return nil, errors.New("not an image archive: it has neither a manifest.json (docker save) nor an index.json (OCI)")
+		return nil, nil, errors.New("not an image archive: it has neither a manifest.json (docker save) nor an index.json (OCI)")
 	}
-	return n, nil
+	return n, g.images(), nil
+}
+
+// imageGroups collects the images of one image archive from its manifest.json (an entry, or
+// entries sharing a config, is an image) and its index.json (descriptors of one manifest are
+// an image), each as the names it has: names the engine takes for one (normRef) join two into
+// one image, so that an archive listing its images in both files counts each once.
+type imageGroups struct {
+	sets     [][]string
+	manifest bool // a manifest.json was read
+	unnamed  [][]string
+}
+
+func (g *imageGroups) add(entry string, b []byte) {
+	switch entry {
+	case "manifest.json":
+		g.manifest = true
+		var m []struct {
+			Config   string
+			RepoTags []string
+		}
+		if json.Unmarshal(b, &m) != nil {
+			return // namesFromEntry's error
+		}
+		byConfig := map[string]int{}
+		for _, e := range m {
+			if k, ok := byConfig[e.Config]; ok && e.Config != "" {
+				g.sets[k] = append(g.sets[k], e.RepoTags...)
+				continue
+			}
+			byConfig[e.Config] = len(g.sets)
+			g.sets = append(g.sets, slices.Clone(e.RepoTags))
+		}
+	case "index.json":
+		var idx struct {
+			Manifests []struct {
+				Digest      string
+				Annotations map[string]string
+			}
+		}
+		if json.Unmarshal(b, &idx) != nil {
+			return
+		}
+		byDigest := map[string]int{}
+		var sets [][]string
+		for _, d := range idx.Manifests {
+			// The names namesFromEntry takes.
+			var names []string
+			if n := d.Annotations["io.containerd.image.name"]; n != "" {
+				names = append(names, n)
+			}
+			if n := d.Annotations["org.opencontainers.image.ref.name"]; strings.ContainsAny(n, "/:") {
+				names = append(names, n)
+			}
+			if k, ok := byDigest[d.Digest]; ok {
+				sets[k] = append(sets[k], names...)
+				continue
+			}
+			byDigest[d.Digest] = len(sets)
+			sets = append(sets, names)
+		}
+		for _, set := range sets {
+			if len(set) == 0 {
+				g.unnamed = append(g.unnamed, set)
+				continue
+			}
+			g.sets = append(g.sets, set)
+		}
+	}
+}
+
+// images merges the sets sharing a name: each image once, its names each once in the shortest
+// spelling, sorted. An unnamed OCI descriptor counts only in an archive without a
+// manifest.json, which would list the image (untagged) itself.
+func (g *imageGroups) images() [][]string {
+	sets := g.sets
+	if !g.manifest {
+		sets = append(sets, g.unnamed...)
+	}
+	var out [][]string
+	owner := map[string]int{} // normRef -> index in out
+	for _, set := range sets {
+		into := -1
+		for _, n := range set {
+			if k, ok := owner[normRef(n)]; ok {
+				into = k
+				break
+			}
+		}
+		if into < 0 {
+			into = len(out)
+			out = append(out, nil)
+		}
+		for _, n := range set {
+			k, ok := owner[normRef(n)]
+			switch {
+			case !ok:
+				owner[normRef(n)] = into
+				out[into] = append(out[into], n)
+			case k == into:
+				// A spelling of a name it has: keep the shortest.
+				for j, m := range out[into] {
+					if normRef(m) == normRef(n) && (len(n) < len(m) || len(n) == len(m) && n < m) {
+						out[into][j] = n
+					}
+				}
+			}
+		}
+	}
+	for _, names := range out {
+		slices.Sort(names)
+	}
+	return out
 }
 
 // report fills r from what the scan found.
@@ -389,6 +560,7 @@ func (s *scanner) report(r *PackageReport) error {
 	}
 	var componentTars []string
 	pluginFilesFound := map[string]bool{}
+	r.Images = []ImageReport{}
 	for _, rest := range s.order {
 		into := component
 		switch {
@@ -399,6 +571,12 @@ func (s *scanner) report(r *PackageReport) error {
 			continue
 		default:
 			componentTars = append(componentTars, rest)
+			for _, names := range s.groups[rest] {
+				if names == nil {
+					names = []string{}
+				}
+				r.Images = append(r.Images, ImageReport{Names: names, Archive: rest})
+			}
 		}
 		for _, n := range s.images[rest].names {
 			if !slices.Contains(into.names, n) {
@@ -407,11 +585,9 @@ func (s *scanner) report(r *PackageReport) error {
 			}
 		}
 	}
-	slices.Sort(component.names)
-	r.Images = component.names
-	if r.Images == nil {
-		r.Images = []string{}
-	}
+	slices.SortStableFunc(r.Images, func(a, b ImageReport) int {
+		return strings.Compare(strings.Join(a.Names, "\x00"), strings.Join(b.Names, "\x00"))
+	})
 
 	if len(t.Apps) > 0 && len(s.order) == 0 {
 		r.Problems = append(r.Problems, fmt.Sprintf("no %s: the package holds no images", ComponentImagesFile))
@@ -424,7 +600,15 @@ func (s *scanner) report(r *PackageReport) error {
 	}
 	r.Problems = append(r.Problems, pluginPathProblems(t, s.x.file, s.top, componentTars)...)
 	r.Problems = append(r.Problems, ImportProblems(t)...)
-	r.Problems = append(r.Problems, TemplateProblems(t)...)
+	// The platform's rules: what it does not repair is a problem, what it repairs a note.
+	r.Notes = []string{}
+	for _, p := range platformProblems(t) {
+		if p.refuse {
+			r.Problems = append(r.Problems, problemLine(t, p, nil))
+		} else {
+			r.Notes = append(r.Notes, problemLine(t, p, nil))
+		}
+	}
 	cname := map[string]string{}
 	for i := range t.Apps {
 		a := &t.Apps[i]
@@ -438,6 +622,13 @@ func (s *scanner) report(r *PackageReport) error {
 			ExtendMethod: a.ExtendMethod, Memory: a.PlatformMemory(), CPU: a.PlatformCPU(), VM: a.IsVM(),
 			Env: len(a.ServiceEnvMapList), ConnectInfo: len(a.ServiceConnectInfoMapList),
 			Ports: []PortReport{}, Dependencies: []string{}, Volumes: []VolumeReport{},
+			Cmd: a.Cmd, Replicas: a.PlatformReplicas(), Readiness: readiness(a),
+		}
+		if len(a.PortMapList) > 0 {
+			c.ServiceName = a.PortMapList[0].K8sServiceName
+		}
+		if a.Image != "" && normRef(a.Image) != normRef(a.ShareImage) {
+			c.Image = a.Image
 		}
 		if c.VM {
 			r.Problems = append(r.Problems, fmt.Sprintf("%s is a virtual machine (%s): docker compose cannot run one (airpack pack --ram refuses the package)", componentLabel(i, a), vmMarker(a)))
@@ -481,7 +672,35 @@ func (s *scanner) report(r *PackageReport) error {
 	if r.Components == nil {
 		r.Components = []ComponentReport{}
 	}
-	r.Problems = append(s.problems, r.Problems...)
+	r.Problems = append(slices.Clone(s.problems), r.Problems...)
+	if r.Problems == nil {
+		r.Problems = []string{}
+	}
+	return nil
+}
+
+// readiness is the probe the platform's worker runs for a: the first with mode readiness and
+// is_used (docs/ram-format.md §8.3), its port defaulting to the first port.
+func readiness(a *Component) *ProbeReport {
+	for _, p := range a.Probes {
+		if !p.IsUsed || p.Mode != "readiness" {
+			continue
+		}
+		r := &ProbeReport{Scheme: p.Scheme}
+		switch p.Scheme {
+		case "cmd":
+			r.Cmd = p.Cmd
+		default:
+			r.Port = p.Port
+			if r.Port == 0 && len(a.PortMapList) > 0 {
+				r.Port = a.PortMapList[0].ContainerPort
+			}
+			if p.Scheme == "http" {
+				r.Path = p.Path
+			}
+		}
+		return r
+	}
 	return nil
 }
 
@@ -498,21 +717,40 @@ func (r *PackageReport) WriteText(w io.Writer) error {
 	}
 	ew.printf("\n")
 	tw := tabwriter.NewWriter(ew, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "COMPONENT\tSERVICE KEY\tSHARE IMAGE\tIN PACKAGE\tDEPLOY\tMEMORY\n")
+	fmt.Fprintf(tw, "COMPONENT\tSERVICE KEY\tSHARE IMAGE\tIN PACKAGE\tDEPLOY\tREPLICAS\tMEMORY\tCPU\n")
 	for _, c := range r.Components {
 		found := "yes"
 		if !c.ImageFound {
 			found = "NO"
 		}
-		mem := "-"
+		mem, cpu := "-", "-"
 		if c.Memory > 0 {
 			mem = strconv.Itoa(c.Memory) + " MB"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", c.Cname, c.ServiceKey, c.ShareImage, found, c.ExtendMethod, mem)
+		if c.CPU > 0 {
+			cpu = strconv.Itoa(c.CPU) + "m"
+		}
+		replicas := strconv.Itoa(c.Replicas)
+		if c.Replicas < 0 {
+			replicas = "per node"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.Cname, c.ServiceKey, c.ShareImage, found, c.ExtendMethod, replicas, mem, cpu)
 	}
 	tw.Flush()
 	for _, c := range r.Components {
 		ew.printf("\n%s\n", c.Cname)
+		reached := "- (no ports: no Kubernetes Service)"
+		if c.ServiceName != "" {
+			reached = c.ServiceName + " (k8s_service_name)"
+		}
+		ew.printf("  reached as    %s\n", reached)
+		if c.Image != "" {
+			ew.printf("  image         %s\n", c.Image)
+		}
+		if c.Cmd != "" {
+			ew.printf("  cmd           %s\n", c.Cmd)
+		}
+		ew.printf("  readiness     %s\n", c.Readiness.text())
 		var ports []string
 		for _, p := range c.Ports {
 			where := []string{}
@@ -532,7 +770,7 @@ func (r *PackageReport) WriteText(w io.Writer) error {
 			ports = append(ports, fmt.Sprintf("%d/%s%s (%s)", p.Port, p.Protocol, alias, strings.Join(where, ", ")))
 		}
 		ew.printf("  ports         %s\n", orNone(ports))
-		ew.printf("  environment   %d variables, %d connection variables\n", c.Env, c.ConnectInfo)
+		ew.printf("  environment   %s, %s\n", nWord(c.Env, "variable", "variables"), nWord(c.ConnectInfo, "connection variable", "connection variables"))
 		ew.printf("  depends on    %s\n", orNone(c.Dependencies))
 		var vols []string
 		for _, v := range c.Volumes {
@@ -558,16 +796,60 @@ func (r *PackageReport) WriteText(w io.Writer) error {
 		ew.printf("  volumes       %s\n", orNone(vols))
 	}
 	ew.printf("\nimages (%d)\n", len(r.Images))
-	for _, n := range r.Images {
-		ew.printf("  %s\n", n)
+	for _, im := range r.Images {
+		names := strings.Join(im.Names, ", ")
+		if names == "" {
+			names = "(untagged)"
+		}
+		if im.Archive != ComponentImagesFile {
+			names += " [" + im.Archive + "]"
+		}
+		ew.printf("  %s\n", names)
 	}
-	if len(r.Problems) > 0 {
-		ew.printf("\nproblems (%d)\n", len(r.Problems))
+	if len(r.Problems) == 0 {
+		ew.printf("\nproblems: none\n")
+	} else {
+		ew.printf("\nproblems (%d): the import fails or the application breaks\n", len(r.Problems))
 		for _, p := range r.Problems {
 			ew.printf("  %s\n", p)
 		}
 	}
+	if len(r.Notes) > 0 {
+		ew.printf("\nnotes (%d): the platform repairs or ignores these\n", len(r.Notes))
+		for _, p := range r.Notes {
+			ew.printf("  %s\n", p)
+		}
+	}
 	return ew.err
+}
+
+// text is the probe for people: "tcp port 3306", "http port 8080 path /health", "cmd: …".
+func (p *ProbeReport) text() string {
+	switch {
+	case p == nil:
+		return "-"
+	case p.Scheme == "cmd":
+		return "cmd: " + p.Cmd
+	case p.Scheme != "tcp" && p.Scheme != "http":
+		return p.Scheme + " (the platform runs no such probe)"
+	}
+	s := p.Scheme + " port " + strconv.Itoa(p.Port)
+	if p.Scheme == "http" {
+		pth := p.Path
+		if !strings.HasPrefix(pth, "/") {
+			pth = "/" + pth
+		}
+		s += " path " + pth
+	}
+	return s
+}
+
+// nWord is n with the noun for it: "1 plugin", "2 plugins".
+func nWord(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return strconv.Itoa(n) + " " + many
 }
 
 func orNone(items []string) string {

@@ -131,7 +131,7 @@ func (a abort) Error() string { return a.err.Error() }
 // ReadPackage reads a RAM package: a gzip tar (-ram.tar.gz, .ram.tar.gz or any name; recognised
 // by content) or a Rainbond 5.2 zip. It decodes and validates metadata.json, extracts the image
 // archives into a new directory inside opts.WorkDir, and checks that every component's
-// share_image is in them. It refuses entries that would land outside that directory (absolute
+// share_image is in them (a plugin's missing image is a warning: a bundle needs none). It refuses entries that would land outside that directory (absolute
 // names, "..") and links of any kind. On error nothing extracted is left behind, and the error is
 // one line naming the file.
 func ReadPackage(ctx context.Context, file string, opts ReadOptions) (pkg *Package, err error) {
@@ -634,7 +634,7 @@ func (x *extractor) finish() (*Package, error) {
 	}
 
 	// Plugins: compose does not run them (ToCompose warns), but a package missing their images
-	// fails on the platform. plugin-images.tar holds them (5.3 and later), else 5.2's
+	// fails on the platform: a warning. plugin-images.tar holds them (5.3 and later), else 5.2's
 	// <plugin_name>/<image>.image.tar; the importer loads both.
 	pluginTars := map[string]bool{}
 	if len(t.Plugins) > 0 {
@@ -662,14 +662,24 @@ func (x *extractor) finish() (*Package, error) {
 				pluginTars[found] = true
 				continue
 			}
+			// A bundle ships no plugin images: a missing one is the importer's problem, not
+			// airpack's (InspectPackage lists it as one).
+			const why = "the platform importer needs it; a bundle ships no plugin images"
 			label := fmt.Sprintf("plugins[%d] (plugin_name %s)", i, quote(pl.PluginName))
 			switch {
 			case inArchive != nil:
-				return nil, fmt.Errorf("%s: %s: share_image %s is not in %s, which holds %s", x.file, label, ref, filepath.Base(p.PluginImages), inArchive)
+				p.Warnings = append(p.Warnings, fmt.Sprintf("%s: %s: share_image %s is not in %s, which holds %s: %s", x.file, label, ref, filepath.Base(p.PluginImages), inArchive, why))
+				continue
 			case len(legacy) > 0:
-				return nil, fmt.Errorf("%s: %s: share_image %s is in none of the package's image tars (a Rainbond 5.2 package holds it as %s, in <plugin_name>/%s)", x.file, label, ref, LegacySaveName(ref), legacyFileName(ref))
+				p.Warnings = append(p.Warnings, fmt.Sprintf("%s: %s: share_image %s is in none of the package's image tars (a Rainbond 5.2 package holds it as %s, in <plugin_name>/%s): %s", x.file, label, ref, LegacySaveName(ref), legacyFileName(ref), why))
+				continue
 			}
-			return nil, fmt.Errorf("%s: the template has %d plugins but the package has no %s (nor, as Rainbond 5.2 stored them, <plugin_name>/<image>.image.tar)", x.file, len(t.Plugins), PluginImagesFile)
+			needs := "their images"
+			if len(t.Plugins) == 1 {
+				needs = "its image"
+			}
+			p.Warnings = append(p.Warnings, fmt.Sprintf("%s: the template has %s but the package has no %s (nor, as Rainbond 5.2 stored them, <plugin_name>/<image>.image.tar): the platform importer needs %s; a bundle ships no plugin images", x.file, nWord(len(t.Plugins), "plugin", "plugins"), PluginImagesFile, needs))
+			break
 		}
 	}
 

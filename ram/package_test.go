@@ -198,10 +198,13 @@ func TestReadPackagePlugins(t *testing.T) {
 			file("app-1.0-ram/component-images.tar", imagesTar(t, 1, webImage, dbImage)),
 			file("app-1.0-ram/plugin-images.tar", imagesTar(t, 9, "goodrain.me/plugins/other:1")),
 		)
-		_, err := readPackage(t, writeTemp(t, "p.tar.gz", b), ReadOptions{})
-		want := `plugins[0] (plugin_name "mesh"): share_image goodrain.me/plugins/mesh:1 is not in plugin-images.tar, which holds goodrain.me/plugins/other:1`
-		if err == nil || !strings.Contains(err.Error(), want) {
-			t.Errorf("error %v, want %s", err, want)
+		p, err := readPackage(t, writeTemp(t, "p.tar.gz", b), ReadOptions{})
+		want := `plugins[0] (plugin_name "mesh"): share_image goodrain.me/plugins/mesh:1 is not in plugin-images.tar, which holds goodrain.me/plugins/other:1: the platform importer needs it; a bundle ships no plugin images`
+		if err != nil {
+			t.Fatalf("error %v, want a warning: %s", err, want)
+		}
+		if len(p.Warnings) != 1 || !strings.Contains(p.Warnings[0], want) {
+			t.Errorf("warnings %q, want %s", p.Warnings, want)
 		}
 	})
 }
@@ -511,7 +514,7 @@ func TestWritePackageRefuses(t *testing.T) {
 		{name: "callback fails", tpl: sample(nil), images: func(w io.Writer) error { w.Write([]byte("partial")); return errors.New("engine went away") },
 			want: `write component-images.tar: engine went away`},
 		{name: "plugins without plugin images", tpl: pluginTemplate(t, "app"), images: writeImages(images),
-			want: `the template has 1 plugins but no plugin images were given`},
+			want: `the template has 1 plugin but no plugin images were given`},
 		{name: "no images callback", tpl: sample(nil), want: `no component images: the template has 2 components`},
 	}
 	for _, tt := range tests {
@@ -655,10 +658,15 @@ func TestReadPackageLegacyPlugins(t *testing.T) {
 			file("app-1.0/db/"+legacyFileName(dbImage), imagesTar(t, 2, LegacySaveName(dbImage))),
 			file("app-1.0/mesh/other--1.image.tar", imagesTar(t, 9, "other:1")),
 		)
-		_, err := readPackage(t, writeTemp(t, "app-1.0.zip", b), ReadOptions{})
-		want := `: plugins[0] (plugin_name "mesh"): share_image goodrain.me/plugins/mesh:1 is in none of the package's image tars (a Rainbond 5.2 package holds it as mesh:1, in <plugin_name>/mesh--1.image.tar)`
-		if err == nil || !strings.Contains(err.Error(), want) {
-			t.Errorf("error %v, want %s", err, want)
+		p, err := readPackage(t, writeTemp(t, "app-1.0.zip", b), ReadOptions{})
+		want := `: plugins[0] (plugin_name "mesh"): share_image goodrain.me/plugins/mesh:1 is in none of the package's image tars (a Rainbond 5.2 package holds it as mesh:1, in <plugin_name>/mesh--1.image.tar): the platform importer needs it; a bundle ships no plugin images`
+		if err != nil {
+			t.Fatalf("error %v, want a warning: %s", err, want)
+		}
+		if len(p.Warnings) != 1 || !strings.Contains(p.Warnings[0], want) {
+			t.Errorf("warnings %q, want %s", p.Warnings, want)
+		} else if len(p.LegacyImages) != 2 || p.LegacyPluginImages != nil {
+			t.Errorf("LegacyImages %v, LegacyPluginImages %v", p.LegacyImages, p.LegacyPluginImages)
 		}
 	})
 	t.Run("the plugin tar is not taken for a component's", func(t *testing.T) {
@@ -684,10 +692,13 @@ func TestReadPackageNoPluginImages(t *testing.T) {
 		file("app-1.0-ram/metadata.json", marshal(t, pluginTemplate(t, "app"))),
 		file("app-1.0-ram/component-images.tar", imagesTar(t, 1, webImage, dbImage)),
 	)
-	_, err := readPackage(t, writeTemp(t, "p.tar.gz", b), ReadOptions{})
-	want := ": the template has 1 plugins but the package has no plugin-images.tar (nor, as Rainbond 5.2 stored them, <plugin_name>/<image>.image.tar)"
-	if err == nil || !strings.Contains(err.Error(), want) {
-		t.Errorf("error %v, want %s", err, want)
+	p, err := readPackage(t, writeTemp(t, "p.tar.gz", b), ReadOptions{})
+	want := ": the template has 1 plugin but the package has no plugin-images.tar (nor, as Rainbond 5.2 stored them, <plugin_name>/<image>.image.tar): the platform importer needs its image; a bundle ships no plugin images"
+	if err != nil {
+		t.Fatalf("error %v, want a warning: %s", err, want)
+	}
+	if len(p.Warnings) != 1 || !strings.Contains(p.Warnings[0], want) {
+		t.Errorf("warnings %q, want %s", p.Warnings, want)
 	}
 }
 

@@ -452,10 +452,10 @@ func vmMarker(a *Component) string {
 func (c *toCompose) warnUnsupported() {
 	t := c.t
 	if len(t.Plugins) > 0 {
-		c.warnf("the template's %d plugins are not run by docker compose (kept in %s)", len(t.Plugins), ExtensionKey)
+		c.warnf("the template's %s not run by docker compose (kept in %s)", nWord(len(t.Plugins), "plugin is", "plugins are"), ExtensionKey)
 	}
 	if len(t.K8sResources) > 0 {
-		c.warnf("the template's %d Kubernetes resources are not created by docker compose (kept in %s)", len(t.K8sResources), ExtensionKey)
+		c.warnf("the template's %s not created by docker compose (kept in %s)", nWord(len(t.K8sResources), "Kubernetes resource is", "Kubernetes resources are"), ExtensionKey)
 	}
 	for i := range t.Apps {
 		if l := t.Apps[i].Labels; len(l) > 0 {

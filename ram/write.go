@@ -64,7 +64,7 @@ func WritePackage(ctx context.Context, out string, t *Template, componentImages 
 		return fmt.Errorf("no template")
 	}
 	if componentImages == nil && len(t.Apps) > 0 {
-		return fmt.Errorf("no component images: the template has %d components", len(t.Apps))
+		return fmt.Errorf("no component images: the template has %s", nWord(len(t.Apps), "component", "components"))
 	}
 	// A deep, normalized copy, validated exactly as ReadPackage will validate it.
 	b, err := json.Marshal(t)
@@ -92,7 +92,7 @@ func WritePackage(ctx context.Context, out string, t *Template, componentImages 
 		}
 	}
 	if len(tc.Plugins) > 0 && opts.PluginImages == nil {
-		return fmt.Errorf("the template has %d plugins but no plugin images were given", len(tc.Plugins))
+		return fmt.Errorf("the template has %s but no plugin images were given", nWord(len(tc.Plugins), "plugin", "plugins"))
 	}
 	for i := range tc.Apps {
 		tc.Apps[i].ServiceImage = ServiceImage{}

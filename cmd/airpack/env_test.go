@@ -66,7 +66,7 @@ func TestPackEnvFromShell(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := "warning: " + strings.TrimPrefix(warning, "airpack: warning: "); !strings.Contains(stderr, want) {
+	if want := warning; !strings.Contains(stderr, want) {
 		t.Errorf("airpack ram stderr = %q, want it to hold %q", stderr, want)
 	}
 	_, _, err = run(t, "ram", project, "--version", "1.0", "--source", "registry", "-o", pkg, "-q", "--force",

@@ -22,9 +22,11 @@ func inspectCommand() *cli.Command {
 		Description: `A bundle (directory or archive): its services, images, layers and sizes, from airpack.json.
 
 A Rainbond / Kato application package (a -ram.tar.gz, or a Rainbond 5.2 .zip), recognised by its
-content: the template, each component (service key, share_image and whether the package holds
-it, ports, environment, dependencies, volumes), the images in component-images.tar, and what the
-platform importer would stumble on. It is read as a stream; nothing is extracted.`,
+content: the template; each component (service key, share_image and whether the package holds
+it, the name other components reach it by, readiness probe, cmd, image, replicas, memory, cpu,
+ports, environment, dependencies, volumes); each image of component-images.tar once, with its
+names; the problems (the import fails or the application breaks) and, apart, the notes (what the
+platform repairs or ignores). It is read as a stream; nothing is extracted.`,
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "json", Usage: "print JSON for machines"},
 		},

@@ -51,7 +51,7 @@ from $AIRPACK_SIGN_PASSPHRASE, else asks on the terminal. The key is read before
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "output: .tar, .tar.gz, .tar.zst or a directory (default: <name>-<version>.tar)"},
 			&cli.BoolFlag{Name: "force", Usage: "replace an existing output"},
 			&cli.StringFlag{Name: "sign-key", Usage: "sign the bundle (SHA256SUMS.sig) with this OpenSSH ed25519 private key file", TakesFile: true},
-			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print nothing but errors"},
+			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: quietUsage},
 		),
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			// First: the old bare --allow-outside takes the next flag as its path.
@@ -60,6 +60,9 @@ from $AIRPACK_SIGN_PASSPHRASE, else asks on the terminal. The key is read before
 			}
 			if cmd.Args().Present() {
 				return fmt.Errorf("pack takes no arguments (got %q): use -f for compose files", cmd.Args().Slice())
+			}
+			if err := refuseEmpty(cmd, "name", "version", "output", "ram"); err != nil {
+				return err
 			}
 			signer, err := signingKey(cmd, "sign-key")
 			if err != nil {
@@ -93,10 +96,7 @@ from $AIRPACK_SIGN_PASSPHRASE, else asks on the terminal. The key is read before
 			if err != nil {
 				return err
 			}
-			_, stderr := writers(cmd)
-			for _, w := range res.Warnings {
-				fmt.Fprintln(stderr, "airpack: warning: "+w)
-			}
+			printWarnings(cmd, res.Warnings)
 			m := res.Manifest
 			log.logf("packed %s %s: %d images for %s in %s%s", m.Name, m.Version, len(m.Images), m.Platform, res.Output, signedBy(signer))
 			log.logf("next: airpack verify %s; on the target: ./load.sh && docker compose up -d", res.Output)
@@ -129,9 +129,6 @@ func packRAM(ctx context.Context, cmd *cli.Command, signer ssh.Signer) error {
 		return fmt.Errorf("--ram cannot be combined with %s: the application and its images come from the RAM package", strings.Join(bad, ", "))
 	}
 	file := cmd.String("ram")
-	if file == "" {
-		return fmt.Errorf("--ram needs a package file")
-	}
 	maxSize, err := pack.ParseSize(cmd.String("max-size"))
 	if err != nil {
 		return fmt.Errorf("--max-size: %w", err)
@@ -155,6 +152,7 @@ func packRAM(ctx context.Context, cmd *cli.Command, signer ssh.Signer) error {
 	if err != nil {
 		return err
 	}
+	printWarnings(cmd, res.Warnings)
 	m := res.Manifest
 	log.logf("packed %s %s: %d images for %s in %s%s", m.Name, m.Version, len(m.Images), m.Platform, res.Output, signedBy(signer))
 	log.logf("next: airpack verify %s; on the target: ./load.sh && docker compose up -d (host ports and generated secrets are in .env)", res.Output)

@@ -27,8 +27,9 @@ name it was shipped as.
 
 The argument is a bundle (a directory or a .tar, .tar.gz, .tar.zst archive: verified first, an
 unsound one refused), or a Compose project directory or compose file (packed into a temporary
-bundle first, as airpack pack does: --version is required, images come from --source). Without
-an argument: the current directory, or the project -f names.
+bundle first, as airpack pack does: --version is required, images come from --source; pack's
+warnings about a bundle's target host are left out, a package has none). Without an argument:
+the current directory, or the project -f names.
 
 Each service becomes a component whose ids derive from the name and the service name, so the
 same input always gives the same template. What the compose file says that RAM cannot express
@@ -36,12 +37,12 @@ is printed as one warning per service and key. A bundle made from a RAM package 
 --ram) carries the template in x-ram fields: everything it holds comes back, updated with what
 the compose file changed.`,
 		Flags: append([]cli.Flag{
-			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "package file (default: <name>-<version>-ram.tar.gz); a name containing \"plugin\" is refused (the importer would skip its images)"},
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "package file, a gzip-compressed tar: its name must end in .tar.gz or .tgz (default: <name>-<version>-ram.tar.gz); a name containing \"plugin\" is refused (the importer would skip its images)"},
 			&cli.StringFlag{Name: "flavor", Value: string(ram.Rainbond), Usage: "platform: rainbond or kato (the same format)"},
 			&cli.StringFlag{Name: "name", Usage: "group_name (default: the x-ram group_name of a bundle made from a RAM package, else the bundle or project name)"},
 			&cli.StringFlag{Name: "version", Usage: "group_version (default: the bundle's version; required for a Compose project)"},
 			&cli.BoolFlag{Name: "force", Usage: "replace an existing output"},
-			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print nothing but warnings and errors"},
+			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: quietUsage},
 		}, projectFlags("Compose project: ")...),
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			if _, err := pack.OutsidePaths(cmd.StringSlice("allow-outside")); err != nil {
@@ -50,7 +51,10 @@ the compose file changed.`,
 			if cmd.Args().Len() > 1 {
 				return fmt.Errorf("want at most one BUNDLE_OR_COMPOSE_PROJECT argument (got %q)", cmd.Args().Slice())
 			}
-			stdout, stderr := writers(cmd)
+			if err := refuseEmpty(cmd, "name", "version", "output", "flavor"); err != nil {
+				return err
+			}
+			stdout, _ := writers(cmd)
 			log := newLogger(os.Stderr, cmd.Bool("quiet"))
 			res, err := pack.ExportRAM(ctx, pack.ExportOptions{
 				Input:        cmd.Args().First(),
@@ -73,9 +77,7 @@ the compose file changed.`,
 			if err != nil {
 				return err
 			}
-			for _, w := range res.Warnings {
-				fmt.Fprintln(stderr, "warning: "+w)
-			}
+			printWarnings(cmd, res.Warnings)
 			if !cmd.Bool("quiet") {
 				n := len(res.Template.Apps)
 				fmt.Fprintf(stdout, "wrote %s (%d %s)\n", res.Output, n, plural(n, "component"))

@@ -71,10 +71,10 @@ func TestRAMCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{
-		"warning: networks: front: RAM has no networks (components reach each other by name); dropped",
-		"warning: service web: cap_add: RAM has no Linux capabilities; dropped",
-		"warning: service web: networks: front: RAM has no networks (components reach each other by name); dropped",
-		"warning: service web: user: RAM runs the image's user; dropped",
+		"airpack: warning: networks: front: RAM has no networks (components reach each other by name); dropped",
+		"airpack: warning: service web: cap_add: RAM has no Linux capabilities; dropped",
+		"airpack: warning: service web: networks: front: RAM has no networks (components reach each other by name); dropped",
+		"airpack: warning: service web: user: RAM runs the image's user; dropped",
 	}
 	if got := strings.Split(strings.TrimSuffix(stderr, "\n"), "\n"); strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("stderr:\n%s\nwant one warning per line:\n%s", stderr, strings.Join(want, "\n"))
@@ -121,7 +121,7 @@ func TestRAMCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	var r ram.PackageReport
-	if err := json.Unmarshal([]byte(stdout), &r); err != nil || r.GroupName != "shop" || len(r.Components) != 1 || !r.Components[0].ImageFound || r.Components[0].ShareImage != ram.ShareImageName("shop", "1.0", ram.StableID("shop", "web")) || !slices.Contains(r.Images, ref) {
+	if err := json.Unmarshal([]byte(stdout), &r); err != nil || r.GroupName != "shop" || len(r.Components) != 1 || !r.Components[0].ImageFound || r.Components[0].ShareImage != ram.ShareImageName("shop", "1.0", ram.StableID("shop", "web")) || len(r.Images) != 1 || !slices.Contains(r.Images[0].Names, ref) || r.Problems == nil {
 		t.Errorf("inspect --json: %v\n%s", err, stdout)
 	}
 }
@@ -148,5 +148,52 @@ func TestInspectBundle(t *testing.T) {
 	}
 	if _, _, err := run(t, "inspect", filepath.Join(dir, "compose.yaml")); err == nil {
 		t.Error("inspect of a compose file succeeded")
+	}
+}
+
+// An explicitly empty --name, --version or -o is refused: it would silently fall back to the
+// default. A bundle's --name is checked before any work, as a project's is.
+func TestEmptyFlagsRefused(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "compose.yaml"), []byte("name: shop\nservices:\n  web:\n    image: nginx\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	pkg := filepath.Join(t.TempDir(), "p.tar.gz")
+	for _, c := range []struct {
+		flag string
+		args []string
+	}{
+		{"--version", []string{"ram", dir, "--version", "", "-o", pkg}},
+		{"--name", []string{"ram", dir, "--version", "1.0", "--name", "", "-o", pkg}},
+		{"--output", []string{"ram", dir, "--version", "1.0", "-o", ""}},
+		{"--flavor", []string{"ram", dir, "--version", "1.0", "--flavor", "", "-o", pkg}},
+		{"--version", []string{"pack", "--project-directory", dir, "--version", ""}},
+		{"--name", []string{"pack", "--project-directory", dir, "--version", "1.0", "--name", ""}},
+		{"--version", []string{"pack", "--ram", pkg, "--version", ""}},
+		{"--output", []string{"pack", "--ram", pkg, "--output", ""}},
+	} {
+		_, _, err := run(t, c.args...)
+		if want := c.flag + " is empty: give a value, or leave the flag out for the default"; err == nil || err.Error() != want {
+			t.Errorf("%q: %v, want %s", c.args, err, want)
+		}
+	}
+	if _, err := os.Stat(pkg); !os.IsNotExist(err) {
+		t.Errorf("%s written", pkg)
+	}
+}
+
+// -o for a RAM package must say what it is: a gzip-compressed tar.
+func TestRAMOutputSuffix(t *testing.T) {
+	f := newSignFixture(t)
+	b := filepath.Join(t.TempDir(), "shop-1.0")
+	f.pack(t, b)
+	out := filepath.Join(t.TempDir(), "shop.tar")
+	_, stderr, err := run(t, "ram", b, "-o", out, "--name", "my-plugin-app")
+	if err == nil || !strings.Contains(err.Error(), "name it .tar.gz or .tgz") || stderr != "" {
+		t.Errorf("-o shop.tar: %v (stderr %q)", err, stderr)
+	}
+	_, stderr, err = run(t, "ram", b, "--name", "my-plugin-app", "-o", filepath.Join(t.TempDir(), "x.tgz"))
+	if err == nil || !strings.HasPrefix(err.Error(), `package name "my-plugin-app" contains "plugin"`) || stderr != "" {
+		t.Errorf("--name my-plugin-app: %v (stderr %q)", err, stderr)
 	}
 }
