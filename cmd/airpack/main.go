@@ -43,7 +43,7 @@ func app() *cli.Command {
 as a docker-load-able archive, and a load.sh. On the target host, with only Docker:
 
    tar xf shop-1.0.tar && cd shop-1.0 && ./load.sh && docker compose up -d`,
-		Commands: []*cli.Command{packCommand(), signCommand(), verifyCommand(), inspectCommand(), ramCommand()},
+		Commands: []*cli.Command{packCommand(), signCommand(), verifyCommand(), inspectCommand(), diffCommand(), ramCommand()},
 		// Errors are printed once, by main.
 		ExitErrHandler: func(context.Context, *cli.Command, error) {},
 	}
