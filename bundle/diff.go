@@ -850,13 +850,21 @@ func (d Diff) writeUpgrade(p func(string, ...any)) {
 		}
 		p("OLD's %s\n", strings.Join(refs, ", "))
 	}
-	p("  image archive  about %s of NEW's %s\n", HumanSize(u.ImageArchiveSize), HumanSize(d.New.ImageArchiveSize))
+	p("  image archive  about %s of NEW's %s%s\n", HumanSize(u.ImageArchiveSize), HumanSize(d.New.ImageArchiveSize), percent(u.ImageArchiveSize, d.New.ImageArchiveSize))
 	if u.BundleSize != nil {
-		p("  bundle         about %s of NEW's %s (%.1f%%)\n", HumanSize(*u.BundleSize), HumanSize(*d.New.Size), 100*u.Ratio)
+		p("  bundle         about %s of NEW's %s%s\n", HumanSize(*u.BundleSize), HumanSize(*d.New.Size), percent(*u.BundleSize, *d.New.Size))
 		p("  (NEW less the reused layers: the carried layers, every image's manifest and config, and NEW's other files)\n")
 	} else {
-		p("  (%.1f%% of NEW's image archive: the carried layers and every image's manifest and config; NEW is an airpack.json, so its other files are not counted)\n", 100*u.Ratio)
+		p("  (the carried layers and every image's manifest and config; NEW is an airpack.json, so its other files are not counted)\n")
 	}
+}
+
+// percent is " (12.3%)", a of b; "" when b is 0.
+func percent(a, b int64) string {
+	if b <= 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (%.1f%%)", 100*float64(a)/float64(b))
 }
 
 func countLayers(n int) string {
