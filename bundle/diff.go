@@ -151,8 +151,9 @@ func (s *DiffSide) readFile(ctx context.Context, path string, size int64) error 
 		return nil
 	}
 	s.Form, s.Size = FormArchive, size
-	// Every small file comes before the image archives in a bundle archive (plain: the small
-	// files, then images/; compressed: sorted by path), so the walk stops at images/.
+	// airpack.json, the compose file and .env come before the image archives in a bundle
+	// archive (plain: the small files, then images/; compressed: sorted by path), so the walk
+	// stops at images/ and never reads an image archive.
 	small := map[string][]byte{}
 	err = Walk(ctx, path, func(name string, r io.Reader, size int64) error {
 		if strings.HasPrefix(name, ImagesDir+"/") {
