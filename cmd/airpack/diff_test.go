@@ -267,6 +267,18 @@ func TestDiffCommand(t *testing.T) {
 		}
 	})
 
+	t.Run("archive read only up to its images", func(t *testing.T) {
+		// Cut in the middle of images/images.tar: diff never reads that far.
+		b, err := os.ReadFile(v10tar)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cut := writeFile(t, t.TempDir(), "cut.tar", string(b[:len(b)-int(imageArchiveSize(t, v10))/2-2048]))
+		if d := diffJSON(t, v10, cut); !d.Same {
+			t.Errorf("cut archive: %+v", d)
+		}
+	})
+
 	t.Run("unreadable input", func(t *testing.T) {
 		garbage := writeFile(t, t.TempDir(), "garbage.tar", "not a tar at all")
 		missing := filepath.Join(out, "shop-0.9.tar")
@@ -288,4 +300,14 @@ func TestDiffCommand(t *testing.T) {
 			t.Errorf("one argument: %v", err)
 		}
 	})
+}
+
+// imageArchiveSize is the size of the image archive of the bundle directory dir.
+func imageArchiveSize(t *testing.T, dir string) int64 {
+	t.Helper()
+	fi, err := os.Stat(filepath.Join(dir, bundle.ImageArchive))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fi.Size()
 }
