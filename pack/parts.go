@@ -20,7 +20,7 @@ func imageArchives(images []imageset.Image, maxSize int64, opts ...imageset.Arch
 		if len(parts) > 1 {
 			var warnings []string
 			for _, o := range over {
-				warnings = append(warnings, fmt.Sprintf("image %s alone takes %s, more than --max-archive-size %s: it has an archive of its own", o.Ref, bundle.HumanSize(o.Size), bundle.HumanSize(maxSize)))
+				warnings = append(warnings, fmt.Sprintf("image %s alone takes %s, more than --max-archive-size (%d bytes): it has an archive of its own", o.Ref, bundle.HumanSize(o.Size), maxSize))
 			}
 			return parts, warnings, nil
 		}
