@@ -61,3 +61,10 @@ func CheckFileName(name string) error {
 	}
 	return nil
 }
+
+// ImagePartArchive is the path of the n-th (from 1) image archive of a bundle whose images are
+// spread over several archives (pack --max-archive-size): "images/part-1.tar", … A bundle whose
+// images fit in one archive has ImageArchive instead.
+func ImagePartArchive(n int) string {
+	return fmt.Sprintf("%s/part-%d.tar", ImagesDir, n)
+}

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"path"
 	"sort"
 	"strings"
@@ -559,11 +560,48 @@ func (v *verifier) checkImages(m *Manifest) {
 		meta[p] = v.checkArchive(p, a, images)
 	}
 
+	held := v.heldBefore(m)
 	for _, im := range images {
 		if md := meta[archiveOf(im)]; md != nil {
-			v.checkImage(m, im, v.archives[archiveOf(im)], md)
+			v.checkImage(m, im, v.archives[archiveOf(im)], md, held[archiveOf(im)])
 		}
 	}
+}
+
+// heldBefore is, for each image archive airpack.json lists, the layers the target holds before
+// load.sh loads it, which the archive may leave out: an upgrade bundle's base layers, and the
+// blobs of the archives listed before it (load.sh loads them in that order, and a part of a
+// bundle packed with --max-archive-size stores a shared layer only in the first part that needs
+// it). An archive not listed gets the base layers alone.
+func (v *verifier) heldBefore(m *Manifest) map[string]map[string]bool {
+	if m == nil {
+		return nil
+	}
+	base := map[string]bool{}
+	if m.Base != nil {
+		for _, d := range m.Base.Layers {
+			base[d] = true
+		}
+	}
+	held := map[string]map[string]bool{}
+	for _, im := range m.Images {
+		held[archiveOf(im)] = base
+	}
+	seen := maps.Clone(base)
+	done := map[string]bool{}
+	for _, a := range m.Archives {
+		if done[a.Path] {
+			continue
+		}
+		done[a.Path] = true
+		held[a.Path] = maps.Clone(seen)
+		if ar := v.archives[a.Path]; ar != nil {
+			for d := range ar.blobs {
+				seen[d] = true
+			}
+		}
+	}
+	return held
 }
 
 func archiveOf(im Image) string {
@@ -662,16 +700,11 @@ func containerdName(ref string) (full, tag string, err error) {
 }
 
 // checkImage checks one image of airpack.json against its archive.
-func (v *verifier) checkImage(m *Manifest, im Image, a *imageArchive, md *archiveMeta) {
+// held are the layers the target holds before this archive is loaded (heldBefore).
+func (v *verifier) checkImage(m *Manifest, im Image, a *imageArchive, md *archiveMeta, held map[string]bool) {
 	p := archiveOf(im)
 	img := "image " + im.Ref
 	bad := func(format string, args ...any) { v.problem(p, "%s: %s", img, fmt.Sprintf(format, args...)) }
-	base := map[string]bool{}
-	if m.Base != nil {
-		for _, d := range m.Base.Layers {
-			base[d] = true
-		}
-	}
 
 	if h, err := v1.NewHash(im.Pin); im.Pin != "" && (err != nil || h.Algorithm != "sha256") {
 		v.problem(ManifestFile, "%s: pin %q is not a sha256 digest", img, im.Pin)
@@ -802,8 +835,10 @@ func (v *verifier) checkImage(m *Manifest, im Image, a *imageArchive, md *archiv
 	for i, l := range im.Layers {
 		b := a.blobs[l.Digest]
 		switch {
-		case b == nil && base[l.Digest]:
-			// An upgrade bundle leaves out what the base bundle brought.
+		case b == nil && held[l.Digest]:
+			// Left out: the base bundle or an earlier archive brought it.
+		case b == nil && len(m.Archives) > 1:
+			bad("layer %d (%s) is missing from the archive and from every archive loaded before it", i+1, shortDigest(l.Digest))
 		case b == nil:
 			bad("layer %d (%s) is missing from the archive", i+1, shortDigest(l.Digest))
 		case !b.corrupt && b.size != l.Size:

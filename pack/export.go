@@ -210,7 +210,9 @@ func ExportRAM(ctx context.Context, opts ExportOptions) (*ExportResult, error) {
 		}
 	}
 	if len(m.Archives) != 1 {
-		return nil, fmt.Errorf("the bundle has %d image archives: exporting a bundle split into several is not supported yet", len(m.Archives))
+		// The importer docker-loads every tar of the package on its own, in an order of its
+		// choosing, and a later part lacks the layers an earlier one stores: one archive only.
+		return nil, fmt.Errorf("the bundle has %d image archives (packed with --max-archive-size): a RAM package needs all images in one archive; pack the bundle again without --max-archive-size", len(m.Archives))
 	}
 	archive := m.Archives[0].Path
 	if !bundle.LocalPath(archive) {

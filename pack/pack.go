@@ -52,6 +52,9 @@ type Options struct {
 	// NoTarget says the bundle is only a step (ExportRAM converts it), never run on a target
 	// host: the warnings about that host (compose.RewriteOptions.NoTarget) are left out.
 	NoTarget bool
+	// MaxArchiveSize, when > 0, spreads the images over archives of at most this many bytes
+	// each where possible (--max-archive-size; imageArchives).
+	MaxArchiveSize int64
 }
 
 func (o *Options) logf(format string, args ...any) {
@@ -145,10 +148,11 @@ func Pack(ctx context.Context, opts Options) (*Result, error) {
 		}
 		images = append(images, imageset.Image{Ref: r.Shipped, Services: r.Services, MountedBy: r.MountedBy, Pin: r.Pin, Source: r.Source, Platform: r.Platform, Image: img})
 	}
-	archive, err := imageset.NewArchive(bundle.ImageArchive, images)
+	archives, partWarnings, err := imageArchives(images, opts.MaxArchiveSize)
 	if err != nil {
 		return nil, err
 	}
+	archiveImages, archiveFiles, archiveBytes := archiveList(archives)
 
 	var links map[string]string // the symbolic links of shipped directories
 	for _, f := range out.Files {
@@ -166,8 +170,8 @@ func Pack(ctx context.Context, opts Options) (*Result, error) {
 		Platform:      platform,
 		ComposeFile:   bundle.ComposeFile,
 		CreatedBy:     opts.CreatedBy,
-		Images:        archive.Images(),
-		Archives:      []bundle.Archive{{Path: archive.Path(), Size: archive.Size()}},
+		Images:        archiveImages,
+		Archives:      archiveFiles,
 		HostPaths:     out.HostPaths,
 		Links:         links,
 	}
@@ -192,13 +196,14 @@ func Pack(ctx context.Context, opts Options) (*Result, error) {
 		}
 		files = append(files, bf)
 	}
-	opts.logf("writing %s (%d images, %s)", opts.Output, len(images), bundle.HumanSize(archive.Size()))
-	aw := archiveWriter{archive, []imageset.Option{imageset.WithJobs(opts.Jobs), imageset.WithProgress(opts.Progress)}}
-	contents := bundle.Contents{Dir: name + "-" + opts.Version, Files: files, Archives: []bundle.ArchiveWriter{aw}}
+	opts.logf("writing %s (%d images, %s)", opts.Output, len(images), bundle.HumanSize(archiveBytes))
+	aws := archiveWriters(archives, opts.Jobs, opts.Progress)
+	contents := bundle.Contents{Dir: name + "-" + opts.Version, Files: files, Archives: aws}
 	if err := bundle.Write(ctx, opts.Output, contents, opts.Force, bundle.WithSigner(opts.Signer)); err != nil {
 		return nil, fmt.Errorf("write bundle %s: %w", opts.Output, err)
 	}
 	warnings := append(platformWarnings(proj.Images(), opts.Platform, platform), out.Warnings...)
+	warnings = append(warnings, partWarnings...)
 	return &Result{Manifest: m, Output: opts.Output, Warnings: warnings}, nil
 }
 

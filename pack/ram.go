@@ -36,6 +36,8 @@ type RAMOptions struct {
 	Platform string
 	// MaxSize bounds the bytes the package expands to (ram.ReadOptions.MaxSize).
 	MaxSize int64
+	// MaxArchiveSize is Options.MaxArchiveSize (--max-archive-size).
+	MaxArchiveSize int64
 	// WorkDir is where the package's images are extracted while packing (removed at the end).
 	// Default: the system's temporary directory.
 	WorkDir  string
@@ -152,6 +154,8 @@ func PackRAM(ctx context.Context, opts RAMOptions) (*Result, error) {
 		Log:          opts.Log,
 		CreatedBy:    opts.CreatedBy,
 		Signer:       opts.Signer,
+
+		MaxArchiveSize: opts.MaxArchiveSize,
 	})
 	if err != nil {
 		return nil, err

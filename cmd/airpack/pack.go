@@ -39,6 +39,12 @@ the platform ("**None**") are generated once and written to the bundle's .env, s
 component and everything depending on it. --max-size (default 20GiB) stops reading a package
 that expands past it.
 
+--max-archive-size SIZE spreads the images over several image archives, images/part-1.tar,
+part-2.tar, …, each at most SIZE where possible (whole images, in order; an image larger than
+SIZE gets an archive of its own, with a warning), each layer in the first archive that needs it.
+load.sh loads them one after the other, in order, for targets where one large docker load is a
+problem. Without it, or when everything fits in SIZE, the images are in one images/images.tar.
+
 --sign-key KEY signs the bundle with an OpenSSH ed25519 private key (ssh-keygen -t ed25519):
 SHA256SUMS.sig, an SSH signature of SHA256SUMS for the namespace "airpack", which targets check
 with airpack verify --allowed-signers or ssh-keygen -Y verify. A key with a passphrase takes it
@@ -46,6 +52,7 @@ from $AIRPACK_SIGN_PASSPHRASE, else asks on the terminal. The key is read before
 		Flags: append(projectFlags(""),
 			&cli.StringFlag{Name: "ram", Usage: "pack this RAM / KatoApp package (.tar.gz, or a Rainbond 5.2 .zip) instead of a compose project", TakesFile: true},
 			&cli.StringFlag{Name: "max-size", Value: "20GiB", Usage: "with --ram: stop when the package expands past this size (e.g. 512MiB, 20GiB)"},
+			&cli.StringFlag{Name: "max-archive-size", Usage: "spread the images over image archives (images/part-N.tar) of at most this size each, loaded in order (e.g. 2GiB); an image larger gets one of its own"},
 			&cli.StringFlag{Name: "name", Usage: "bundle name (default: the compose project name; with --ram the template's group_name)"},
 			&cli.StringFlag{Name: "version", Usage: "bundle version, e.g. 1.0 (required, except with --ram: the template's group_version)"},
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "output: .tar, .tar.gz, .tar.zst or a directory (default: <name>-<version>.tar)"},
@@ -68,8 +75,12 @@ from $AIRPACK_SIGN_PASSPHRASE, else asks on the terminal. The key is read before
 			if err != nil {
 				return err
 			}
+			maxArchive, err := maxArchiveSize(cmd)
+			if err != nil {
+				return err
+			}
 			if cmd.IsSet("ram") {
-				return packRAM(ctx, cmd, signer)
+				return packRAM(ctx, cmd, signer, maxArchive)
 			}
 			if cmd.IsSet("max-size") {
 				return fmt.Errorf("--max-size applies to --ram packages only")
@@ -90,6 +101,8 @@ from $AIRPACK_SIGN_PASSPHRASE, else asks on the terminal. The key is read before
 				Log:          log.logf,
 				CreatedBy:    "airpack " + version,
 				Signer:       signer,
+
+				MaxArchiveSize: maxArchive,
 			}
 			res, err := pack.Pack(ctx, opts)
 			log.finish(err != nil)
@@ -118,7 +131,19 @@ var ramConflicts = []struct{ name, show string }{
 	{"allow-outside", "--allow-outside"},
 }
 
-func packRAM(ctx context.Context, cmd *cli.Command, signer ssh.Signer) error {
+// maxArchiveSize is --max-archive-size in bytes, 0 when not given.
+func maxArchiveSize(cmd *cli.Command) (int64, error) {
+	if !cmd.IsSet("max-archive-size") {
+		return 0, nil
+	}
+	n, err := pack.ParseSize(cmd.String("max-archive-size"))
+	if err != nil {
+		return 0, fmt.Errorf("--max-archive-size: %w", err)
+	}
+	return n, nil
+}
+
+func packRAM(ctx context.Context, cmd *cli.Command, signer ssh.Signer, maxArchive int64) error {
 	var bad []string
 	for _, f := range ramConflicts {
 		if cmd.IsSet(f.name) {
@@ -147,6 +172,8 @@ func packRAM(ctx context.Context, cmd *cli.Command, signer ssh.Signer) error {
 		Log:       log.logf,
 		CreatedBy: "airpack " + version,
 		Signer:    signer,
+
+		MaxArchiveSize: maxArchive,
 	})
 	log.finish(err != nil)
 	if err != nil {
