@@ -108,3 +108,7 @@ func BaseProblems(b *Base) []string {
 	}
 	return out
 }
+
+// SamePlatform reports whether platforms a and b (os/arch[/variant]) are one: a variant counts
+// only when both name one, as for a service's platform (bundle.Platform).
+func SamePlatform(a, b string) bool { return samePlatform(a, b) }
