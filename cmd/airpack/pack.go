@@ -19,7 +19,8 @@ func packCommand() *cli.Command {
 		Name:  "pack",
 		Usage: "pack a Compose project into a bundle",
 		UsageText: "airpack pack [-f docker-compose.yaml ...] --version 1.0 -o out/shop-1.0.tar\n" +
-			"airpack pack --ram app-delivery-1.0-ram.tar.gz [-o out/app-delivery-1.0.tar]",
+			"airpack pack --ram app-delivery-1.0-ram.tar.gz [-o out/app-delivery-1.0.tar]\n" +
+			"airpack pack --version 1.1 --base out/shop-1.0.tar -o out/shop-1.1.tar",
 		Description: `Loads the project like docker compose (several -f merged, --profile, .env and --env-file,
 interpolation, extends, include), resolves every service's image before writing anything, and
 writes the bundle under a temporary name, renamed into place when complete.
@@ -39,6 +40,10 @@ version default to the template's group_name and group_version. Values the templ
 the platform ("**None**") are generated once and written to the bundle's .env, shared by the
 component and everything depending on it. --max-size (default 20GiB) stops reading a package
 that expands past it.
+
+--base BASE makes an upgrade bundle of an earlier bundle of the same application (a directory,
+an archive, or its airpack.json): the image archive leaves out the layers BASE has, airpack.json
+records BASE, and load.sh first checks BASE's images are loaded. Works with --ram too.
 
 --sign-key KEY signs the bundle with an OpenSSH ed25519 private key (ssh-keygen -t ed25519):
 SHA256SUMS.sig, an SSH signature of SHA256SUMS for the namespace "airpack", which targets check
