@@ -202,6 +202,13 @@ func (r Report) WriteText(w io.Writer) error {
 	p("Compose file:\t%s\n", r.ComposeFile)
 	if r.Base != nil {
 		p("Upgrade of:\t%s %s (expects %d layers, %s, on the target)\n", r.Base.Name, r.Base.Version, len(r.Base.Layers), HumanSize(r.BaseSize))
+		if len(r.Base.Images) > 0 {
+			refs := make([]string, len(r.Base.Images))
+			for i, im := range r.Base.Images {
+				refs[i] = im.Ref
+			}
+			p("Needs loaded:\t%s (images of %s %s, checked by load.sh)\n", strings.Join(refs, ", "), r.Base.Name, r.Base.Version)
+		}
 	}
 
 	if len(r.HostPaths) > 0 {

@@ -91,7 +91,7 @@ Total: 17.6 MB in 5 distinct layers (22.1 MB without sharing)
 
 func TestReportWriteTextUpgrade(t *testing.T) {
 	m := fxReportManifest()
-	m.Base = &Base{Name: "shop", Version: "0.9", Layers: []string{fxDigest("a"), fxDigest("b")}}
+	m.Base = &Base{Name: "shop", Version: "0.9", Layers: []string{fxDigest("a"), fxDigest("b")}, Images: []BaseImage{{Ref: "shop/web:0.9"}, {Ref: "nginx:1.24"}}}
 	m.Images = m.Images[:2]
 	var out bytes.Buffer
 	if err := NewReport(m).WriteText(&out); err != nil {
@@ -99,6 +99,7 @@ func TestReportWriteTextUpgrade(t *testing.T) {
 	}
 	for _, line := range []string{
 		"Upgrade of:    shop 0.9 (expects 2 layers, 4.5 MB, on the target)\n",
+		"Needs loaded:  shop/web:0.9, nginx:1.24 (images of shop 0.9, checked by load.sh)\n",
 		"\nTotal: 16.8 MB in 3 distinct layers (21.3 MB without sharing)\n",
 	} {
 		if !strings.Contains(out.String(), line) {

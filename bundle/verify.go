@@ -419,6 +419,11 @@ func (v *verifier) check(ctx context.Context) {
 	}
 	v.checkImages(m)
 	v.checkLinks(m)
+	if m != nil && m.Base != nil {
+		for _, p := range BaseProblems(m.Base) {
+			v.problem(ManifestFile, "%s", p)
+		}
+	}
 	if m != nil {
 		v.checkCompose(ctx, m)
 	}

@@ -260,7 +260,8 @@ func TestVerifyProblems(t *testing.T) {
 		{
 			name: "upgrade bundle leaves out its base's layers",
 			mutate: func(t *testing.T, b *fxBundle) {
-				base := &Base{Name: "shop", Version: "0.9", ManifestSHA256: strings.Repeat("a", 64)}
+				base := &Base{Name: "shop", Version: "0.9", ManifestSHA256: strings.Repeat("a", 64),
+					Images: []BaseImage{{Ref: "shop/web:0.9", ConfigDigest: fxDigest("c"), ManifestDigest: fxDigest("d")}}}
 				for _, l := range b.manifest.Images[0].Layers {
 					base.Layers = append(base.Layers, l.Digest)
 				}
@@ -276,6 +277,41 @@ func TestVerifyProblems(t *testing.T) {
 				b.seal(t)
 			},
 			want: func(*fxBundle) []string { return nil },
+		},
+		{
+			name: "upgrade bundle with a malformed base",
+			mutate: func(t *testing.T, b *fxBundle) {
+				l := b.manifest.Images[0].Layers[0].Digest
+				b.manifest.Base = &Base{Name: "shop", Version: "0.9", ManifestSHA256: "abc", Layers: []string{l, "sha256:x"}}
+				b.fxRewriteImages(t, func(name string, body []byte) []byte {
+					if name == archiveBlobPath(l) {
+						return nil
+					}
+					return body
+				})
+				b.seal(t)
+			},
+			want: func(*fxBundle) []string {
+				return []string{
+					`airpack.json: base: manifestSHA256 "abc" is not 64 hex digits`,
+					`airpack.json: base: layer "sha256:x" is not sha256:<64 hex digits>`,
+					"airpack.json: base: lists layers but no images: load.sh could not check the target holds them",
+				}
+			},
+		},
+		{
+			name: "base images must be tagged references with digests",
+			mutate: func(t *testing.T, b *fxBundle) {
+				b.manifest.Base = &Base{Name: "shop", Version: "0.9", ManifestSHA256: strings.Repeat("a", 64), Layers: []string{},
+					Images: []BaseImage{{Ref: "shop/web@" + fxDigest("a"), ConfigDigest: fxDigest("c"), ManifestDigest: "m"}}}
+				b.seal(t)
+			},
+			want: func(*fxBundle) []string {
+				return []string{
+					`airpack.json: base: image "shop/web@` + fxDigest("a") + `" has no tag`,
+					"airpack.json: base: image shop/web@" + fxDigest("a") + ": config and manifest digests must be sha256:<64 hex digits>",
+				}
+			},
 		},
 		{
 			name: "index.json names images as go-containerregistry does",

@@ -92,7 +92,11 @@ type scriptData struct {
 	NeedKB   int64 // free space docker load needs under Docker's root dir: twice the archives
 	Archives []archiveData
 	Images   []imageData
-	Format   map[string]string
+	// BaseName and BaseVersion name an upgrade bundle's base ("" otherwise), BaseImages are its
+	// images load.sh checks are in the engine before loading (step 4).
+	BaseName, BaseVersion string
+	BaseImages            []bundle.BaseImage
+	Format                map[string]string
 }
 
 type archiveData struct {
@@ -126,7 +130,7 @@ func WithComposeFile(body []byte) Option {
 //
 // Script refuses a manifest load.sh could not handle correctly: a missing or malformed field, an
 // image in no listed archive, a reference without a tag, a service named twice, or an upgrade
-// bundle (m.Base set), whose base check load.sh does not do yet.
+// bundle's base (m.Base) with a problem (bundle.BaseProblems).
 func Script(m *bundle.Manifest, opts ...Option) ([]byte, error) {
 	d, err := newScriptData(m)
 	if err != nil {
@@ -146,10 +150,13 @@ func newScriptData(m *bundle.Manifest) (*scriptData, error) {
 	if m == nil {
 		return nil, errors.New("no manifest")
 	}
-	if m.Base != nil {
-		// docs/bundle-format.md, load.sh step 4: not implemented, so such a bundle would load without
-		// its base check and fail in docker load with a confusing message.
-		return nil, fmt.Errorf("%s %s is an upgrade bundle (base %s %s): load.sh cannot check base images yet", m.Name, m.Version, m.Base.Name, m.Base.Version)
+	if b := m.Base; b != nil {
+		if problems := bundle.BaseProblems(b); len(problems) > 0 {
+			return nil, errors.New(strings.Join(problems, "; "))
+		}
+		if err := errors.Join(checkText("base name", b.Name), checkText("base version", b.Version)); err != nil {
+			return nil, err
+		}
 	}
 	d := &scriptData{
 		Name:         m.Name,
@@ -179,6 +186,9 @@ func newScriptData(m *bundle.Manifest) (*scriptData, error) {
 		return nil, err
 	}
 	d.OSArch = osArch
+	if m.Base != nil {
+		d.BaseName, d.BaseVersion, d.BaseImages = m.Base.Name, m.Base.Version, m.Base.Images
+	}
 	if d.ComposeFile == "" {
 		d.ComposeFile = bundle.ComposeFile
 	}

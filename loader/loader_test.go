@@ -99,7 +99,7 @@ func TestScriptRefuses(t *testing.T) {
 		{"bad service name", func(m *bundle.Manifest) { m.Images[0].Services = []string{"web'; x"} }, "service name"},
 		{"service twice", func(m *bundle.Manifest) { m.Images[1].Services = []string{"web"} }, "two images"},
 		{"image twice", func(m *bundle.Manifest) { m.Images[1].Ref = m.Images[0].Ref }, "listed twice"},
-		{"upgrade bundle", func(m *bundle.Manifest) { m.Base = &bundle.Base{Name: "shop", Version: "0.9"} }, "upgrade bundle"},
+		{"upgrade bundle with a malformed base", func(m *bundle.Manifest) { m.Base = &bundle.Base{Name: "shop", Version: "0.9"} }, "base: manifestSHA256"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -26,6 +26,7 @@ func TestShellcheck(t *testing.T) {
 		"sample":  sampleManifest(),
 		"split":   splitManifest(),
 		"hostile": hostile,
+		"upgrade": upgradeManifest(),
 	} {
 		t.Run(name, func(t *testing.T) {
 			b, err := Script(m)

@@ -55,6 +55,10 @@ type Options struct {
 	// MaxArchiveSize, when > 0, spreads the images over archives of at most this many bytes
 	// each where possible (--max-archive-size; imageArchives).
 	MaxArchiveSize int64
+	// Base, when set, makes an upgrade bundle of the bundle at this path (a bundle directory, a
+	// bundle archive or its airpack.json): the image archive leaves out the layers the base has
+	// (bundle.PlanUpgrade), and airpack.json records the base, which load.sh checks (step 4).
+	Base string
 }
 
 func (o *Options) logf(format string, args ...any) {
@@ -71,6 +75,10 @@ type Result struct {
 	// Warnings say where the bundle keeps the project's meaning only in part, or leaves a
 	// decision to the target: the user must read them.
 	Warnings []string
+	// Upgrade is set for an upgrade bundle (Options.Base): what it carries and reuses.
+	Upgrade *bundle.Upgrade
+	// FullSize is the size the image archive would have without a base; ArchiveSize is its size.
+	FullSize, ArchiveSize int64
 }
 
 // Pack builds the bundle described by opts. Without opts.Output it writes
@@ -105,10 +113,20 @@ func Pack(ctx context.Context, opts Options) (*Result, error) {
 		}
 	}
 	opts.logf("loaded project %s from %s", proj.Name(), proj.Dir())
+	var base *bundle.Manifest
+	var baseJSON []byte
+	if opts.Base != "" {
+		if base, baseJSON, err = readBase(ctx, opts.Base, name, opts.Version); err != nil {
+			return nil, err
+		}
+	}
 
 	reqs, shipped, volumeImages, platform, err := requests(proj.Images(), proj.ImageVolumes(), opts.Platform)
 	if err != nil {
 		return nil, err
+	}
+	if base != nil && !bundle.SamePlatform(base.Platform, platform) {
+		return nil, fmt.Errorf("--base %s is for %s, this bundle for %s: an upgrade reuses its base's layers, so both are for one platform: give a base packed for %s, or --platform %s", opts.Base, base.Platform, platform, platform, base.Platform)
 	}
 	outside, err := OutsidePaths(opts.AllowOutside)
 	if err != nil {
@@ -152,6 +170,17 @@ func Pack(ctx context.Context, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	fullSize := archivesSize(archives)
+	var upgrade *bundle.Upgrade
+	var baseRecord *bundle.Base
+	if base != nil {
+		full, _, _ := archiveList(archives)
+		u := bundle.PlanUpgrade(base, &bundle.Manifest{Images: full})
+		upgrade, baseRecord = &u, u.Base(base, baseJSON)
+		if archives, partWarnings, err = imageArchives(images, opts.MaxArchiveSize, imageset.WithoutLayers(u.Omits)); err != nil {
+			return nil, err
+		}
+	}
 	archiveImages, archiveFiles, archiveBytes := archiveList(archives)
 
 	var links map[string]string // the symbolic links of shipped directories
@@ -174,6 +203,7 @@ func Pack(ctx context.Context, opts Options) (*Result, error) {
 		Archives:      archiveFiles,
 		HostPaths:     out.HostPaths,
 		Links:         links,
+		Base:          baseRecord,
 	}
 	manifestJSON, err := m.Marshal()
 	if err != nil {
@@ -204,7 +234,23 @@ func Pack(ctx context.Context, opts Options) (*Result, error) {
 	}
 	warnings := append(platformWarnings(proj.Images(), opts.Platform, platform), out.Warnings...)
 	warnings = append(warnings, partWarnings...)
-	return &Result{Manifest: m, Output: opts.Output, Warnings: warnings}, nil
+	return &Result{Manifest: m, Output: opts.Output, Warnings: warnings, Upgrade: upgrade, FullSize: fullSize, ArchiveSize: archiveBytes}, nil
+}
+
+// readBase reads the base of an upgrade bundle name version (--base path) and refuses one that
+// is not an earlier version of the same application.
+func readBase(ctx context.Context, path, name, version string) (*bundle.Manifest, []byte, error) {
+	base, data, err := bundle.ReadBase(ctx, path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--base %s: %w", path, err)
+	}
+	if base.Name != name {
+		return nil, nil, fmt.Errorf("--base %s is a bundle of %s %s, not of %s: an upgrade runs in place, under the same compose project name: give a base of %s, or pack with --name %s", path, base.Name, base.Version, name, name, base.Name)
+	}
+	if base.Version == version {
+		return nil, nil, fmt.Errorf("--base %s is %s %s itself: an upgrade has another --version than its base", path, base.Name, base.Version)
+	}
+	return base, data, nil
 }
 
 type archiveWriter struct {

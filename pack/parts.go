@@ -80,3 +80,9 @@ type partProgress struct {
 func (partProgress) Start([]imageset.ImageTotal) {}
 
 func (pp partProgress) Add(i int, n int64) { pp.p.Add(pp.offset+i, n) }
+
+// archivesSize is the archives' total size in bytes.
+func archivesSize(archives []*imageset.Archive) int64 {
+	_, _, n := archiveList(archives)
+	return n
+}

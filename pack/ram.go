@@ -49,6 +49,9 @@ type RAMOptions struct {
 	CreatedBy string
 	// Signer, when set, signs the bundle (bundle.WithSigner).
 	Signer ssh.Signer
+	// Base, when set, makes an upgrade bundle of the bundle at this path (Options.Base): the
+	// platform's "upgrade of an application template in an offline environment".
+	Base string
 }
 
 func (o *RAMOptions) logf(format string, args ...any) {
@@ -156,6 +159,7 @@ func PackRAM(ctx context.Context, opts RAMOptions) (*Result, error) {
 		Signer:       opts.Signer,
 
 		MaxArchiveSize: opts.MaxArchiveSize,
+		Base:           opts.Base,
 	})
 	if err != nil {
 		return nil, err

@@ -9,6 +9,7 @@ import (
 	"github.com/urfave/cli/v3"
 	"golang.org/x/crypto/ssh"
 
+	"github.com/airpack/airpack/bundle"
 	"github.com/airpack/airpack/compose"
 	"github.com/airpack/airpack/pack"
 )
@@ -18,7 +19,8 @@ func packCommand() *cli.Command {
 		Name:  "pack",
 		Usage: "pack a Compose project into a bundle",
 		UsageText: "airpack pack [-f docker-compose.yaml ...] --version 1.0 -o out/shop-1.0.tar\n" +
-			"airpack pack --ram app-delivery-1.0-ram.tar.gz [-o out/app-delivery-1.0.tar]",
+			"airpack pack --ram app-delivery-1.0-ram.tar.gz [-o out/app-delivery-1.0.tar]\n" +
+			"airpack pack --version 1.1 --base out/shop-1.0.tar -o out/shop-1.1.tar",
 		Description: `Loads the project like docker compose (several -f merged, --profile, .env and --env-file,
 interpolation, extends, include), resolves every service's image before writing anything, and
 writes the bundle under a temporary name, renamed into place when complete.
@@ -45,6 +47,10 @@ SIZE gets an archive of its own, with a warning), each layer in the first archiv
 load.sh loads them one after the other, in order, for targets where one large docker load is a
 problem. Without it, or when everything fits in SIZE, the images are in one images/images.tar.
 
+--base BASE makes an upgrade bundle of an earlier bundle of the same application (a directory,
+an archive, or its airpack.json): the image archive leaves out the layers BASE has, airpack.json
+records BASE, and load.sh first checks BASE's images are loaded. Works with --ram too.
+
 --sign-key KEY signs the bundle with an OpenSSH ed25519 private key (ssh-keygen -t ed25519):
 SHA256SUMS.sig, an SSH signature of SHA256SUMS for the namespace "airpack", which targets check
 with airpack verify --allowed-signers or ssh-keygen -Y verify. A key with a passphrase takes it
@@ -57,6 +63,7 @@ from $AIRPACK_SIGN_PASSPHRASE, else asks on the terminal. The key is read before
 			&cli.StringFlag{Name: "version", Usage: "bundle version, e.g. 1.0 (required, except with --ram: the template's group_version)"},
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "output: .tar, .tar.gz, .tar.zst or a directory (default: <name>-<version>.tar)"},
 			&cli.BoolFlag{Name: "force", Usage: "replace an existing output"},
+			&cli.StringFlag{Name: "base", Usage: "make an upgrade bundle of this earlier bundle of the application (a directory, .tar/.tar.gz/.tar.zst, or its airpack.json): ship only the layers it lacks", TakesFile: true},
 			&cli.StringFlag{Name: "sign-key", Usage: "sign the bundle (SHA256SUMS.sig) with this OpenSSH ed25519 private key file", TakesFile: true},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: quietUsage},
 		),
@@ -103,6 +110,7 @@ from $AIRPACK_SIGN_PASSPHRASE, else asks on the terminal. The key is read before
 				Signer:       signer,
 
 				MaxArchiveSize: maxArchive,
+				Base:           cmd.String("base"),
 			}
 			res, err := pack.Pack(ctx, opts)
 			log.finish(err != nil)
@@ -112,9 +120,28 @@ from $AIRPACK_SIGN_PASSPHRASE, else asks on the terminal. The key is read before
 			printWarnings(cmd, res.Warnings)
 			m := res.Manifest
 			log.logf("packed %s %s: %d images for %s in %s%s", m.Name, m.Version, len(m.Images), m.Platform, res.Output, signedBy(signer))
+			logUpgrade(log, res)
 			log.logf("next: airpack verify %s; on the target: ./load.sh && docker compose up -d", res.Output)
 			return nil
 		},
+	}
+}
+
+// logUpgrade says what an upgrade bundle carries, against the full bundle, and what it needs.
+func logUpgrade(log *logger, res *pack.Result) {
+	u, b := res.Upgrade, res.Manifest.Base
+	if u == nil {
+		return
+	}
+	pct := 100.0
+	if res.FullSize > 0 {
+		pct = 100 * float64(res.ArchiveSize) / float64(res.FullSize)
+	}
+	log.logf("upgrade of %s %s: the image archive is %s, %.1f%% of the full %s: it carries %d new layers (%s) and leaves out %d layers (%s) the target has from %s %s",
+		b.Name, b.Version, bundle.HumanSize(res.ArchiveSize), pct, bundle.HumanSize(res.FullSize),
+		len(u.Carried), bundle.HumanSize(u.CarriedBytes), len(u.Reused), bundle.HumanSize(u.ReusedBytes), b.Name, b.Version)
+	if len(u.Reused) > 0 {
+		log.logf("on the target, load %s-%s first: load.sh checks its images are there", b.Name, b.Version)
 	}
 }
 
@@ -174,6 +201,7 @@ func packRAM(ctx context.Context, cmd *cli.Command, signer ssh.Signer, maxArchiv
 		Signer:    signer,
 
 		MaxArchiveSize: maxArchive,
+		Base:           cmd.String("base"),
 	})
 	log.finish(err != nil)
 	if err != nil {
@@ -182,6 +210,7 @@ func packRAM(ctx context.Context, cmd *cli.Command, signer ssh.Signer, maxArchiv
 	printWarnings(cmd, res.Warnings)
 	m := res.Manifest
 	log.logf("packed %s %s: %d images for %s in %s%s", m.Name, m.Version, len(m.Images), m.Platform, res.Output, signedBy(signer))
+	logUpgrade(log, res)
 	log.logf("next: airpack verify %s; on the target: ./load.sh && docker compose up -d (host ports and generated secrets are in .env)", res.Output)
 	return nil
 }

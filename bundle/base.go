@@ -1,0 +1,114 @@
+package bundle
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+
+	"github.com/distribution/reference"
+)
+
+// ReadBase reads the airpack.json of the bundle an upgrade builds on (`airpack pack --base`):
+// path is a bundle directory, a bundle archive (read only up to its airpack.json), or that
+// airpack.json itself. It returns the manifest and its exact bytes, whose sha256 the upgrade
+// records (Upgrade.Base).
+func ReadBase(ctx context.Context, path string) (*Manifest, []byte, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("open base bundle: %w", err)
+	}
+	var data []byte
+	switch {
+	case fi.IsDir():
+		if data, err = readSmallFile(filepath.Join(path, ManifestFile)); errors.Is(err, fs.ErrNotExist) {
+			return nil, nil, fmt.Errorf("%s has no %s: not an airpack bundle", path, ManifestFile)
+		}
+	case isJSONFile(path):
+		data, err = readSmallFile(path)
+	default:
+		err = Walk(ctx, path, func(name string, r io.Reader, size int64) error {
+			if name != ManifestFile {
+				return nil
+			}
+			var err error
+			data, err = readSmall(r, name)
+			if err == nil {
+				err = fs.SkipAll
+			}
+			return err
+		})
+		if _, err = splitEntryErrors(err); err == nil && data == nil {
+			err = fmt.Errorf("%s has no %s: not an airpack bundle", path, ManifestFile)
+		}
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	m, err := ParseManifest(data)
+	if err != nil {
+		return nil, nil, err
+	}
+	if m.Name == "" || m.Version == "" || m.Platform == "" || len(m.Images) == 0 {
+		return nil, nil, fmt.Errorf("%s of %s lacks the bundle's name, version, platform or images: not a bundle airpack wrote", ManifestFile, path)
+	}
+	return m, data, nil
+}
+
+// isJSONFile reports whether the file at p starts, after white space, with '{': an airpack.json
+// rather than a bundle archive (tar, gzip and zstd start otherwise).
+func isJSONFile(p string) bool {
+	f, err := os.Open(p)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	head := make([]byte, 512)
+	n, _ := io.ReadFull(f, head)
+	head = bytes.TrimLeft(head[:n], " \t\r\n")
+	return len(head) > 0 && head[0] == '{'
+}
+
+var baseDigestRE = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
+
+// BaseProblems are what is wrong with an upgrade bundle's base record b, as `verify` reports it
+// and load.sh generation refuses it: its name and version, manifestSHA256, every layer a sha256
+// digest, and the images load.sh checks before loading (step 4): at least one when layers are
+// left out, each a tagged reference with well-formed digests.
+func BaseProblems(b *Base) []string {
+	var out []string
+	if b.Name == "" || b.Version == "" {
+		out = append(out, "base: no name or version")
+	}
+	if !isSHA256Hex(b.ManifestSHA256) {
+		out = append(out, fmt.Sprintf("base: manifestSHA256 %q is not 64 hex digits", b.ManifestSHA256))
+	}
+	for _, d := range b.Layers {
+		if !baseDigestRE.MatchString(d) {
+			out = append(out, fmt.Sprintf("base: layer %q is not sha256:<64 hex digits>", d))
+		}
+	}
+	if len(b.Layers) > 0 && len(b.Images) == 0 {
+		out = append(out, "base: lists layers but no images: load.sh could not check the target holds them")
+	}
+	for _, im := range b.Images {
+		if named, err := reference.ParseNormalizedNamed(im.Ref); err != nil {
+			out = append(out, fmt.Sprintf("base: image %q is not a valid reference: %v", im.Ref, err))
+		} else if _, ok := named.(reference.Tagged); !ok {
+			out = append(out, fmt.Sprintf("base: image %q has no tag", im.Ref))
+		}
+		if !baseDigestRE.MatchString(im.ConfigDigest) || !baseDigestRE.MatchString(im.ManifestDigest) {
+			out = append(out, fmt.Sprintf("base: image %s: config and manifest digests must be sha256:<64 hex digits>", im.Ref))
+		}
+	}
+	return out
+}
+
+// SamePlatform reports whether platforms a and b (os/arch[/variant]) are one: a variant counts
+// only when both name one, as for a service's platform (bundle.Platform).
+func SamePlatform(a, b string) bool { return samePlatform(a, b) }
