@@ -35,7 +35,14 @@
 //	                                   (mean)
 //	      gen_seconds S                time taken to build the layers (before the push)
 //	    and, on stderr, a table of the layers.
-//	genapp stats [-images 4] [-base-mib 280] [-own-mib 60] [-seed 1] [-save DIR]
+//	      bumped_layer_bytes N         with -bump: compressed bytes of the changed layer
+//	genapp push -bump SERVICE ...
+//	    version 1.1 of the same app (same flags and seed as the 1.0 push): SERVICE's application
+//	    code layer, its top layer, has the same tree (paths, modes, sizes) with other content
+//	    (another content stream); every other layer is byte-identical to 1.0's. Pushes SERVICE
+//	    as bench/SERVICE:1.1 and the others as bench/<service>:1.0 again (the same images), and
+//	    writes DIR/compose.yaml for 1.1 (SERVICE on :1.1, the others on :1.0).
+//	genapp stats [-images 4] [-base-mib 280] [-own-mib 60] [-seed 1] [-bump SERVICE] [-save DIR]
 //	    builds the layers only (no registry) and prints the same lines but ref; -save writes each
 //	    layer's gzip blob to DIR/NAME.tar.gz.
 //
@@ -113,8 +120,8 @@ func main() {
 
 func usage() {
 	fmt.Fprintln(os.Stderr, "usage: genapp port\n"+
-		"       genapp push -registry HOST:PORT -dir DIR [-images N] [-base-mib N] [-own-mib N] [-seed N] [-cpuprofile FILE]\n"+
-		"       genapp stats [-images N] [-base-mib N] [-own-mib N] [-seed N] [-save DIR] [-cpuprofile FILE]")
+		"       genapp push -registry HOST:PORT -dir DIR [-images N] [-base-mib N] [-own-mib N] [-seed N] [-bump SERVICE] [-cpuprofile FILE]\n"+
+		"       genapp stats [-images N] [-base-mib N] [-own-mib N] [-seed N] [-bump SERVICE] [-save DIR] [-cpuprofile FILE]")
 	os.Exit(2)
 }
 
@@ -131,8 +138,10 @@ func port() error {
 // app is the generated application: its layers (base first) and, per image, its own layers.
 type app struct {
 	names  []string
+	tags   []string // tags[i]: image i's tag, "1.0", or bumpTag for the bumped service
 	layers []*memLayer
 	own    [][]*memLayer // own[i]: image i's layers above the base
+	bumped *memLayer     // with -bump: the changed layer
 }
 
 // options are push's and stats' flags.
@@ -140,7 +149,11 @@ type options struct {
 	images          int
 	baseMiB, ownMiB int
 	seed            uint64
+	bump            string // service whose application code layer changes (version 1.1)
 }
+
+// bumpTag is the tag of the service -bump changes; the others keep 1.0.
+const bumpTag = "1.1"
 
 func run(cmd string, args []string) error {
 	fs := flag.NewFlagSet(cmd, flag.ExitOnError)
@@ -152,6 +165,7 @@ func run(cmd string, args []string) error {
 	fs.IntVar(&o.baseMiB, "base-mib", 280, "file bytes of the shared base layer, MiB (uncompressed)")
 	fs.IntVar(&o.ownMiB, "own-mib", 60, "file bytes of each image's own layers, MiB (uncompressed, mean over the images)")
 	fs.Uint64Var(&o.seed, "seed", 1, "seed of the layers' trees and content")
+	fs.StringVar(&o.bump, "bump", "", "version 1.1: this service's application code layer gets other content (tag "+bumpTag+")")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of genapp to this file")
 	fs.Parse(args)
 	pushing := cmd == "push"
@@ -225,6 +239,9 @@ func run(cmd string, args []string) error {
 	fmt.Println("files", files)
 	fmt.Println("base_files", a.layers[0].files)
 	fmt.Println("own_files", ownFiles/n)
+	if a.bumped != nil {
+		fmt.Println("bumped_layer_bytes", a.bumped.gz.Len())
+	}
 	fmt.Printf("gen_seconds %.2f\n", genTime.Seconds())
 	return nil
 }
@@ -242,9 +259,16 @@ func build(o options) (*app, error) {
 		own := int64(float64(int64(o.ownMiB)<<20) * ownScale[i%len(ownScale)])
 		app := int64(float64(own) * appShare)
 		f := flavors[i%len(flavors)]
-		specs = append(specs,
-			layerSpec{name: n + "-" + f.name, budget: own - app, plan: f.plan},
-			layerSpec{name: n + "-app", budget: app, plan: func(p *planner) { planApp(p, n, f.ext) }})
+		appSpec := layerSpec{name: n + "-app", budget: app, plan: func(p *planner) { planApp(p, n, f.ext) }}
+		tag := "1.0"
+		if n == o.bump {
+			appSpec.rev, tag = bumpTag, bumpTag
+		}
+		a.tags = append(a.tags, tag)
+		specs = append(specs, layerSpec{name: n + "-" + f.name, budget: own - app, plan: f.plan}, appSpec)
+	}
+	if o.bump != "" && !slices.Contains(a.names, o.bump) {
+		return nil, fmt.Errorf("-bump %s: no such service (the app's services: %s)", o.bump, strings.Join(a.names, ", "))
 	}
 	c := newCorpora(o.seed)
 	order := make([]int, len(specs))
@@ -273,6 +297,9 @@ func build(o options) (*app, error) {
 	}
 	for i := range a.names {
 		a.own = append(a.own, a.layers[1+2*i:3+2*i])
+		if a.names[i] == o.bump {
+			a.bumped = a.layers[2+2*i]
+		}
 	}
 	return a, nil
 }
@@ -318,7 +345,7 @@ func (a *app) push(registry, dir string) ([]string, error) {
 		if err != nil {
 			return nil, err
 		}
-		s := fmt.Sprintf("%s/bench/%s:1.0", registry, n)
+		s := fmt.Sprintf("%s/bench/%s:%s", registry, n, a.tags[i])
 		ref, err := name.ParseReference(s)
 		if err != nil {
 			return nil, err
@@ -372,6 +399,9 @@ type layerSpec struct {
 	name   string
 	budget int64 // file bytes
 	plan   func(*planner)
+	// rev, when set, is a new version of the layer: the same tree (drawn from the name's
+	// stream) with other content (the stream of name@rev), named name@rev.
+	rev string
 }
 
 // buildLayer plans the layer's tree from the seed, then writes it as a gzip tar in memory,
@@ -382,6 +412,11 @@ func buildLayer(c *corpora, seed uint64, s layerSpec) (*memLayer, error) {
 	sortEntries(p.entries)
 
 	l := &memLayer{name: s.name}
+	contentLabel := "content/" + s.name
+	if s.rev != "" {
+		l.name += "@" + s.rev
+		contentLabel += "@" + s.rev
+	}
 	l.gz.Grow(int(s.budget/2 + 1<<20))
 	digest := sha256.New()
 	// pgzip compresses blocks of 1 MiB on every CPU: the base layer, half the bytes, would
@@ -397,7 +432,7 @@ func buildLayer(c *corpora, seed uint64, s layerSpec) (*memLayer, error) {
 	diffID := sha256.New()
 	cw := &xio.CountWriter{W: io.MultiWriter(zw, diffID)}
 	tw := tar.NewWriter(cw)
-	r := rngFor(seed, "content/"+s.name)
+	r := rngFor(seed, contentLabel)
 	for _, e := range p.entries {
 		h := &tar.Header{Name: e.name, Typeflag: e.typ, Mode: e.mode, Linkname: e.link, ModTime: created, Uname: "root", Gname: "root"}
 		switch e.typ {
