@@ -34,6 +34,14 @@
 # look afterwards, TMPDIR (where the work dir goes).
 # Targets (issue 8): ./load.sh <= 1.08 x a bare docker load -i on the classic store (Docker 20),
 # <= 1.20 x on the containerd store (Docker 29); its no-op re-run <= 1 s.
+# Upgrade bundles (issue 11), after the engines, no engine needed: version 1.1 of the app changes
+# the first service's top layer (genapp push -bump: its application code layer, the same tree
+# with other content; the other layers are 1.0's); `airpack pack --version 1.1 --base
+# benchapp-1.0.tar` (the upgrade bundle) and the full 1.1 bundle are packed once each (sizes),
+# and `airpack diff benchapp-1.0.tar <full 1.1>` gives its estimate. Target: upgrade bundle <=
+# 0.05 x the full 1.1 bundle's bytes. AIRPACK_BENCH_ENGINES=none skips the engines (step 5):
+# only the sections without an engine run, in minutes with a small app (e.g.
+# AIRPACK_BENCH_BASE_MIB=40 AIRPACK_BENCH_OWN_MIB=10).
 # On exit (also Ctrl-C or failure) it stops the registry, removes the app's images from the
 # engine and its temp dir, and leaves the engine as it found it: the engine that ran before runs
 # again, and an engine it started is stopped. Needs root (engines) and `make setup`.
@@ -80,6 +88,7 @@ for v in IMAGES:$nimages BASE_MIB:$base_mib OWN_MIB:$own_mib; do
 	[[ ${v#*:} =~ ^[1-9][0-9]*$ ]] || die "AIRPACK_BENCH_${v%%:*} must be a positive number, not '${v#*:}'"
 done
 [[ $seed =~ ^[0-9]+$ ]] || die "AIRPACK_BENCH_SEED must be a number, not '$seed'"
+[[ $engines != none ]] || engines=
 for e in $engines; do
 	[[ $e == 20 || $e == 29 ]] || die "unknown engine '$e' in AIRPACK_BENCH_ENGINES (want 20 and/or 29)"
 done
@@ -404,6 +413,57 @@ for e in $engines; do
 	remove_images
 done
 
+# ---- upgrade bundle: no engine (issue 11) ------------------------------------------------------
+# Version 1.1 changes one service's top layer: genapp push -bump (same flags and seed as 1.0)
+# regenerates the first service's application code layer (same tree, other content), pushes it
+# as bench/<service>:1.1 and writes 1.1's compose project (the others stay on :1.0). The upgrade
+# bundle (pack --base the 1.0 bundle) and the full 1.1 bundle are packed once each: the row is
+# about bytes. airpack diff of 1.0 and the full 1.1 gives its estimate of the upgrade bundle.
+max_upgrade_vs_full=0.05
+app11=$work/app-1.1
+upgrade=$work/pack/benchapp-1.1-upgrade.tar
+full11=$work/pack/benchapp-1.1.tar
+bump_svc=${refs[0]##*/}
+bump_svc=${bump_svc%%:*}
+"$genapp" push -registry "$host" -dir "$app11" -images "$nimages" -base-mib "$base_mib" -own-mib "$own_mib" -seed "$seed" \
+	-bump "$bump_svc" >"$work/app-1.1.txt" 2>"$work/logs/genapp-1.1.log" || {
+	cat "$work/logs/genapp-1.1.log" >&2
+	die "genapp push -bump $bump_svc failed"
+}
+bumped_bytes=$(awk '$1 == "bumped_layer_bytes" { print $2 }' "$work/app-1.1.txt")
+log "pushed 1.1: $bump_svc's application code layer changed ($(mib "$bumped_bytes") MiB gzip)"
+rm_upgrade() { rm -f "$upgrade" && sync; }
+rm_full11() { rm -f "$full11" && sync; }
+log "airpack pack --base (the 1.1 upgrade bundle) and the full 1.1 bundle, one run each"
+NO_WARMUP=1 timeit 1 upgrade rm_upgrade "$airpack" pack -q -f "$app11/compose.yaml" --version 1.1 --base "$bundle" -o "$upgrade"
+NO_WARMUP=1 timeit 1 full11 rm_full11 "$airpack" pack -q -f "$app11/compose.yaml" --version 1.1 -o "$full11"
+upgrade_size=$(stat -c %s "$upgrade")
+full11_size=$(stat -c %s "$full11")
+"$airpack" diff --json "$bundle" "$full11" >"$work/logs/diff.json" 2>&1 || {
+	cat "$work/logs/diff.json" >&2
+	die "airpack diff failed"
+}
+# diff_key KEY: the number airpack diff --json gives for KEY in its "upgrade" object.
+diff_key() { sed -n '/"upgrade": *{/,$p' "$work/logs/diff.json" | grep -o "\"$1\": *[0-9]*" | head -n 1 | grep -o '[0-9]*$'; }
+diff_bundle=$(diff_key bundleSize || true)
+diff_carried=$(diff_key carriedLayerBytes || true)
+[[ $diff_bundle =~ ^[0-9]+$ && $diff_carried =~ ^[0-9]+$ ]] ||
+	die "no upgrade bundleSize / carriedLayerBytes in airpack diff --json (log: $work/logs/diff.json)"
+[[ $diff_carried == "$bumped_bytes" ]] ||
+	die "airpack diff says the upgrade carries $diff_carried layer bytes; genapp changed one layer of $bumped_bytes bytes"
+# upgrade_rows: the section's rows, for the table.
+upgrade_rows() {
+	section "upgrade 1.1 over 1.0: $bump_svc's top layer changed (no engine; one run each)"
+	timed "airpack pack --version 1.1 --base benchapp-1.0.tar" upgrade
+	timed "airpack pack --version 1.1 (full bundle)" full11
+	figure "changed layer ($bump_svc application code, gzip)" "$(mib "$bumped_bytes") MiB" "($bumped_bytes B)"
+	figure "upgrade bundle .tar size" "$(mib "$upgrade_size") MiB" "($upgrade_size B)"
+	figure "full 1.1 bundle .tar size" "$(mib "$full11_size") MiB" "($full11_size B)"
+	figure "airpack diff 1.0 1.1: upgrade bundle estimate" "$(mib "$diff_bundle") MiB" \
+		"($diff_bundle B: $(awk -v d="$diff_bundle" -v u="$upgrade_size" 'BEGIN { printf "%+.2f%%", 100 * (d - u) / u }') vs the bundle)"
+	check "upgrade bundle / full 1.1 bundle (bytes)" "$(ratio "$upgrade_size" "$full11_size")" "$max_upgrade_vs_full"
+}
+
 # ---- table -----------------------------------------------------------------------------------
 cpu=$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 mem=$(awk '/^MemTotal:/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
@@ -435,6 +495,7 @@ for e in $engines; do
 	check "./load.sh time / docker load time" "$(ratio "${med[loadsh$e]}" "${med[load$e]}")" "${max_load_vs_docker[$e]}"
 	check "./load.sh no-op re-run" "$(secs "${med[noop$e]}")" "$max_noop_s" s
 done
+upgrade_rows
 
 line=$(printf '%.0s-' {1..98})
 {
