@@ -521,7 +521,9 @@ type Part struct {
 // FindParts says whether path names a bundle archive split in parts, and reads its parts list:
 // path is the parts list (shop-1.0.tar.sha256), one of the parts (shop-1.0.tar.001), or the
 // archive's own name when only its parts exist (shop-1.0.tar). It returns nil, nil for any other
-// path, and an error for a part whose list is missing or a list that cannot be read.
+// path, and an error for a part whose list is missing or a list that cannot be read. Only
+// archive names (FormatOf: .tar, .tar.gz, .tgz, .tar.zst) are split: x.sha256 or x.001 beside
+// another kind of file are not parts.
 func FindParts(path string) (*Parts, error) {
 	st, err := os.Stat(path)
 	var list string
@@ -552,6 +554,9 @@ func FindParts(path string) (*Parts, error) {
 		list = path + PartsSuffix
 	default:
 		return nil, nil
+	}
+	if FormatOf(strings.TrimSuffix(list, PartsSuffix)) == FormatDir {
+		return nil, nil // a checksum file, not the parts list of a bundle archive
 	}
 	return ReadPartsList(list)
 }
@@ -803,4 +808,13 @@ func (j *joinedReader) check(ctx context.Context) ([]Problem, error) {
 		got[i] = sums[k]
 	}
 	return j.ps.problems(nil, got), nil
+}
+
+// IsPartOf says whether p is the parts list or a part of the archive out.
+func IsPartOf(p, out string) bool {
+	if p == out+PartsSuffix {
+		return true
+	}
+	m := partNumber.FindStringSubmatch(p)
+	return m != nil && m[1] == out
 }

@@ -70,6 +70,11 @@ func excludeOutput(ctx context.Context, output string) func(string) (bool, strin
 		switch {
 		case p == absOut, strings.HasPrefix(p, tmpPrefix), strings.HasPrefix(filepath.Base(p), tmpExport):
 			return true, ""
+		case bundle.IsPartOf(p, absOut):
+			return true, "" // this pack's output in parts
+		}
+		if ps, err := bundle.FindParts(p); err == nil && ps != nil && archiveIsBundle(ctx, p) {
+			return true, "it is (a part of) an airpack bundle split in parts (airpack never ships its own output)"
 		}
 		st, err := os.Stat(p)
 		if err != nil {

@@ -47,6 +47,8 @@ type RAMOptions struct {
 	CreatedBy string
 	// Signer, when set, signs the bundle (bundle.WithSigner).
 	Signer ssh.Signer
+	// SplitSize, when set, writes the archive in parts (Options.SplitSize).
+	SplitSize int64
 }
 
 func (o *RAMOptions) logf(format string, args ...any) {
@@ -66,7 +68,7 @@ func PackRAM(ctx context.Context, opts RAMOptions) (*Result, error) {
 		return nil, errors.New("no RAM package given")
 	}
 	if opts.Output != "" {
-		if err := checkOutput(opts.Output, opts.Force); err != nil {
+		if err := checkSplitOutput(opts.Output, opts.SplitSize, opts.Force); err != nil {
 			return nil, err
 		}
 	}
@@ -152,6 +154,7 @@ func PackRAM(ctx context.Context, opts RAMOptions) (*Result, error) {
 		Log:          opts.Log,
 		CreatedBy:    opts.CreatedBy,
 		Signer:       opts.Signer,
+		SplitSize:    opts.SplitSize,
 	})
 	if err != nil {
 		return nil, err
