@@ -74,7 +74,10 @@ func excludeOutput(ctx context.Context, output string) func(string) (bool, strin
 			return true, "" // this pack's output in parts
 		}
 		if ps, err := bundle.FindParts(p); err == nil && ps != nil && archiveIsBundle(ctx, p) {
-			return true, "it is (a part of) an airpack bundle split in parts (airpack never ships its own output)"
+			if p != ps.List {
+				return true, "" // the list says it, once for all the parts
+			}
+			return true, fmt.Sprintf("it is the parts list of an airpack bundle split in parts, left out with its %d parts (airpack never ships its own output)", len(ps.Parts))
 		}
 		st, err := os.Stat(p)
 		if err != nil {
