@@ -102,7 +102,16 @@ type partsFile struct {
 	total   int64
 	handles map[int]*partHandle
 	tick    uint64
-	err     error
+
+	// The parts are hashed as the bundle's writers read back what they wrote (an image
+	// archive's hash follows its blobs as they land, front to back): upTo is how far each part
+	// is taken for its hash, dirty the parts written again behind that point (hashed again
+	// from disk at the end); hmu makes the readers hand bytes to the hasher one at a time.
+	hmu    sync.Mutex
+	hasher *pipeHasher
+	umu    sync.Mutex // guards upTo and dirty
+	upTo   map[int]int64
+	dirty  map[int]bool
 }
 
 type partHandle struct {
@@ -115,7 +124,7 @@ type partHandle struct {
 const maxOpenParts = 32
 
 func newPartsFile(dir string, size int64) *partsFile {
-	return &partsFile{dir: dir, size: size, handles: map[int]*partHandle{}}
+	return &partsFile{dir: dir, size: size, handles: map[int]*partHandle{}, hasher: newPipeHasher(), upTo: map[int]int64{}, dirty: map[int]bool{}}
 }
 
 func (p *partsFile) path(i int) string { return filepath.Join(p.dir, "part-"+strconv.Itoa(i)) }
@@ -166,7 +175,7 @@ func (p *partsFile) release(h *partHandle) {
 
 // span calls fn for each part the bytes [off, off+n) fall in, with the part, the offset in it and
 // the range of the n bytes it holds.
-func (p *partsFile) span(off int64, n int, fn func(h *partHandle, at int64, from, to int) error) error {
+func (p *partsFile) span(off int64, n int, fn func(h *partHandle, i int, at int64, from, to int) error) error {
 	done := 0
 	for done < n {
 		pos := off + int64(done)
@@ -180,7 +189,7 @@ func (p *partsFile) span(off int64, n int, fn func(h *partHandle, at int64, from
 		if err != nil {
 			return err
 		}
-		err = fn(h, at, done, done+m)
+		err = fn(h, i, at, done, done+m)
 		p.release(h)
 		if err != nil {
 			return err
@@ -194,13 +203,22 @@ func (p *partsFile) WriteAt(b []byte, off int64) (int, error) {
 	if off < 0 {
 		return 0, errors.New("partsFile.WriteAt: negative offset")
 	}
-	err := p.span(off, len(b), func(h *partHandle, at int64, from, to int) error {
+	err := p.span(off, len(b), func(h *partHandle, _ int, at int64, from, to int) error {
 		_, err := h.f.WriteAt(b[from:to], at)
 		return err
 	})
 	if err != nil {
 		return 0, err
 	}
+	// Checked once written: bytes a reader has taken (or reserved) for the hash before or while
+	// they were written again make the part's hash wrong.
+	p.umu.Lock()
+	for pos := off; pos < off+int64(len(b)); pos = (pos/p.size + 1) * p.size {
+		if i := int(pos / p.size); pos%p.size < p.upTo[i] {
+			p.dirty[i] = true
+		}
+	}
+	p.umu.Unlock()
 	p.mu.Lock()
 	if end := off + int64(len(b)); end > p.total {
 		p.total = end
@@ -221,19 +239,70 @@ func (p *partsFile) ReadAt(b []byte, off int64) (int, error) {
 	if int64(n) > total-off {
 		n, eof = int(total-off), io.EOF
 	}
-	err := p.span(off, n, func(h *partHandle, at int64, from, to int) error {
+	// One reader at a time hands bytes to the hasher, in order.
+	p.hmu.Lock()
+	defer p.hmu.Unlock()
+	err := p.span(off, n, func(h *partHandle, i int, at int64, from, to int) error {
+		prev, follow := p.reserve(i, at+int64(to-from))
 		m, err := h.f.ReadAt(b[from:to], at)
 		if err == io.EOF && m < to-from {
 			// A part not written up to here reads as zeros, as a file's hole does.
 			clear(b[from+m : to])
 			err = nil
 		}
-		return err
+		if err != nil || !follow {
+			return err
+		}
+		if err := p.feedFrom(h, i, prev, at); err != nil {
+			return err
+		}
+		if prev > at {
+			from += int(prev - at)
+		}
+		p.hasher.write(i, b[from:to])
+		return nil
 	})
 	if err != nil {
 		return 0, err
 	}
 	return n, eof
+}
+
+// reserve takes the bytes of part i up to end for its hash, before they are read: a write that
+// ends after this and lands below end makes the part dirty. It returns how far the part was
+// taken before, and false when there is nothing new to hash (or the part is dirty).
+func (p *partsFile) reserve(i int, end int64) (int64, bool) {
+	p.umu.Lock()
+	defer p.umu.Unlock()
+	prev := p.upTo[i]
+	if p.dirty[i] || end <= prev {
+		return prev, false
+	}
+	p.upTo[i] = end
+	return prev, true
+}
+
+// feedFrom hands the bytes [from, to) of part i, read from its file, to the hasher: bytes
+// written before the ones a reader reads (the bundle's small files, headers).
+func (p *partsFile) feedFrom(h *partHandle, i int, from, to int64) error {
+	if from >= to {
+		return nil
+	}
+	buf := make([]byte, min(to-from, pipeChunk))
+	for from < to {
+		k := min(int64(len(buf)), to-from)
+		m, err := h.f.ReadAt(buf[:k], from)
+		if err == io.EOF && int64(m) < k {
+			clear(buf[m:k])
+			err = nil
+		}
+		if err != nil {
+			return err
+		}
+		p.hasher.write(i, buf[:k])
+		from += k
+	}
+	return nil
 }
 
 // Truncate makes the file n bytes long, every part of its size but the last.
@@ -295,21 +364,72 @@ func (p *partsFile) Close() error {
 	return first
 }
 
-// finish closes the parts and returns their sha256 sums, read back from disk in parallel (the
-// parts were written at offsets, not in order, so they are hashed once complete).
+// finish closes the parts and returns their sha256 sums: hashed mostly on the way (follow), the
+// rest of each part read back now; a part written again behind what was hashed of it is hashed
+// again whole from disk.
 func (p *partsFile) finish(ctx context.Context) ([]string, error) {
 	if err := p.fixSizes(); err != nil {
-		return nil, err
-	}
-	if err := p.Close(); err != nil {
+		p.abort()
 		return nil, err
 	}
 	n := p.count()
-	paths := make([]string, n)
-	for i := range paths {
-		paths[i] = p.path(i)
+	for i := 0; i < n; i++ {
+		if err := ctx.Err(); err != nil {
+			p.abort()
+			return nil, err
+		}
+		want := min(p.size, p.total-int64(i)*p.size)
+		h, err := p.acquire(i)
+		if err != nil {
+			p.abort()
+			return nil, err
+		}
+		p.hmu.Lock()
+		if prev, follow := p.reserve(i, want); follow {
+			err = p.feedFrom(h, i, prev, want)
+		}
+		p.umu.Lock()
+		dirty := p.dirty[i]
+		p.umu.Unlock()
+		if err == nil && !dirty {
+			p.hasher.end(i)
+		}
+		p.hmu.Unlock()
+		p.release(h)
+		if err != nil {
+			p.abort()
+			return nil, err
+		}
 	}
-	return hashFiles(ctx, paths)
+	sums := p.hasher.close()
+	if err := p.Close(); err != nil {
+		return nil, err
+	}
+	out := make([]string, n)
+	var again []string
+	var idx []int
+	for i := range out {
+		if s, ok := sums[i]; ok && !p.dirty[i] {
+			out[i] = s
+			continue
+		}
+		again = append(again, p.path(i))
+		idx = append(idx, i)
+	}
+	resums, err := hashFiles(ctx, again)
+	if err != nil {
+		return nil, err
+	}
+	for k, i := range idx {
+		out[i] = resums[k]
+	}
+	return out, nil
+}
+
+// abort stops the hasher (the caller removes the parts).
+func (p *partsFile) abort() {
+	p.hasher.close()
+	p.Close()
 }
 
 // hashFiles returns the hex sha256 of each file, hashing a few at once.
@@ -672,17 +792,16 @@ type joinedReader struct {
 	sizes []int64
 	total int64
 
-	pos  int64
-	cur  int // part open in f, -1 none
-	f    *os.File
-	h    []hash.Hash
-	upTo []int64 // bytes of each part hashed so far, from its start
-	sums []string
+	pos    int64
+	cur    int // part open in f, -1 none
+	f      *os.File
+	hasher *pipeHasher
+	upTo   []int64 // bytes of each part hashed so far, from its start
 }
 
 // open stats every part (all must be there) and returns a reader of their concatenation.
 func (ps *Parts) open() (*joinedReader, error) {
-	j := &joinedReader{ps: ps, cur: -1}
+	j := &joinedReader{ps: ps, cur: -1, hasher: newPipeHasher()}
 	for _, p := range ps.Parts {
 		st, err := os.Stat(p.Path)
 		if err != nil {
@@ -690,10 +809,13 @@ func (ps *Parts) open() (*joinedReader, error) {
 		}
 		j.sizes = append(j.sizes, st.Size())
 		j.total += st.Size()
-		j.h = append(j.h, sha256.New())
 	}
 	j.upTo = make([]int64, len(ps.Parts))
-	j.sums = make([]string, len(ps.Parts))
+	for i, n := range j.sizes {
+		if n == 0 {
+			j.hasher.end(i)
+		}
+	}
 	return j, nil
 }
 
@@ -745,10 +867,10 @@ func (j *joinedReader) hash(i int, at int64, b []byte) {
 	if at > j.upTo[i] || end <= j.upTo[i] {
 		return
 	}
-	j.h[i].Write(b[j.upTo[i]-at:])
+	j.hasher.write(i, b[j.upTo[i]-at:])
 	j.upTo[i] = end
 	if end == j.sizes[i] {
-		j.sums[i] = hex.EncodeToString(j.h[i].Sum(nil))
+		j.hasher.end(i)
 	}
 }
 
@@ -780,6 +902,7 @@ func (j *joinedReader) Seek(off int64, whence int) (int64, error) {
 }
 
 func (j *joinedReader) Close() error {
+	j.hasher.close()
 	if j.f != nil {
 		err := j.f.Close()
 		j.f = nil
@@ -791,19 +914,22 @@ func (j *joinedReader) Close() error {
 // check returns the problems of the parts: the sums hashed while reading, the parts not read
 // through hashed now.
 func (j *joinedReader) check(ctx context.Context) ([]Problem, error) {
+	done := j.hasher.close()
+	got := make([]string, len(j.ps.Parts))
 	var paths []string
 	var idx []int
-	for i, s := range j.sums {
-		if s == "" {
-			paths = append(paths, j.ps.Parts[i].Path)
-			idx = append(idx, i)
+	for i := range got {
+		if s, ok := done[i]; ok {
+			got[i] = s
+			continue
 		}
+		paths = append(paths, j.ps.Parts[i].Path)
+		idx = append(idx, i)
 	}
 	sums, err := hashFiles(ctx, paths)
 	if err != nil {
 		return nil, err
 	}
-	got := append([]string(nil), j.sums...)
 	for k, i := range idx {
 		got[i] = sums[k]
 	}
@@ -817,4 +943,72 @@ func IsPartOf(p, out string) bool {
 	}
 	m := partNumber.FindStringSubmatch(p)
 	return m != nil && m[1] == out
+}
+
+// pipeHasher hashes the parts' bytes, given in order, in a goroutine of its own: the reader or
+// writer that hands them over goes on meanwhile (the hash costs CPU, not a pass over the disk).
+type pipeHasher struct {
+	jobs chan hashJob
+	done chan struct{}
+	pool sync.Pool
+
+	sums map[int]string // after close
+	once sync.Once
+}
+
+type hashJob struct {
+	part int
+	buf  *[]byte // nil: the part is complete
+}
+
+// pipeChunk is the size of the buffers handed to the hasher; pipeDepth how many wait at most.
+const (
+	pipeChunk = 1 << 20
+	pipeDepth = 8
+)
+
+func newPipeHasher() *pipeHasher {
+	p := &pipeHasher{jobs: make(chan hashJob, pipeDepth), done: make(chan struct{}), sums: map[int]string{}}
+	p.pool.New = func() any { b := make([]byte, 0, pipeChunk); return &b }
+	go func() {
+		defer close(p.done)
+		hs := map[int]hash.Hash{}
+		for j := range p.jobs {
+			h := hs[j.part]
+			if h == nil {
+				h = sha256.New()
+				hs[j.part] = h
+			}
+			if j.buf == nil {
+				p.sums[j.part] = hex.EncodeToString(h.Sum(nil))
+				delete(hs, j.part)
+				continue
+			}
+			h.Write(*j.buf)
+			*j.buf = (*j.buf)[:0]
+			p.pool.Put(j.buf)
+		}
+	}()
+	return p
+}
+
+// write hands over the next bytes of part i (copied: b may be reused at once).
+func (p *pipeHasher) write(i int, b []byte) {
+	for len(b) > 0 {
+		buf := p.pool.Get().(*[]byte)
+		n := min(len(b), pipeChunk)
+		*buf = append(*buf, b[:n]...)
+		p.jobs <- hashJob{part: i, buf: buf}
+		b = b[n:]
+	}
+}
+
+// end says part i is complete.
+func (p *pipeHasher) end(i int) { p.jobs <- hashJob{part: i} }
+
+// close waits for the hasher and returns the sums of the parts ended.
+func (p *pipeHasher) close() map[int]string {
+	p.once.Do(func() { close(p.jobs) })
+	<-p.done
+	return p.sums
 }

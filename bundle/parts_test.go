@@ -373,3 +373,61 @@ func TestSignBundleRefusesParts(t *testing.T) {
 		t.Fatalf("SignBundle of parts: %v", err)
 	}
 }
+
+// readingArchive writes its body out of order, reads it back in order (as an image archive's
+// hasher does), and, with rewrite, writes a byte again after it was read.
+type readingArchive struct {
+	body    []byte
+	rewrite bool
+}
+
+func (a readingArchive) Path() string { return ImageArchive }
+func (a readingArchive) Size() int64  { return int64(len(a.body)) }
+func (a readingArchive) WriteAt(ctx context.Context, w ReadWriterAt, base int64) (string, error) {
+	half := len(a.body) / 2
+	if _, err := w.WriteAt(a.body[half:], base+int64(half)); err != nil {
+		return "", err
+	}
+	if _, err := w.WriteAt(a.body[:half], base); err != nil {
+		return "", err
+	}
+	buf := make([]byte, 777)
+	for off := 0; off < len(a.body); off += len(buf) {
+		n := min(len(buf), len(a.body)-off)
+		if _, err := w.ReadAt(buf[:n], base+int64(off)); err != nil {
+			return "", err
+		}
+		if !bytes.Equal(buf[:n], a.body[off:off+n]) {
+			return "", fmt.Errorf("read back at %d: not what was written", off)
+		}
+	}
+	if a.rewrite {
+		if _, err := w.WriteAt(a.body[half:half+1], base+int64(half)); err != nil {
+			return "", err
+		}
+	}
+	return sum(a.body), nil
+}
+
+// The parts' sums are right however the archive is written and read back: hashed on the way
+// when read in order, again from disk for a part written behind what was hashed.
+func TestWriteSplitSumsFollowReads(t *testing.T) {
+	body := bytes.Repeat([]byte("0123456789abcdef"), 3000)
+	for _, rewrite := range []bool{false, true} {
+		dir := t.TempDir()
+		out := filepath.Join(dir, "b.tar")
+		c := testContents(t, fakeArchive{})
+		c.Archives = []ArchiveWriter{readingArchive{body: body, rewrite: rewrite}}
+		fxCheck(t, Write(context.Background(), out, c, false, WithSplit(5000)))
+		ps, err := FindParts(out)
+		fxCheck(t, err)
+		if len(ps.Parts) < 9 {
+			t.Fatalf("%d parts", len(ps.Parts))
+		}
+		probs, err := ps.Check(context.Background())
+		fxCheck(t, err)
+		if len(probs) > 0 {
+			t.Fatalf("rewrite=%v: the parts list is wrong: %v", rewrite, fxProblems(probs))
+		}
+	}
+}

@@ -166,7 +166,7 @@ func Write(ctx context.Context, out string, c Contents, force bool, opts ...Writ
 			pf := newPartsFile(parts, o.split)
 			err := writeTar(ctx, pf, c, o)
 			if err != nil {
-				pf.Close()
+				pf.abort()
 				return err
 			}
 			sums, err := pf.finish(ctx)
