@@ -135,3 +135,17 @@ func TestPackSplitSizeRefusals(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A signed bundle in parts: the signature is inside the archive, checked through the parts.
+func TestPackSplitSigned(t *testing.T) {
+	f := newSignFixture(t)
+	out := filepath.Join(t.TempDir(), "shop-1.0.tar")
+	f.pack(t, out, "--sign-key", f.alice.Private, "--split-size", "3KiB")
+	stdout, _, err := run(t, "verify", "--allowed-signers", f.allowed, out+bundle.PartsSuffix)
+	if err != nil || !strings.Contains(stdout, "signature good") || !strings.Contains(stdout, "sound (") {
+		t.Fatalf("verify --allowed-signers of signed parts: %v\n%s", err, stdout)
+	}
+	if _, _, err := run(t, "sign", out+".001", "--key", f.bob.Private); err == nil || !strings.Contains(err.Error(), "split in parts") {
+		t.Fatalf("sign of parts: %v", err)
+	}
+}
