@@ -83,6 +83,14 @@ func TestPackSplitSize(t *testing.T) {
 			if _, _, err := run(t, "ram", out, "-o", pkg, "-q"); err != nil {
 				t.Fatalf("ram of the parts: %v", err)
 			}
+			// And back: pack --ram in parts too.
+			back := filepath.Join(t.TempDir(), "back-1.0.tar.gz")
+			if _, _, err := run(t, "pack", "--ram", pkg, "-o", back, "--split-size", "2KiB", "-q"); err != nil {
+				t.Fatalf("pack --ram --split-size: %v", err)
+			}
+			if stdout, _, err := run(t, "verify", back+".001"); err != nil || !strings.Contains(stdout, " parts)") {
+				t.Fatalf("verify of pack --ram parts: %v\n%s", err, stdout)
+			}
 
 			// Damaged, then missing.
 			data, _ := os.ReadFile(parts[1])
