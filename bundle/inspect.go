@@ -15,12 +15,19 @@ import (
 
 // ReadManifest reads the airpack.json of the bundle at path (a directory or an archive, see
 // Walk) and nothing more: an archive is read only up to it.
+//
+// A bundle archive split in parts (FindParts) is read from its first parts; their checksums are
+// not checked (VerifyBundle does).
 func ReadManifest(ctx context.Context, path string) (*Manifest, error) {
-	fi, err := os.Stat(path)
+	ps, err := FindParts(path)
 	if err != nil {
+		return nil, err
+	}
+	fi, err := os.Stat(path)
+	if err != nil && ps == nil {
 		return nil, fmt.Errorf("open bundle: %w", err)
 	}
-	if fi.IsDir() {
+	if ps == nil && fi.IsDir() {
 		b, err := os.ReadFile(filepath.Join(path, ManifestFile))
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("%s has no %s: not an airpack bundle", path, ManifestFile)

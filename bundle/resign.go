@@ -25,6 +25,22 @@ import (
 // path, a directory or an archive, and nothing else. An archive is read up to both (a plain .tar
 // is skipped through by seeking), to its end when it is not signed.
 func ReadSums(ctx context.Context, path string) (sums, sig []byte, err error) {
+	ps, err := FindParts(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	if ps != nil {
+		j, err := ps.open()
+		if err != nil {
+			return nil, nil, fmt.Errorf("bundle archive %s is split in parts, and part %w", ps.Archive, err)
+		}
+		defer j.Close()
+		sums, sig, err = readArchiveSumsFrom(ctx, path, j)
+		if sums == nil && err == nil {
+			return nil, nil, fmt.Errorf("%s has no %s: not an airpack bundle, or an incomplete one", path, SumsFile)
+		}
+		return sums, sig, err
+	}
 	fi, err := os.Stat(path)
 	if err != nil {
 		return nil, nil, fmt.Errorf("open bundle: %w", err)
@@ -72,6 +88,10 @@ func readArchiveSums(ctx context.Context, path string) (sums, sig []byte, err er
 		return nil, nil, fmt.Errorf("open bundle: %w", err)
 	}
 	defer f.Close()
+	return readArchiveSumsFrom(ctx, path, f)
+}
+
+func readArchiveSumsFrom(ctx context.Context, path string, f io.ReadSeeker) (sums, sig []byte, err error) {
 	dec, err := identifyBundleArchive(ctx, path, f)
 	if err != nil {
 		return nil, nil, err
@@ -133,7 +153,16 @@ func memberName(raw string) string {
 // signature, which comes right after SHA256SUMS, and the copy is renamed over the original. On
 // error or cancellation the bundle is left as it was. The Verification is the bundle's before
 // signing.
+//
+// A bundle archive split in parts is refused: sign the archive before splitting it (the
+// signature is inside the archive, so its parts need nothing more), or pack it again with
+// --sign-key and --split-size.
 func SignBundle(ctx context.Context, path string, signer ssh.Signer) (*Verification, error) {
+	if ps, err := FindParts(path); err != nil {
+		return nil, err
+	} else if ps != nil {
+		return nil, fmt.Errorf("%s is a bundle archive split in parts: sign the bundle before it is split (pack again with --sign-key and --split-size, or join the parts, sign the archive and split it again)", path)
+	}
 	v, err := VerifyBundle(ctx, path)
 	if err != nil {
 		return nil, err

@@ -12,6 +12,7 @@ import (
 	"io"
 	"maps"
 	"path"
+	"path/filepath"
 	"sort"
 	"strings"
 
@@ -74,6 +75,8 @@ type Verification struct {
 	// principals of the allowed signers line that trusts it.
 	Signed      bool
 	Key, Signer string
+	// Parts is the number of parts of a bundle archive split in parts (FindParts), 0 otherwise.
+	Parts int
 	// sums is the SHA256SUMS read, nil when missing or too large.
 	sums []byte
 }
@@ -96,6 +99,12 @@ func WithAllowedSigners(signers *AllowedSigners, identity string) VerifyOption {
 // VerifyBundle is Verify, telling also about the bundle's signature. A signature that does not
 // match SHA256SUMS is a Problem; with WithAllowedSigners, the signature is checked before the
 // bundle is read and any refusal is the error.
+//
+// A bundle archive split in parts (FindParts) is checked part by part against its parts list,
+// every part missing or damaged a Problem of its own named by the part's file name
+// ("shop-1.0.tar.003: missing", "shop-1.0.tar.002: damaged (sha256 …)"), listed first; the
+// archive the parts make is then verified as any archive, read from the parts in the same pass
+// (never joined on disk). With a part missing, only the parts are checked.
 func VerifyBundle(ctx context.Context, path string, opts ...VerifyOption) (*Verification, error) {
 	var o verifyOptions
 	for _, opt := range opts {
@@ -103,6 +112,21 @@ func VerifyBundle(ctx context.Context, path string, opts ...VerifyOption) (*Veri
 	}
 	var signed []byte
 	res := &Verification{}
+	ps, err := FindParts(path)
+	if err != nil {
+		return nil, err
+	}
+	if ps != nil {
+		res.Parts = len(ps.Parts)
+		if missing := ps.Missing(); len(missing) > 0 {
+			probs, err := ps.Check(ctx)
+			if err != nil {
+				return nil, err
+			}
+			res.Problems = append(probs, Problem{Msg: fmt.Sprintf("the bundle archive cannot be checked further with %d of its %d parts missing (%s lists them)", len(missing), len(ps.Parts), filepath.Base(ps.List))})
+			return res, nil
+		}
+	}
 	if o.signers != nil {
 		sums, sig, err := ReadSums(ctx, path)
 		if err != nil {
@@ -119,7 +143,27 @@ func VerifyBundle(ctx context.Context, path string, opts ...VerifyOption) (*Veri
 		archives: map[string]*imageArchive{},
 		links:    map[string]string{},
 	}
-	err := Walk(ctx, path, v.file)
+	var partProblems []Problem
+	if ps != nil {
+		j, err := ps.open()
+		if err != nil {
+			return nil, fmt.Errorf("bundle archive %s is split in parts, and part %w", ps.Archive, err)
+		}
+		err = walkArchiveFrom(ctx, path, j, v.file)
+		j.Close()
+		var perr error
+		partProblems, perr = j.check(ctx)
+		if perr != nil {
+			return nil, perr
+		}
+		if _, werr := splitEntryErrors(err); werr != nil && len(partProblems) > 0 {
+			// The damage is the parts': each named, then what it did to the archive.
+			res.Problems = append(partProblems, Problem{Msg: werr.Error()})
+			return res, nil
+		}
+	} else {
+		err = Walk(ctx, path, v.file)
+	}
 	entries, err := splitEntryErrors(err)
 	if err != nil {
 		return nil, err
@@ -150,7 +194,8 @@ func VerifyBundle(ctx context.Context, path string, opts ...VerifyOption) (*Veri
 	if signed != nil && !bytes.Equal(signed, res.sums) {
 		v.problem(SumsFile, "changed while the bundle was being verified: verify it again")
 	}
-	res.Manifest, res.Problems = v.manifest, v.problems
+	// The parts' problems first: they are the cause of what else a damaged part shows.
+	res.Manifest, res.Problems = v.manifest, append(partProblems, v.problems...)
 	return res, nil
 }
 

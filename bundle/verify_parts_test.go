@@ -56,7 +56,7 @@ func fxPartsBundle(t *testing.T) *fxBundle {
 
 // A layer may be missing from an image's archive when an archive loaded before it (listed
 // before it in airpack.json) stores it; otherwise it is a problem, as in a one-archive bundle.
-func TestVerifyParts(t *testing.T) {
+func TestVerifyArchiveParts(t *testing.T) {
 	tests := []struct {
 		name   string
 		mutate func(t *testing.T, b *fxBundle)

@@ -43,7 +43,23 @@ func (e *EntryError) Error() string { return e.Name + ": " + e.Msg }
 // not passed to fn: Walk goes on and returns them at the end as *EntryError values, joined with
 // errors.Join. An archive with files at its top level or more than one top directory is not a
 // bundle: Walk stops with an error.
+//
+// A bundle archive split in parts (FindParts: path is its parts list, one of its parts, or its
+// name when only the parts exist) is read as the archive the parts make, one after the other;
+// Walk does not check the parts' checksums (VerifyBundle does).
 func Walk(ctx context.Context, path string, fn func(name string, r io.Reader, size int64) error) error {
+	ps, err := FindParts(path)
+	if err != nil {
+		return err
+	}
+	if ps != nil {
+		j, err := ps.open()
+		if err != nil {
+			return fmt.Errorf("bundle archive %s is split in parts, and part %w", ps.Archive, err)
+		}
+		defer j.Close()
+		return walkArchiveFrom(ctx, path, j, fn)
+	}
 	fi, err := os.Stat(path)
 	if err != nil {
 		return fmt.Errorf("open bundle: %w", err)
@@ -128,6 +144,11 @@ func walkArchive(ctx context.Context, path string, fn func(string, io.Reader, in
 		return fmt.Errorf("open bundle: %w", err)
 	}
 	defer f.Close()
+	return walkArchiveFrom(ctx, path, f, fn)
+}
+
+// walkArchiveFrom is walkArchive reading the archive from f.
+func walkArchiveFrom(ctx context.Context, path string, f io.ReadSeeker, fn func(string, io.Reader, int64) error) error {
 	corrupt := func(err error) error {
 		return fmt.Errorf("bundle archive %s is truncated or corrupt: %w", path, err)
 	}
@@ -249,7 +270,7 @@ func walkArchive(ctx context.Context, path string, fn func(string, io.Reader, in
 
 // identifyBundleArchive recognises a bundle archive by content and returns the decompressor to
 // read it through, nil for a plain tar.
-func identifyBundleArchive(ctx context.Context, path string, f *os.File) (archives.Decompressor, error) {
+func identifyBundleArchive(ctx context.Context, path string, f io.ReadSeeker) (archives.Decompressor, error) {
 	// By content only (no file name): archives also matches by name, and by a substring of it.
 	format, _, err := archives.Identify(ctx, "", f)
 	if _, serr := f.Seek(0, io.SeekStart); serr != nil {

@@ -104,12 +104,20 @@ type WriteOption func(*writeOptions)
 
 type writeOptions struct {
 	signer ssh.Signer
+	split  int64
 }
 
 // WithSigner makes Write sign the bundle: SHA256SUMS.sig (see Sign) follows SHA256SUMS. A nil
 // signer writes an unsigned bundle.
 func WithSigner(s ssh.Signer) WriteOption {
 	return func(o *writeOptions) { o.signer = s }
+}
+
+// WithSplit makes Write write an archive in parts of size bytes each (the last one shorter):
+// OUT.001, OUT.002, … and the parts list OUT.sha256 (see FindParts), for media smaller than the
+// bundle. A directory output is refused. Size 0 writes one file.
+func WithSplit(size int64) WriteOption {
+	return func(o *writeOptions) { o.split = size }
 }
 
 // Write writes the bundle to out, in the format its name asks for. It builds under a temporary
@@ -120,8 +128,14 @@ func Write(ctx context.Context, out string, c Contents, force bool, opts ...Writ
 	for _, opt := range opts {
 		opt(&o)
 	}
-	if _, err := os.Lstat(out); err == nil && !force {
-		return fmt.Errorf("output %s already exists: remove it or pass --force to replace it", out)
+	if o.split < 0 {
+		return fmt.Errorf("split size %d: must be positive", o.split)
+	}
+	if o.split > 0 && FormatOf(out) == FormatDir {
+		return fmt.Errorf("output %s is a directory: only an archive (.tar, .tar.gz, .tar.zst) can be split in parts", out)
+	}
+	if err := CheckOutput(out, o.split > 0, force); err != nil {
+		return err
 	}
 	parent := filepath.Dir(out)
 	if err := os.MkdirAll(parent, 0o755); err != nil {
@@ -144,6 +158,23 @@ func Write(ctx context.Context, out string, c Contents, force bool, opts ...Writ
 			return err
 		}
 	case FormatTar:
+		if o.split > 0 {
+			parts := filepath.Join(tmp, "parts")
+			if err := os.Mkdir(parts, 0o755); err != nil {
+				return err
+			}
+			pf := newPartsFile(parts, o.split)
+			err := writeTar(ctx, pf, c, o)
+			if err != nil {
+				pf.abort()
+				return err
+			}
+			sums, err := pf.finish(ctx)
+			if err != nil {
+				return err
+			}
+			return commitParts(parts, tmp, out, sums, force)
+		}
 		built = filepath.Join(tmp, "bundle.tar")
 		if err := writeTarFile(ctx, built, c, o); err != nil {
 			return err
@@ -153,8 +184,32 @@ func Write(ctx context.Context, out string, c Contents, force bool, opts ...Writ
 		if _, err := writeDir(ctx, dir, c, o); err != nil {
 			return err
 		}
+		if o.split > 0 {
+			parts := filepath.Join(tmp, "parts")
+			if err := os.Mkdir(parts, 0o755); err != nil {
+				return err
+			}
+			pw := newPartsWriter(parts, o.split)
+			if err := compressDir(ctx, pw, tmp, c, f); err != nil {
+				pw.abort()
+				return err
+			}
+			sums, err := pw.finish()
+			if err != nil {
+				return err
+			}
+			return commitParts(parts, tmp, out, sums, force)
+		}
 		built = filepath.Join(tmp, "bundle.tar.x")
-		if err := compressDir(ctx, built, tmp, c, f); err != nil {
+		zf, err := os.OpenFile(built, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+		if err != nil {
+			return err
+		}
+		err = compressDir(ctx, zf, tmp, c, f)
+		if cerr := zf.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
 			return err
 		}
 	}
@@ -441,6 +496,25 @@ func sumsSize(entries []entry) int64 {
 // front, so image blobs land at their final offsets with no staging copy. The signature, whose
 // size is not, is added after SHA256SUMS at the end.
 func writeTarFile(ctx context.Context, dst string, c Contents, o writeOptions) error {
+	f, err := os.OpenFile(dst, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := writeTar(ctx, f, c, o); err != nil {
+		return err
+	}
+	return f.Close()
+}
+
+// tarOutput is what an uncompressed bundle archive is written into: a file, or its parts.
+type tarOutput interface {
+	ReadWriterAt
+	Truncate(size int64) error
+}
+
+// writeTar writes the bundle archive into f (see writeTarFile).
+func writeTar(ctx context.Context, f tarOutput, c Contents, o writeOptions) error {
 	entries, err := archiveEntries(c, func(f File) (int64, error) {
 		if f.Src == "" {
 			return int64(len(f.Body)), nil
@@ -467,11 +541,6 @@ func writeTarFile(ctx context.Context, dst string, c Contents, o writeOptions) e
 	if err != nil {
 		return err
 	}
-	f, err := os.OpenFile(dst, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
 	if err := f.Truncate(l.Size()); err != nil {
 		return err
 	}
@@ -521,7 +590,7 @@ func writeTarFile(ctx context.Context, dst string, c Contents, o writeOptions) e
 			return err
 		}
 	}
-	return f.Close()
+	return nil
 }
 
 func dirSlash(dir bool) string {
@@ -531,9 +600,9 @@ func dirSlash(dir bool) string {
 	return ""
 }
 
-// compressDir streams the bundle directory root/top into a compressed tar at dst, members in
+// compressDir streams the bundle directory root/top as a compressed tar into out, members in
 // archive order with fixed headers, so the same bundle gives the same bytes.
-func compressDir(ctx context.Context, dst, root string, in Contents, format Format) error {
+func compressDir(ctx context.Context, out io.Writer, root string, in Contents, format Format) error {
 	top := in.Dir
 	dir := filepath.Join(root, top)
 	var c Contents
@@ -588,11 +657,6 @@ func compressDir(ctx context.Context, dst, root string, in Contents, format Form
 		return err
 	}
 
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-	if err != nil {
-		return err
-	}
-	defer out.Close()
 	var zw io.WriteCloser
 	if format == FormatTarZst {
 		zw, err = zstd.NewWriter(out)
@@ -638,10 +702,7 @@ func compressDir(ctx context.Context, dst, root string, in Contents, format Form
 	if err := tw.Close(); err != nil {
 		return err
 	}
-	if err := zw.Close(); err != nil {
-		return err
-	}
-	return out.Close()
+	return zw.Close()
 }
 
 func copyFileTo(w io.Writer, src string) error {

@@ -320,6 +320,9 @@ func exportInput(opts ExportOptions) (int, string, error) {
 	}
 	st, err := os.Stat(in)
 	if err != nil {
+		if ps, perr := bundle.FindParts(in); perr == nil && ps != nil {
+			return inputBundleArchive, in, nil // only the parts of the archive exist
+		}
 		return 0, "", fmt.Errorf("input %s: %w", in, errors.Unwrap(err))
 	}
 	switch {

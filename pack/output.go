@@ -70,6 +70,14 @@ func excludeOutput(ctx context.Context, output string) func(string) (bool, strin
 		switch {
 		case p == absOut, strings.HasPrefix(p, tmpPrefix), strings.HasPrefix(filepath.Base(p), tmpExport):
 			return true, ""
+		case bundle.IsPartOf(p, absOut):
+			return true, "" // this pack's output in parts
+		}
+		if ps, err := bundle.FindParts(p); err == nil && ps != nil && archiveIsBundle(ctx, p) {
+			if p != ps.List {
+				return true, "" // the list says it, once for all the parts
+			}
+			return true, fmt.Sprintf("it is the parts list of an airpack bundle split in parts, left out with its %d parts (airpack never ships its own output)", len(ps.Parts))
 		}
 		st, err := os.Stat(p)
 		if err != nil {

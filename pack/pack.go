@@ -49,6 +49,8 @@ type Options struct {
 	CreatedBy string
 	// Signer, when set, signs the bundle (bundle.WithSigner).
 	Signer ssh.Signer
+	// SplitSize, when set, writes the archive in parts of this many bytes (bundle.WithSplit).
+	SplitSize int64
 	// NoTarget says the bundle is only a step (ExportRAM converts it), never run on a target
 	// host: the warnings about that host (compose.RewriteOptions.NoTarget) are left out.
 	NoTarget bool
@@ -91,7 +93,7 @@ func Pack(ctx context.Context, opts Options) (*Result, error) {
 		return nil, fmt.Errorf("version %q: use letters, digits, '.', '_' and '-' only", opts.Version)
 	}
 	if opts.Output != "" {
-		if err := checkOutput(opts.Output, opts.Force); err != nil {
+		if err := checkSplitOutput(opts.Output, opts.SplitSize, opts.Force); err != nil {
 			return nil, err
 		}
 	}
@@ -108,7 +110,7 @@ func Pack(ctx context.Context, opts Options) (*Result, error) {
 	}
 	if opts.Output == "" {
 		opts.Output = name + "-" + opts.Version + ".tar"
-		if err := checkOutput(opts.Output, opts.Force); err != nil {
+		if err := checkSplitOutput(opts.Output, opts.SplitSize, opts.Force); err != nil {
 			return nil, err
 		}
 	}
@@ -229,7 +231,7 @@ func Pack(ctx context.Context, opts Options) (*Result, error) {
 	opts.logf("writing %s (%d images, %s)", opts.Output, len(images), bundle.HumanSize(archiveBytes))
 	aws := archiveWriters(archives, opts.Jobs, opts.Progress)
 	contents := bundle.Contents{Dir: name + "-" + opts.Version, Files: files, Archives: aws}
-	if err := bundle.Write(ctx, opts.Output, contents, opts.Force, bundle.WithSigner(opts.Signer)); err != nil {
+	if err := bundle.Write(ctx, opts.Output, contents, opts.Force, bundle.WithSigner(opts.Signer), bundle.WithSplit(opts.SplitSize)); err != nil {
 		return nil, fmt.Errorf("write bundle %s: %w", opts.Output, err)
 	}
 	warnings := append(platformWarnings(proj.Images(), opts.Platform, platform), out.Warnings...)
@@ -395,6 +397,18 @@ func checkOutput(out string, force bool) error {
 		return fmt.Errorf("output %s already exists: remove it or pass --force to replace it", out)
 	}
 	return nil
+}
+
+// checkSplitOutput is checkOutput for an output that may be split in parts: the parts and
+// their list are refused too, and a directory cannot be split.
+func checkSplitOutput(out string, split int64, force bool) error {
+	if split <= 0 {
+		return checkOutput(out, force)
+	}
+	if bundle.FormatOf(out) == bundle.FormatDir {
+		return fmt.Errorf("--split-size applies to an archive output (.tar, .tar.gz, .tar.zst), not the bundle directory %s", out)
+	}
+	return bundle.CheckOutput(out, true, force)
 }
 
 // validProjectName is compose's rule for project names.

@@ -52,6 +52,8 @@ type RAMOptions struct {
 	// Base, when set, makes an upgrade bundle of the bundle at this path (Options.Base): the
 	// platform's "upgrade of an application template in an offline environment".
 	Base string
+	// SplitSize, when set, writes the archive in parts (Options.SplitSize).
+	SplitSize int64
 }
 
 func (o *RAMOptions) logf(format string, args ...any) {
@@ -71,7 +73,7 @@ func PackRAM(ctx context.Context, opts RAMOptions) (*Result, error) {
 		return nil, errors.New("no RAM package given")
 	}
 	if opts.Output != "" {
-		if err := checkOutput(opts.Output, opts.Force); err != nil {
+		if err := checkSplitOutput(opts.Output, opts.SplitSize, opts.Force); err != nil {
 			return nil, err
 		}
 	}
@@ -160,6 +162,7 @@ func PackRAM(ctx context.Context, opts RAMOptions) (*Result, error) {
 
 		MaxArchiveSize: opts.MaxArchiveSize,
 		Base:           opts.Base,
+		SplitSize:      opts.SplitSize,
 	})
 	if err != nil {
 		return nil, err

@@ -15,6 +15,13 @@
 #      unpacked, 45,000 files, 226 MiB gzip in distinct layers (about 4 s to build on 2 CPUs)
 #   4. no engine needed: `airpack pack -o app.tar` vs `crane pull REF... app.tar` (time, size),
 #      and airpack's peak RSS (/usr/bin/time %M)
+#   4b. split onto media, no engine (issue 11): `airpack pack --split-size` vs `airpack pack`
+#      (interleaved; the median of the paired differences is what splitting costs) against `cat`
+#      of the bundle's bytes
+#      to a new file; the join `cat benchapp-1.0.tar.[0-9]* > joined` vs that same cat
+#      (interleaved; the joined file must equal the bundle byte for byte), `sha256sum -c` of the
+#      parts list, and `airpack verify` of the parts vs of the whole archive (interleaved); the
+#      peak RSS of pack --split-size and of verify on the parts
 #   5. per engine in $AIRPACK_BENCH_ENGINES (scripts/engine.sh; 20 = classic store first,
 #      29 = containerd store): the images pulled into the engine (not timed), then
 #      `docker save IMG | gzip > IMG.tar.gz` one image at a time (time, size); the bundle's
@@ -27,11 +34,15 @@
 # The page cache is not dropped (every tool reads warm data alike), but each run starts after
 # `sync`, so no run pays for the previous run's dirty pages.
 #
-# Environment: AIRPACK_BENCH_ENGINES ("20 29"), AIRPACK_BENCH_RUNS (5: pack, crane, no-op),
+# Environment: AIRPACK_BENCH_ENGINES ("20 29"; "none" runs only the sections without an engine),
+# AIRPACK_BENCH_SPLIT_SIZE (64MiB: --split-size of the split rows), AIRPACK_BENCH_SPLIT_RUNS (9:
+# the split rows' pairs), AIRPACK_BENCH_RUNS (5: pack, crane, no-op),
 # AIRPACK_BENCH_SAVE_RUNS (1: docker save | gzip), AIRPACK_BENCH_LOAD_RUNS (9: docker load and
 # ./load.sh), AIRPACK_BENCH_IMAGES (4), AIRPACK_BENCH_BASE_MIB (280), AIRPACK_BENCH_OWN_MIB
 # (60), AIRPACK_BENCH_SEED (1), AIRPACK_BENCH_KEEP=1 keeps the work dir (logs, bundle) for a
 # look afterwards, TMPDIR (where the work dir goes).
+# Targets (issue 11): split and join at >= 0.8 x the speed of cat of the same bytes, peak RSS of
+# pack --split-size and of verify on parts < 64 MiB.
 # Targets (issue 8): ./load.sh <= 1.08 x a bare docker load -i on the classic store (Docker 20),
 # <= 1.20 x on the containerd store (Docker 29); its no-op re-run <= 1 s.
 # Upgrade bundles (issue 11), after the engines, no engine needed: version 1.1 of the app changes
@@ -56,6 +67,9 @@ export DOCKER_HOST=unix:///var/run/docker.sock
 unset DOCKER_CONTEXT
 
 engines=${AIRPACK_BENCH_ENGINES:-20 29}
+[[ $engines != none ]] || engines=
+split_size=${AIRPACK_BENCH_SPLIT_SIZE:-64MiB}
+split_runs=${AIRPACK_BENCH_SPLIT_RUNS:-9}
 runs=${AIRPACK_BENCH_RUNS:-5}
 save_runs=${AIRPACK_BENCH_SAVE_RUNS:-1}
 load_runs=${AIRPACK_BENCH_LOAD_RUNS:-9}
@@ -74,6 +88,9 @@ max_size_vs_save=0.65
 max_rss_mib=100
 declare -A max_load_vs_docker=([20]=1.08 [29]=1.20) # per engine: classic store, containerd store
 max_noop_s=1
+min_split_vs_cat=0.8 # speed of the split (its extra time over pack) / speed of cat, same bytes
+min_join_vs_cat=0.8
+max_split_rss_mib=64
 
 log() { printf 'bench: %s\n' "$*" >&2; }
 die() {
@@ -83,12 +100,12 @@ die() {
 
 [[ $runs =~ ^[1-9][0-9]*$ ]] || die "AIRPACK_BENCH_RUNS must be a positive number, not '$runs'"
 [[ $save_runs =~ ^[1-9][0-9]*$ ]] || die "AIRPACK_BENCH_SAVE_RUNS must be a positive number, not '$save_runs'"
+[[ $split_runs =~ ^[1-9][0-9]*$ ]] || die "AIRPACK_BENCH_SPLIT_RUNS must be a positive number, not '$split_runs'"
 [[ $load_runs =~ ^[1-9][0-9]*$ ]] || die "AIRPACK_BENCH_LOAD_RUNS must be a positive number, not '$load_runs'"
 for v in IMAGES:$nimages BASE_MIB:$base_mib OWN_MIB:$own_mib; do
 	[[ ${v#*:} =~ ^[1-9][0-9]*$ ]] || die "AIRPACK_BENCH_${v%%:*} must be a positive number, not '${v#*:}'"
 done
 [[ $seed =~ ^[0-9]+$ ]] || die "AIRPACK_BENCH_SEED must be a number, not '$seed'"
-[[ $engines != none ]] || engines=
 for e in $engines; do
 	[[ $e == 20 || $e == 29 ]] || die "unknown engine '$e' in AIRPACK_BENCH_ENGINES (want 20 and/or 29)"
 done
@@ -151,7 +168,7 @@ trap 'exit 143' TERM
 # now_us: wall clock in microseconds.
 now_us() { echo $((10#${EPOCHREALTIME//[.,]/})); }
 
-declare -A med lo hi rss
+declare -A med lo hi rss runs_us
 
 # run_once KEY I CMD...: runs CMD (run I; 0 is the warm-up) with its output appended to
 # $work/logs/KEY.log, and sets ELAPSED to its wall time in microseconds; dies when it fails.
@@ -223,7 +240,19 @@ timepair() {
 		read -r -a us <<<"${pair_us[$k]}"
 		record "$k" "${us[@]}"
 		rss[$k]=0
+		runs_us[$k]=${pair_us[$k]}
 	done
+}
+
+# paired_diff KEY_A KEY_B: the median of B - A over the runs timepair made in pairs (µs), which
+# a drift of the machine during the runs moves less than the difference of the two medians.
+paired_diff() {
+	local a b
+	read -r -a a <<<"${runs_us[$1]}"
+	read -r -a b <<<"${runs_us[$2]}"
+	local i d=()
+	for i in "${!a[@]}"; do d+=($((b[i] - a[i]))); done
+	printf '%s\n' "${d[@]}" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
 }
 
 # rsstime CMD...: CMD under /usr/bin/time, its max RSS (KiB) in $work/rss.
@@ -253,6 +282,16 @@ check() {
 		fails=$((fails + 1))
 	fi
 	rows+=("$(row "$1" "$2${4:+ $4}" "<= $3${4:+ $4}" "$verdict" "")")
+}
+# check_min LABEL VALUE TARGET [NOTE]: a ratio row, PASS when VALUE >= TARGET.
+check_min() {
+	local verdict=PASS
+	checks=$((checks + 1))
+	if ! awk -v v="$2" -v t="$3" 'BEGIN { exit !(v >= t) }'; then
+		verdict=FAIL
+		fails=$((fails + 1))
+	fi
+	rows+=("$(row "$1" "$2" ">= $3" "$verdict" "${4:-}")")
 }
 
 # ---- engine helpers ----------------------------------------------------------------------------
@@ -372,6 +411,51 @@ tar -C "$work/target" -xf "$bundle"
 bdir=$work/target/benchapp-1.0
 archive_size=$(stat -c %s "$bdir/images/images.tar")
 
+# ---- split onto media: no engine -------------------------------------------------------------
+# The same bundle packed whole and in parts, interleaved: the difference is the split's cost
+# (for a .tar: the parts written at the same offsets, then each hashed for the parts list).
+sdir=$work/split
+mkdir -p "$sdir/whole" "$sdir/parts" "$sdir/join"
+swhole=$sdir/whole/benchapp-1.0.tar
+sparts=$sdir/parts/benchapp-1.0.tar
+scopy=$sdir/join/copy.tar
+sjoined=$sdir/join/joined.tar
+declare -A peak
+# peak_rss KEY: folds the max RSS rsstime just wrote into peak[KEY] (KiB).
+peak_rss() {
+	local m
+	m=$(<"$work/rss")
+	((m > ${peak[$1]:-0})) && peak[$1]=$m
+	return 0
+}
+rm_split_outputs() { rm -f "$swhole" "$sparts".* "$scopy" "$sjoined" && sync; }
+pack_whole() { "$airpack" pack -q -f "$app/compose.yaml" --version 1.0 -o "$swhole"; }
+pack_split() {
+	rsstime "$airpack" pack -q -f "$app/compose.yaml" --version 1.0 -o "$sparts" --split-size "$split_size" && peak_rss packsplit
+}
+log "airpack pack vs pack --split-size $split_size, ${split_runs}+1 runs each, interleaved"
+timepair "$split_runs" packwhole packsplit rm_split_outputs pack_whole pack_split
+# Written once more for cat, the join and verify to read.
+rm_split_outputs
+pack_whole >/dev/null
+pack_split >/dev/null
+nparts=$(find "$sdir/parts" -name 'benchapp-1.0.tar.[0-9]*' | wc -l)
+rm_copies() { rm -f "$scopy" "$sjoined" && sync; }
+cat_whole() { cat "$swhole" >"$scopy"; }
+cat_parts() { cat "$sparts".[0-9]* >"$sjoined"; }
+log "cat of the bundle vs the join (cat of its $nparts parts), ${split_runs}+1 runs each, interleaved"
+timepair "$split_runs" catwhole catparts rm_copies cat_whole cat_parts
+cat_parts # timepair's last prep removed it
+cmp "$swhole" "$sjoined" >&2 || die "the joined parts differ from the bundle packed whole"
+cmp -s "$swhole" "$bundle" || die "pack wrote two different bundles from the same registry"
+rm_copies
+sha_check() { (cd "$sdir/parts" && sha256sum -c benchapp-1.0.tar.sha256); }
+timeit "$runs" sha256c sync sha_check
+verify_whole() { "$airpack" verify "$swhole"; }
+verify_parts() { rsstime "$airpack" verify "$sparts.sha256" && peak_rss verifyparts; }
+log "airpack verify of the bundle vs of its parts, ${split_runs}+1 runs each, interleaved"
+timepair "$split_runs" verifywhole verifyparts sync verify_whole verify_parts
+
 # ---- engines ---------------------------------------------------------------------------------
 current=
 store=
@@ -483,6 +567,22 @@ figure "crane tarball size" "$(mib "$crane_size") MiB"
 check "airpack pack time / crane pull time" "$(ratio "${med[pack]}" "${med[crane]}")" "$max_pack_vs_crane"
 check "bundle size / crane tarball size" "$(ratio "$bundle_size" "$crane_size")" "$max_size_vs_crane"
 check "airpack pack peak RSS" "$(mib $((rss[pack] * 1024)))" "$max_rss_mib" MiB
+section "split onto media: --split-size $split_size ($nparts parts), no engine"
+timed "airpack pack -o benchapp-1.0.tar (wall)" packwhole
+timed "airpack pack --split-size $split_size (wall)" packsplit
+split_us=$(paired_diff packwhole packsplit)
+figure "the split: extra time of pack --split-size" "$(secs "$split_us") s" "(median of the paired differences)"
+((split_us > 0)) || split_us=1
+timed "cat benchapp-1.0.tar > copy (the same bytes)" catwhole
+timed "cat benchapp-1.0.tar.[0-9]* > joined (the join)" catparts
+timed "sha256sum -c benchapp-1.0.tar.sha256" sha256c
+timed "airpack verify benchapp-1.0.tar" verifywhole
+timed "airpack verify benchapp-1.0.tar.sha256 (the parts)" verifyparts
+check_min "split speed / cat speed (cat time / split extra)" "$(ratio "${med[catwhole]}" "$split_us")" "$min_split_vs_cat"
+check_min "join speed / cat speed (cat time / join time)" "$(ratio "${med[catwhole]}" "${med[catparts]}")" "$min_join_vs_cat"
+check "airpack pack --split-size peak RSS" "$(mib $((${peak[packsplit]:-0} * 1024)))" "$max_split_rss_mib" MiB
+check "airpack verify of the parts peak RSS" "$(mib $((${peak[verifyparts]:-0} * 1024)))" "$max_split_rss_mib" MiB
+figure "airpack verify parts time / whole archive time" "$(ratio "${med[verifyparts]}" "${med[verifywhole]}")" "(no target: one more sha256 pass, the parts')"
 for e in $engines; do
 	section "engine $e: ${engine_desc[$e]}"
 	timed "docker save IMG | gzip, ${#refs[@]} images one by one" "save$e"

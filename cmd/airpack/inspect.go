@@ -20,6 +20,8 @@ func inspectCommand() *cli.Command {
 		Usage:     "show a bundle's services, images, layers and sizes, or a RAM package's components",
 		ArgsUsage: "BUNDLE_OR_RAM_PACKAGE",
 		Description: `A bundle (directory or archive): its services, images, layers and sizes, from airpack.json.
+A bundle archive split in parts (pack --split-size) is read from its parts: name its parts list
+(shop-1.0.tar.sha256), a part, or the archive when only its parts are there.
 
 A Rainbond / Kato application package (a -ram.tar.gz, or a Rainbond 5.2 .zip), recognised by its
 content: the template; each component (service key, share_image and whether the package holds
@@ -39,7 +41,11 @@ platform repairs or ignores). It is read as a stream; nothing is extracted.`,
 			var report interface {
 				WriteText(w io.Writer) error
 			}
-			if st, err := os.Stat(path); err == nil && !st.IsDir() {
+			ps, err := bundle.FindParts(path)
+			if err != nil {
+				return err
+			}
+			if st, err := os.Stat(path); err == nil && !st.IsDir() && ps == nil {
 				r, err := ram.InspectPackage(ctx, path, ram.ReadOptions{})
 				switch {
 				case err == nil:

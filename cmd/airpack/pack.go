@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/urfave/cli/v3"
@@ -54,7 +55,13 @@ records BASE, and load.sh first checks BASE's images are loaded. Works with --ra
 --sign-key KEY signs the bundle with an OpenSSH ed25519 private key (ssh-keygen -t ed25519):
 SHA256SUMS.sig, an SSH signature of SHA256SUMS for the namespace "airpack", which targets check
 with airpack verify --allowed-signers or ssh-keygen -Y verify. A key with a passphrase takes it
-from $AIRPACK_SIGN_PASSPHRASE, else asks on the terminal. The key is read before anything else.`,
+from $AIRPACK_SIGN_PASSPHRASE, else asks on the terminal. The key is read before anything else.
+
+--split-size SIZE (e.g. 4G, 700M, 4.7GB, 2GiB; K/M/G = 1000^n, KiB/MiB/GiB = 1024^n) writes the
+archive in parts for removable media: OUT.001, OUT.002, … (each SIZE bytes but the last; more
+digits past 999 parts) and OUT.sha256, their checksums in sha256sum's format. On the target,
+sha256sum -c OUT.sha256 checks them and cat OUT.[0-9]* > OUT joins them; airpack verify and
+inspect read the parts as they are. 4G parts fit a FAT32 stick (files under 4 GiB).`,
 		Flags: append(projectFlags(""),
 			&cli.StringFlag{Name: "ram", Usage: "pack this RAM / KatoApp package (.tar.gz, or a Rainbond 5.2 .zip) instead of a compose project", TakesFile: true},
 			&cli.StringFlag{Name: "max-size", Value: "20GiB", Usage: "with --ram: stop when the package expands past this size (e.g. 512MiB, 20GiB)"},
@@ -65,6 +72,7 @@ from $AIRPACK_SIGN_PASSPHRASE, else asks on the terminal. The key is read before
 			&cli.BoolFlag{Name: "force", Usage: "replace an existing output"},
 			&cli.StringFlag{Name: "base", Usage: "make an upgrade bundle of this earlier bundle of the application (a directory, .tar/.tar.gz/.tar.zst, or its airpack.json): ship only the layers it lacks", TakesFile: true},
 			&cli.StringFlag{Name: "sign-key", Usage: "sign the bundle (SHA256SUMS.sig) with this OpenSSH ed25519 private key file", TakesFile: true},
+			&cli.StringFlag{Name: "split-size", Usage: "write the archive in parts of this size for removable media (e.g. 4G, 700M): OUT.001, OUT.002, … and OUT.sha256"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: quietUsage},
 		),
 		Action: func(ctx context.Context, cmd *cli.Command) error {
@@ -75,7 +83,11 @@ from $AIRPACK_SIGN_PASSPHRASE, else asks on the terminal. The key is read before
 			if cmd.Args().Present() {
 				return fmt.Errorf("pack takes no arguments (got %q): use -f for compose files", cmd.Args().Slice())
 			}
-			if err := refuseEmpty(cmd, "name", "version", "output", "ram"); err != nil {
+			if err := refuseEmpty(cmd, "name", "version", "output", "ram", "split-size"); err != nil {
+				return err
+			}
+			split, err := splitSize(cmd)
+			if err != nil {
 				return err
 			}
 			signer, err := signingKey(cmd, "sign-key")
@@ -87,7 +99,7 @@ from $AIRPACK_SIGN_PASSPHRASE, else asks on the terminal. The key is read before
 				return err
 			}
 			if cmd.IsSet("ram") {
-				return packRAM(ctx, cmd, signer, maxArchive)
+				return packRAM(ctx, cmd, signer, maxArchive, split)
 			}
 			if cmd.IsSet("max-size") {
 				return fmt.Errorf("--max-size applies to --ram packages only")
@@ -111,6 +123,7 @@ from $AIRPACK_SIGN_PASSPHRASE, else asks on the terminal. The key is read before
 
 				MaxArchiveSize: maxArchive,
 				Base:           cmd.String("base"),
+				SplitSize:      split,
 			}
 			res, err := pack.Pack(ctx, opts)
 			log.finish(err != nil)
@@ -119,8 +132,13 @@ from $AIRPACK_SIGN_PASSPHRASE, else asks on the terminal. The key is read before
 			}
 			printWarnings(cmd, res.Warnings)
 			m := res.Manifest
-			log.logf("packed %s %s: %d images for %s in %s%s", m.Name, m.Version, len(m.Images), m.Platform, res.Output, signedBy(signer))
+			log.logf("packed %s %s: %d images for %s in %s%s%s", m.Name, m.Version, len(m.Images), m.Platform, res.Output, inParts(res.Output, split), signedBy(signer))
 			logUpgrade(log, res)
+			if split > 0 {
+				log.logf("next: airpack verify %s%s; copy the parts and %s; on the target: sha256sum -c %s && cat %s.[0-9]* > %s",
+					res.Output, bundle.PartsSuffix, filepath.Base(res.Output)+bundle.PartsSuffix, filepath.Base(res.Output)+bundle.PartsSuffix, filepath.Base(res.Output), filepath.Base(res.Output))
+				return nil
+			}
 			log.logf("next: airpack verify %s; on the target: ./load.sh && docker compose up -d", res.Output)
 			return nil
 		},
@@ -143,6 +161,33 @@ func logUpgrade(log *logger, res *pack.Result) {
 	if len(u.Reused) > 0 {
 		log.logf("on the target, load %s-%s first: load.sh checks its images are there", b.Name, b.Version)
 	}
+}
+
+// splitSize is --split-size in bytes, 0 when not set.
+func splitSize(cmd *cli.Command) (int64, error) {
+	if !cmd.IsSet("split-size") {
+		return 0, nil
+	}
+	n, err := pack.ParseSize(cmd.String("split-size"))
+	if err != nil {
+		return 0, fmt.Errorf("--split-size: %w", err)
+	}
+	if out := cmd.String("output"); out != "" && bundle.FormatOf(out) == bundle.FormatDir {
+		return 0, fmt.Errorf("--split-size applies to an archive output (-o ending in .tar, .tar.gz or .tar.zst), not the bundle directory %s", out)
+	}
+	return n, nil
+}
+
+// inParts says how many parts the archive out was written in, "" when not split.
+func inParts(out string, split int64) string {
+	if split <= 0 {
+		return ""
+	}
+	ps, err := bundle.FindParts(out + bundle.PartsSuffix)
+	if err != nil || ps == nil {
+		return ""
+	}
+	return fmt.Sprintf(" (%d parts of at most %s, listed in %s)", len(ps.Parts), bundle.HumanSize(split), filepath.Base(out)+bundle.PartsSuffix)
 }
 
 // ramConflicts are the flags that describe a compose project or where its images come from:
@@ -170,7 +215,7 @@ func maxArchiveSize(cmd *cli.Command) (int64, error) {
 	return n, nil
 }
 
-func packRAM(ctx context.Context, cmd *cli.Command, signer ssh.Signer, maxArchive int64) error {
+func packRAM(ctx context.Context, cmd *cli.Command, signer ssh.Signer, maxArchive, split int64) error {
 	var bad []string
 	for _, f := range ramConflicts {
 		if cmd.IsSet(f.name) {
@@ -202,6 +247,7 @@ func packRAM(ctx context.Context, cmd *cli.Command, signer ssh.Signer, maxArchiv
 
 		MaxArchiveSize: maxArchive,
 		Base:           cmd.String("base"),
+		SplitSize:      split,
 	})
 	log.finish(err != nil)
 	if err != nil {
@@ -209,7 +255,7 @@ func packRAM(ctx context.Context, cmd *cli.Command, signer ssh.Signer, maxArchiv
 	}
 	printWarnings(cmd, res.Warnings)
 	m := res.Manifest
-	log.logf("packed %s %s: %d images for %s in %s%s", m.Name, m.Version, len(m.Images), m.Platform, res.Output, signedBy(signer))
+	log.logf("packed %s %s: %d images for %s in %s%s%s", m.Name, m.Version, len(m.Images), m.Platform, res.Output, inParts(res.Output, split), signedBy(signer))
 	logUpgrade(log, res)
 	log.logf("next: airpack verify %s; on the target: ./load.sh && docker compose up -d (host ports and generated secrets are in .env)", res.Output)
 	return nil

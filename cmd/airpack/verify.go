@@ -17,6 +17,7 @@ func verifyCommand() *cli.Command {
 		Usage:     "check a bundle: signature, checksums, images, compose file",
 		ArgsUsage: "BUNDLE",
 		UsageText: "airpack verify out/shop-1.0.tar\n" +
+			"airpack verify out/shop-1.0.tar.sha256   (a bundle split in parts)\n" +
 			"airpack verify --allowed-signers allowed_signers [--identity NAME] out/shop-1.0.tar",
 		Description: `Checks a bundle directory or archive (.tar, .tar.gz, .tar.zst) in one pass: every file against
 SHA256SUMS, every image of the compose file present in airpack.json and in its archive with the
@@ -28,7 +29,13 @@ NAME namespaces="airpack" ssh-ed25519 AAAA...) checks the signature first, SHA25
 a bundle whose signature is missing, does not match SHA256SUMS, or was made by a key FILE does
 not list (for the namespace airpack, and for --identity NAME when given) is refused with one
 line, exit 1, before anything else is checked. Without it, a signed bundle is said to be signed,
-and a signature that does not match SHA256SUMS is a problem.`,
+and a signature that does not match SHA256SUMS is a problem.
+
+A bundle archive split in parts (pack --split-size) is verified as it is: BUNDLE is its parts
+list (shop-1.0.tar.sha256), any of its parts (shop-1.0.tar.001), or the archive's name when only
+the parts are there. Each part is checked against the list, a missing or damaged one named
+(shop-1.0.tar.003: missing), and the archive the parts make is verified, read from the parts in
+the same pass, never joined on disk.`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "allowed-signers", Usage: "require a signature by a key of this OpenSSH allowed signers file", TakesFile: true},
 			&cli.StringFlag{Name: "identity", Usage: "with --allowed-signers: the signer must be listed for this principal"},
@@ -73,7 +80,11 @@ and a signature that does not match SHA256SUMS is a problem.`,
 				return cli.Exit(fmt.Sprintf("%s\n%s: %d problems: the bundle is not sound", strings.Join(lines, "\n"), path, len(v.Problems)), 1)
 			}
 			m := v.Manifest
-			fmt.Fprintf(stdout, "%s: sound (%s %s, %d images, %s)\n", path, m.Name, m.Version, len(m.Images), m.Platform)
+			parts := ""
+			if v.Parts > 0 {
+				parts = fmt.Sprintf(", %d parts", v.Parts)
+			}
+			fmt.Fprintf(stdout, "%s: sound (%s %s, %d images, %s%s)\n", path, m.Name, m.Version, len(m.Images), m.Platform, parts)
 			return nil
 		},
 	}
