@@ -55,7 +55,18 @@ func ReadDiffSide(ctx context.Context, path string) (*DiffSide, error) {
 		s.Form = FormDirectory
 		err = s.readDir(path)
 	} else {
-		err = s.readFile(ctx, path, fi.Size())
+		size := fi.Size()
+		// A split archive (its parts list, a part, or the archive's name when only its parts
+		// exist) is as large as its parts together.
+		if ps, perr := FindParts(path); perr == nil && ps != nil {
+			size = 0
+			for _, p := range ps.Parts {
+				if st, err := os.Stat(p.Path); err == nil {
+					size += st.Size()
+				}
+			}
+		}
+		err = s.readFile(ctx, path, size)
 	}
 	if err != nil {
 		return nil, err
@@ -375,9 +386,25 @@ func NewDiff(old, new *DiffSide) Diff {
 		ReusedLayerBytes:  u.ReusedBytes,
 		BaseImages:        append([]BaseImage{}, u.Needs...),
 	}
+	// NEW's archives store every layer but those its own base lists (NEW may be an upgrade
+	// bundle itself): the estimate leaves out the reused layers NEW stores, and adds the carried
+	// ones it does not.
+	notStored := map[string]bool{}
+	if nm.Base != nil {
+		for _, d := range nm.Base.Layers {
+			notStored[d] = true
+		}
+	}
 	var left int64
 	for _, l := range u.Reused {
-		left += tarMemberSize(l.Size)
+		if !notStored[l.Digest] {
+			left += tarMemberSize(l.Size)
+		}
+	}
+	for _, l := range u.Carried {
+		if notStored[l.Digest] {
+			left -= tarMemberSize(l.Size)
+		}
 	}
 	d.Upgrade.ImageArchiveSize = max(d.New.ImageArchiveSize-left, 0)
 	if d.New.Size != nil {

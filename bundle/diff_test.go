@@ -273,3 +273,23 @@ func TestReadDiffSide(t *testing.T) {
 		}
 	}
 }
+
+// NEW may be an upgrade bundle itself: its archive already leaves out its base's layers, so
+// the estimate subtracts only the reused layers NEW stores, and adds back a carried layer NEW
+// left out (OLD lacks it, so an upgrade from OLD must carry it).
+func TestDiffNewIsUpgrade(t *testing.T) {
+	old := diffFixture()
+	nm := clone(t, old)
+	nm.Version = "1.1"
+	nm.Images[0].Ref, nm.Images[0].Layers = "shop/web:1.1", []Layer{dl("base", 1000), dl("web2", 200)}
+	// NEW was packed on a base holding base, pg, wk and web2 (another 1.0 build): it stores none.
+	nm.Base = &Base{Name: "shop", Version: "1.0", Layers: []string{"sha256:base", "sha256:pg", "sha256:wk", "sha256:web2"}}
+	nm.Archives = []Archive{{Path: ImageArchive, Size: 3000}}
+	d := NewDiff(side(old, 30000), side(nm, 5000))
+	if d.Upgrade.CarriedLayerBytes != 200 {
+		t.Fatalf("carried %d bytes, want web2's 200", d.Upgrade.CarriedLayerBytes)
+	}
+	if want := int64(3000) + tarMemberSize(200); d.Upgrade.ImageArchiveSize != want {
+		t.Errorf("image archive estimate %d, want NEW's 3000 plus web2's member %d", d.Upgrade.ImageArchiveSize, want)
+	}
+}

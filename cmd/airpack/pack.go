@@ -155,9 +155,9 @@ func logUpgrade(log *logger, res *pack.Result) {
 	if res.FullSize > 0 {
 		pct = 100 * float64(res.ArchiveSize) / float64(res.FullSize)
 	}
-	log.logf("upgrade of %s %s: the image archive is %s, %.1f%% of the full %s: it carries %d new layers (%s) and leaves out %d layers (%s) the target has from %s %s",
+	log.logf("upgrade of %s %s: the image archive is %s, %.1f%% of the full %s: it carries %d new %s (%s) and leaves out %d %s (%s) the target has from %s %s",
 		b.Name, b.Version, bundle.HumanSize(res.ArchiveSize), pct, bundle.HumanSize(res.FullSize),
-		len(u.Carried), bundle.HumanSize(u.CarriedBytes), len(u.Reused), bundle.HumanSize(u.ReusedBytes), b.Name, b.Version)
+		len(u.Carried), plural(len(u.Carried), "layer"), bundle.HumanSize(u.CarriedBytes), len(u.Reused), plural(len(u.Reused), "layer"), bundle.HumanSize(u.ReusedBytes), b.Name, b.Version)
 	if len(u.Reused) > 0 {
 		log.logf("on the target, load %s-%s first: load.sh checks its images are there", b.Name, b.Version)
 	}
@@ -187,7 +187,7 @@ func inParts(out string, split int64) string {
 	if err != nil || ps == nil {
 		return ""
 	}
-	return fmt.Sprintf(" (%d parts of at most %s, listed in %s)", len(ps.Parts), bundle.HumanSize(split), filepath.Base(out)+bundle.PartsSuffix)
+	return fmt.Sprintf(" (%d %s of at most %s, listed in %s)", len(ps.Parts), plural(len(ps.Parts), "part"), bundle.HumanSize(split), filepath.Base(out)+bundle.PartsSuffix)
 }
 
 // ramConflicts are the flags that describe a compose project or where its images come from:
