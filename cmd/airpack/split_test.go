@@ -157,3 +157,17 @@ func TestPackSplitSigned(t *testing.T) {
 		t.Fatalf("sign of parts: %v", err)
 	}
 }
+
+// verify of an upgrade bundle says it does not load alone: a reviewer at the gap reads that line.
+func TestVerifyUpgradeSaysBase(t *testing.T) {
+	f := newSignFixture(t)
+	dir := t.TempDir()
+	base := filepath.Join(dir, "shop-1.0.tar")
+	f.pack(t, base)
+	up := filepath.Join(dir, "shop-1.1.tar")
+	f.pack(t, up, "--version", "1.1", "--base", base)
+	stdout, _, err := run(t, "verify", up)
+	if want := "sound (shop 1.1, 1 images, linux/amd64; an upgrade of shop 1.0: it loads only where shop-1.0 is loaded)"; err != nil || !strings.Contains(stdout, want) {
+		t.Errorf("verify of an upgrade: %v\n%s\nwant %q", err, stdout, want)
+	}
+}

@@ -84,7 +84,12 @@ the same pass, never joined on disk.`,
 			if v.Parts > 0 {
 				parts = fmt.Sprintf(", %d parts", v.Parts)
 			}
-			fmt.Fprintf(stdout, "%s: sound (%s %s, %d images, %s%s)\n", path, m.Name, m.Version, len(m.Images), m.Platform, parts)
+			upgrade := ""
+			if m.Base != nil && len(m.Base.Layers) > 0 {
+				// An upgrade bundle does not load alone: say so where a reviewer at the gap reads.
+				upgrade = fmt.Sprintf("; an upgrade of %s %s: it loads only where %s-%s is loaded", m.Base.Name, m.Base.Version, m.Base.Name, m.Base.Version)
+			}
+			fmt.Fprintf(stdout, "%s: sound (%s %s, %d images, %s%s%s)\n", path, m.Name, m.Version, len(m.Images), m.Platform, parts, upgrade)
 			return nil
 		},
 	}
