@@ -23,37 +23,44 @@ type Upgrade struct {
 	Needs []BaseImage
 }
 
-// PlanUpgrade plans the upgrade from base to m.
+// PlanUpgrade plans the upgrade from base to m. A layer of m is reused (left out) only when
+// every image of m using it has it on a chain of layers one of base's images has (Omittable):
+// Docker's classic store reuses a layer only so. A changed layer thus makes every layer above
+// it carried, as a registry push would.
 func PlanUpgrade(base, m *Manifest) Upgrade {
-	holder := map[string]int{} // layer digest -> the first base image holding it
+	held := Chains(base.Images)
+	holder := map[string]int{} // chain ID -> the first base image with it
 	for i, im := range base.Images {
-		for _, l := range im.Layers {
-			if _, ok := holder[l.Digest]; !ok {
-				holder[l.Digest] = i
+		for _, c := range ChainIDs(im.Layers) {
+			if _, ok := holder[c]; !ok {
+				holder[c] = i
 			}
 		}
 	}
+	omit := Omittable(m.Images, held)
 	var u Upgrade
 	seen := map[string]bool{}
 	needed := map[int]bool{}
 	for _, im := range m.Images {
-		for _, l := range im.Layers {
+		chains := ChainIDs(im.Layers)
+		for j, l := range im.Layers {
+			if omit[l.Digest] {
+				if i := holder[chains[j]]; !needed[i] {
+					needed[i] = true
+					b := base.Images[i]
+					u.Needs = append(u.Needs, BaseImage{Ref: b.Ref, ConfigDigest: b.ConfigDigest, ManifestDigest: b.ManifestDigest})
+				}
+			}
 			if seen[l.Digest] {
 				continue
 			}
 			seen[l.Digest] = true
-			i, ok := holder[l.Digest]
-			if !ok {
+			if omit[l.Digest] {
+				u.Reused = append(u.Reused, l)
+				u.ReusedBytes += l.Size
+			} else {
 				u.Carried = append(u.Carried, l)
 				u.CarriedBytes += l.Size
-				continue
-			}
-			u.Reused = append(u.Reused, l)
-			u.ReusedBytes += l.Size
-			if !needed[i] {
-				needed[i] = true
-				b := base.Images[i]
-				u.Needs = append(u.Needs, BaseImage{Ref: b.Ref, ConfigDigest: b.ConfigDigest, ManifestDigest: b.ManifestDigest})
 			}
 		}
 	}

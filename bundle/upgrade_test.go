@@ -7,7 +7,7 @@ import (
 )
 
 func TestPlanUpgrade(t *testing.T) {
-	layer := func(d string, n int64) Layer { return Layer{Digest: "sha256:" + d, Size: n} }
+	layer := func(d string, n int64) Layer { return Layer{Digest: "sha256:" + d, DiffID: "sha256:diff-" + d, Size: n} }
 	base := &Manifest{Name: "shop", Version: "1.0", Images: []Image{
 		{Ref: "web:1.0", ConfigDigest: "c-web", ManifestDigest: "m-web", Layers: []Layer{layer("base", 100), layer("web1", 10)}},
 		{Ref: "api:1.0", ConfigDigest: "c-api", ManifestDigest: "m-api", Layers: []Layer{layer("base", 100), layer("api1", 20)}},
@@ -36,5 +36,31 @@ func TestPlanUpgrade(t *testing.T) {
 	if b.Name != "shop" || b.Version != "1.0" || len(b.Layers) != 2 || len(b.Images) != 2 ||
 		b.ManifestSHA256 != "44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a" {
 		t.Errorf("Base: %+v", b)
+	}
+}
+
+// A layer above a changed one is carried: the classic store reuses a layer only on the same
+// layers below (its chain ID), so leaving it out would break docker load there.
+func TestPlanUpgradeCarriesLayersAboveAChange(t *testing.T) {
+	layer := func(d string) Layer { return Layer{Digest: "sha256:" + d, DiffID: "sha256:diff-" + d, Size: 10} }
+	base := &Manifest{Images: []Image{{Ref: "app:1.0", Layers: []Layer{layer("a"), layer("b"), layer("c")}}}}
+	m := &Manifest{Images: []Image{{Ref: "app:1.1", Layers: []Layer{layer("a"), layer("b2"), layer("c")}}}}
+	u := PlanUpgrade(base, m)
+	if len(u.Reused) != 1 || u.Reused[0].Digest != "sha256:a" || len(u.Carried) != 2 {
+		t.Errorf("reused %v, carried %v: want a reused, b2 and c carried", u.Reused, u.Carried)
+	}
+	// One image uses c on a held chain, another on a new one: the blob is needed, so carried.
+	m.Images = append([]Image{{Ref: "same:1.1", Layers: []Layer{layer("a"), layer("b"), layer("c")}}}, m.Images...)
+	u = PlanUpgrade(base, m)
+	if u.Omits("sha256:c") || !u.Omits("sha256:b") {
+		t.Errorf("reused %v: want a and b, not c", u.Reused)
+	}
+}
+
+func TestChainIDs(t *testing.T) {
+	// The OCI image spec's definition, by hand for two layers.
+	got := ChainIDs([]Layer{{DiffID: "sha256:aa"}, {DiffID: "sha256:bb"}})
+	if got[0] != "sha256:aa" || got[1] != "sha256:b68ad689d6d1ec110ea1c13617437ad6f3766d4b3b309f6a603a222e07a0164f" {
+		t.Errorf("ChainIDs: %v", got)
 	}
 }

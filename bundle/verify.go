@@ -618,11 +618,13 @@ func (v *verifier) checkImages(m *Manifest) {
 	}
 }
 
-// heldBefore is, for each image archive airpack.json lists, the layers the target holds before
-// load.sh loads it, which the archive may leave out: an upgrade bundle's base layers, and the
-// blobs of the archives listed before it (load.sh loads them in that order, and a part of a
-// bundle packed with --max-archive-size stores a shared layer only in the first part that needs
-// it). An archive not listed gets the base layers alone.
+// heldBefore is, for each image archive airpack.json lists, the layers it may leave out
+// because the target holds them before load.sh loads it: an upgrade bundle's base layers, and
+// the layers the images of the archives listed before it bring (load.sh loads them in that
+// order; a part of a bundle packed with --max-archive-size leaves out a layer an earlier part
+// stores), those only where every image of the archive using the layer has it on the same
+// layers below as an earlier image (Omittable: Docker's classic store reuses a layer only so).
+// An archive not listed gets the base layers alone.
 func (v *verifier) heldBefore(m *Manifest) map[string]map[string]bool {
 	if m == nil {
 		return nil
@@ -633,23 +635,23 @@ func (v *verifier) heldBefore(m *Manifest) map[string]map[string]bool {
 			base[d] = true
 		}
 	}
+	byArchive := map[string][]Image{}
 	held := map[string]map[string]bool{}
 	for _, im := range m.Images {
 		held[archiveOf(im)] = base
+		byArchive[archiveOf(im)] = append(byArchive[archiveOf(im)], im)
 	}
-	seen := maps.Clone(base)
+	chains := map[string]bool{}
 	done := map[string]bool{}
 	for _, a := range m.Archives {
 		if done[a.Path] {
 			continue
 		}
 		done[a.Path] = true
-		held[a.Path] = maps.Clone(seen)
-		if ar := v.archives[a.Path]; ar != nil {
-			for d := range ar.blobs {
-				seen[d] = true
-			}
-		}
+		h := maps.Clone(base)
+		maps.Copy(h, Omittable(byArchive[a.Path], chains))
+		held[a.Path] = h
+		maps.Copy(chains, Chains(byArchive[a.Path]))
 	}
 	return held
 }

@@ -1,6 +1,10 @@
 package imageset
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/airpack/airpack/bundle"
+)
 
 // Oversized is an image that alone makes an archive larger than the size asked for: it gets an
 // archive of its own.
@@ -23,11 +27,23 @@ func PlanParts(images []Image, maxSize int64, path func(n int) string, opts ...A
 	for _, o := range opts {
 		o(&cfg)
 	}
-	stored := map[string]bool{} // the layers of the archives closed so far
-	omit := WithoutLayers(func(d string) bool {
-		return stored[d] || cfg.omitLayer != nil && cfg.omitLayer(d)
-	})
+	// held are the layer chains the archives closed so far bring (bundle.Chains): a part leaves
+	// out a layer only where every image of it using the layer has it on a held chain
+	// (bundle.Omittable), as Docker's classic store needs to take it from the engine.
+	held := map[string]bool{}
 	plan := func(n int, ims []Image) (*Archive, error) {
+		var layered []bundle.Image
+		for _, im := range ims {
+			ls, err := chainLayers(im)
+			if err != nil {
+				return nil, err
+			}
+			layered = append(layered, bundle.Image{Layers: ls})
+		}
+		omittable := bundle.Omittable(layered, held)
+		omit := WithoutLayers(func(d string) bool {
+			return omittable[d] || cfg.omitLayer != nil && cfg.omitLayer(d)
+		})
 		return NewArchive(path(n), ims, append(append([]ArchiveOption(nil), opts...), omit)...)
 	}
 	var parts []*Archive
@@ -36,10 +52,8 @@ func PlanParts(images []Image, maxSize int64, path func(n int) string, opts ...A
 	var curArchive *Archive
 	closePart := func() {
 		parts = append(parts, curArchive)
-		for _, im := range curArchive.Images() {
-			for _, l := range im.Layers {
-				stored[l.Digest] = true
-			}
+		for c := range bundle.Chains(curArchive.Images()) {
+			held[c] = true
 		}
 		if len(cur) == 1 && curArchive.Size() > maxSize {
 			over = append(over, Oversized{Ref: cur[0].Ref, Size: curArchive.Size()})
@@ -71,3 +85,23 @@ func PlanParts(images []Image, maxSize int64, path func(n int) string, opts ...A
 // Totals is each image's share of the bytes WriteAt fetches, as it gives them to
 // Progress.Start.
 func (a *Archive) Totals() []ImageTotal { return a.totals }
+
+// chainLayers are an image's layers with their digests and diff IDs, bottom first.
+func chainLayers(im Image) ([]bundle.Layer, error) {
+	m, err := im.Image.Manifest()
+	if err != nil {
+		return nil, fmt.Errorf("image %s: read manifest: %w", im.Ref, err)
+	}
+	cf, err := im.Image.ConfigFile()
+	if err != nil {
+		return nil, fmt.Errorf("image %s: read config: %w", im.Ref, err)
+	}
+	if len(cf.RootFS.DiffIDs) != len(m.Layers) {
+		return nil, fmt.Errorf("image %s: %d layers but %d diff IDs in its config", im.Ref, len(m.Layers), len(cf.RootFS.DiffIDs))
+	}
+	ls := make([]bundle.Layer, len(m.Layers))
+	for i, l := range m.Layers {
+		ls[i] = bundle.Layer{Digest: l.Digest.String(), DiffID: cf.RootFS.DiffIDs[i].String()}
+	}
+	return ls, nil
+}

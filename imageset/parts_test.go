@@ -221,3 +221,43 @@ func tarNames(t *testing.T, b []byte) []string {
 		names = append(names, h.Name)
 	}
 }
+
+// A layer one image has on other layers than an earlier part's image (here s alone, then s on
+// top of x) is stored again: Docker's classic store takes a layer from the engine only on the
+// same layers below (its chain ID). One on the same chain (x, in both) is left out.
+func TestPlanPartsSharedLayerOtherChain(t *testing.T) {
+	layer := func(size int64) v1.Layer {
+		l, err := random.Layer(size, types.DockerLayer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	s, x := layer(4<<10), layer(4<<10)
+	first, err := mutate.AppendLayers(empty.Image, x, layer(1<<10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err = mutate.AppendLayers(first, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := mutate.AppendLayers(empty.Image, x, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	images := []Image{{Ref: "first:1", Image: first}, {Ref: "second:1", Image: second}}
+	parts, _, err := PlanParts(images, 1, func(n int) string { return fmt.Sprintf("images/part-%d.tar", n) })
+	if err != nil || len(parts) != 2 {
+		t.Fatalf("%d parts, %v", len(parts), err)
+	}
+	sd, _ := s.Digest()
+	xd, _ := x.Digest()
+	stored := map[string]bool{}
+	for _, fb := range parts[1].fetch {
+		stored[fb.digest.String()] = true
+	}
+	if !stored[sd.String()] || stored[xd.String()] {
+		t.Errorf("part 2 stores %v: want s (on another chain than in part 1) and not x (same chain)", stored)
+	}
+}

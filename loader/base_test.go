@@ -60,12 +60,12 @@ func TestUpgradeBaseMissing(t *testing.T) {
 		fx := newFixture(t, upgradeManifest(), "sha256sum")
 		fx.setLoadResult("classic")
 		fx.setImage("shop/api:1.0", digest('3')) // present, as expected
-		fx.setImage("shop/web:1.0", digest('5')) // another image under the tag
+		fx.setImage("shop/web:1.0", digest('5')) // another image under the tag, 1.0's is gone
 		fx.setImage("nginx:1.25", digest('b'))   // this bundle's images changes nothing
 		for _, args := range [][]string{nil, {"--check"}} {
 			r := fx.run(sh, args...)
 			wantCode(t, r, 1)
-			wantContains(t, r, "shop/web:1.0 has ID "+digest('5')+", expected "+digest('1'), "shop/api:1.0: ID "+digest('3')+", as expected")
+			wantContains(t, r, "shop/web:1.0 is missing (expected ID "+digest('1')+")", "shop/api:1.0: ID "+digest('3')+", as expected")
 			wantLastLine(t, r, "FAILED at step 4 (base): this bundle upgrades shop 1.0: load shop-1.0 first (missing: shop/web:1.0), then re-run ./load.sh; nothing was loaded")
 			fx.nothingLoaded(r)
 		}
@@ -75,5 +75,21 @@ func TestUpgradeBaseMissing(t *testing.T) {
 		wantContains(t, r, "shop/api:1.0 is missing (expected ID "+digest('3')+")")
 		wantLastLine(t, r, "(missing: shop/web:1.0, shop/api:1.0)")
 		fx.nothingLoaded(r)
+	})
+}
+
+// The base's images are looked up by ID: a later version that moved a tag the base used (the
+// same postgres:16 tag on another image) leaves the base's image in the engine, untagged, and
+// step 4 still finds it.
+func TestUpgradeBaseTagMoved(t *testing.T) {
+	forEachShell(t, func(t *testing.T, sh []string) {
+		fx := newFixture(t, upgradeManifest(), "sha256sum")
+		fx.setLoadResult("classic")
+		fx.setImage("shop/api:1.0", digest('3'))
+		fx.setImage("shop/web:1.0", digest('5'))  // the tag now names another image
+		fx.setImage("<untagged-web>", digest('1')) // 1.0's web, still in the engine
+		r := fx.run(sh, "--check")
+		wantCode(t, r, 0)
+		wantContains(t, r, "shop/web:1.0: ID "+digest('1')+", as expected")
 	})
 }

@@ -176,8 +176,14 @@ image)
 	rc=0
 	for ref; do
 		f=$s/images/$(key "$ref")
+		found=
+		case $ref in sha256:*) # looked up by ID: an image holding it under any name, or none
+			for g in "$s"/images/*; do [ ! -f "$g" ] || [ "$(cat "$g")" != "$ref" ] || found=1; done ;;
+		esac
 		if [ -f "$f" ]; then
 			cat "$f"
+		elif [ -n "$found" ]; then
+			echo "$ref"
 		else
 			echo "Error: No such image: $ref" >&2
 			rc=1
