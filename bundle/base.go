@@ -19,45 +19,80 @@ import (
 // airpack.json itself. It returns the manifest and its exact bytes, whose sha256 the upgrade
 // records (Upgrade.Base).
 func ReadBase(ctx context.Context, path string) (*Manifest, []byte, error) {
+	b, err := ReadBaseFiles(ctx, path)
+	if err != nil {
+		return nil, nil, err
+	}
+	return b.Manifest, b.ManifestJSON, nil
+}
+
+// BaseFiles are what ReadBaseFiles reads of the bundle an upgrade builds on.
+type BaseFiles struct {
+	Manifest *Manifest
+	// ManifestJSON are the exact bytes of its airpack.json.
+	ManifestJSON []byte
+	// Env is its .env, nil when it has none.
+	Env []byte
+	// Bare is set when the base was given as its airpack.json alone: its .env is unknown.
+	Bare bool
+}
+
+// ReadBaseFiles is ReadBase, with the base's .env when path is a bundle (directory, archive or
+// parts) rather than its airpack.json: pack --ram --base keeps the values the base generated.
+// In an archive .env comes before airpack.json (small files sorted by path), so the archive is
+// still read only up to airpack.json.
+func ReadBaseFiles(ctx context.Context, path string) (*BaseFiles, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
-		return nil, nil, fmt.Errorf("open base bundle: %w", err)
+		return nil, fmt.Errorf("open base bundle: %w", err)
 	}
-	var data []byte
+	var data, env []byte
+	bare := false
 	switch {
 	case fi.IsDir():
 		if data, err = readSmallFile(filepath.Join(path, ManifestFile)); errors.Is(err, fs.ErrNotExist) {
-			return nil, nil, fmt.Errorf("%s has no %s: not an airpack bundle", path, ManifestFile)
+			return nil, fmt.Errorf("%s has no %s: not an airpack bundle", path, ManifestFile)
+		}
+		if err == nil {
+			if env, err = readSmallFile(filepath.Join(path, EnvFile)); errors.Is(err, fs.ErrNotExist) {
+				env, err = nil, nil
+			}
 		}
 	case isJSONFile(path):
 		data, err = readSmallFile(path)
+		bare = true
 	default:
 		err = Walk(ctx, path, func(name string, r io.Reader, size int64) error {
-			if name != ManifestFile {
-				return nil
+			switch name {
+			case EnvFile:
+				var err error
+				env, err = readSmall(r, name)
+				return err
+			case ManifestFile:
+				var err error
+				data, err = readSmall(r, name)
+				if err == nil {
+					err = fs.SkipAll
+				}
+				return err
 			}
-			var err error
-			data, err = readSmall(r, name)
-			if err == nil {
-				err = fs.SkipAll
-			}
-			return err
+			return nil
 		})
 		if _, err = splitEntryErrors(err); err == nil && data == nil {
 			err = fmt.Errorf("%s has no %s: not an airpack bundle", path, ManifestFile)
 		}
 	}
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	m, err := ParseManifest(data)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if m.Name == "" || m.Version == "" || m.Platform == "" || len(m.Images) == 0 {
-		return nil, nil, fmt.Errorf("%s of %s lacks the bundle's name, version, platform or images: not a bundle airpack wrote", ManifestFile, path)
+		return nil, fmt.Errorf("%s of %s lacks the bundle's name, version, platform or images: not a bundle airpack wrote", ManifestFile, path)
 	}
-	return m, data, nil
+	return &BaseFiles{Manifest: m, ManifestJSON: data, Env: env, Bare: bare}, nil
 }
 
 // isJSONFile reports whether the file at p starts, after white space, with '{': an airpack.json

@@ -130,6 +130,13 @@ func ExportRAM(ctx context.Context, opts ExportOptions) (*ExportResult, error) {
 		if err := checkBundleNames(ctx, input, opts); err != nil {
 			return nil, err
 		}
+		// Before the bundle is verified: its airpack.json alone tells (verifyBundle says what
+		// is wrong with one that does not read).
+		if m, err := bundle.ReadManifest(ctx, input); err == nil {
+			if err := refuseUpgrade(input, m); err != nil {
+				return nil, err
+			}
+		}
 	}
 	if kind == inputCompose && opts.Version == "" {
 		return nil, errors.New("--version is required to export a Compose project: the package is named <name>-<version>-ram.tar.gz")
@@ -209,6 +216,9 @@ func ExportRAM(ctx context.Context, opts ExportOptions) (*ExportResult, error) {
 			}
 		}
 	}
+	if err := refuseUpgrade(input, m); err != nil {
+		return nil, err
+	}
 	if len(m.Archives) != 1 {
 		// The importer docker-loads every tar of the package on its own, in an order of its
 		// choosing, and a later part lacks the layers an earlier one stores: one archive only.
@@ -277,6 +287,15 @@ func CheckPackageSuffix(file string) error {
 		return nil
 	}
 	return fmt.Errorf("output %s: the package is a gzip-compressed tar: name it .tar.gz or .tgz (the default is <group_name>-<group_version>-ram.tar.gz)", file)
+}
+
+// refuseUpgrade refuses an upgrade bundle (pack --base): its image archive lacks the layers its
+// base holds, and the platform's importer docker-loads a package's images on their own.
+func refuseUpgrade(input string, m *bundle.Manifest) error {
+	if m.Base == nil {
+		return nil
+	}
+	return fmt.Errorf("%s is an upgrade of %s %s and lacks its layers: a RAM package holds every image; export the full bundle (pack without --base)", input, m.Base.Name, m.Base.Version)
 }
 
 // checkBundleNames refuses, before the bundle is verified and converted, the --name and

@@ -254,7 +254,15 @@ func TestExportRAMFromComposeProject(t *testing.T) {
 func TestExportRAMRefuses(t *testing.T) {
 	tmp := t.TempDir()
 	bdir := filepath.Join(tmp, "shop-1.0")
-	exBundle(t, bdir)
+	_, host := exBundle(t, bdir)
+	// Upgrades of it (pack --base), a directory and an archive, elsewhere.
+	updir := filepath.Join(t.TempDir(), "shop-1.1")
+	uptar := filepath.Join(t.TempDir(), "shop-1.1.tar")
+	for _, out := range []string{updir, uptar} {
+		if _, err := Pack(context.Background(), Options{Compose: compose.LoadOptions{WorkDir: exProject(t, host)}, Version: "1.1", Output: out, Sources: []string{"registry"}, Base: bdir}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	existing := filepath.Join(tmp, "existing.tar.gz")
 	if err := os.WriteFile(existing, []byte("keep"), 0o644); err != nil {
 		t.Fatal(err)
@@ -276,6 +284,8 @@ func TestExportRAMRefuses(t *testing.T) {
 		{"plugin name, default output", ExportOptions{Input: bdir, Name: "my-plugin-app"}, []string{`package name "my-plugin-app" contains "plugin"`}},
 		{"plain tar name", ExportOptions{Input: bdir, Output: filepath.Join(tmp, "shop.tar")}, []string{"output " + filepath.Join(tmp, "shop.tar") + ": the package is a gzip-compressed tar: name it .tar.gz or .tgz"}},
 		{"zip name", ExportOptions{Input: bdir, Output: filepath.Join(tmp, "shop.zip")}, []string{"name it .tar.gz or .tgz"}},
+		{"upgrade bundle", ExportOptions{Input: updir, Output: filepath.Join(tmp, "up.tar.gz")}, []string{updir + " is an upgrade of shop 1.0 and lacks its layers: a RAM package holds every image; export the full bundle (pack without --base)"}},
+		{"upgrade bundle archive", ExportOptions{Input: uptar, Output: filepath.Join(tmp, "up.tar.gz")}, []string{uptar + " is an upgrade of shop 1.0 and lacks its layers"}},
 	} {
 		// Refused before any work: nothing verified, packed or converted.
 		var log []string
@@ -305,7 +315,7 @@ func TestExportRAMRefuses(t *testing.T) {
 
 	// A bundle whose own name holds "plugin": WritePackage's refusal reaches the caller.
 	pdir := filepath.Join(t.TempDir(), "plugin-shop-1.0")
-	host := testRegistry(t, "shop/web:1.0", "shop/db:8")
+	host = testRegistry(t, "shop/web:1.0", "shop/db:8")
 	if _, err := Pack(context.Background(), Options{Compose: compose.LoadOptions{WorkDir: exProject(t, host)}, Name: "plugin-shop", Version: "1.0", Output: pdir, Sources: []string{"registry"}}); err != nil {
 		t.Fatal(err)
 	}

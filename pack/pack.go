@@ -242,17 +242,27 @@ func Pack(ctx context.Context, opts Options) (*Result, error) {
 // readBase reads the base of an upgrade bundle name version (--base path) and refuses one that
 // is not an earlier version of the same application.
 func readBase(ctx context.Context, path, name, version string) (*bundle.Manifest, []byte, error) {
-	base, data, err := bundle.ReadBase(ctx, path)
+	b, err := readBaseFiles(ctx, path, name, version)
 	if err != nil {
-		return nil, nil, fmt.Errorf("--base %s: %w", path, err)
+		return nil, nil, err
 	}
+	return b.Manifest, b.ManifestJSON, nil
+}
+
+// readBaseFiles is readBase with the base's .env (bundle.ReadBaseFiles).
+func readBaseFiles(ctx context.Context, path, name, version string) (*bundle.BaseFiles, error) {
+	b, err := bundle.ReadBaseFiles(ctx, path)
+	if err != nil {
+		return nil, fmt.Errorf("--base %s: %w", path, err)
+	}
+	base := b.Manifest
 	if base.Name != name {
-		return nil, nil, fmt.Errorf("--base %s is a bundle of %s %s, not of %s: an upgrade runs in place, under the same compose project name: give a base of %s, or pack with --name %s", path, base.Name, base.Version, name, name, base.Name)
+		return nil, fmt.Errorf("--base %s is a bundle of %s %s, not of %s: an upgrade runs in place, under the same compose project name: give a base of %s, or pack with --name %s", path, base.Name, base.Version, name, name, base.Name)
 	}
 	if base.Version == version {
-		return nil, nil, fmt.Errorf("--base %s is %s %s itself: an upgrade has another --version than its base", path, base.Name, base.Version)
+		return nil, fmt.Errorf("--base %s is %s %s itself: an upgrade has another --version than its base", path, base.Name, base.Version)
 	}
-	return base, data, nil
+	return b, nil
 }
 
 type archiveWriter struct {

@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"golang.org/x/crypto/ssh"
 
+	"github.com/airpack/airpack/bundle"
 	"github.com/airpack/airpack/compose"
 	"github.com/airpack/airpack/imageset"
 	"github.com/airpack/airpack/ram"
@@ -127,11 +128,29 @@ func PackRAM(ctx context.Context, opts RAMOptions) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	proj, err := ram.ToCompose(t, ram.ToComposeOptions{ProjectName: name, FilesDir: ".", ImageName: imageName})
+	// An upgrade keeps the values its base generated for the template's "**None**" variables:
+	// the kept data (a database's password) was set up with them.
+	var base *bundle.BaseFiles
+	var keep map[string]string
+	if opts.Base != "" {
+		if base, err = readBaseFiles(ctx, opts.Base, name, version); err != nil {
+			return nil, err
+		}
+		if base.Env != nil {
+			keep, err = dotenv.UnmarshalBytesWithLookup(base.Env, func(string) (string, bool) { return "", false })
+			if err != nil {
+				return nil, fmt.Errorf("--base %s: its %s: %w", opts.Base, bundle.EnvFile, err)
+			}
+		}
+	}
+	proj, err := ram.ToCompose(t, ram.ToComposeOptions{ProjectName: name, FilesDir: ".", ImageName: imageName, Keep: keep})
 	if err != nil {
 		return nil, err
 	}
 	warnings = append(warnings, proj.Warnings...)
+	if base != nil {
+		warnings = append(warnings, keptValues(opts, base, proj)...)
+	}
 	// The compose file and its .env go to the loader in memory; only the config files, which the
 	// bundle ships, are written.
 	dir := filepath.Join(work, "project")
@@ -169,6 +188,31 @@ func PackRAM(ctx context.Context, opts RAMOptions) (*Result, error) {
 	}
 	res.Warnings = append(warnings, res.Warnings...)
 	return res, nil
+}
+
+// keptValues says, for pack --ram --base, which generated values the upgrade kept from its
+// base's .env (logged) and which are new (logged; a warning when the base was given as its
+// airpack.json alone, whose bundle's values are unknown, so that every one differs).
+func keptValues(opts RAMOptions, base *bundle.BaseFiles, proj *ram.ComposeProject) []string {
+	if len(proj.Generated) == 0 {
+		return nil
+	}
+	if base.Bare {
+		return []string{fmt.Sprintf("--base %s is an %s alone, without the base bundle's %s: the values generated for the template's \"**None**\" variables (%s) are new, not the base's, so a password the kept data was set up with changes; pass the base bundle, not its %s, to keep them", opts.Base, bundle.ManifestFile, bundle.EnvFile, strings.Join(proj.Generated, ", "), bundle.ManifestFile)}
+	}
+	if len(proj.Kept) > 0 {
+		opts.logf("kept the generated values of %s %s's %s: %s", base.Manifest.Name, base.Manifest.Version, bundle.EnvFile, strings.Join(proj.Kept, ", "))
+	}
+	var fresh []string
+	for _, n := range proj.Generated {
+		if !slices.Contains(proj.Kept, n) {
+			fresh = append(fresh, n)
+		}
+	}
+	if len(fresh) > 0 {
+		opts.logf("generated new values for %s: not in %s %s's %s", strings.Join(fresh, ", "), base.Manifest.Name, base.Manifest.Version, bundle.EnvFile)
+	}
+	return nil
 }
 
 // templatePlatform is linux/<arch> of every component (arch defaults to amd64).

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/compose-spec/compose-go/v2/dotenv"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
@@ -22,6 +24,7 @@ import (
 	"github.com/airpack/airpack/bundle"
 	"github.com/airpack/airpack/compose"
 	"github.com/airpack/airpack/internal/ramtest"
+	"github.com/airpack/airpack/ram"
 )
 
 func push(t *testing.T, host, ref string, img v1.Image) {
@@ -206,4 +209,119 @@ func TestPackRAMUpgrade(t *testing.T) {
 	if _, problems, err := bundle.Verify(ctx, out); err != nil || len(problems) > 0 {
 		t.Fatalf("verify: %v %v", err, problems)
 	}
+}
+
+// pack --ram NEW --base OLD keeps the values OLD generated for the template's "**None**"
+// variables (its .env, read from the base bundle in any form): a database keeps its password.
+// A variable new in NEW gets a new value; a base given as its airpack.json alone, without the
+// .env, gets a warning naming the values that change.
+func TestPackRAMUpgradeKeepsGeneratedValues(t *testing.T) {
+	tpl := sampleTemplate(t)
+	images := templateImages(t, tpl)
+	ctx := context.Background()
+	pkg10 := ramtest.WritePackage(t, tpl, images)
+	tmp := t.TempDir()
+	dotEnv := func(t *testing.T, b []byte) map[string]string {
+		t.Helper()
+		vars, err := dotenv.UnmarshalBytesWithLookup(b, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return vars
+	}
+	// Three 1.0 bundles, each with values of its own.
+	bases := map[string]map[string]string{}
+	for _, c := range []struct{ out, base string }{
+		{filepath.Join(tmp, "dir", "shop-1.0"), filepath.Join(tmp, "dir", "shop-1.0")},
+		{filepath.Join(tmp, "tar", "shop-1.0.tar.gz"), filepath.Join(tmp, "tar", "shop-1.0.tar.gz")},
+		{filepath.Join(tmp, "parts", "shop-1.0.tar"), filepath.Join(tmp, "parts", "shop-1.0.tar.sha256")},
+	} {
+		opts := RAMOptions{Package: pkg10, Name: "shop", Version: "1.0", Output: c.out, WorkDir: t.TempDir()}
+		if strings.Contains(c.base, "parts") {
+			opts.SplitSize = 1 << 20
+		}
+		if _, err := PackRAM(ctx, opts); err != nil {
+			t.Fatal(err)
+		}
+		b, err := bundle.ReadBaseFiles(ctx, c.base)
+		if err != nil || b.Bare || b.Env == nil {
+			t.Fatalf("read the base's .env of %s: %+v %v", c.base, b, err)
+		}
+		bases[c.base] = dotEnv(t, b.Env)
+	}
+	generated := []string{"WEB_ADMIN_TOKEN", "DB_MYSQL_ROOT_PASSWORD"}
+	seen := map[string]bool{}
+	for _, vars := range bases {
+		for _, n := range generated {
+			if v := vars[n]; len(v) < 16 || seen[v] {
+				t.Fatalf("1.0's .env: %s = %q: not a new generated value", n, v)
+			}
+			seen[vars[n]] = true
+		}
+	}
+
+	// 1.1 adds a "**None**" variable to web.
+	tpl11 := sampleTemplate(t)
+	tpl11.GroupVersion = "1.1"
+	tpl11.Apps[0].ServiceEnvMapList = append(tpl11.Apps[0].ServiceEnvMapList, ram.Env{AttrName: "SESSION_KEY", AttrValue: ram.RandomValue})
+	if tpl11.Apps[0].ServiceCname != "web" {
+		t.Fatalf("apps[0] is %s", tpl11.Apps[0].ServiceCname)
+	}
+	pkg11 := ramtest.WritePackage(t, tpl11, images)
+	pack11 := func(t *testing.T, base string) (map[string]string, *Result, string) {
+		t.Helper()
+		out := filepath.Join(t.TempDir(), "shop-1.1")
+		var log []string
+		res, err := PackRAM(ctx, RAMOptions{Package: pkg11, Name: "shop", Version: "1.1", Output: out, WorkDir: t.TempDir(), Base: base,
+			Log: func(f string, a ...any) { log = append(log, fmt.Sprintf(f, a...)) }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, problems, err := bundle.Verify(ctx, out); err != nil || len(problems) > 0 {
+			t.Fatalf("verify: %v %v", err, problems)
+		}
+		b, err := os.ReadFile(filepath.Join(out, bundle.EnvFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return dotEnv(t, b), res, strings.Join(log, "\n")
+	}
+	for base, want := range bases {
+		t.Run(filepath.Base(base), func(t *testing.T) {
+			vars, res, log := pack11(t, base)
+			for _, n := range generated {
+				if vars[n] != want[n] {
+					t.Errorf("1.1's .env %s = %q, want 1.0's %q", n, vars[n], want[n])
+				}
+			}
+			if v := vars["WEB_SESSION_KEY"]; len(v) < 16 || seen[v] {
+				t.Errorf("1.1's new WEB_SESSION_KEY = %q, want a new value", v)
+			}
+			if len(res.Warnings) > 0 {
+				t.Errorf("warnings %q", res.Warnings)
+			}
+			for _, w := range []string{"kept the generated values of shop 1.0's .env: WEB_ADMIN_TOKEN, DB_MYSQL_ROOT_PASSWORD", "generated new values for WEB_SESSION_KEY: not in shop 1.0's .env"} {
+				if !strings.Contains(log, w) {
+					t.Errorf("log lacks %q:\n%s", w, log)
+				}
+			}
+		})
+	}
+
+	// The base's airpack.json alone: no .env to keep values from.
+	t.Run("airpack.json", func(t *testing.T) {
+		base := filepath.Join(tmp, "dir", "shop-1.0", bundle.ManifestFile)
+		vars, res, _ := pack11(t, base)
+		for _, n := range append(generated, "WEB_SESSION_KEY") {
+			if v := vars[n]; len(v) < 16 || seen[v] {
+				t.Errorf("1.1's %s = %q, want a new value", n, v)
+			}
+		}
+		want := "--base " + base + " is an airpack.json alone, without the base bundle's .env: the values generated for the template's \"**None**\" variables (WEB_ADMIN_TOKEN, WEB_SESSION_KEY, DB_MYSQL_ROOT_PASSWORD) are new, not the base's"
+		if !slices.ContainsFunc(res.Warnings, func(w string) bool {
+			return strings.HasPrefix(w, want) && strings.HasSuffix(w, "pass the base bundle, not its airpack.json, to keep them")
+		}) {
+			t.Errorf("warnings %q, want one starting %q", res.Warnings, want)
+		}
+	})
 }

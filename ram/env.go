@@ -23,6 +23,15 @@ type secretKey struct {
 
 // addEnv adds a .env variable named after base (made a valid, unused name) and returns its name.
 func (c *toCompose) addEnv(base, val string) string {
+	n := c.newEnvName(base)
+	c.envVars[n] = val
+	c.envOrder = append(c.envOrder, n)
+	return n
+}
+
+// newEnvName is the .env variable name addEnv gives base: made valid, and unused (a _2, _3, …
+// suffix), so the same template always gives the same names.
+func (c *toCompose) newEnvName(base string) string {
 	n := envName(base)
 	if _, dup := c.envVars[n]; dup {
 		b := n
@@ -33,21 +42,54 @@ func (c *toCompose) addEnv(base, val string) string {
 			}
 		}
 	}
-	c.envVars[n] = val
-	c.envOrder = append(c.envOrder, n)
 	return n
 }
 
+// secret gives the variable k its generated value, once, in a .env variable named after base:
+// the value opts.Keep gives that .env name when it gives one .env can carry, else a new one.
 func (c *toCompose) secret(k secretKey, base string) error {
 	if _, ok := c.secrets[k]; ok {
 		return nil // in both the env and the connection info: one value
 	}
-	v, err := generateValue(c.opts.Random)
-	if err != nil {
-		return fmt.Errorf("generate a value for %s: %w", k.name, err)
+	n := c.newEnvName(base)
+	v, kept := c.opts.Keep[n]
+	if kept {
+		if _, ok := dotEnvValue(v); !ok {
+			c.warnf(".env: the value given to keep for %s cannot be written to .env as it is (empty, or a quote with a backslash or line break): a new one is generated", n)
+			kept = false
+		}
 	}
-	c.secrets[k] = c.addEnv(base, v)
+	if !kept {
+		var err error
+		if v, err = generateValue(c.opts.Random); err != nil {
+			return fmt.Errorf("generate a value for %s: %w", k.name, err)
+		}
+	}
+	c.envVars[n] = v
+	c.envOrder = append(c.envOrder, n)
+	c.secrets[k] = n
+	c.generated = append(c.generated, n)
+	if kept {
+		c.kept = append(c.kept, n)
+	}
 	return nil
+}
+
+// dotEnvValue is v as a .env line writes it, read back as v by the compose loader (no
+// interpolation, no escapes): as is when it has only letters, digits and -_.+/=:@%,~^; else in
+// single quotes. False when neither reads back as v: an empty value (kept values only), or one
+// with a single quote, a backslash or a line break that needs quoting.
+func dotEnvValue(v string) (string, bool) {
+	if v == "" {
+		return "", false
+	}
+	if strings.Trim(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.+/=:@%,~^") == "" {
+		return v, true
+	}
+	if strings.ContainsAny(v, "'\\\n\r") {
+		return "", false
+	}
+	return "'" + v + "'", true
 }
 
 // envEntry is one variable of a service.

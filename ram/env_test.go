@@ -2,6 +2,7 @@ package ram
 
 import (
 	"os"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -502,5 +503,68 @@ services:
 		if strings.Contains(w, not) {
 			t.Errorf("warning about %s (the worker reads no such setting):\n%s", not, w)
 		}
+	}
+}
+
+// Keep gives generated variables their values by .env name (an upgrade keeps its base's): a
+// value .env cannot carry bare is quoted, one it cannot carry at all is replaced, with a warning;
+// a variable Keep does not name gets a new value; names no variable generates are ignored.
+func TestToComposeKeep(t *testing.T) {
+	tpl := templateOf(
+		testComponent("db", "kdb", func(c *Component) {
+			c.PortMapList = []Port{{ContainerPort: 5432}}
+			c.ServiceConnectInfoMapList = []Env{{AttrName: "DB_PASS", AttrValue: RandomValue}, {AttrName: "DB_ROOT", AttrValue: RandomValue}}
+			c.ServiceEnvMapList = []Env{{AttrName: "ODD", AttrValue: RandomValue}, {AttrName: "BAD", AttrValue: RandomValue}, {AttrName: "GROUP", AttrValue: "**None:g**"}}
+			c.ServiceVolumeMapList = []Volume{{VolumeName: "conf", VolumePath: "/etc/db.conf", VolumeType: VolumeConfigFile, FileContent: "pass=${DB_PASS} odd=${ODD}\n"}}
+		}),
+		testComponent("web", "kweb", func(c *Component) {
+			c.DepServiceMapList = []Dependency{{DepServiceKey: ShareUUID("kdb", "kdb")}}
+		}),
+	)
+	keep := map[string]string{
+		"DB_DB_PASS":   "nd4btB1GkEBtqsBD6Un2otBp",
+		"DB_ODD":       `p@ss w$rd#"x`,
+		"DB_BAD":       `it's\n`,
+		"NONE_GROUP_G": "groupvalue",
+		"DB_GONE":      "unused",
+		"DB_PORT_5432": "6543",
+	}
+	c := convertToCompose(t, tpl, ToComposeOptions{Keep: keep})
+	for name, want := range map[string]string{"DB_DB_PASS": keep["DB_DB_PASS"], "DB_ODD": keep["DB_ODD"], "NONE_GROUP_G": "groupvalue"} {
+		if got := c.env[name]; got != want {
+			t.Errorf(".env %s = %q, want %q\n%s", name, got, want, c.p.DotEnv)
+		}
+	}
+	for _, name := range []string{"DB_DB_ROOT", "DB_BAD"} {
+		if !secretShape.MatchString(c.env[name]) {
+			t.Errorf(".env %s = %q, want a new value", name, c.env[name])
+		}
+	}
+	for _, name := range []string{"DB_GONE", "DB_PORT_5432"} {
+		if _, ok := c.env[name]; ok {
+			t.Errorf("%s, a kept name no variable generates, is in .env", name)
+		}
+	}
+	for svc, vars := range map[string][]string{"db": {"DB_PASS", "ODD", "GROUP"}, "web": {"DB_PASS"}} {
+		for _, v := range vars {
+			got, _ := c.envOf(t, svc, v)
+			if want := map[string]string{"DB_PASS": keep["DB_DB_PASS"], "ODD": keep["DB_ODD"], "GROUP": "groupvalue"}[v]; got != want {
+				t.Errorf("%s %s = %q, want %q", svc, v, got, want)
+			}
+		}
+	}
+	if got := c.files["files/db/etc/db.conf"]; got != "pass="+keep["DB_DB_PASS"]+" odd="+keep["DB_ODD"]+"\n" {
+		t.Errorf("config file %q", got)
+	}
+	if want := []string{"DB_ODD", "DB_BAD", "DB_DB_PASS", "DB_DB_ROOT", "NONE_GROUP_G"}; !slices.Equal(c.p.Generated, want) {
+		t.Errorf("Generated %v, want %v", c.p.Generated, want)
+	}
+	if want := []string{"DB_ODD", "DB_DB_PASS", "NONE_GROUP_G"}; !slices.Equal(c.p.Kept, want) {
+		t.Errorf("Kept %v, want %v", c.p.Kept, want)
+	}
+	if !slices.ContainsFunc(c.p.Warnings, func(w string) bool {
+		return strings.Contains(w, "DB_BAD cannot be written to .env as it is") && strings.Contains(w, "a new one is generated")
+	}) {
+		t.Errorf("no warning about DB_BAD: %q", c.p.Warnings)
 	}
 }

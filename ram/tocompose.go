@@ -67,6 +67,12 @@ type ToComposeOptions struct {
 	// archives gives the component's image (the name it was shipped as, e.g. redis:7) when
 	// they tag the share_image's image with it too (airpack pack --ram does).
 	ImageName func(c *Component) string
+	// Keep gives generated values to reuse, by .env variable name: a "**None**" or
+	// "**None:<group>**" variable whose .env name (<SERVICE>_<VARIABLE>, NONE_GROUP_<GROUP>) is
+	// a key gets that value instead of a new one. An upgrade keeps its base's (airpack pack
+	// --ram --base), so that a generated password stays the one the kept data was set up with.
+	// A name no variable generates is ignored.
+	Keep map[string]string
 }
 
 // ComposeProject is a compose project made from a template.
@@ -80,6 +86,9 @@ type ComposeProject struct {
 	// Warnings say what the project does not carry over from the template (it stays in the
 	// x-ram extension), and which variables lost to another source.
 	Warnings []string
+	// Generated are the .env variables holding generated values, in .env order; Kept those of
+	// them whose value came from ToComposeOptions.Keep.
+	Generated, Kept []string
 }
 
 // Write writes the project into dir (created if needed): ComposeFile, DotEnvFile (mode 0600:
@@ -154,9 +163,12 @@ type toCompose struct {
 	envVars  map[string]string // .env: name -> value
 	envOrder []string
 	secrets  map[secretKey]string // (owner, variable) -> .env variable
-	volumes  map[[2]string]string // (component index, volume_name) -> named volume
-	files    map[string][]byte
-	warnings []string
+	// generated are the .env variables holding generated values, kept those whose value is
+	// opts.Keep's.
+	generated, kept []string
+	volumes         map[[2]string]string // (component index, volume_name) -> named volume
+	files           map[string][]byte
+	warnings        []string
 
 	// envPrefix is each component's .env variable prefix, netAliases the network alias it
 	// gets ("" for none); see serviceNames.
@@ -291,9 +303,13 @@ func (c *toCompose) convert() (*ComposeProject, error) {
 		"# that declares it and every component that depends on it, and for its \"**None:<group>**\"\n" +
 		"# variables (NONE_GROUP_<GROUP>), one value per group shared by every variable naming it.\n")
 	for _, k := range c.envOrder {
-		fmt.Fprintf(&env, "%s=%s\n", k, c.envVars[k])
+		v := c.envVars[k]
+		if q, ok := dotEnvValue(v); ok {
+			v = q // a kept value may need quotes; ports and new values never do
+		}
+		fmt.Fprintf(&env, "%s=%s\n", k, v)
 	}
-	return &ComposeProject{YAML: buf.Bytes(), DotEnv: env.Bytes(), Files: c.files, Warnings: c.warnings}, nil
+	return &ComposeProject{YAML: buf.Bytes(), DotEnv: env.Bytes(), Files: c.files, Warnings: c.warnings, Generated: c.generated, Kept: c.kept}, nil
 }
 
 // find is FindComponent as an index, -1 when none.

@@ -50,7 +50,9 @@ problem. Without it, or when everything fits in SIZE, the images are in one imag
 
 --base BASE makes an upgrade bundle of an earlier bundle of the same application (a directory,
 an archive, or its airpack.json): the image archive leaves out the layers BASE has, airpack.json
-records BASE, and load.sh first checks BASE's images are loaded. Works with --ram too.
+records BASE, and load.sh first checks BASE's images are loaded. Works with --ram too, where
+the values BASE generated for "**None**" are kept: read from BASE's .env (give the bundle, not
+its airpack.json, which has none).
 
 --sign-key KEY signs the bundle with an OpenSSH ed25519 private key (ssh-keygen -t ed25519):
 SHA256SUMS.sig, an SSH signature of SHA256SUMS for the namespace "airpack", which targets check
