@@ -5,17 +5,25 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"github.com/airpack/airpack/internal/xio"
 	"hash"
 	"io"
+	"net"
+	"net/http"
 	"sort"
 	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/airpack/airpack/internal/xio"
 
 	"github.com/distribution/reference"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"golang.org/x/sync/errgroup"
 
@@ -59,6 +67,28 @@ type fetchBlob struct {
 	// verified: the layer's reader checks the digest itself (registry layers), so the archive
 	// does not hash it a second time.
 	verified bool
+	// retry: how a failed download is tried again; zero for layers read from local files,
+	// which a second read would not mend.
+	retry refetchPolicy
+}
+
+// refetchable is implemented by layers fetched over a network (registryLayer): a download
+// that fails is tried again, from the start of the blob.
+type refetchable interface {
+	refetch() refetchPolicy
+}
+
+type refetchPolicy struct {
+	BlobRetry
+	// host is where the layer comes from, for the message when every try failed.
+	host string
+}
+
+func layerRefetch(l v1.Layer) refetchPolicy {
+	if r, ok := l.(refetchable); ok {
+		return r.refetch()
+	}
+	return refetchPolicy{BlobRetry: BlobRetry{Attempts: 1}}
 }
 
 // LayersVerified is implemented by images whose layers' Compressed readers check size and
@@ -66,11 +96,6 @@ type fetchBlob struct {
 type LayersVerified interface {
 	LayersVerified() bool
 }
-
-// selfVerifying marks an image whose layer readers verify their content.
-type selfVerifying struct{ v1.Image }
-
-func (selfVerifying) LayersVerified() bool { return true }
 
 func layersVerified(img v1.Image) bool {
 	v, ok := img.(LayersVerified)
@@ -115,6 +140,7 @@ func NewArchive(path string, images []Image, opts ...ArchiveOption) (*Archive, e
 		layer    v1.Layer
 		owner    int
 		verified bool
+		retry    refetchPolicy
 	}
 	blobs := map[v1.Hash]*blob{}
 	var index v1.IndexManifest
@@ -184,7 +210,7 @@ func NewArchive(path string, images []Image, opts ...ArchiveOption) (*Archive, e
 				return nil, fmt.Errorf("image %s: layer %s: %w", im.Ref, ld.Digest, err)
 			}
 			if cfg.omitLayer == nil || !cfg.omitLayer(ld.Digest.String()) {
-				add(ld.Digest, &blob{size: ld.Size, layer: l, verified: layersVerified(im.Image)})
+				add(ld.Digest, &blob{size: ld.Size, layer: l, verified: layersVerified(im.Image), retry: layerRefetch(l)})
 			}
 			bi.Layers = append(bi.Layers, bundle.Layer{Digest: ld.Digest.String(), DiffID: cf.RootFS.DiffIDs[j].String(), Size: ld.Size, MediaType: string(ld.MediaType)})
 			de.Layers = append(de.Layers, blobPath(ld.Digest))
@@ -223,7 +249,7 @@ func NewArchive(path string, images []Image, opts ...ArchiveOption) (*Archive, e
 		b := blobs[h]
 		entries = append(entries, tarlayout.Entry{Name: blobPath(h), Size: b.size, Body: b.body})
 		if b.layer != nil {
-			a.fetch = append(a.fetch, fetchBlob{entry: len(entries) - 1, owner: b.owner, digest: h, size: b.size, layer: b.layer, verified: b.verified})
+			a.fetch = append(a.fetch, fetchBlob{entry: len(entries) - 1, owner: b.owner, digest: h, size: b.size, layer: b.layer, verified: b.verified, retry: b.retry})
 		}
 	}
 	if a.layout, err = tarlayout.Plan(entries); err != nil {
@@ -262,7 +288,7 @@ func (a *Archive) WriteAt(ctx context.Context, f ReadWriterAt, base int64, opts 
 	})
 	for i, fb := range a.fetch {
 		g.Go(func() error {
-			if err := a.fetchBlob(ctx, f, base, fb, o.progress, t.writer(i)); err != nil {
+			if err := a.fetchBlob(ctx, f, base, fb, o.progress, t, i); err != nil {
 				return fmt.Errorf("image %s: layer %s: %w", a.images[fb.owner].Ref, fb.digest, err)
 			}
 			return nil
@@ -276,13 +302,41 @@ func (a *Archive) WriteAt(ctx context.Context, f ReadWriterAt, base int64, opts 
 
 // tracker tells the hasher how much of each fetched blob is written: blobs are written front
 // to back, so the hasher can follow right behind a large layer instead of waiting for its end.
+// A download that is tried again rewrites its blob from the start: restart tells the hasher to
+// forget what it hashed of the failed try.
 type tracker struct {
+	// written is how many bytes of blob i the current try has put in the file.
 	written []atomic.Int64
-	wake    chan struct{}
+	// try counts the restarts of blob i.
+	try []atomic.Int64
+	// done: blob i is complete and checked; no restart follows.
+	done []atomic.Bool
+	wake chan struct{}
 }
 
 func newTracker(n int) *tracker {
-	return &tracker{written: make([]atomic.Int64, n), wake: make(chan struct{}, 1)}
+	return &tracker{written: make([]atomic.Int64, n), try: make([]atomic.Int64, n), done: make([]atomic.Bool, n), wake: make(chan struct{}, 1)}
+}
+
+// restart starts blob i over. written is reset before try moves on, so a hasher that sees the
+// new try also sees no byte of the old one counted.
+func (t *tracker) restart(i int) {
+	t.written[i].Store(0)
+	t.try[i].Add(1)
+	t.signal()
+}
+
+// finish marks blob i complete and checked.
+func (t *tracker) finish(i int) {
+	t.done[i].Store(true)
+	t.signal()
+}
+
+func (t *tracker) signal() {
+	select {
+	case t.wake <- struct{}{}:
+	default:
+	}
 }
 
 // writer counts the bytes written of blob i and wakes the hasher.
@@ -295,17 +349,20 @@ type trackWriter struct {
 
 func (w trackWriter) Write(p []byte) (int, error) {
 	w.t.written[w.i].Add(int64(len(p)))
-	select {
-	case w.t.wake <- struct{}{}:
-	default:
-	}
+	w.t.signal()
 	return len(p), nil
 }
 
 // hashFollowing hashes the archive from its start, following the written part of each fetched
-// blob in archive order (the fetch order), then the rest.
+// blob in archive order (the fetch order), then the rest. It saves the hash's state at the
+// start of each blob and goes back to it when the blob's download starts over, so no byte of a
+// failed try is in the sum; it moves past a blob only once the blob is complete and checked.
 func (a *Archive) hashFollowing(ctx context.Context, f io.ReaderAt, base int64, t *tracker) (string, error) {
 	h := sha256.New()
+	state := h.(interface {
+		encoding.BinaryMarshaler
+		encoding.BinaryUnmarshaler
+	})
 	buf := make([]byte, 1<<20)
 	var pos int64
 	upTo := func(end int64) error {
@@ -321,12 +378,30 @@ func (a *Archive) hashFollowing(ctx context.Context, f io.ReaderAt, base int64, 
 	}
 	for i, fb := range a.fetch {
 		start := a.layout.DataOffset(fb.entry)
+		if err := upTo(start); err != nil {
+			return "", err
+		}
+		saved, err := state.MarshalBinary()
+		if err != nil {
+			return "", err
+		}
+		try := t.try[i].Load()
 		for {
+			// done before written: once done, written is final.
+			done := t.done[i].Load()
 			n := t.written[i].Load()
 			if err := upTo(start + n); err != nil {
 				return "", err
 			}
-			if n == fb.size {
+			if now := t.try[i].Load(); now != try {
+				// Started over since what was hashed of the blob was read.
+				if err := state.UnmarshalBinary(saved); err != nil {
+					return "", err
+				}
+				pos, try = start, now
+				continue
+			}
+			if done {
 				break
 			}
 			select {
@@ -348,7 +423,42 @@ type ReadWriterAt interface {
 	io.WriterAt
 }
 
-func (a *Archive) fetchBlob(ctx context.Context, w io.WriterAt, base int64, f fetchBlob, p Progress, written io.Writer) error {
+// fetchBlob downloads blob f into its place in the archive, trying again as f.retry says when
+// the download fails: each try rewrites the blob's span from its start.
+func (a *Archive) fetchBlob(ctx context.Context, w io.WriterAt, base int64, f fetchBlob, p Progress, t *tracker, i int) error {
+	backoff := f.retry.Backoff
+	var reported int64 // bytes of the blob counted in the progress so far, whatever the try
+	for try := 1; ; try++ {
+		err := a.fetchOnce(ctx, w, base, f, &progressWriter{p: p, i: f.owner, high: &reported}, t.writer(i))
+		if err == nil {
+			t.finish(i)
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if !retryable(err) {
+			return err
+		}
+		if try >= f.retry.Attempts {
+			if try == 1 {
+				return err
+			}
+			return fmt.Errorf("download failed %d times (last: %s): check the network to %s and run pack again", try, lastError(err), f.retry.host)
+		}
+		t.restart(i)
+		timer := time.NewTimer(backoff.Step())
+		select {
+		case <-timer.C:
+		case <-ctx.Done():
+			timer.Stop()
+			return ctx.Err()
+		}
+	}
+}
+
+// fetchOnce is one try of fetchBlob.
+func (a *Archive) fetchOnce(ctx context.Context, w io.WriterAt, base int64, f fetchBlob, p io.Writer, written io.Writer) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -360,12 +470,12 @@ func (a *Archive) fetchBlob(ctx context.Context, w io.WriterAt, base int64, f fe
 	body := a.layout.Body(w, base, f.entry)
 	// Large writes: one pwrite per MiB rather than per read of the network. Only bytes in the
 	// file count as written for the hasher.
-	bw := bufio.NewWriterSize(io.MultiWriter(body, written), 1<<20)
+	bw := bufio.NewWriterSize(writeErrors{io.MultiWriter(body, written)}, 1<<20)
 	var h hash.Hash
-	dst := io.MultiWriter(bw, progressWriter{p: p, i: f.owner})
+	dst := io.MultiWriter(bw, p)
 	if !f.verified {
 		h = sha256.New()
-		dst = io.MultiWriter(bw, h, progressWriter{p: p, i: f.owner})
+		dst = io.MultiWriter(bw, h, p)
 	}
 	if _, err := io.Copy(dst, xio.ContextReader(ctx, rc)); err != nil {
 		return err
@@ -384,13 +494,73 @@ func (a *Archive) fetchBlob(ctx context.Context, w io.WriterAt, base int64, f fe
 	return nil
 }
 
-type progressWriter struct {
-	p Progress
-	i int
+// writeError is a failure to write the archive: trying the download again would not help.
+type writeError struct{ error }
+
+func (e writeError) Unwrap() error { return e.error }
+
+type writeErrors struct{ w io.Writer }
+
+func (w writeErrors) Write(p []byte) (int, error) {
+	n, err := w.w.Write(p)
+	if err != nil {
+		err = writeError{err}
+	}
+	return n, err
 }
 
-func (w progressWriter) Write(b []byte) (int, error) {
-	w.p.Add(w.i, int64(len(b)))
+// retryable reports whether a failed download may succeed when tried again: a network error,
+// a body cut short or corrupted, a registry answering 408, 429 or 5xx. Not: an error writing
+// the archive, or a registry answering that the blob is not there or not for us.
+func retryable(err error) bool {
+	var we writeError
+	if errors.As(err, &we) {
+		return false
+	}
+	var te *transport.Error
+	if errors.As(err, &te) {
+		switch te.StatusCode {
+		case http.StatusRequestTimeout, http.StatusTooManyRequests:
+			return true
+		}
+		return te.StatusCode >= 500 || te.Temporary()
+	}
+	return true
+}
+
+// lastError says briefly why the last try failed: "connection reset by peer" rather than the
+// whole chain of addresses.
+func lastError(err error) string {
+	switch {
+	case errors.Is(err, syscall.ECONNRESET):
+		return "connection reset by peer"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "connection refused"
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return "connection closed in the middle of the blob"
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return "timed out"
+	}
+	return err.Error()
+}
+
+// progressWriter reports the bytes of one try of a download that go beyond what earlier tries
+// reported (high), so a try that starts over does not count its bytes twice.
+type progressWriter struct {
+	p    Progress
+	i    int
+	pos  int64
+	high *int64
+}
+
+func (w *progressWriter) Write(b []byte) (int, error) {
+	w.pos += int64(len(b))
+	if w.pos > *w.high {
+		w.p.Add(w.i, w.pos-*w.high)
+		*w.high = w.pos
+	}
 	return len(b), nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -16,9 +17,33 @@ import (
 )
 
 // Registry finds images in registries, with the docker config's credentials.
+//
+// Two retry policies apply. Lookups (a tag's or digest's manifest, at resolve time) fail fast:
+// a typo or a registry that is down is reported in about a second. Layer downloads, which may
+// run for minutes, are tried again: BlobAttempts times in all, waiting BlobBackoff between
+// tries, each try fetching the whole blob again (a body that breaks mid-stream included).
 type Registry struct {
 	keychain authn.Keychain
 	insecure map[string]bool
+	// blobs fetches layers, with the transport's own retry off: Archive.WriteAt retries a
+	// download as a whole (see BlobRetry), which the transport, retrying requests but not
+	// bodies, cannot do; both would multiply the attempts.
+	blobs *remote.Puller
+	retry BlobRetry
+}
+
+// BlobRetry is how layer downloads from a registry are retried.
+type BlobRetry struct {
+	// Attempts is how many times a download is tried in all.
+	Attempts int
+	// Backoff is the wait between two tries; it grows by Factor each time, up to Cap.
+	Backoff remote.Backoff
+}
+
+// DefaultBlobRetry tries a layer 5 times, waiting about 1, 2, 4 and 8 seconds in between.
+var DefaultBlobRetry = BlobRetry{
+	Attempts: 5,
+	Backoff:  remote.Backoff{Duration: time.Second, Factor: 2, Jitter: 0.1, Steps: 5, Cap: 10 * time.Second},
 }
 
 // NewRegistry returns a registry source. Registries named in insecure are reached over plain
@@ -27,10 +52,29 @@ func NewRegistry(keychain authn.Keychain, insecure ...string) *Registry {
 	if keychain == nil {
 		keychain = authn.DefaultKeychain
 	}
-	r := &Registry{keychain: keychain, insecure: map[string]bool{}}
+	r := &Registry{keychain: keychain, insecure: map[string]bool{}, retry: DefaultBlobRetry}
 	for _, h := range insecure {
 		r.insecure[h] = true
 	}
+	var err error
+	r.blobs, err = remote.NewPuller(
+		remote.WithAuthFromKeychain(r.keychain),
+		remote.WithUserAgent("airpack"),
+		remote.WithRetryBackoff(remote.Backoff{Steps: 1}), // one request per try: see Registry.blobs
+	)
+	if err != nil {
+		panic(err) // only for conflicting auth options, which these are not
+	}
+	return r
+}
+
+// WithBlobRetry sets how layer downloads are retried (DefaultBlobRetry unless set) and
+// returns r.
+func (r *Registry) WithBlobRetry(b BlobRetry) *Registry {
+	if b.Attempts < 1 {
+		b.Attempts = 1
+	}
+	r.retry = b
 	return r
 }
 
@@ -90,8 +134,47 @@ func (r *Registry) Find(ctx context.Context, ref name.Reference, p v1.Platform) 
 			return nil, err
 		}
 	}
-	// Registry layers check their own size and digest as they are read.
-	return foundImage{img: selfVerifying{img}, index: index}, nil
+	return foundImage{img: registryImage{Image: img, ctx: ctx, repo: ref.Context(), r: r}, index: index}, nil
+}
+
+// registryImage is an image in a registry whose layers are fetched by Registry.blobs and
+// retried as Archive.WriteAt downloads them.
+type registryImage struct {
+	v1.Image
+	ctx  context.Context
+	repo name.Repository
+	r    *Registry
+}
+
+// LayersVerified: registry layers check their own size and digest as they are read.
+func (registryImage) LayersVerified() bool { return true }
+
+func (i registryImage) LayerByDigest(h v1.Hash) (v1.Layer, error) {
+	l, err := i.Image.LayerByDigest(h)
+	if err != nil {
+		return nil, err
+	}
+	return &registryLayer{Layer: l, img: i, digest: h}, nil
+}
+
+// registryLayer is a layer of a registry image; each call of Compressed is one download.
+type registryLayer struct {
+	v1.Layer
+	img    registryImage
+	digest v1.Hash
+}
+
+func (l *registryLayer) Compressed() (io.ReadCloser, error) {
+	bl, err := l.img.r.blobs.Layer(l.img.ctx, l.img.repo.Digest(l.digest.String()))
+	if err != nil {
+		return nil, err
+	}
+	return bl.Compressed()
+}
+
+// refetch: a failed download of the layer is tried again.
+func (l *registryLayer) refetch() refetchPolicy {
+	return refetchPolicy{BlobRetry: l.img.r.retry, host: l.img.repo.RegistryStr()}
 }
 
 // explain refines "no such tag": Distribution answers MANIFEST_UNKNOWN for a repository that
