@@ -113,7 +113,7 @@ func resolveOne(ctx context.Context, req Request, sources []Source) (*Resolved, 
 		why = append(why, fmt.Sprintf("%s: %s", src, trimNotFound(err)))
 	}
 	if req.Build {
-		return nil, fmt.Errorf("%s is built by compose but not found (%s): run `docker compose build` first", what, strings.Join(why, "; "))
+		return nil, fmt.Errorf("%s is built by compose but not found (%s): run `docker compose build` first, or pack with --build", what, strings.Join(why, "; "))
 	}
 	if len(why) == 0 {
 		return nil, fmt.Errorf("%s: no source to look in", what)

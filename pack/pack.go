@@ -6,9 +6,11 @@ package pack
 import (
 	"context"
 	"fmt"
+	"io"
 	"io/fs"
 	"maps"
 	"os"
+	"os/exec"
 	"slices"
 	"strings"
 
@@ -61,6 +63,16 @@ type Options struct {
 	// bundle archive or its airpack.json): the image archive leaves out the layers the base has
 	// (bundle.PlanUpgrade), and airpack.json records the base, which load.sh checks (step 4).
 	Base string
+	// Build runs `docker compose build` for the active services with `build:` once the project
+	// is planned, before the images are resolved (--build), so that their images come from the
+	// engine as just built. The build reads the same compose files, project directory, name,
+	// profiles, env files and environment as Compose; it refuses when the engine or the
+	// compose plugin does not answer.
+	Build bool
+	// BuildOutput receives the build's output (its stdout and stderr); nil: os.Stderr.
+	BuildOutput io.Writer
+	// RunCommand runs the docker commands of Build; nil: (*exec.Cmd).Run. For tests.
+	RunCommand func(*exec.Cmd) error
 }
 
 func (o *Options) logf(format string, args ...any) {
@@ -96,6 +108,9 @@ func Pack(ctx context.Context, opts Options) (*Result, error) {
 		if err := checkSplitOutput(opts.Output, opts.SplitSize, opts.Force); err != nil {
 			return nil, err
 		}
+	}
+	if err := checkBuildOptions(&opts); err != nil {
+		return nil, err
 	}
 	proj, err := compose.Load(ctx, opts.Compose)
 	if err != nil {
@@ -146,6 +161,11 @@ func Pack(ctx context.Context, opts Options) (*Result, error) {
 	defer closeSources()
 	if opts.ImageSources != nil {
 		sources = opts.ImageSources
+	}
+	if opts.Build {
+		if err := newBuildStep(&opts).build(ctx, proj, opts.Compose, platform); err != nil {
+			return nil, err
+		}
 	}
 	opts.logf("resolving %d images", len(reqs))
 	resolved, err := imageset.Resolve(ctx, reqs, sources, imageset.WithJobs(opts.Jobs))

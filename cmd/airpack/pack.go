@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -31,8 +32,16 @@ any other path writes the bundle directory itself.
 
 Images come from --source, tried in order: "auto" (default) is a registry (docker config
 credentials; plain HTTP for loopback and --insecure-registry hosts), then the local Docker
-engine, which must hold images of services with build: (run docker compose build first).
-"oci:DIR" reads an OCI image layout directory.
+engine, which must hold images of services with build: (run docker compose build first, or
+pass --build). "oci:DIR" reads an OCI image layout directory.
+
+--build first builds the active services with build: through the Compose CLI, as docker
+compose up --build does: docker compose build with the project's -f files, --project-directory,
+project name, --profile and --env-file, in this environment (which interpolates the compose
+files for the build as for airpack), its output on stderr. The images just built are then
+packed from the engine (DOCKER_HOST, else the default socket, whatever the docker context):
+"<project>-<service>", or the service's image:. Services without platform: are built for the
+bundle's platform (DOCKER_DEFAULT_PLATFORM, unless set). Needs the engine and the compose plugin.
 
 --ram FILE packs a Rainbond / Kato application template package instead of a Compose project:
 a <name>-<version>-ram.tar.gz (Rainbond 5.3+, Kato) or a Rainbond 5.2 .zip. Each component
@@ -75,7 +84,8 @@ inspect read the parts as they are. 4G parts fit a FAT32 stick (files under 4 Gi
 			&cli.StringFlag{Name: "base", Usage: "make an upgrade bundle of this earlier bundle of the application (a directory, .tar/.tar.gz/.tar.zst, or its airpack.json): ship only the layers it lacks", TakesFile: true},
 			&cli.StringFlag{Name: "sign-key", Usage: "sign the bundle (SHA256SUMS.sig) with this OpenSSH ed25519 private key file", TakesFile: true},
 			&cli.StringFlag{Name: "split-size", Usage: "write the archive in parts of this size for removable media (e.g. 4G, 700M): OUT.001, OUT.002, … and OUT.sha256"},
-			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: quietUsage},
+			&cli.BoolFlag{Name: "build", Usage: "build the services with build: first (docker compose build, the same project settings), then pack the images just built"},
+			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: quietUsage + " (the build's output too, unless it fails)"},
 		),
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			// First: the old bare --allow-outside takes the next flag as its path.
@@ -107,6 +117,10 @@ inspect read the parts as they are. 4G parts fit a FAT32 stick (files under 4 Gi
 				return fmt.Errorf("--max-size applies to --ram packages only")
 			}
 			log := newLogger(os.Stderr, cmd.Bool("quiet"))
+			var buildOut *bytes.Buffer // with --quiet, shown only when the build fails
+			if cmd.Bool("quiet") {
+				buildOut = &bytes.Buffer{}
+			}
 			opts := pack.Options{
 				Compose:      composeOptions(cmd),
 				Name:         cmd.String("name"),
@@ -126,10 +140,17 @@ inspect read the parts as they are. 4G parts fit a FAT32 stick (files under 4 Gi
 				MaxArchiveSize: maxArchive,
 				Base:           cmd.String("base"),
 				SplitSize:      split,
+				Build:          cmd.Bool("build"),
+			}
+			if buildOut != nil {
+				opts.BuildOutput = buildOut
 			}
 			res, err := pack.Pack(ctx, opts)
 			log.finish(err != nil)
 			if err != nil {
+				if buildOut != nil && buildOut.Len() > 0 {
+					os.Stderr.Write(buildOut.Bytes())
+				}
 				return err
 			}
 			printWarnings(cmd, res.Warnings)
@@ -203,6 +224,7 @@ var ramConflicts = []struct{ name, show string }{
 	{"source", "--source"},
 	{"insecure-registry", "--insecure-registry"},
 	{"allow-outside", "--allow-outside"},
+	{"build", "--build"},
 }
 
 // maxArchiveSize is --max-archive-size in bytes, 0 when not given.
