@@ -72,6 +72,11 @@ func readExport(ctx context.Context, r io.Reader, refs []string, dir string) (*e
 	x := &engineExport{refs: refs, meta: map[string][]byte{}, layers: map[string]*exportLayer{}, links: map[string]string{}, dir: dir}
 	tr := tar.NewReader(bufio.NewReaderSize(xio.ContextReader(ctx, r), 1<<20))
 	br := bufio.NewReaderSize(nil, 64<<10)
+	// One gzip writer for every layer: its block buffers are reused, not garbage per layer.
+	zw, err := newGzip()
+	if err != nil {
+		return nil, err
+	}
 	for {
 		hdr, err := tr.Next()
 		if err == io.EOF {
@@ -118,7 +123,7 @@ func readExport(ctx context.Context, r io.Reader, refs []string, dir string) (*e
 			}
 			x.meta[n] = b
 		default:
-			l, err := stageGzip(br, dir)
+			l, err := stageGzip(zw, br, dir)
 			if err != nil {
 				return nil, fmt.Errorf("compress %s: %w", n, err)
 			}
@@ -153,8 +158,18 @@ func stageAsIs(r io.Reader, dir string, mt types.MediaType) (*exportLayer, error
 	return &exportLayer{path: f.Name(), size: n, mt: mt, digest: v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(h.Sum(nil))}}, nil
 }
 
-// stageGzip compresses an uncompressed layer into dir with the parallel gzip.
-func stageGzip(r io.Reader, dir string) (*exportLayer, error) {
+// newGzip returns the parallel gzip: level 1 (BestSpeed), blocks of gzipBlock, as many in
+// flight as CPUs (each holds about 3 blocks of buffers).
+func newGzip() (*pgzip.Writer, error) {
+	zw, err := pgzip.NewWriterLevel(io.Discard, pgzip.BestSpeed)
+	if err != nil {
+		return nil, err
+	}
+	return zw, zw.SetConcurrency(gzipBlock, runtime.GOMAXPROCS(0))
+}
+
+// stageGzip compresses an uncompressed layer into dir with the parallel gzip zw.
+func stageGzip(zw *pgzip.Writer, r io.Reader, dir string) (*exportLayer, error) {
 	f, err := os.CreateTemp(dir, "layer-*.tar.gz")
 	if err != nil {
 		return nil, err
@@ -163,11 +178,8 @@ func stageGzip(r io.Reader, dir string) (*exportLayer, error) {
 	h := sha256.New()
 	bw := bufio.NewWriterSize(f, 1<<20)
 	cw := &xio.CountWriter{W: io.MultiWriter(bw, h)}
-	zw, err := pgzip.NewWriterLevel(cw, pgzip.BestSpeed)
-	if err != nil {
-		return nil, err
-	}
-	if err := zw.SetConcurrency(gzipBlock, 2*runtime.GOMAXPROCS(0)); err != nil {
+	zw.Reset(cw)
+	if err := zw.SetConcurrency(gzipBlock, runtime.GOMAXPROCS(0)); err != nil {
 		return nil, err
 	}
 	diffID := sha256.New()
@@ -228,7 +240,13 @@ func (x *engineExport) layer(n string) (*exportLayer, error) {
 	if !ok {
 		return nil, fmt.Errorf("layer file %s is not in it", n)
 	}
-	return x.staged.get(n, func() (*exportLayer, error) { return stageGzip(bytes.NewReader(b), x.dir) })
+	return x.staged.get(n, func() (*exportLayer, error) {
+		zw, err := newGzip()
+		if err != nil {
+			return nil, err
+		}
+		return stageGzip(zw, bytes.NewReader(b), x.dir)
+	})
 }
 
 // image builds ref's image from the export: its config as the engine gave it (so the config
