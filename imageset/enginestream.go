@@ -310,5 +310,6 @@ func (x *engineExport) image(ref name.Reference) (v1.Image, error) {
 	if core.manifest, err = json.Marshal(m); err != nil {
 		return nil, err
 	}
-	return core.image(), nil
+	// Every layer was hashed as it was staged: the archive need not hash it again.
+	return selfVerifying{core.image()}, nil
 }
