@@ -24,6 +24,9 @@
 #      peak RSS of pack --split-size and of verify on the parts
 #   5. per engine in $AIRPACK_BENCH_ENGINES (scripts/engine.sh; 20 = classic store first,
 #      29 = containerd store): the images pulled into the engine (not timed), then
+#      `airpack pack --source engine` vs `docker save -o FILE` of the same images (interleaved;
+#      issue 12: time <= 1.3 x, bundle <= 0.55 x the file, peak RSS, the peak of pack's TMPDIR,
+#      sampled with du every 20 ms, against the bundle's largest layer), then
 #      `docker save IMG | gzip > IMG.tar.gz` one image at a time (time, size); the bundle's
 #      ./load.sh vs a bare `docker load -i images/images.tar` (the app's images removed from
 #      the engine before each; the two interleaved, run for run), and the no-op re-run of
