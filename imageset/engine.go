@@ -3,25 +3,29 @@ package imageset
 import (
 	"context"
 	"fmt"
-	"io"
-	"os"
+	"slices"
+	"strings"
 	"sync"
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/moby/moby/client"
 )
 
 // Engine finds images in the local Docker engine (the one DOCKER_HOST or the default socket
-// names). Images are exported with `docker save` and their layers gzip-compressed once into a
-// staging directory, so the archive gets compressed layers and the image keeps its config
-// digest, the image ID of the classic store.
+// names). The images found are exported together, with one `docker save` read as a stream
+// (see enginestream.go): each layer gzip-compressed once, on every CPU, into a staging
+// directory, so the archive gets compressed layers and the image keeps its config digest, the
+// image ID of the classic store.
 type Engine struct {
 	once sync.Once
 	cli  *client.Client
 	err  error
+
+	mu      sync.Mutex
+	found   []string // engine names of the images found, in order
+	exports []*engineExport
 }
 
 // NewEngine returns an engine source; the connection is made on first use.
@@ -63,7 +67,53 @@ func (e *Engine) Find(ctx context.Context, ref name.Reference, p v1.Platform) (F
 	if have.OS != p.OS || have.Architecture != p.Architecture || (p.Variant != "" && have.Variant != p.Variant) {
 		return nil, &PlatformError{Want: p, Have: []string{have.String()}}
 	}
+	e.mu.Lock()
+	if !slices.Contains(e.found, engineName(ref)) {
+		e.found = append(e.found, engineName(ref))
+	}
+	e.mu.Unlock()
 	return &engineImage{e: e, ref: ref}, nil
+}
+
+// export returns the export holding ref: the first call saves every image found so far in
+// one stream; an image found later gets a save of its own.
+func (e *Engine) export(ctx context.Context, ref name.Reference, dir string) (*engineExport, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	want := engineName(ref)
+	for _, x := range e.exports {
+		if x.dir == dir && slices.Contains(x.refs, want) {
+			return x, nil
+		}
+	}
+	var refs []string
+	for _, r := range e.found {
+		done := false
+		for _, x := range e.exports {
+			done = done || (x.dir == dir && slices.Contains(x.refs, r))
+		}
+		if !done {
+			refs = append(refs, r)
+		}
+	}
+	if !slices.Contains(refs, want) {
+		refs = append(refs, want)
+	}
+	cli, err := e.client()
+	if err != nil {
+		return nil, err
+	}
+	rc, err := cli.ImageSave(ctx, refs)
+	if err != nil {
+		return nil, fmt.Errorf("docker save %s: %w", strings.Join(refs, " "), err)
+	}
+	defer rc.Close()
+	x, err := readExport(ctx, rc, refs, dir)
+	if err != nil {
+		return nil, fmt.Errorf("docker save %s: %w", strings.Join(refs, " "), err)
+	}
+	e.exports = append(e.exports, x)
+	return x, nil
 }
 
 // engineName is the reference as the engine knows it: familiar form for Docker Hub images.
@@ -77,30 +127,13 @@ type engineImage struct {
 }
 
 func (i *engineImage) Image(ctx context.Context, dir string) (v1.Image, error) {
-	cli, err := i.e.client()
+	x, err := i.e.export(ctx, i.ref, dir)
 	if err != nil {
 		return nil, err
 	}
-	f, err := os.CreateTemp(dir, "engine-save-*.tar")
+	img, err := x.image(i.ref)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("docker save of %s: %w", i.ref, err)
 	}
-	defer f.Close()
-	rc, err := cli.ImageSave(ctx, []string{engineName(i.ref)})
-	if err != nil {
-		return nil, fmt.Errorf("docker save %s: %w", i.ref, err)
-	}
-	_, err = io.Copy(f, rc)
-	rc.Close()
-	if err != nil {
-		return nil, fmt.Errorf("docker save %s: %w", i.ref, err)
-	}
-	if err := f.Close(); err != nil {
-		return nil, err
-	}
-	img, err := tarball.ImageFromPath(f.Name(), nil)
-	if err != nil {
-		return nil, fmt.Errorf("read docker save of %s: %w", i.ref, err)
-	}
-	return stage(ctx, img, dir)
+	return img, nil
 }

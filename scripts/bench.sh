@@ -24,6 +24,9 @@
 #      peak RSS of pack --split-size and of verify on the parts
 #   5. per engine in $AIRPACK_BENCH_ENGINES (scripts/engine.sh; 20 = classic store first,
 #      29 = containerd store): the images pulled into the engine (not timed), then
+#      `airpack pack --source engine` vs `docker save -o FILE` of the same images (interleaved;
+#      issue 12: time <= 1.3 x, bundle <= 0.55 x the file, peak RSS, the peak of pack's TMPDIR,
+#      sampled with du every 20 ms, against the bundle's largest layer), then
 #      `docker save IMG | gzip > IMG.tar.gz` one image at a time (time, size); the bundle's
 #      ./load.sh vs a bare `docker load -i images/images.tar` (the app's images removed from
 #      the engine before each; the two interleaved, run for run), and the no-op re-run of
@@ -85,6 +88,9 @@ max_pack_vs_crane=1.2
 max_pack_vs_save=0.1
 max_size_vs_crane=1.02
 max_size_vs_save=0.65
+# Targets (issue 12): pack --source engine vs docker save of the same images to a file.
+max_epack_vs_save=1.3
+max_esize_vs_save=0.55
 max_rss_mib=100
 declare -A max_load_vs_docker=([20]=1.08 [29]=1.20) # per engine: classic store, containerd store
 max_noop_s=1
@@ -467,11 +473,43 @@ save_all() {
 	done
 }
 rm_saved() { rm -f "$work"/save/*.tar.gz && sync; }
+# Issue 12: `airpack pack --source engine` vs `docker save` of the same images to one file.
+# pack runs with TMPDIR on a directory of its own, whose usage a sampler records (every 20 ms,
+# du of the allocated blocks): the peak temporary disk.
+esave=$work/save/all.tar
+ebundle=$work/pack/benchapp-1.0-engine.tar
+etmp=$work/enginetmp
+mkdir -p "$etmp"
+declare -A etmp_peak
+rm_engine_outputs() { rm -f "$esave" "$ebundle" && sync; }
+save_file() { docker save -o "$esave" "${refs[@]}"; }
+pack_engine() {
+	local stop=$work/enginetmp.stop peakf=$work/enginetmp.peak
+	rm -f "$stop"
+	echo 0 >"$peakf"
+	(
+		max=0
+		while [[ ! -e $stop ]]; do
+			u=$(du -s -B1 "$etmp" 2>/dev/null | cut -f1)
+			((u > max)) && max=$u && echo "$max" >"$peakf"
+			sleep 0.02
+		done
+	) &
+	local sampler=$! rc=0
+	TMPDIR=$etmp rsstime "$airpack" pack -q -f "$app/compose.yaml" --version 1.0 --source engine -o "$ebundle" || rc=$?
+	touch "$stop"
+	wait "$sampler"
+	peak_rss "epack$current"
+	local p
+	p=$(<"$peakf")
+	((p > ${etmp_peak[$current]:-0})) && etmp_peak[$current]=$p
+	return "$rc"
+}
 clean_engine() { remove_images && sync; }
 bare_load() { docker load -i "$bdir/images/images.tar"; }
 load_sh() { (cd "$bdir" && ./load.sh); }
 
-declare -A engine_desc save_sum
+declare -A engine_desc save_sum esave_size ebundle_size elargest
 for e in $engines; do
 	engine_touched=1
 	if [[ $(running_engine) != "$e" ]]; then
@@ -489,6 +527,15 @@ for e in $engines; do
 
 	log "engine $e: pulling the images from the registry (not timed)"
 	for r in "${refs[@]}"; do docker pull -q "$r" >/dev/null; done
+	log "engine $e: airpack pack --source engine vs docker save -o, interleaved"
+	timepair "$runs" "dsave$e" "epack$e" rm_engine_outputs save_file pack_engine
+	save_file
+	pack_engine
+	esave_size[$e]=$(stat -c %s "$esave")
+	ebundle_size[$e]=$(stat -c %s "$ebundle")
+	"$airpack" verify "$ebundle" >"$work/logs/everify$e.log" 2>&1 || die "airpack verify of the engine bundle failed (log: $work/logs/everify$e.log)"
+	elargest[$e]=$(tar -xOf "$ebundle" --wildcards '*/airpack.json' | jq '[.images[].layers[].size] | max')
+	rm_engine_outputs
 	NO_WARMUP=1 timeit "$save_runs" "save$e" rm_saved save_all
 	save_sum[$e]=$(cat "$work"/save/*.tar.gz | wc -c)
 	rm_saved
@@ -585,6 +632,16 @@ check "airpack verify of the parts peak RSS" "$(mib $((${peak[verifyparts]:-0} *
 figure "airpack verify parts time / whole archive time" "$(ratio "${med[verifyparts]}" "${med[verifywhole]}")" "(no target: one more sha256 pass, the parts')"
 for e in $engines; do
 	section "engine $e: ${engine_desc[$e]}"
+	timed "docker save -o all.tar IMG x${#refs[@]} (one file)" "dsave$e"
+	timed "airpack pack --source engine (same images)" "epack$e"
+	figure "docker save file size" "$(mib "${esave_size[$e]}") MiB"
+	figure "engine bundle .tar size" "$(mib "${ebundle_size[$e]}") MiB"
+	figure "largest layer of the engine bundle (gzip)" "$(mib "${elargest[$e]}") MiB"
+	check "pack --source engine time / docker save time" "$(ratio "${med[epack$e]}" "${med[dsave$e]}")" "$max_epack_vs_save"
+	check "engine bundle size / docker save file size" "$(ratio "${ebundle_size[$e]}" "${esave_size[$e]}")" "$max_esize_vs_save"
+	check "pack --source engine peak RSS" "$(mib $((${peak[epack$e]:-0} * 1024)))" "$max_rss_mib" MiB
+	check "pack --source engine temp disk / largest layer" "$(ratio "${etmp_peak[$e]:-0}" "${elargest[$e]}")" 1
+	figure "pack --source engine temp disk peak" "$(mib "${etmp_peak[$e]:-0}") MiB"
 	timed "docker save IMG | gzip, ${#refs[@]} images one by one" "save$e"
 	figure "sum of the ${#refs[@]} docker save | gzip files" "$(mib "${save_sum[$e]}") MiB"
 	check "airpack pack time / docker save|gzip time" "$(ratio "${med[pack]}" "${med[save$e]}")" "$max_pack_vs_save"

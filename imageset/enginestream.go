@@ -1,0 +1,321 @@
+package imageset
+
+import (
+	"archive/tar"
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	slashpath "path"
+	"runtime"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/klauspost/pgzip"
+
+	"github.com/airpack/airpack/internal/xio"
+)
+
+// The engine source reads `docker save` of all its images as one stream, once: the small JSON
+// documents (manifest.json, configs, OCI manifests) stay in memory, each layer goes, as it
+// arrives, through a parallel gzip (blocks of gzipBlock compressed on every CPU) into one file
+// of the staging directory. Layers the engine hands over compressed (the containerd store's
+// gzip or zstd blobs) are kept as they are. Nothing else is written: no copy of the `docker
+// save` output.
+//
+// The compressed layers are staged rather than written straight into the bundle because the
+// image archive's layout (and the bundle tar around it) is planned from every blob's size and
+// digest before its first byte is written, and a gzip's size and digest are known only at its
+// end. See DEVELOPERS.md, "The engine source".
+
+// gzipBlock is the block size of the parallel gzip. The output depends on it (and on the
+// level), never on the number of CPUs: the same layer always gets the same digest for a given
+// airpack version.
+const gzipBlock = 1 << 20
+
+// exportLayer is a layer of an export: a compressed file in the staging directory.
+type exportLayer struct {
+	path   string
+	size   int64
+	digest v1.Hash
+	mt     types.MediaType
+	// diffID is the sha256 of the uncompressed content when airpack compressed it; zero when
+	// the engine's blob was kept as it came.
+	diffID v1.Hash
+}
+
+// engineExport is what one `docker save` stream left.
+type engineExport struct {
+	refs   []string
+	meta   map[string][]byte       // cleaned entry name -> body
+	layers map[string]*exportLayer // cleaned entry name -> its compressed file
+	links  map[string]string       // cleaned entry name -> the cleaned name it links to
+	docker []dockerManifestEntry
+	staged memo[*exportLayer] // layers found among the small documents, compressed on demand
+	dir    string
+}
+
+// looksJSON reports whether an entry starting with b is a JSON document rather than a layer.
+func looksJSON(b []byte) bool {
+	b = bytes.TrimLeft(b, " \t\r\n")
+	return len(b) > 0 && (b[0] == '{' || b[0] == '[')
+}
+
+// readExport reads a `docker save` stream of refs, staging layers into dir.
+func readExport(ctx context.Context, r io.Reader, refs []string, dir string) (*engineExport, error) {
+	x := &engineExport{refs: refs, meta: map[string][]byte{}, layers: map[string]*exportLayer{}, links: map[string]string{}, dir: dir}
+	tr := tar.NewReader(bufio.NewReaderSize(xio.ContextReader(ctx, r), 1<<20))
+	br := bufio.NewReaderSize(nil, 64<<10)
+	// One gzip writer for every layer: its block buffers are reused, not garbage per layer.
+	zw, err := newGzip()
+	if err != nil {
+		return nil, err
+	}
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		n := cleanEntryName(hdr.Name)
+		switch hdr.Typeflag {
+		case tar.TypeSymlink:
+			x.links[n] = cleanEntryName(slashpath.Join(slashpath.Dir(n), hdr.Linkname))
+			continue
+		case tar.TypeLink:
+			x.links[n] = cleanEntryName(hdr.Linkname)
+			continue
+		case tar.TypeReg:
+		default:
+			continue
+		}
+		br.Reset(tr)
+		head, _ := br.Peek(512)
+		switch {
+		case bytes.HasPrefix(head, []byte{0x1f, 0x8b}):
+			l, err := stageAsIs(br, dir, types.DockerLayer)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", n, err)
+			}
+			x.layers[n] = l
+		case bytes.HasPrefix(head, []byte{0x28, 0xb5, 0x2f, 0xfd}):
+			l, err := stageAsIs(br, dir, types.OCILayerZStd)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", n, err)
+			}
+			x.layers[n] = l
+		case bytes.HasPrefix(head, []byte{0xfd, '7', 'z', 'X', 'Z', 0x00}), bytes.HasPrefix(head, []byte("BZh")):
+			return nil, fmt.Errorf("layer %s is xz or bzip2 compressed, which airpack does not convert", n)
+		case hdr.Size <= metaLimit && (looksJSON(head) || hdr.Size < 512):
+			// A JSON document, or a file too short to be a layer tar with an entry: kept in
+			// memory (a layer among them is compressed when an image asks for it).
+			b, err := io.ReadAll(br)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", n, err)
+			}
+			x.meta[n] = b
+		default:
+			l, err := stageGzip(zw, br, dir)
+			if err != nil {
+				return nil, fmt.Errorf("compress %s: %w", n, err)
+			}
+			x.layers[n] = l
+		}
+	}
+	if b, ok := x.meta["manifest.json"]; ok {
+		if err := json.Unmarshal(b, &x.docker); err != nil {
+			return nil, fmt.Errorf("manifest.json: %w", err)
+		}
+	} else {
+		return nil, fmt.Errorf("no manifest.json in it")
+	}
+	return x, nil
+}
+
+// stageAsIs copies a compressed blob into dir, hashing it.
+func stageAsIs(r io.Reader, dir string, mt types.MediaType) (*exportLayer, error) {
+	f, err := os.CreateTemp(dir, "layer-*")
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(io.MultiWriter(f, h), r)
+	if err != nil {
+		return nil, err
+	}
+	if err := f.Close(); err != nil {
+		return nil, err
+	}
+	return &exportLayer{path: f.Name(), size: n, mt: mt, digest: v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(h.Sum(nil))}}, nil
+}
+
+// newGzip returns the parallel gzip: level 1 (BestSpeed), blocks of gzipBlock, as many in
+// flight as CPUs (each holds about 3 blocks of buffers).
+func newGzip() (*pgzip.Writer, error) {
+	zw, err := pgzip.NewWriterLevel(io.Discard, pgzip.BestSpeed)
+	if err != nil {
+		return nil, err
+	}
+	return zw, zw.SetConcurrency(gzipBlock, runtime.GOMAXPROCS(0))
+}
+
+// stageGzip compresses an uncompressed layer into dir with the parallel gzip zw.
+func stageGzip(zw *pgzip.Writer, r io.Reader, dir string) (*exportLayer, error) {
+	f, err := os.CreateTemp(dir, "layer-*.tar.gz")
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	bw := bufio.NewWriterSize(f, 1<<20)
+	cw := &xio.CountWriter{W: io.MultiWriter(bw, h)}
+	zw.Reset(cw)
+	if err := zw.SetConcurrency(gzipBlock, runtime.GOMAXPROCS(0)); err != nil {
+		return nil, err
+	}
+	diffID := sha256.New()
+	if _, err := io.Copy(io.MultiWriter(zw, diffID), r); err != nil {
+		zw.Close()
+		return nil, err
+	}
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	if err := bw.Flush(); err != nil {
+		return nil, err
+	}
+	if err := f.Close(); err != nil {
+		return nil, err
+	}
+	return &exportLayer{
+		path: f.Name(), size: cw.N, mt: types.DockerLayer,
+		digest: v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(h.Sum(nil))},
+		diffID: v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(diffID.Sum(nil))},
+	}, nil
+}
+
+func (x *engineExport) resolve(n string) string {
+	n = cleanEntryName(n)
+	for i := 0; i < 16; i++ {
+		t, ok := x.links[n]
+		if !ok {
+			break
+		}
+		n = t
+	}
+	return n
+}
+
+// entry is the manifest.json entry of ref.
+func (x *engineExport) entry(ref name.Reference) *dockerManifestEntry {
+	for i, e := range x.docker {
+		for _, t := range e.RepoTags {
+			if sameRef(t, ref) {
+				return &x.docker[i]
+			}
+		}
+	}
+	// One image asked for by something else than a tag (an ID): the only entry.
+	if len(x.refs) == 1 && len(x.docker) == 1 && x.refs[0] == engineName(ref) {
+		return &x.docker[0]
+	}
+	return nil
+}
+
+func (x *engineExport) layer(n string) (*exportLayer, error) {
+	n = x.resolve(n)
+	if l, ok := x.layers[n]; ok {
+		return l, nil
+	}
+	b, ok := x.meta[n]
+	if !ok {
+		return nil, fmt.Errorf("layer file %s is not in it", n)
+	}
+	return x.staged.get(n, func() (*exportLayer, error) {
+		zw, err := newGzip()
+		if err != nil {
+			return nil, err
+		}
+		return stageGzip(zw, bytes.NewReader(b), x.dir)
+	})
+}
+
+// image builds ref's image from the export: its config as the engine gave it (so the config
+// digest, the classic store's image ID, is kept) and the staged layers.
+func (x *engineExport) image(ref name.Reference) (v1.Image, error) {
+	de := x.entry(ref)
+	if de == nil {
+		return nil, fmt.Errorf("%s is not in it", ref)
+	}
+	cfg, ok := x.meta[x.resolve(de.Config)]
+	if !ok {
+		return nil, fmt.Errorf("config %s of %s is not in it", de.Config, ref)
+	}
+	cf, err := v1.ParseConfigFile(bytes.NewReader(cfg))
+	if err != nil {
+		return nil, fmt.Errorf("config of %s: %w", ref, err)
+	}
+	if len(cf.RootFS.DiffIDs) != len(de.Layers) {
+		return nil, fmt.Errorf("%s: %d layers but %d diff IDs in its config", ref, len(de.Layers), len(cf.RootFS.DiffIDs))
+	}
+	core := &tarImageCore{
+		config:       cfg,
+		configDigest: v1.Hash{Algorithm: "sha256", Hex: sha256Hex(cfg)},
+		layers:       map[v1.Hash]*tarLayer{},
+	}
+	m := v1.Manifest{
+		SchemaVersion: 2,
+		MediaType:     types.DockerManifestSchema2,
+		Config:        v1.Descriptor{MediaType: types.DockerConfigJSON, Size: int64(len(cfg)), Digest: core.configDigest},
+	}
+	var ls []*tarLayer
+	zstd := false
+	for i, n := range de.Layers {
+		el, err := x.layer(n)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", ref, err)
+		}
+		diffID := cf.RootFS.DiffIDs[i]
+		if el.diffID.Hex != "" && el.diffID != diffID {
+			return nil, fmt.Errorf("%s: layer %s has content %s, its image config says %s", ref, n, el.diffID, diffID)
+		}
+		path := el.path
+		ls = append(ls, &tarLayer{
+			open:   func() (io.ReadCloser, error) { return os.Open(path) },
+			digest: el.digest, size: el.size, mt: el.mt, diffID: diffID,
+		})
+		zstd = zstd || el.mt == types.OCILayerZStd
+	}
+	// Docker's schema 2 has no zstd layer type: an image with one gets an OCI manifest.
+	if zstd {
+		m.MediaType, m.Config.MediaType = types.OCIManifestSchema1, types.OCIConfigJSON
+	}
+	for _, l := range ls {
+		if zstd && l.mt == types.DockerLayer {
+			l.mt = types.OCILayer
+		}
+		core.layers[l.digest] = l
+		m.Layers = append(m.Layers, v1.Descriptor{MediaType: l.mt, Size: l.size, Digest: l.digest})
+	}
+	core.mt = m.MediaType
+	if core.manifest, err = json.Marshal(m); err != nil {
+		return nil, err
+	}
+	// Every layer was hashed as it was staged: the archive need not hash it again.
+	return selfVerifying{core.image()}, nil
+}
+
+// selfVerifying marks an image whose layers were hashed as they were staged: the archive need
+// not hash them again (LayersVerified).
+type selfVerifying struct{ v1.Image }
+
+func (selfVerifying) LayersVerified() bool { return true }
