@@ -12,7 +12,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-func dl(d string, n int64) Layer { return Layer{Digest: "sha256:" + d, DiffID: "sha256:diff-" + d, Size: n} }
+func dl(d string, n int64) Layer {
+	return Layer{Digest: "sha256:" + d, DiffID: "sha256:diff-" + d, Size: n}
+}
 
 // diffFixture is shop 1.0: web and db on a shared base layer, worker alone.
 func diffFixture() *Manifest {

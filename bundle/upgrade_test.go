@@ -7,7 +7,9 @@ import (
 )
 
 func TestPlanUpgrade(t *testing.T) {
-	layer := func(d string, n int64) Layer { return Layer{Digest: "sha256:" + d, DiffID: "sha256:diff-" + d, Size: n} }
+	layer := func(d string, n int64) Layer {
+		return Layer{Digest: "sha256:" + d, DiffID: "sha256:diff-" + d, Size: n}
+	}
 	base := &Manifest{Name: "shop", Version: "1.0", Images: []Image{
 		{Ref: "web:1.0", ConfigDigest: "c-web", ManifestDigest: "m-web", Layers: []Layer{layer("base", 100), layer("web1", 10)}},
 		{Ref: "api:1.0", ConfigDigest: "c-api", ManifestDigest: "m-api", Layers: []Layer{layer("base", 100), layer("api1", 20)}},

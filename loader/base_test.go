@@ -86,7 +86,7 @@ func TestUpgradeBaseTagMoved(t *testing.T) {
 		fx := newFixture(t, upgradeManifest(), "sha256sum")
 		fx.setLoadResult("classic")
 		fx.setImage("shop/api:1.0", digest('3'))
-		fx.setImage("shop/web:1.0", digest('5'))  // the tag now names another image
+		fx.setImage("shop/web:1.0", digest('5'))   // the tag now names another image
 		fx.setImage("<untagged-web>", digest('1')) // 1.0's web, still in the engine
 		r := fx.run(sh, "--check")
 		wantCode(t, r, 0)
