@@ -1,14 +1,10 @@
 package bundle
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"io/fs"
 	"os"
-	"path/filepath"
 	"regexp"
 
 	"github.com/distribution/reference"
@@ -39,74 +35,25 @@ type BaseFiles struct {
 
 // ReadBaseFiles is ReadBase, with the base's .env when path is a bundle (directory, archive or
 // parts) rather than its airpack.json: pack --ram --base keeps the values the base generated.
-// In an archive .env comes before airpack.json (small files sorted by path), so the archive is
-// still read only up to airpack.json.
+// It reads what `airpack diff` reads of a side (ReadDiffSide): an archive only up to its image
+// archives.
 func ReadBaseFiles(ctx context.Context, path string) (*BaseFiles, error) {
-	fi, err := os.Stat(path)
-	if err != nil {
+	if _, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("open base bundle: %w", err)
 	}
-	var data, env []byte
-	bare := false
-	switch {
-	case fi.IsDir():
-		if data, err = readSmallFile(filepath.Join(path, ManifestFile)); errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("%s has no %s: not an airpack bundle", path, ManifestFile)
-		}
-		if err == nil {
-			if env, err = readSmallFile(filepath.Join(path, EnvFile)); errors.Is(err, fs.ErrNotExist) {
-				env, err = nil, nil
-			}
-		}
-	case isJSONFile(path):
-		data, err = readSmallFile(path)
-		bare = true
-	default:
-		err = Walk(ctx, path, func(name string, r io.Reader, size int64) error {
-			switch name {
-			case EnvFile:
-				var err error
-				env, err = readSmall(r, name)
-				return err
-			case ManifestFile:
-				var err error
-				data, err = readSmall(r, name)
-				if err == nil {
-					err = fs.SkipAll
-				}
-				return err
-			}
-			return nil
-		})
-		if _, err = splitEntryErrors(err); err == nil && data == nil {
-			err = fmt.Errorf("%s has no %s: not an airpack bundle", path, ManifestFile)
-		}
+	side, err := ReadDiffSide(ctx, path)
+	var nm noManifestError
+	if errors.As(err, &nm) {
+		return nil, fmt.Errorf("%s has no %s: not an airpack bundle", path, ManifestFile)
 	}
 	if err != nil {
 		return nil, err
 	}
-	m, err := ParseManifest(data)
-	if err != nil {
-		return nil, err
-	}
+	m := side.Manifest
 	if m.Name == "" || m.Version == "" || m.Platform == "" || len(m.Images) == 0 {
 		return nil, fmt.Errorf("%s of %s lacks the bundle's name, version, platform or images: not a bundle airpack wrote", ManifestFile, path)
 	}
-	return &BaseFiles{Manifest: m, ManifestJSON: data, Env: env, Bare: bare}, nil
-}
-
-// isJSONFile reports whether the file at p starts, after white space, with '{': an airpack.json
-// rather than a bundle archive (tar, gzip and zstd start otherwise).
-func isJSONFile(p string) bool {
-	f, err := os.Open(p)
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	head := make([]byte, 512)
-	n, _ := io.ReadFull(f, head)
-	head = bytes.TrimLeft(head[:n], " \t\r\n")
-	return len(head) > 0 && head[0] == '{'
+	return &BaseFiles{Manifest: m, ManifestJSON: side.ManifestJSON, Env: side.Env, Bare: side.Form == FormManifest}, nil
 }
 
 var baseDigestRE = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)

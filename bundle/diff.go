@@ -37,14 +37,17 @@ type DiffSide struct {
 	Compose []byte
 	// Env is the bundle's .env; nil when there is none (or the input is an airpack.json).
 	Env []byte
+	// ManifestJSON are the exact bytes of its airpack.json (an upgrade records their sha256).
+	ManifestJSON []byte
 	// Size is the bundle's size as given: the archive file's, or the sum of the directory's
 	// files; -1 for an airpack.json input.
 	Size int64
 }
 
 // ReadDiffSide reads path: a bundle directory, a bundle archive (.tar, .tar.gz, .tar.zst,
-// recognised by content) or an airpack.json file (a file whose content is a JSON object).
-// Errors name path once.
+// recognised by content, or its split parts) or an airpack.json file (a file whose content is a
+// JSON object). Errors name path once. `airpack diff` reads both its sides so, and pack --base
+// its base (ReadBaseFiles).
 func ReadDiffSide(ctx context.Context, path string) (*DiffSide, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
@@ -72,6 +75,13 @@ func ReadDiffSide(ctx context.Context, path string) (*DiffSide, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// noManifestError is a directory or archive without airpack.json.
+type noManifestError string
+
+func (p noManifestError) Error() string {
+	return fmt.Sprintf("%s: no %s: not an airpack bundle", string(p), ManifestFile)
 }
 
 // named makes err one line that names path once.
@@ -106,7 +116,7 @@ func (s *DiffSide) readDir(dir string) error {
 	}
 	b, err := read(ManifestFile)
 	if errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("%s: no %s: not an airpack bundle", dir, ManifestFile)
+		return noManifestError(dir)
 	}
 	if err != nil {
 		return fmt.Errorf("%s: %w", dir, pathErr(err))
@@ -114,6 +124,7 @@ func (s *DiffSide) readDir(dir string) error {
 	if s.Manifest, err = ParseManifest(b); err != nil {
 		return fmt.Errorf("%s: %w", dir, err)
 	}
+	s.ManifestJSON = b
 	if b, err := read(s.composeFile()); err == nil {
 		s.Compose = b
 	} else if !errors.Is(err, fs.ErrNotExist) {
@@ -159,6 +170,7 @@ func (s *DiffSide) readFile(ctx context.Context, path string, size int64) error 
 		if s.Manifest, err = ParseManifest(b); err != nil {
 			return fmt.Errorf("%s: %w", path, err)
 		}
+		s.ManifestJSON = b
 		return nil
 	}
 	s.Form, s.Size = FormArchive, size
@@ -185,11 +197,12 @@ func (s *DiffSide) readFile(ctx context.Context, path string, size int64) error 
 	}
 	b, ok := small[ManifestFile]
 	if !ok {
-		return fmt.Errorf("%s: no %s: not an airpack bundle", path, ManifestFile)
+		return noManifestError(path)
 	}
 	if s.Manifest, err = ParseManifest(b); err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
+	s.ManifestJSON = b
 	s.Compose = small[s.composeFile()]
 	s.Env = small[EnvFile]
 	return nil
