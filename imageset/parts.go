@@ -31,14 +31,18 @@ func PlanParts(images []Image, maxSize int64, path func(n int) string, opts ...A
 	// out a layer only where every image of it using the layer has it on a held chain
 	// (bundle.Omittable), as Docker's classic store needs to take it from the engine.
 	held := map[string]bool{}
+	layers := make(map[string][]bundle.Layer, len(images)) // by ref: read once, not per plan
+	for _, im := range images {
+		ls, err := chainLayers(im)
+		if err != nil {
+			return nil, nil, err
+		}
+		layers[im.Ref] = ls
+	}
 	plan := func(n int, ims []Image) (*Archive, error) {
 		var layered []bundle.Image
 		for _, im := range ims {
-			ls, err := chainLayers(im)
-			if err != nil {
-				return nil, err
-			}
-			layered = append(layered, bundle.Image{Layers: ls})
+			layered = append(layered, bundle.Image{Layers: layers[im.Ref]})
 		}
 		omittable := bundle.Omittable(layered, held)
 		omit := WithoutLayers(func(d string) bool {
