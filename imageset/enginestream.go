@@ -267,18 +267,7 @@ func (x *engineExport) image(ref name.Reference) (v1.Image, error) {
 	if len(cf.RootFS.DiffIDs) != len(de.Layers) {
 		return nil, fmt.Errorf("%s: %d layers but %d diff IDs in its config", ref, len(de.Layers), len(cf.RootFS.DiffIDs))
 	}
-	core := &tarImageCore{
-		config:       cfg,
-		configDigest: v1.Hash{Algorithm: "sha256", Hex: sha256Hex(cfg)},
-		layers:       map[v1.Hash]*tarLayer{},
-	}
-	m := v1.Manifest{
-		SchemaVersion: 2,
-		MediaType:     types.DockerManifestSchema2,
-		Config:        v1.Descriptor{MediaType: types.DockerConfigJSON, Size: int64(len(cfg)), Digest: core.configDigest},
-	}
 	var ls []*tarLayer
-	zstd := false
 	for i, n := range de.Layers {
 		el, err := x.layer(n)
 		if err != nil {
@@ -293,21 +282,9 @@ func (x *engineExport) image(ref name.Reference) (v1.Image, error) {
 			open:   func() (io.ReadCloser, error) { return os.Open(path) },
 			digest: el.digest, size: el.size, mt: el.mt, diffID: diffID,
 		})
-		zstd = zstd || el.mt == types.OCILayerZStd
 	}
-	// Docker's schema 2 has no zstd layer type: an image with one gets an OCI manifest.
-	if zstd {
-		m.MediaType, m.Config.MediaType = types.OCIManifestSchema1, types.OCIConfigJSON
-	}
-	for _, l := range ls {
-		if zstd && l.mt == types.DockerLayer {
-			l.mt = types.OCILayer
-		}
-		core.layers[l.digest] = l
-		m.Layers = append(m.Layers, v1.Descriptor{MediaType: l.mt, Size: l.size, Digest: l.digest})
-	}
-	core.mt = m.MediaType
-	if core.manifest, err = json.Marshal(m); err != nil {
+	core, err := savedImageCore(cfg, ls)
+	if err != nil {
 		return nil, err
 	}
 	// Every layer was hashed as it was staged: the archive need not hash it again.

@@ -16,6 +16,7 @@ import (
 	"os"
 	slashpath "path"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -548,13 +549,7 @@ func (a *tarArchive) dockerImageFor(de *dockerManifestEntry, p v1.Platform) (Fou
 // uncompressed ones are gzipped once into dir. The config keeps its bytes, so its digest, the
 // classic store's image ID.
 func (f *dockerFound) Image(ctx context.Context, dir string) (v1.Image, error) {
-	core := &tarImageCore{
-		config:       f.config,
-		configDigest: v1.Hash{Algorithm: "sha256", Hex: sha256Hex(f.config)},
-		layers:       map[v1.Hash]*tarLayer{},
-	}
 	var ls []*tarLayer
-	zstd := false
 	for i, n := range f.layers {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -563,28 +558,10 @@ func (f *dockerFound) Image(ctx context.Context, dir string) (v1.Image, error) {
 		if err != nil {
 			return nil, err
 		}
-		zstd = zstd || l.mt == types.OCILayerZStd
 		ls = append(ls, l)
 	}
-	// Docker's schema 2 has no zstd layer type: an image with one gets an OCI manifest.
-	m := v1.Manifest{
-		SchemaVersion: 2,
-		MediaType:     types.DockerManifestSchema2,
-		Config:        v1.Descriptor{MediaType: types.DockerConfigJSON, Size: int64(len(f.config)), Digest: core.configDigest},
-	}
-	if zstd {
-		m.MediaType, m.Config.MediaType = types.OCIManifestSchema1, types.OCIConfigJSON
-	}
-	for _, l := range ls {
-		if zstd && l.mt == types.DockerLayer {
-			l.mt = types.OCILayer
-		}
-		core.layers[l.digest] = l
-		m.Layers = append(m.Layers, v1.Descriptor{MediaType: l.mt, Size: l.size, Digest: l.digest})
-	}
-	core.mt = m.MediaType
-	var err error
-	if core.manifest, err = json.Marshal(m); err != nil {
+	core, err := savedImageCore(f.config, ls)
+	if err != nil {
 		return nil, err
 	}
 	return core.image(), nil
@@ -680,6 +657,40 @@ type tarImageCore struct {
 	mt               types.MediaType
 	configDigest     v1.Hash
 	layers           map[v1.Hash]*tarLayer
+}
+
+// savedImageCore is the image a docker-save archive describes by its config and layers (bottom
+// first): its manifest is written here, Docker's schema 2, or OCI when a layer is zstd (schema
+// 2 has no zstd layer type). The config keeps its bytes, so its digest, the classic store's
+// image ID.
+func savedImageCore(config []byte, ls []*tarLayer) (*tarImageCore, error) {
+	core := &tarImageCore{
+		config:       config,
+		configDigest: v1.Hash{Algorithm: "sha256", Hex: sha256Hex(config)},
+		layers:       map[v1.Hash]*tarLayer{},
+	}
+	m := v1.Manifest{
+		SchemaVersion: 2,
+		MediaType:     types.DockerManifestSchema2,
+		Config:        v1.Descriptor{MediaType: types.DockerConfigJSON, Size: int64(len(config)), Digest: core.configDigest},
+	}
+	zstd := slices.ContainsFunc(ls, func(l *tarLayer) bool { return l.mt == types.OCILayerZStd })
+	if zstd {
+		m.MediaType, m.Config.MediaType = types.OCIManifestSchema1, types.OCIConfigJSON
+	}
+	for _, l := range ls {
+		if zstd && l.mt == types.DockerLayer {
+			l.mt = types.OCILayer
+		}
+		core.layers[l.digest] = l
+		m.Layers = append(m.Layers, v1.Descriptor{MediaType: l.mt, Size: l.size, Digest: l.digest})
+	}
+	core.mt = m.MediaType
+	var err error
+	if core.manifest, err = json.Marshal(m); err != nil {
+		return nil, err
+	}
+	return core, nil
 }
 
 func (c *tarImageCore) image() v1.Image {
