@@ -98,7 +98,7 @@ inspect read the parts as they are. 4G parts fit a FAT32 stick (files under 4 Gi
 			if err := refuseEmpty(cmd, "name", "version", "output", "ram", "split-size"); err != nil {
 				return err
 			}
-			split, err := splitSize(cmd)
+			split, err := sizeFlag(cmd, "split-size")
 			if err != nil {
 				return err
 			}
@@ -106,7 +106,7 @@ inspect read the parts as they are. 4G parts fit a FAT32 stick (files under 4 Gi
 			if err != nil {
 				return err
 			}
-			maxArchive, err := maxArchiveSize(cmd)
+			maxArchive, err := sizeFlag(cmd, "max-archive-size")
 			if err != nil {
 				return err
 			}
@@ -186,17 +186,15 @@ func logUpgrade(log *logger, res *pack.Result) {
 	}
 }
 
-// splitSize is --split-size in bytes, 0 when not set.
-func splitSize(cmd *cli.Command) (int64, error) {
-	if !cmd.IsSet("split-size") {
+// sizeFlag is the size flag name in bytes (pack.ParseSize), 0 when not set. Whether it applies
+// to the output is pack's to say (a split output must be an archive: pack.Pack).
+func sizeFlag(cmd *cli.Command, name string) (int64, error) {
+	if !cmd.IsSet(name) {
 		return 0, nil
 	}
-	n, err := pack.ParseSize(cmd.String("split-size"))
+	n, err := pack.ParseSize(cmd.String(name))
 	if err != nil {
-		return 0, fmt.Errorf("--split-size: %w", err)
-	}
-	if out := cmd.String("output"); out != "" && bundle.FormatOf(out) == bundle.FormatDir {
-		return 0, fmt.Errorf("--split-size applies to an archive output (-o ending in .tar, .tar.gz or .tar.zst), not the bundle directory %s", out)
+		return 0, fmt.Errorf("--%s: %w", name, err)
 	}
 	return n, nil
 }
@@ -225,18 +223,6 @@ var ramConflicts = []struct{ name, show string }{
 	{"insecure-registry", "--insecure-registry"},
 	{"allow-outside", "--allow-outside"},
 	{"build", "--build"},
-}
-
-// maxArchiveSize is --max-archive-size in bytes, 0 when not given.
-func maxArchiveSize(cmd *cli.Command) (int64, error) {
-	if !cmd.IsSet("max-archive-size") {
-		return 0, nil
-	}
-	n, err := pack.ParseSize(cmd.String("max-archive-size"))
-	if err != nil {
-		return 0, fmt.Errorf("--max-archive-size: %w", err)
-	}
-	return n, nil
 }
 
 func packRAM(ctx context.Context, cmd *cli.Command, signer ssh.Signer, maxArchive, split int64) error {
