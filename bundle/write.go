@@ -37,6 +37,24 @@ type File struct {
 	// Owner, when set, is the numeric owner and group the file keeps: in archives always, in a
 	// bundle directory when written as root. Nil is root's.
 	Owner *Owner
+	// Late, when set, gives the body once every archive is written: for a file that describes
+	// an archive known only then (a streamed archive's images). It must return exactly Reserve
+	// bytes, the space an archive keeps for it before the archives.
+	Late    func() ([]byte, error)
+	Reserve int64
+}
+
+// lateBody returns f with the body Late gives.
+func lateBody(f File) (File, error) {
+	b, err := f.Late()
+	if err != nil {
+		return f, err
+	}
+	if int64(len(b)) != f.Reserve {
+		return f, fmt.Errorf("%s: %d bytes, not the %d reserved for it", f.Name, len(b), f.Reserve)
+	}
+	f.Body, f.Late = b, nil
+	return f, nil
 }
 
 // Owner is a numeric user and group.
@@ -50,10 +68,12 @@ func (f File) owner() (uid, gid int) {
 }
 
 // ArchiveWriter writes an image archive whose size is known before it is written, so it can be
-// written straight to its place inside a bundle archive.
+// written straight to its place inside a bundle archive, or, for a streamed archive, only once
+// written: such an archive must be the last of a bundle's archives (its end is open).
 type ArchiveWriter interface {
 	// Path is the archive's bundle-relative path.
 	Path() string
+	// Size is the archive's size in bytes; -1 for a streamed archive until WriteAt returned.
 	Size() int64
 	// WriteAt writes the archive at offset base of f and returns the hex sha256 of the bytes it
 	// wrote (hashing while writing saves a second pass over a large file). f is also read: a
@@ -233,10 +253,14 @@ func replace(built, out, tmp string) error {
 // writeDir writes the bundle as a directory and returns its sums.
 func writeDir(ctx context.Context, dir string, c Contents, o writeOptions) (Sums, error) {
 	sums := Sums{}
-	var dirs []File
+	var dirs, late []File
 	for _, f := range c.Files {
 		if err := ctx.Err(); err != nil {
 			return nil, err
+		}
+		if f.Late != nil {
+			late = append(late, f)
+			continue
 		}
 		dst := filepath.Join(dir, filepath.FromSlash(f.Name))
 		if f.Link != "" {
@@ -279,6 +303,19 @@ func writeDir(ctx context.Context, dir string, c Contents, o writeOptions) (Sums
 			return nil, err
 		}
 		sums[a.Path()] = sum
+	}
+	for _, f := range late {
+		f, err := lateBody(f)
+		if err != nil {
+			return nil, err
+		}
+		dst := filepath.Join(dir, filepath.FromSlash(f.Name))
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return nil, err
+		}
+		if sums[f.Name], err = writeFile(dst, f); err != nil {
+			return nil, err
+		}
 	}
 	// Directories last, deepest first: a 0500 directory is only closed once it is complete.
 	sort.Slice(dirs, func(i, j int) bool { return dirs[i].Name > dirs[j].Name })
@@ -411,12 +448,21 @@ func writeArchiveFile(ctx context.Context, dst string, a ArchiveWriter) (string,
 		return "", err
 	}
 	defer f.Close()
-	if err := f.Truncate(a.Size()); err != nil {
-		return "", err
+	streamed := a.Size() < 0
+	if !streamed {
+		if err := f.Truncate(a.Size()); err != nil {
+			return "", err
+		}
 	}
 	sum, err := a.WriteAt(ctx, f, 0)
 	if err != nil {
 		return "", err
+	}
+	if streamed {
+		// A streamed archive may have written past its end (a blob it then found it had).
+		if err := f.Truncate(a.Size()); err != nil {
+			return "", err
+		}
 	}
 	return sum, f.Close()
 }
@@ -469,13 +515,19 @@ func archiveEntries(c Contents, sizeOf func(File) (int64, error)) ([]entry, erro
 			entries = append(entries, entry{name: f.Name, link: f.Link, mode: 0o777, owner: f.Owner})
 			continue
 		}
-		n, err := sizeOf(*f)
-		if err != nil {
-			return nil, err
+		n := f.Reserve
+		if f.Late == nil {
+			var err error
+			if n, err = sizeOf(*f); err != nil {
+				return nil, err
+			}
 		}
 		entries = append(entries, entry{name: f.Name, file: f, size: n, mode: fileMode(*f), owner: f.Owner})
 	}
-	for _, a := range c.Archives {
+	for i, a := range c.Archives {
+		if a.Size() < 0 && i != len(c.Archives)-1 {
+			return nil, fmt.Errorf("image archive %s is streamed: it must be the bundle's last", a.Path())
+		}
 		addDirs(a.Path())
 		entries = append(entries, entry{name: a.Path(), archive: a, size: a.Size(), mode: 0o644})
 	}
@@ -528,15 +580,22 @@ func writeTar(ctx context.Context, f tarOutput, c Contents, o writeOptions) erro
 	if err != nil {
 		return err
 	}
+	// A streamed archive, the last entry if any, ends the plan: SHA256SUMS (and the signature)
+	// follow it once its size is known.
+	streamed := len(entries) > 0 && entries[len(entries)-1].archive != nil && entries[len(entries)-1].size < 0
 	var plan []tarlayout.Entry
 	for _, e := range entries {
 		te := tarlayout.Entry{Name: path.Join(c.Dir, e.name) + dirSlash(e.dir), Dir: e.dir, Size: e.size, Mode: tarMode(e.mode), Link: e.link}
 		if e.owner != nil {
 			te.Uid, te.Gid = e.owner.Uid, e.owner.Gid
 		}
+		te.Streamed = e.archive != nil && e.size < 0
 		plan = append(plan, te)
 	}
-	plan = append(plan, tarlayout.Entry{Name: path.Join(c.Dir, SumsFile), Size: sumsSize(entries), Mode: 0o644})
+	sumsEntry := tarlayout.Entry{Name: path.Join(c.Dir, SumsFile), Size: sumsSize(entries), Mode: 0o644}
+	if !streamed {
+		plan = append(plan, sumsEntry)
+	}
 	l, err := tarlayout.Plan(plan)
 	if err != nil {
 		return err
@@ -553,15 +612,11 @@ func writeTar(ctx context.Context, f tarOutput, c Contents, o writeOptions) erro
 			return err
 		}
 		switch {
-		case e.link != "":
+		case e.link != "", e.file != nil && e.file.Late != nil:
 		case e.file != nil:
-			bw := l.Body(f, 0, i)
-			sum, err := copyBody(bw, *e.file)
+			sum, err := writeBody(f, l, i, *e.file)
 			if err != nil {
 				return err
-			}
-			if err := bw.Close(); err != nil {
-				return fmt.Errorf("%s changed while being packed: %w", e.file.Src, err)
 			}
 			sums[e.name] = sum
 		case e.archive != nil:
@@ -572,16 +627,44 @@ func writeTar(ctx context.Context, f tarOutput, c Contents, o writeOptions) erro
 			sums[e.name] = sum
 		}
 	}
-	body := sums.Format()
-	if _, err := f.WriteAt(body, l.DataOffset(len(entries))); err != nil {
-		return err
-	}
-	if o.signer != nil {
-		sig, err := Sign(body, o.signer)
+	for i, e := range entries {
+		if e.file == nil || e.file.Late == nil {
+			continue
+		}
+		lf, err := lateBody(*e.file)
 		if err != nil {
 			return err
 		}
-		m, err := tarlayout.Member(tarlayout.Entry{Name: path.Join(c.Dir, SigFile), Mode: 0o644, Size: int64(len(sig)), Body: sig})
+		if sums[e.name], err = writeBody(f, l, i, lf); err != nil {
+			return err
+		}
+	}
+	body := sums.Format()
+	var sig []byte
+	if o.signer != nil {
+		if sig, err = Sign(body, o.signer); err != nil {
+			return err
+		}
+	}
+	sigEntry := tarlayout.Entry{Name: path.Join(c.Dir, SigFile), Mode: 0o644, Size: int64(len(sig)), Body: sig}
+	if streamed {
+		sumsEntry.Body = body
+		trailer := []tarlayout.Entry{sumsEntry}
+		if sig != nil {
+			trailer = append(trailer, sigEntry)
+		}
+		total, err := l.Finish(f, 0, entries[len(entries)-1].archive.Size(), trailer...)
+		if err != nil {
+			return err
+		}
+		// The streamed archive may have written past its end (a blob it then found it had).
+		return f.Truncate(total)
+	}
+	if _, err := f.WriteAt(body, l.DataOffset(len(entries))); err != nil {
+		return err
+	}
+	if sig != nil {
+		m, err := tarlayout.Member(sigEntry)
 		if err != nil {
 			return err
 		}
@@ -591,6 +674,20 @@ func writeTar(ctx context.Context, f tarOutput, c Contents, o writeOptions) erro
 		}
 	}
 	return nil
+}
+
+// writeBody writes file entry i's body at its place in the planned archive and returns its
+// sha256.
+func writeBody(f ReadWriterAt, l *tarlayout.Layout, i int, file File) (string, error) {
+	bw := l.Body(f, 0, i)
+	sum, err := copyBody(bw, file)
+	if err != nil {
+		return "", err
+	}
+	if err := bw.Close(); err != nil {
+		return "", fmt.Errorf("%s changed while being packed: %w", file.Src, err)
+	}
+	return sum, nil
 }
 
 func dirSlash(dir bool) string {

@@ -43,6 +43,9 @@ type Image struct {
 	Source   string
 	Platform v1.Platform
 	Image    v1.Image
+	// Deferred, set instead of Image, is an image read from its source as a StreamArchive is
+	// written (see Resolved.Streamable).
+	Deferred *Resolved
 }
 
 // Archive is a planned dual-format image archive: every size and digest is known, no layer has
@@ -56,6 +59,9 @@ type Archive struct {
 	fetch []fetchBlob
 	// totals is each image's share of the bytes to fetch.
 	totals []ImageTotal
+	// prefix: the archive is the end of a larger one whose first prefix bytes lie before it in
+	// the file (a StreamArchive's streamed blobs); the hash WriteAt returns covers them.
+	prefix int64
 }
 
 type fetchBlob struct {
@@ -191,18 +197,8 @@ func NewArchive(path string, images []Image, opts ...ArchiveOption) (*Archive, e
 		}
 		add(manifestDigest, &blob{size: int64(len(rawManifest)), body: rawManifest})
 		add(m.Config.Digest, &blob{size: int64(len(rawConfig)), body: rawConfig})
-		bi := bundle.Image{
-			Ref:               im.Ref,
-			Services:          im.Services,
-			MountedBy:         im.MountedBy,
-			Pin:               im.Pin,
-			Source:            im.Source,
-			ManifestDigest:    manifestDigest.String(),
-			ManifestMediaType: string(mt),
-			ConfigDigest:      m.Config.Digest.String(),
-			Platform:          im.Platform.String(),
-			Archive:           path,
-		}
+		bi := archiveImage(im, path)
+		bi.ManifestDigest, bi.ManifestMediaType, bi.ConfigDigest = manifestDigest.String(), string(mt), m.Config.Digest.String()
 		de := dockerManifestEntry{Config: blobPath(m.Config.Digest), RepoTags: []string{im.Ref}}
 		for j, ld := range m.Layers {
 			l, err := im.Image.LayerByDigest(ld.Digest)
@@ -256,6 +252,20 @@ func NewArchive(path string, images []Image, opts ...ArchiveOption) (*Archive, e
 		return nil, err
 	}
 	return a, nil
+}
+
+// archiveImage is im as airpack.json describes it in the archive at path, but for what its
+// manifest says (digests, layers).
+func archiveImage(im Image, path string) bundle.Image {
+	return bundle.Image{
+		Ref:       im.Ref,
+		Services:  im.Services,
+		MountedBy: im.MountedBy,
+		Pin:       im.Pin,
+		Source:    im.Source,
+		Platform:  im.Platform.String(),
+		Archive:   path,
+	}
 }
 
 // Path is the archive's path relative to the bundle directory.
@@ -364,7 +374,7 @@ func (a *Archive) hashFollowing(ctx context.Context, f io.ReaderAt, base int64, 
 		encoding.BinaryUnmarshaler
 	})
 	buf := make([]byte, 1<<20)
-	var pos int64
+	pos := -a.prefix
 	upTo := func(end int64) error {
 		if end <= pos {
 			return nil

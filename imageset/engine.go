@@ -72,7 +72,7 @@ func (e *Engine) Find(ctx context.Context, ref name.Reference, p v1.Platform) (F
 		e.found = append(e.found, engineName(ref))
 	}
 	e.mu.Unlock()
-	return &engineImage{e: e, ref: ref}, nil
+	return &engineImage{e: e, ref: ref, layers: len(insp.RootFS.Layers)}, nil
 }
 
 // export returns the export holding ref: the first call saves every image found so far in
@@ -82,7 +82,7 @@ func (e *Engine) export(ctx context.Context, ref name.Reference, dir string) (*e
 	defer e.mu.Unlock()
 	want := engineName(ref)
 	for _, x := range e.exports {
-		if x.dir == dir && slices.Contains(x.refs, want) {
+		if x.sink == dirSink(dir) && slices.Contains(x.refs, want) {
 			return x, nil
 		}
 	}
@@ -90,7 +90,7 @@ func (e *Engine) export(ctx context.Context, ref name.Reference, dir string) (*e
 	for _, r := range e.found {
 		done := false
 		for _, x := range e.exports {
-			done = done || (x.dir == dir && slices.Contains(x.refs, r))
+			done = done || (x.sink == dirSink(dir) && slices.Contains(x.refs, r))
 		}
 		if !done {
 			refs = append(refs, r)
@@ -99,6 +99,16 @@ func (e *Engine) export(ctx context.Context, ref name.Reference, dir string) (*e
 	if !slices.Contains(refs, want) {
 		refs = append(refs, want)
 	}
+	x, err := e.save(ctx, refs, dirSink(dir))
+	if err != nil {
+		return nil, err
+	}
+	e.exports = append(e.exports, x)
+	return x, nil
+}
+
+// save reads one `docker save` of refs, putting its layers into sink.
+func (e *Engine) save(ctx context.Context, refs []string, sink layerSink) (*engineExport, error) {
 	cli, err := e.client()
 	if err != nil {
 		return nil, err
@@ -108,11 +118,10 @@ func (e *Engine) export(ctx context.Context, ref name.Reference, dir string) (*e
 		return nil, fmt.Errorf("docker save %s: %w", strings.Join(refs, " "), err)
 	}
 	defer rc.Close()
-	x, err := readExport(ctx, rc, refs, dir)
+	x, err := readExport(ctx, rc, refs, sink)
 	if err != nil {
 		return nil, fmt.Errorf("docker save %s: %w", strings.Join(refs, " "), err)
 	}
-	e.exports = append(e.exports, x)
 	return x, nil
 }
 
@@ -124,6 +133,8 @@ func engineName(ref name.Reference) string {
 type engineImage struct {
 	e   *Engine
 	ref name.Reference
+	// layers is the number of layers the engine says the image has.
+	layers int
 }
 
 func (i *engineImage) Image(ctx context.Context, dir string) (v1.Image, error) {

@@ -22,26 +22,54 @@ import (
 	"github.com/airpack/airpack/internal/xio"
 )
 
-// The engine source reads `docker save` of all its images as one stream, once: the small JSON
+// The engine source reads `docker save` of its images as one stream, once: the small JSON
 // documents (manifest.json, configs, OCI manifests) stay in memory, each layer goes, as it
-// arrives, through a parallel gzip (blocks of gzipBlock compressed on every CPU) into one file
-// of the staging directory. Layers the engine hands over compressed (the containerd store's
-// gzip or zstd blobs) are kept as they are. Nothing else is written: no copy of the `docker
-// save` output.
-//
-// The compressed layers are staged rather than written straight into the bundle because the
-// image archive's layout (and the bundle tar around it) is planned from every blob's size and
-// digest before its first byte is written, and a gzip's size and digest are known only at its
-// end. See DEVELOPERS.md, "The engine source".
+// arrives, through a parallel gzip (blocks of gzipBlock compressed on every CPU) into a layer
+// sink: straight into the image archive being written (StreamArchive), or, where the archive
+// must be planned from every blob's size and digest first (upgrades, archives in parts, RAM
+// packages), into files of a staging directory. Layers the engine hands over compressed (the
+// containerd store's gzip or zstd blobs) are kept as they are. Nothing else is written: no
+// copy of the `docker save` output. See DEVELOPERS.md, "The engine source".
 
 // gzipBlock is the block size of the parallel gzip. The output depends on it (and on the
 // level), never on the number of CPUs: the same layer always gets the same digest for a given
 // airpack version.
 const gzipBlock = 1 << 20
 
-// exportLayer is a layer of an export: a compressed file in the staging directory.
+// layerSink is where an export's compressed layers go as they arrive.
+type layerSink interface {
+	// put stores one compressed layer: fill writes its bytes and returns their digest. put
+	// returns the layer's size and how to read it back.
+	put(fill func(w io.Writer) (v1.Hash, error)) (size int64, open func() (io.ReadCloser, error), err error)
+}
+
+// dirSink stages each layer in a file of a directory.
+type dirSink string
+
+func (d dirSink) put(fill func(w io.Writer) (v1.Hash, error)) (int64, func() (io.ReadCloser, error), error) {
+	f, err := os.CreateTemp(string(d), "layer-*")
+	if err != nil {
+		return 0, nil, err
+	}
+	defer f.Close()
+	bw := bufio.NewWriterSize(f, 1<<20)
+	cw := &xio.CountWriter{W: bw}
+	if _, err := fill(cw); err != nil {
+		return 0, nil, err
+	}
+	if err := bw.Flush(); err != nil {
+		return 0, nil, err
+	}
+	if err := f.Close(); err != nil {
+		return 0, nil, err
+	}
+	path := f.Name()
+	return cw.N, func() (io.ReadCloser, error) { return os.Open(path) }, nil
+}
+
+// exportLayer is a layer of an export, compressed, in its sink.
 type exportLayer struct {
-	path   string
+	open   func() (io.ReadCloser, error)
 	size   int64
 	digest v1.Hash
 	mt     types.MediaType
@@ -58,7 +86,7 @@ type engineExport struct {
 	links  map[string]string       // cleaned entry name -> the cleaned name it links to
 	docker []dockerManifestEntry
 	staged memo[*exportLayer] // layers found among the small documents, compressed on demand
-	dir    string
+	sink   layerSink
 }
 
 // looksJSON reports whether an entry starting with b is a JSON document rather than a layer.
@@ -67,9 +95,9 @@ func looksJSON(b []byte) bool {
 	return len(b) > 0 && (b[0] == '{' || b[0] == '[')
 }
 
-// readExport reads a `docker save` stream of refs, staging layers into dir.
-func readExport(ctx context.Context, r io.Reader, refs []string, dir string) (*engineExport, error) {
-	x := &engineExport{refs: refs, meta: map[string][]byte{}, layers: map[string]*exportLayer{}, links: map[string]string{}, dir: dir}
+// readExport reads a `docker save` stream of refs, putting layers into sink.
+func readExport(ctx context.Context, r io.Reader, refs []string, sink layerSink) (*engineExport, error) {
+	x := &engineExport{refs: refs, meta: map[string][]byte{}, layers: map[string]*exportLayer{}, links: map[string]string{}, sink: sink}
 	tr := tar.NewReader(bufio.NewReaderSize(xio.ContextReader(ctx, r), 1<<20))
 	br := bufio.NewReaderSize(nil, 64<<10)
 	// One gzip writer for every layer: its block buffers are reused, not garbage per layer.
@@ -101,13 +129,13 @@ func readExport(ctx context.Context, r io.Reader, refs []string, dir string) (*e
 		head, _ := br.Peek(512)
 		switch {
 		case bytes.HasPrefix(head, []byte{0x1f, 0x8b}):
-			l, err := stageAsIs(br, dir, types.DockerLayer)
+			l, err := keepLayer(br, sink, types.DockerLayer)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", n, err)
 			}
 			x.layers[n] = l
 		case bytes.HasPrefix(head, []byte{0x28, 0xb5, 0x2f, 0xfd}):
-			l, err := stageAsIs(br, dir, types.OCILayerZStd)
+			l, err := keepLayer(br, sink, types.OCILayerZStd)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", n, err)
 			}
@@ -123,7 +151,7 @@ func readExport(ctx context.Context, r io.Reader, refs []string, dir string) (*e
 			}
 			x.meta[n] = b
 		default:
-			l, err := stageGzip(zw, br, dir)
+			l, err := gzipLayer(zw, br, sink)
 			if err != nil {
 				return nil, fmt.Errorf("compress %s: %w", n, err)
 			}
@@ -140,22 +168,22 @@ func readExport(ctx context.Context, r io.Reader, refs []string, dir string) (*e
 	return x, nil
 }
 
-// stageAsIs copies a compressed blob into dir, hashing it.
-func stageAsIs(r io.Reader, dir string, mt types.MediaType) (*exportLayer, error) {
-	f, err := os.CreateTemp(dir, "layer-*")
+// keepLayer puts a compressed blob into sink as it is, hashing it.
+func keepLayer(r io.Reader, sink layerSink, mt types.MediaType) (*exportLayer, error) {
+	l := &exportLayer{mt: mt}
+	var err error
+	l.size, l.open, err = sink.put(func(w io.Writer) (v1.Hash, error) {
+		h := sha256.New()
+		if _, err := io.Copy(io.MultiWriter(w, h), r); err != nil {
+			return v1.Hash{}, err
+		}
+		l.digest = v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(h.Sum(nil))}
+		return l.digest, nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	h := sha256.New()
-	n, err := io.Copy(io.MultiWriter(f, h), r)
-	if err != nil {
-		return nil, err
-	}
-	if err := f.Close(); err != nil {
-		return nil, err
-	}
-	return &exportLayer{path: f.Name(), size: n, mt: mt, digest: v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(h.Sum(nil))}}, nil
+	return l, nil
 }
 
 // newGzip returns the parallel gzip: level 1 (BestSpeed), blocks of gzipBlock, as many in
@@ -168,39 +196,33 @@ func newGzip() (*pgzip.Writer, error) {
 	return zw, zw.SetConcurrency(gzipBlock, runtime.GOMAXPROCS(0))
 }
 
-// stageGzip compresses an uncompressed layer into dir with the parallel gzip zw.
-func stageGzip(zw *pgzip.Writer, r io.Reader, dir string) (*exportLayer, error) {
-	f, err := os.CreateTemp(dir, "layer-*.tar.gz")
+// gzipLayer compresses an uncompressed layer into sink with the parallel gzip zw, hashing
+// both sides: the digest of what is stored, the diff ID of what came.
+func gzipLayer(zw *pgzip.Writer, r io.Reader, sink layerSink) (*exportLayer, error) {
+	l := &exportLayer{mt: types.DockerLayer}
+	var err error
+	l.size, l.open, err = sink.put(func(w io.Writer) (v1.Hash, error) {
+		h := sha256.New()
+		zw.Reset(io.MultiWriter(w, h))
+		if err := zw.SetConcurrency(gzipBlock, runtime.GOMAXPROCS(0)); err != nil {
+			return v1.Hash{}, err
+		}
+		diffID := sha256.New()
+		if _, err := io.Copy(io.MultiWriter(zw, diffID), r); err != nil {
+			zw.Close()
+			return v1.Hash{}, err
+		}
+		if err := zw.Close(); err != nil {
+			return v1.Hash{}, err
+		}
+		l.digest = v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(h.Sum(nil))}
+		l.diffID = v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(diffID.Sum(nil))}
+		return l.digest, nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	h := sha256.New()
-	bw := bufio.NewWriterSize(f, 1<<20)
-	cw := &xio.CountWriter{W: io.MultiWriter(bw, h)}
-	zw.Reset(cw)
-	if err := zw.SetConcurrency(gzipBlock, runtime.GOMAXPROCS(0)); err != nil {
-		return nil, err
-	}
-	diffID := sha256.New()
-	if _, err := io.Copy(io.MultiWriter(zw, diffID), r); err != nil {
-		zw.Close()
-		return nil, err
-	}
-	if err := zw.Close(); err != nil {
-		return nil, err
-	}
-	if err := bw.Flush(); err != nil {
-		return nil, err
-	}
-	if err := f.Close(); err != nil {
-		return nil, err
-	}
-	return &exportLayer{
-		path: f.Name(), size: cw.N, mt: types.DockerLayer,
-		digest: v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(h.Sum(nil))},
-		diffID: v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(diffID.Sum(nil))},
-	}, nil
+	return l, nil
 }
 
 func (x *engineExport) resolve(n string) string {
@@ -245,7 +267,7 @@ func (x *engineExport) layer(n string) (*exportLayer, error) {
 		if err != nil {
 			return nil, err
 		}
-		return stageGzip(zw, bytes.NewReader(b), x.dir)
+		return gzipLayer(zw, bytes.NewReader(b), x.sink)
 	})
 }
 
@@ -277,9 +299,8 @@ func (x *engineExport) image(ref name.Reference) (v1.Image, error) {
 		if el.diffID.Hex != "" && el.diffID != diffID {
 			return nil, fmt.Errorf("%s: layer %s has content %s, its image config says %s", ref, n, el.diffID, diffID)
 		}
-		path := el.path
 		ls = append(ls, &tarLayer{
-			open:   func() (io.ReadCloser, error) { return os.Open(path) },
+			open:   el.open,
 			digest: el.digest, size: el.size, mt: el.mt, diffID: diffID,
 		})
 	}
@@ -287,11 +308,11 @@ func (x *engineExport) image(ref name.Reference) (v1.Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Every layer was hashed as it was staged: the archive need not hash it again.
+	// Every layer was hashed as it was put in its sink: the archive need not hash it again.
 	return selfVerifying{core.image()}, nil
 }
 
-// selfVerifying marks an image whose layers were hashed as they were staged: the archive need
+// selfVerifying marks an image whose layers were hashed as they were put in their sink: the archive need
 // not hash them again (LayersVerified).
 type selfVerifying struct{ v1.Image }
 

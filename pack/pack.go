@@ -4,6 +4,7 @@
 package pack
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -177,33 +178,27 @@ func Pack(ctx context.Context, opts Options) (*Result, error) {
 		return nil, err
 	}
 	defer os.RemoveAll(staging)
+	// Images of the docker engine are read as the archive is written, unless the archive must be
+	// planned from every layer's digest first: an upgrade leaves out the layers its base has,
+	// parts share out images by size.
+	stream := base == nil && opts.MaxArchiveSize == 0
 	var images []imageset.Image
+	var streamed []string
 	for _, r := range resolved {
-		if r.Source == "engine" {
-			opts.logf("exporting %s from the docker engine", r.Ref)
+		im := imageset.Image{Ref: r.Shipped, Services: r.Services, MountedBy: r.MountedBy, Pin: r.Pin, Source: r.Source, Platform: r.Platform}
+		if stream && r.Streamable() {
+			im.Deferred = r
+			streamed = append(streamed, r.Ref)
+		} else {
+			if r.Source == "engine" {
+				opts.logf("exporting %s from the docker engine", r.Ref)
+			}
+			if im.Image, err = r.Image(ctx, staging); err != nil {
+				return nil, err
+			}
 		}
-		img, err := r.Image(ctx, staging)
-		if err != nil {
-			return nil, err
-		}
-		images = append(images, imageset.Image{Ref: r.Shipped, Services: r.Services, MountedBy: r.MountedBy, Pin: r.Pin, Source: r.Source, Platform: r.Platform, Image: img})
+		images = append(images, im)
 	}
-	archives, partWarnings, err := imageArchives(images, opts.MaxArchiveSize)
-	if err != nil {
-		return nil, err
-	}
-	fullSize := archivesSize(archives)
-	var upgrade *bundle.Upgrade
-	var baseRecord *bundle.Base
-	if base != nil {
-		full, _, _ := archiveList(archives)
-		u := bundle.PlanUpgrade(base, &bundle.Manifest{Images: full})
-		upgrade, baseRecord = &u, u.Base(base, baseJSON)
-		if archives, partWarnings, err = imageArchives(images, opts.MaxArchiveSize, imageset.WithoutLayers(u.Omits)); err != nil {
-			return nil, err
-		}
-	}
-	archiveImages, archiveFiles, archiveBytes := archiveList(archives)
 
 	var links map[string]string // the symbolic links of shipped directories
 	for _, f := range out.Files {
@@ -221,25 +216,20 @@ func Pack(ctx context.Context, opts Options) (*Result, error) {
 		Platform:      platform,
 		ComposeFile:   bundle.ComposeFile,
 		CreatedBy:     opts.CreatedBy,
-		Images:        archiveImages,
-		Archives:      archiveFiles,
 		HostPaths:     out.HostPaths,
 		Links:         links,
-		Base:          baseRecord,
 	}
-	manifestJSON, err := m.Marshal()
-	if err != nil {
-		return nil, err
-	}
-	script, err := loader.Script(m, loader.WithComposeFile(out.ComposeYAML))
-	if err != nil {
-		return nil, err
+	// describe gives airpack.json and load.sh for m.
+	describe := func() (manifestJSON, script []byte, err error) {
+		if manifestJSON, err = m.Marshal(); err != nil {
+			return nil, nil, err
+		}
+		script, err = loader.Script(m, loader.WithComposeFile(out.ComposeYAML))
+		return manifestJSON, script, err
 	}
 	files := []bundle.File{
 		{Name: bundle.ComposeFile, Body: out.ComposeYAML},
 		{Name: bundle.EnvFile, Body: out.DotEnv, Mode: bundle.EnvFileMode},
-		{Name: bundle.LoaderFile, Body: script, Mode: 0o755},
-		{Name: bundle.ManifestFile, Body: manifestJSON},
 	}
 	for _, f := range out.Files {
 		bf := bundle.File{Name: f.Dst, Src: f.Src, Mode: f.Mode & (fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky), Dir: f.Dir, Link: f.Link}
@@ -248,11 +238,75 @@ func Pack(ctx context.Context, opts Options) (*Result, error) {
 		}
 		files = append(files, bf)
 	}
-	opts.logf("writing %s (%d images, %s)", opts.Output, len(images), bundle.HumanSize(archiveBytes))
-	aws := archiveWriters(archives, opts.Jobs, opts.Progress)
+	var aws []bundle.ArchiveWriter
+	var fullSize, archiveBytes int64
+	var upgrade *bundle.Upgrade
+	var partWarnings []string
+	if len(streamed) > 0 {
+		// airpack.json and load.sh describe the archive's layers, known only once it is written:
+		// they get the space a description at its longest takes (StreamArchive.Skeleton) and
+		// are written afterwards, padded with newlines to it.
+		sa, err := imageset.NewStreamArchive(bundle.ImageArchive, images)
+		if err != nil {
+			return nil, err
+		}
+		if m.Images, err = sa.Skeleton(); err != nil {
+			return nil, err
+		}
+		m.Archives = []bundle.Archive{{Path: sa.Path(), Size: imageset.MaxSize}}
+		maxJSON, maxScript, err := describe()
+		if err != nil {
+			return nil, err
+		}
+		var manifestJSON, script []byte
+		late := func(which *[]byte, reserve int) func() ([]byte, error) {
+			return func() ([]byte, error) {
+				if manifestJSON == nil {
+					m.Images, m.Archives = sa.Images(), []bundle.Archive{{Path: sa.Path(), Size: sa.Size()}}
+					if manifestJSON, script, err = describe(); err != nil {
+						return nil, err
+					}
+				}
+				return padTo(*which, reserve)
+			}
+		}
+		files = append(files,
+			bundle.File{Name: bundle.LoaderFile, Mode: 0o755, Late: late(&script, len(maxScript)), Reserve: int64(len(maxScript))},
+			bundle.File{Name: bundle.ManifestFile, Late: late(&manifestJSON, len(maxJSON)), Reserve: int64(len(maxJSON))})
+		aws = []bundle.ArchiveWriter{streamWriter{sa, []imageset.Option{imageset.WithJobs(opts.Jobs), imageset.WithProgress(opts.Progress)}}}
+		opts.logf("writing %s (%d images; %s read from the docker engine as it is written)", opts.Output, len(images), strings.Join(streamed, ", "))
+	} else {
+		archives, pw, err := imageArchives(images, opts.MaxArchiveSize)
+		if err != nil {
+			return nil, err
+		}
+		partWarnings = pw
+		fullSize = archivesSize(archives)
+		if base != nil {
+			full, _, _ := archiveList(archives)
+			u := bundle.PlanUpgrade(base, &bundle.Manifest{Images: full})
+			upgrade, m.Base = &u, u.Base(base, baseJSON)
+			if archives, partWarnings, err = imageArchives(images, opts.MaxArchiveSize, imageset.WithoutLayers(u.Omits)); err != nil {
+				return nil, err
+			}
+		}
+		m.Images, m.Archives, archiveBytes = archiveList(archives)
+		manifestJSON, script, err := describe()
+		if err != nil {
+			return nil, err
+		}
+		files = append(files,
+			bundle.File{Name: bundle.LoaderFile, Body: script, Mode: 0o755},
+			bundle.File{Name: bundle.ManifestFile, Body: manifestJSON})
+		opts.logf("writing %s (%d images, %s)", opts.Output, len(images), bundle.HumanSize(archiveBytes))
+		aws = archiveWriters(archives, opts.Jobs, opts.Progress)
+	}
 	contents := bundle.Contents{Dir: name + "-" + opts.Version, Files: files, Archives: aws}
 	if err := bundle.Write(ctx, opts.Output, contents, opts.Force, bundle.WithSigner(opts.Signer), bundle.WithSplit(opts.SplitSize)); err != nil {
 		return nil, fmt.Errorf("write bundle %s: %w", opts.Output, err)
+	}
+	if len(streamed) > 0 {
+		fullSize, archiveBytes = m.Archives[0].Size, m.Archives[0].Size
 	}
 	warnings := append(platformWarnings(proj.Images(), opts.Platform, platform), out.Warnings...)
 	warnings = append(warnings, partWarnings...)
@@ -283,6 +337,24 @@ func readBaseFiles(ctx context.Context, path, name, version string) (*bundle.Bas
 		return nil, fmt.Errorf("--base %s is %s %s itself: an upgrade has another --version than its base", path, base.Name, base.Version)
 	}
 	return b, nil
+}
+
+// padTo pads b with newlines to n bytes: airpack.json and load.sh end in blank lines where
+// their description of a streamed archive is shorter than the space kept for it.
+func padTo(b []byte, n int) ([]byte, error) {
+	if len(b) > n {
+		return nil, fmt.Errorf("internal error: a description of %d bytes, more than the %d kept for it", len(b), n)
+	}
+	return append(b, bytes.Repeat([]byte("\n"), n-len(b))...), nil
+}
+
+type streamWriter struct {
+	*imageset.StreamArchive
+	opts []imageset.Option
+}
+
+func (a streamWriter) WriteAt(ctx context.Context, w bundle.ReadWriterAt, base int64) (string, error) {
+	return a.StreamArchive.WriteAt(ctx, w, base, a.opts...)
 }
 
 type archiveWriter struct {

@@ -111,7 +111,8 @@ func (l *logger) finish(failed bool) {
 		}
 		p.Wait()
 	}
-	if !failed {
+	// Nothing fetched: every image came from the docker engine, read as the archive was written.
+	if !failed && total > 0 {
 		l.logf("fetched %s in %.1fs (%s/s)", bundle.HumanSize(total), secs, bundle.HumanSize(int64(float64(total)/max(secs, 0.001))))
 	}
 }

@@ -30,6 +30,35 @@ type Entry struct {
 	// Body, when set, is the content, written with the headers. Otherwise the caller writes
 	// exactly Size bytes at DataOffset.
 	Body []byte
+	// Streamed: the body's size is not known when the archive is planned (it is written as it
+	// is produced). Only the last entry may be streamed; its header takes StreamedHeaderSize
+	// bytes whatever its size, and Finish writes it once the size is known. Size is ignored.
+	Streamed bool
+}
+
+// StreamedHeaderSize is the length of a streamed entry's header (StreamedHeader), whatever its
+// size: a PAX extended header block, its records' block, the USTAR block.
+const StreamedHeaderSize = 3 * block
+
+// streamedComment is the PAX record that gives a streamed entry's header its fixed form.
+const streamedComment = "written as produced; size set at its end"
+
+// StreamedHeader returns e's header in a form whose length, StreamedHeaderSize, does not depend
+// on e.Size: a PAX header carrying a comment record (readers ignore it), and the size in it too
+// when USTAR cannot hold it. A writer reserves the space before the body, whose size it learns
+// only at the end, and writes the header there afterwards.
+func StreamedHeader(e Entry) ([]byte, error) {
+	if e.Dir || e.Link != "" {
+		return nil, fmt.Errorf("tar entry %s: only a file can be streamed", e.Name)
+	}
+	h, err := header(e, map[string]string{"comment": streamedComment})
+	if err != nil {
+		return nil, err
+	}
+	if len(h) != StreamedHeaderSize {
+		return nil, fmt.Errorf("tar entry %s: its name or owner needs a header of %d bytes, more than the %d a streamed entry has", e.Name, len(h), StreamedHeaderSize)
+	}
+	return h, nil
 }
 
 // Layout is a planned archive.
@@ -38,6 +67,8 @@ type Layout struct {
 	headers [][]byte
 	offsets []int64 // offset of each entry's data
 	size    int64
+	// streamed: the last entry is streamed, size is where its body starts.
+	streamed bool
 }
 
 // Plan computes the layout of entries, in the order given.
@@ -48,7 +79,21 @@ func Plan(entries []Entry) (*Layout, error) {
 		if e.Body != nil && int64(len(e.Body)) != e.Size {
 			return nil, fmt.Errorf("tar entry %s: body of %d bytes, size %d", e.Name, len(e.Body), e.Size)
 		}
-		h, err := header(e)
+		if e.Streamed {
+			if i != len(entries)-1 {
+				return nil, fmt.Errorf("tar entry %s: only the last entry can be streamed", e.Name)
+			}
+			e.Size = 0 // ignored: not known yet
+			if _, err := StreamedHeader(e); err != nil {
+				return nil, err
+			}
+			off += StreamedHeaderSize
+			l.offsets = append(l.offsets, off)
+			l.headers = append(l.headers, nil)
+			l.size, l.streamed = off, true
+			return l, nil
+		}
+		h, err := header(e, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -65,16 +110,17 @@ func Plan(entries []Entry) (*Layout, error) {
 
 func pad(n int64) int64 { return (n + block - 1) / block * block }
 
-func header(e Entry) ([]byte, error) {
+func header(e Entry, pax map[string]string) ([]byte, error) {
 	h := &tar.Header{
-		Name:     e.Name,
-		Mode:     e.Mode,
-		Size:     e.Size,
-		ModTime:  ModTime,
-		Typeflag: tar.TypeReg,
-		Uid:      e.Uid,
-		Gid:      e.Gid,
-		Format:   tar.FormatPAX,
+		Name:       e.Name,
+		Mode:       e.Mode,
+		Size:       e.Size,
+		ModTime:    ModTime,
+		Typeflag:   tar.TypeReg,
+		Uid:        e.Uid,
+		Gid:        e.Gid,
+		Format:     tar.FormatPAX,
+		PAXRecords: pax,
 	}
 	if e.Uid == 0 {
 		h.Uname = "root"
@@ -101,7 +147,7 @@ func header(e Entry) ([]byte, error) {
 	// USTAR where it can say everything (the smallest header); PAX records for long or
 	// non-ASCII names, owners past 7 octal digits (LDAP uids) and members of 8 GiB or more,
 	// which USTAR cannot hold.
-	if ustarName(e.Name) && ustarName(e.Link) && h.Uid < 1<<21 && h.Gid < 1<<21 && h.Size < 1<<33 {
+	if pax == nil && ustarName(e.Name) && ustarName(e.Link) && h.Uid < 1<<21 && h.Gid < 1<<21 && h.Size < 1<<33 {
 		h.Format = tar.FormatUSTAR
 	}
 	var b bytes.Buffer
@@ -131,7 +177,7 @@ func Member(e Entry) ([]byte, error) {
 	if int64(len(e.Body)) != e.Size {
 		return nil, fmt.Errorf("tar entry %s: body of %d bytes, size %d", e.Name, len(e.Body), e.Size)
 	}
-	h, err := header(e)
+	h, err := header(e, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -140,7 +186,8 @@ func Member(e Entry) ([]byte, error) {
 	return b, nil
 }
 
-// Size is the total size of the archive in bytes.
+// Size is the total size of the archive in bytes; for an archive whose last entry is streamed,
+// where that entry's body starts (Finish gives the total).
 func (l *Layout) Size() int64 { return l.size }
 
 // Len is the number of entries.
@@ -153,10 +200,14 @@ func (l *Layout) Entry(i int) Entry { return l.entries[i] }
 func (l *Layout) DataOffset(i int) int64 { return l.offsets[i] }
 
 // WriteFrame writes everything but the bodies the caller writes itself: every header, every
-// Body given in the plan, the padding and the end marker, at base in w.
+// Body given in the plan, the padding and the end marker, at base in w. A streamed entry's
+// header and the end marker after it are Finish's.
 func (l *Layout) WriteFrame(w io.WriterAt, base int64) error {
 	zero := make([]byte, 2*block)
 	for i, h := range l.headers {
+		if h == nil {
+			return nil // the streamed last entry
+		}
 		if _, err := w.WriteAt(h, base+l.offsets[i]-int64(len(h))); err != nil {
 			return err
 		}
@@ -177,6 +228,40 @@ func (l *Layout) WriteFrame(w io.WriterAt, base int64) error {
 	}
 	_, err := w.WriteAt(zero, base+l.size-2*block)
 	return err
+}
+
+// Finish completes an archive whose last entry is streamed, once its body of size bytes is
+// written at its DataOffset: it writes the entry's header and padding, then trailer (members
+// whose Body is given, e.g. a checksum list of what came before) and the end marker, and
+// returns the archive's total size.
+func (l *Layout) Finish(w io.WriterAt, base, size int64, trailer ...Entry) (int64, error) {
+	if !l.streamed {
+		return 0, fmt.Errorf("tar layout: Finish of an archive with no streamed entry")
+	}
+	i := len(l.entries) - 1
+	e := l.entries[i]
+	e.Size = size
+	h, err := StreamedHeader(e)
+	if err != nil {
+		return 0, err
+	}
+	if _, err := w.WriteAt(h, base+l.offsets[i]-StreamedHeaderSize); err != nil {
+		return 0, err
+	}
+	off := l.offsets[i] + size
+	tail := make([]byte, pad(size)-size)
+	for _, t := range trailer {
+		m, err := Member(t)
+		if err != nil {
+			return 0, err
+		}
+		tail = append(tail, m...)
+	}
+	tail = append(tail, make([]byte, 2*block)...)
+	if _, err := w.WriteAt(tail, base+off); err != nil {
+		return 0, err
+	}
+	return off + int64(len(tail)), nil
 }
 
 // Body returns a writer for entry i's body that refuses to write past its size.

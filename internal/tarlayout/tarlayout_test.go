@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -184,4 +185,88 @@ func TestPlanNamesOwnersLinks(t *testing.T) {
 	if len(want) != 0 {
 		t.Errorf("missing entries: %v", want)
 	}
+}
+
+// A streamed last entry: planned before its size is known, its body written, then Finish
+// writes its header and a trailer; every tar reader sees the entries with their sizes.
+func TestStreamedEntry(t *testing.T) {
+	for _, size := range []int64{0, 1, 511, 512, 70000} {
+		l, err := Plan([]Entry{
+			{Name: "top/", Dir: true},
+			{Name: "top/small", Size: 3, Body: []byte("abc")},
+			{Name: "top/images.tar", Streamed: true},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var w bytesWriterAt
+		if err := l.WriteFrame(&w, 0); err != nil {
+			t.Fatal(err)
+		}
+		body := bytes.Repeat([]byte{9}, int(size))
+		if _, err := w.WriteAt(body, l.DataOffset(2)); err != nil {
+			t.Fatal(err)
+		}
+		total, err := l.Finish(&w, 0, size, Entry{Name: "top/SUMS", Size: 2, Body: []byte("ok")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if int64(len(w.b)) != total || total%block != 0 {
+			t.Fatalf("size %d: archive of %d bytes, Finish says %d", size, len(w.b), total)
+		}
+		tr := tar.NewReader(bytes.NewReader(w.b))
+		var got []string
+		for {
+			h, err := tr.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatalf("size %d: %v", size, err)
+			}
+			b, _ := io.ReadAll(tr)
+			got = append(got, h.Name)
+			if h.Name == "top/images.tar" && !bytes.Equal(b, body) {
+				t.Fatalf("size %d: streamed body of %d bytes read back as %d", size, size, len(b))
+			}
+			if h.Name == "top/SUMS" && string(b) != "ok" {
+				t.Fatalf("trailer read back as %q", b)
+			}
+		}
+		if want := "top/ top/small top/images.tar top/SUMS"; strings.Join(got, " ") != want {
+			t.Fatalf("entries %q, want %q", got, want)
+		}
+	}
+}
+
+// The streamed header has one length for every size, also those USTAR cannot hold.
+func TestStreamedHeaderLength(t *testing.T) {
+	for _, size := range []int64{0, 1 << 33, 1 << 40} {
+		h, err := StreamedHeader(Entry{Name: "blobs/sha256/" + strings.Repeat("a", 64), Size: size})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(h) != StreamedHeaderSize {
+			t.Fatalf("size %d: header of %d bytes", size, len(h))
+		}
+		hdr, err := tar.NewReader(bytes.NewReader(append(h, make([]byte, 1024)...))).Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if hdr.Size != size {
+			t.Fatalf("header says size %d, want %d", hdr.Size, size)
+		}
+	}
+	if _, err := Plan([]Entry{{Name: "a", Streamed: true}, {Name: "b", Size: 0, Body: []byte{}}}); err == nil {
+		t.Fatal("a streamed entry before another was planned")
+	}
+}
+
+type bytesWriterAt struct{ b []byte }
+
+func (w *bytesWriterAt) WriteAt(p []byte, off int64) (int, error) {
+	if end := off + int64(len(p)); end > int64(len(w.b)) {
+		w.b = append(w.b, make([]byte, end-int64(len(w.b)))...)
+	}
+	return copy(w.b[off:], p), nil
 }

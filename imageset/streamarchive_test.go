@@ -1,0 +1,142 @@
+package imageset
+
+import (
+	"archive/tar"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+)
+
+// A stream archive of a `docker save` that holds one layer's content twice (two layer
+// directories, no link, as the classic store may write it) and an image from elsewhere: each
+// blob is stored once, the file's bytes past the archive's end are not part of it, the sum is
+// the archive's, and a docker-save reader gets every image back with its config and layers.
+func TestStreamArchive(t *testing.T) {
+	imgs := sharedBaseImages(t, 2)
+	other, err := random.Image(2048, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	refs := []string{"demo/a:1", "demo/b:1"}
+	save := filepath.Join(t.TempDir(), "save.tar")
+	var entries []tarEntrySpec
+	var manifest []dockerManifestEntry
+	for i, img := range imgs {
+		cfg, _ := img.RawConfigFile()
+		e := dockerManifestEntry{Config: sha256Hex(cfg) + ".json", RepoTags: []string{refs[i]}}
+		layers, _ := img.Layers()
+		for j, l := range layers {
+			rc, err := l.Uncompressed()
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(rc)
+			rc.Close()
+			file := fmt.Sprintf("%d-%d/layer.tar", i, j) // the shared base twice, no link
+			entries = append(entries, tarEntrySpec{name: file, body: b})
+			e.Layers = append(e.Layers, file)
+		}
+		entries = append(entries, tarEntrySpec{name: e.Config, body: cfg})
+		manifest = append(manifest, e)
+	}
+	m, _ := json.Marshal(manifest)
+	writeTarFile(t, save, append(entries, tarEntrySpec{name: "manifest.json", body: m}))
+
+	var images []Image
+	for i, r := range refs {
+		ref, _ := name.ParseReference(r)
+		n, _ := imgs[i].Manifest()
+		images = append(images, Image{Ref: r, Source: "engine", Deferred: &Resolved{found: &engineImage{ref: ref, layers: len(n.Layers)}}})
+	}
+	images = append(images, Image{Ref: "demo/other:1", Source: "registry", Image: other})
+	a, err := NewStreamArchive("images/images.tar", images)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.save = func(ctx context.Context, refs []string, sink layerSink) (*engineExport, error) {
+		f, err := os.Open(save)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		return readExport(ctx, f, refs, sink)
+	}
+	skeleton, err := a.Skeleton()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "images.tar")
+	f, err := os.Create(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sum, err := a.WriteAt(context.Background(), f, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Truncate(a.Size()); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(out)
+	if h := sha256.Sum256(b); hex.EncodeToString(h[:]) != sum {
+		t.Fatalf("WriteAt's sum %s is not the archive's", sum)
+	}
+
+	seen := map[string]bool{}
+	tr := tar.NewReader(f)
+	f.Seek(0, io.SeekStart)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if seen[h.Name] {
+			t.Errorf("%s stored twice", h.Name)
+		}
+		seen[h.Name] = true
+	}
+	done := a.Images()
+	if len(done) != 3 || len(skeleton) != 3 {
+		t.Fatalf("%d images described, %d in the skeleton", len(done), len(skeleton))
+	}
+	for i, want := range append(append([]v1.Image(nil), imgs...), other) {
+		ref := done[i].Ref
+		tag, _ := name.NewTag(ref)
+		got, err := tarball.Image(func() (io.ReadCloser, error) { return os.Open(out) }, &tag)
+		if err != nil {
+			t.Fatalf("%s: %v", ref, err)
+		}
+		sameDiffIDs(t, ref, got, want)
+		if len(skeleton[i].Layers) != len(done[i].Layers) {
+			t.Errorf("%s: %d layers, the skeleton has %d", ref, len(done[i].Layers), len(skeleton[i].Layers))
+		}
+		for j, l := range done[i].Layers {
+			if !seen[blobPath(v1.Hash{Algorithm: "sha256", Hex: strings.TrimPrefix(l.Digest, "sha256:")})] {
+				t.Errorf("%s: layer %d (%s) is not in the archive", ref, j, l.Digest)
+			}
+			if i < 2 && l.MediaType != string(types.DockerLayer) {
+				t.Errorf("%s: layer %d is %s", ref, j, l.MediaType)
+			}
+		}
+	}
+	if len(a.Images()[0].Layers) == 0 || a.Images()[0].Layers[0].Digest != a.Images()[1].Layers[0].Digest {
+		t.Errorf("the shared base layer has two digests: %+v", a.Images()[:2])
+	}
+}
