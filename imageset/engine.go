@@ -2,6 +2,7 @@ package imageset
 
 import (
 	"context"
+	"io"
 	"fmt"
 	"slices"
 	"strings"
@@ -99,7 +100,7 @@ func (e *Engine) export(ctx context.Context, ref name.Reference, dir string) (*e
 	if !slices.Contains(refs, want) {
 		refs = append(refs, want)
 	}
-	x, err := e.save(ctx, refs, dirSink(dir))
+	x, err := e.save(ctx, refs, dirSink(dir), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -107,8 +108,9 @@ func (e *Engine) export(ctx context.Context, ref name.Reference, dir string) (*e
 	return x, nil
 }
 
-// save reads one `docker save` of refs, putting its layers into sink.
-func (e *Engine) save(ctx context.Context, refs []string, sink layerSink) (*engineExport, error) {
+// save reads one `docker save` of refs, putting its layers into sink, telling p (when not nil)
+// how much it read.
+func (e *Engine) save(ctx context.Context, refs []string, sink layerSink, p ExportProgress) (*engineExport, error) {
 	cli, err := e.client()
 	if err != nil {
 		return nil, err
@@ -118,11 +120,27 @@ func (e *Engine) save(ctx context.Context, refs []string, sink layerSink) (*engi
 		return nil, fmt.Errorf("docker save %s: %w", strings.Join(refs, " "), err)
 	}
 	defer rc.Close()
-	x, err := readExport(ctx, rc, refs, sink)
+	var r io.Reader = rc
+	if p != nil {
+		r = exportCounter{rc, p}
+	}
+	x, err := readExport(ctx, r, refs, sink)
 	if err != nil {
 		return nil, fmt.Errorf("docker save %s: %w", strings.Join(refs, " "), err)
 	}
 	return x, nil
+}
+
+// exportCounter tells an ExportProgress the bytes read.
+type exportCounter struct {
+	r io.Reader
+	p ExportProgress
+}
+
+func (c exportCounter) Read(b []byte) (int, error) {
+	n, err := c.r.Read(b)
+	c.p.ExportRead(int64(n))
+	return n, err
 }
 
 // engineName is the reference as the engine knows it: familiar form for Docker Hub images.

@@ -40,6 +40,14 @@ type Progress interface {
 	Add(i int, n int64)
 }
 
+// ExportProgress is implemented by a Progress that also shows the docker engine's export while
+// a StreamArchive reads it (the bytes of `docker save`, uncompressed, whose total the engine
+// does not say). ExportDone follows the last ExportRead, before Start.
+type ExportProgress interface {
+	ExportRead(n int64)
+	ExportDone()
+}
+
 // ImageTotal is one image's share of the bytes to fetch.
 type ImageTotal struct {
 	Ref   string

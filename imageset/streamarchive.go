@@ -31,7 +31,7 @@ type StreamArchive struct {
 	size   int64
 	done   []bundle.Image
 	// save reads the engine's export of refs into sink: Engine.save; tests read a file.
-	save func(ctx context.Context, refs []string, sink layerSink) (*engineExport, error)
+	save func(ctx context.Context, refs []string, sink layerSink, p ExportProgress) (*engineExport, error)
 }
 
 // Streamable reports whether the image can be read from its source while its archive is
@@ -128,7 +128,11 @@ func (a *StreamArchive) WriteAt(ctx context.Context, f ReadWriterAt, base int64,
 	sink := &archiveSink{f: f, base: base, at: map[v1.Hash]int64{}}
 	images := slices.Clone(a.images)
 	if len(refs) > 0 {
-		x, err := save(ctx, refs, sink)
+		ep, _ := makeOptions(opts).progress.(ExportProgress)
+		x, err := save(ctx, refs, sink, ep)
+		if ep != nil {
+			ep.ExportDone()
+		}
 		if err != nil {
 			return "", err
 		}

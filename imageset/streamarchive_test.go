@@ -66,7 +66,7 @@ func TestStreamArchive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a.save = func(ctx context.Context, refs []string, sink layerSink) (*engineExport, error) {
+	a.save = func(ctx context.Context, refs []string, sink layerSink, _ ExportProgress) (*engineExport, error) {
 		f, err := os.Open(save)
 		if err != nil {
 			return nil, err

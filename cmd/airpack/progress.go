@@ -28,6 +28,11 @@ type logger struct {
 	totals []imageset.ImageTotal
 	done   []int64
 	start  time.Time
+
+	// The docker engine's export, read before the other images are fetched.
+	export      *mpb.Bar
+	exported    int64
+	exportStart time.Time
 }
 
 func newLogger(w *os.File, quiet bool) *logger {
@@ -58,7 +63,7 @@ func (l *logger) Start(totals []imageset.ImageTotal) {
 	if !l.tty {
 		return
 	}
-	l.p = mpb.New(mpb.WithOutput(l.w), mpb.WithWidth(40), mpb.WithRefreshRate(150*time.Millisecond))
+	l.startBars()
 	for _, t := range totals {
 		bar := l.p.AddBar(t.Bytes,
 			mpb.PrependDecorators(decor.Name(t.Ref, decor.WC{C: decor.DindentRight | decor.DextraSpace})),
@@ -73,6 +78,48 @@ func (l *logger) Start(totals []imageset.ImageTotal) {
 		}
 		l.bars = append(l.bars, bar)
 	}
+}
+
+// startBars starts the progress bars' container, once.
+func (l *logger) startBars() {
+	if l.p == nil {
+		l.p = mpb.New(mpb.WithOutput(l.w), mpb.WithWidth(40), mpb.WithRefreshRate(150*time.Millisecond))
+	}
+}
+
+// ExportRead implements imageset.ExportProgress: a bar of unknown total on a terminal.
+func (l *logger) ExportRead(n int64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.exportStart.IsZero() {
+		l.exportStart = time.Now()
+		if l.tty {
+			l.startBars()
+			l.export = l.p.AddSpinner(0,
+				mpb.PrependDecorators(decor.Name("docker save (compressed as it arrives)", decor.WC{C: decor.DindentRight | decor.DextraSpace})),
+				mpb.AppendDecorators(decor.Current(decor.SizeB1000(0), "% .1f"), decor.Name("  "), decor.AverageSpeed(decor.SizeB1000(0), "% .1f", decor.WCSyncSpace)))
+		}
+	}
+	l.exported += n
+	if l.export != nil {
+		l.export.IncrInt64(n)
+	}
+}
+
+// ExportDone implements imageset.ExportProgress.
+func (l *logger) ExportDone() {
+	l.mu.Lock()
+	bar, n, start := l.export, l.exported, l.exportStart
+	l.mu.Unlock()
+	if start.IsZero() {
+		return
+	}
+	if bar != nil {
+		bar.SetTotal(-1, true) // the completed bar stays, with what was read
+		return
+	}
+	secs := time.Since(start).Seconds()
+	l.logf("read %s from the docker engine in %.1fs (%s/s)", bundle.HumanSize(n), secs, bundle.HumanSize(int64(float64(n)/max(secs, 0.001))))
 }
 
 // Add implements imageset.Progress.
@@ -99,11 +146,14 @@ func (l *logger) finish(failed bool) {
 		total += n
 	}
 	l.mu.Unlock()
-	if start.IsZero() {
+	if start.IsZero() && p == nil {
 		return
 	}
 	secs := time.Since(start).Seconds()
 	if p != nil {
+		if l.export != nil && !l.export.Completed() {
+			l.export.Abort(false)
+		}
 		for _, b := range l.bars {
 			if failed || !b.Completed() {
 				b.Abort(false)
