@@ -2,8 +2,8 @@ package imageset
 
 import (
 	"context"
-	"io"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"sync"
