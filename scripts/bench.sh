@@ -25,7 +25,8 @@
 #   5. per engine in $AIRPACK_BENCH_ENGINES (scripts/engine.sh; 20 = classic store first,
 #      29 = containerd store): the images pulled into the engine (not timed), then
 #      `airpack pack --source engine` vs `docker save -o FILE` of the same images (interleaved;
-#      issue 12: time <= 1.3 x, bundle <= 0.55 x the file, peak RSS, the peak of pack's TMPDIR,
+#      issue 12: time <= 1.3 x, bundle <= 0.55 x the file (on the containerd store, whose save
+#      holds its gzip blobs, 0.55 x the layers unpacked), peak RSS, the peak of pack's TMPDIR,
 #      sampled with du every 20 ms, against the bundle's largest layer), then
 #      `docker save IMG | gzip > IMG.tar.gz` one image at a time (time, size); the bundle's
 #      ./load.sh vs a bare `docker load -i images/images.tar` (the app's images removed from
@@ -509,7 +510,7 @@ clean_engine() { remove_images && sync; }
 bare_load() { docker load -i "$bdir/images/images.tar"; }
 load_sh() { (cd "$bdir" && ./load.sh); }
 
-declare -A engine_desc save_sum esave_size ebundle_size elargest
+declare -A engine_desc engine_store save_sum esave_size ebundle_size elargest
 for e in $engines; do
 	engine_touched=1
 	if [[ $(running_engine) != "$e" ]]; then
@@ -521,6 +522,7 @@ for e in $engines; do
 	fi
 	current=$e
 	store=$(store_of_engine)
+	engine_store[$e]=$store
 	engine_desc[$e]="Docker $(docker version --format '{{.Server.Version}}'), $store store, $(docker info --format '{{.Driver}}') driver, root $(docker info --format '{{.DockerRootDir}}')"
 	log "engine $e: ${engine_desc[$e]}"
 	remove_images
@@ -638,7 +640,14 @@ for e in $engines; do
 	figure "engine bundle .tar size" "$(mib "${ebundle_size[$e]}") MiB"
 	figure "largest layer of the engine bundle (gzip)" "$(mib "${elargest[$e]}") MiB"
 	check "pack --source engine time / docker save time" "$(ratio "${med[epack$e]}" "${med[dsave$e]}")" "$max_epack_vs_save"
-	check "engine bundle size / docker save file size" "$(ratio "${ebundle_size[$e]}" "${esave_size[$e]}")" "$max_esize_vs_save"
+	if [[ ${engine_store[$e]} == containerd ]]; then
+		# This store's docker save holds its gzip blobs, which airpack keeps as they are: the
+		# target (a bundle against an uncompressed save) is checked against the layers' bytes.
+		figure "engine bundle size / docker save file size" "$(ratio "${ebundle_size[$e]}" "${esave_size[$e]}")" "(no target: this save is gzip already)"
+		check "engine bundle size / layers unpacked (a classic save)" "$(ratio "${ebundle_size[$e]}" "${appinfo[distinct_bytes]}")" "$max_esize_vs_save"
+	else
+		check "engine bundle size / docker save file size" "$(ratio "${ebundle_size[$e]}" "${esave_size[$e]}")" "$max_esize_vs_save"
+	fi
 	check "pack --source engine peak RSS" "$(mib $((${peak[epack$e]:-0} * 1024)))" "$max_rss_mib" MiB
 	check "pack --source engine temp disk / largest layer" "$(ratio "${etmp_peak[$e]:-0}" "${elargest[$e]}")" 1
 	figure "pack --source engine temp disk peak" "$(mib "${etmp_peak[$e]:-0}") MiB"
