@@ -263,6 +263,7 @@ func Pack(ctx context.Context, opts Options) (*Result, error) {
 			return func() ([]byte, error) {
 				if manifestJSON == nil {
 					m.Images, m.Archives = sa.Images(), []bundle.Archive{{Path: sa.Path(), Size: sa.Size()}}
+					var err error
 					if manifestJSON, script, err = describe(); err != nil {
 						return nil, err
 					}

@@ -500,6 +500,36 @@ func (c *toCompose) ownLoopback(i int, deps []depEdge, name, val string) string 
 	return b.String()
 }
 
+// loopbackNamed reports whether shipped is rendered with some of its 127.0.0.1:PORT and
+// localhost:PORT written NAME:PORT, NAME one of names: how ToCompose points a config file at the
+// dependency the platform's mesh serves on that port (ownLoopback).
+func loopbackNamed(rendered, shipped string, names []string) bool {
+	i, j := 0, 0
+	for i < len(rendered) && j < len(shipped) {
+		named := false
+		for _, lo := range []string{"127.0.0.1:", "localhost:"} {
+			if !strings.HasPrefix(rendered[i:], lo) || i > 0 && hostChar(rendered[i-1]) {
+				continue
+			}
+			for _, n := range names {
+				if strings.HasPrefix(shipped[j:], n+":") {
+					i, j, named = i+len(lo), j+len(n)+1, true
+					break
+				}
+			}
+			break
+		}
+		if named {
+			continue
+		}
+		if rendered[i] != shipped[j] {
+			return false
+		}
+		i, j = i+1, j+1
+	}
+	return i == len(rendered) && j == len(shipped)
+}
+
 // bareLoopback reports whether v is exactly a loopback host name, with no port.
 func bareLoopback(v string) bool { return v == "127.0.0.1" || v == "localhost" }
 

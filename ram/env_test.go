@@ -568,3 +568,28 @@ func TestToComposeKeep(t *testing.T) {
 		t.Errorf("no warning about DB_BAD: %q", c.p.Warnings)
 	}
 }
+
+// A config file's 127.0.0.1:PORT, where PORT is one dependency's port, names that dependency
+// under compose (on the platform the mesh serves it there), as the component's own variables
+// do; its own port stays, an unknown one is warned about; back to RAM the template's content.
+func TestToComposeConfigFileLoopback(t *testing.T) {
+	tpl := templateOf(
+		testComponent("pg", "kpg", func(c *Component) { c.PortMapList = []Port{{ContainerPort: 5432, PortAlias: "PG"}} }),
+		testComponent("app", "kapp", func(c *Component) {
+			c.DepServiceMapList = []Dependency{{DepServiceKey: "kpg"}}
+			c.PortMapList = []Port{{ContainerPort: 8080, PortAlias: "APP"}}
+			c.ServiceVolumeMapList = []Volume{{VolumeName: "conf", VolumePath: "/etc/app.conf", VolumeType: VolumeConfigFile,
+				FileContent: "db=127.0.0.1:5432\nalso=localhost:5432/x\nlisten=127.0.0.1:8080\nother=127.0.0.1:9999\n"}}
+		}),
+	)
+	c := convertToCompose(t, tpl, ToComposeOptions{})
+	if got, want := c.files["files/app/etc/app.conf"], "db=pg:5432\nalso=pg:5432/x\nlisten=127.0.0.1:8080\nother=127.0.0.1:9999\n"; got != want {
+		t.Errorf("config file %q, want %q", got, want)
+	}
+	w := strings.Join(c.p.Warnings, "\n")
+	if want := `config file "conf": 127.0.0.1:9999 is no port of its dependencies nor its own`; !strings.Contains(w, want) {
+		t.Errorf("no warning %q in:\n%s", want, w)
+	}
+	back, _ := convertFromCompose(t, c.proj, FromComposeOptions{})
+	eq(t, "app conf back", appNamed(t, back, "app").ServiceVolumeMapList[0].FileContent, tpl.Apps[1].ServiceVolumeMapList[0].FileContent)
+}

@@ -371,7 +371,7 @@ func (c *toCompose) service(i int, ports []servicePort, deps []depEdge) (*yaml.N
 		yamlSet(svc, "expose", yamlSeq(exposed...))
 	}
 
-	vols, tmpfs, err := c.serviceVolumes(i, &a, values)
+	vols, tmpfs, err := c.serviceVolumes(i, &a, values, deps)
 	if err != nil {
 		return nil, err
 	}

@@ -54,7 +54,7 @@ func (c *toCompose) namedVolumes() error {
 // of the pod: empty at every start, never kept), and so is a mount of another component's,
 // which the platform gives no volume (rainbond worker/appm/volume/memoryfs.go
 // CreateDependVolume).
-func (c *toCompose) serviceVolumes(i int, a *Component, values map[string]string) (out, tmpfs []*yaml.Node, err error) {
+func (c *toCompose) serviceVolumes(i int, a *Component, values map[string]string, deps []depEdge) (out, tmpfs []*yaml.Node, err error) {
 	addTmpfs := func(tgt string) {
 		if strings.Contains(tgt, ":") {
 			// The short form reads what follows a ':' as options.
@@ -83,7 +83,10 @@ func (c *toCompose) serviceVolumes(i int, a *Component, values map[string]string
 		if rel == "" {
 			return nil, "", fmt.Errorf("%s: %s: a config file cannot be mounted at /", c.label(i), what)
 		}
-		rendered := Substitute(content, values)
+		// Rendered as the platform's worker renders it; then 127.0.0.1:PORT naming a dependency's
+		// port (the platform's mesh serves each dependency there) points at that dependency, as
+		// in the component's own variables.
+		rendered := c.ownLoopback(i, deps, what, Substitute(content, values))
 		file := path.Join(c.opts.FilesDir, c.names[i], rel)
 		c.files[file] = []byte(rendered)
 		m := yamlMap()
@@ -482,7 +485,7 @@ func (c *fromCompose) mergeVolumes(s types.ServiceConfig, e Component, fresh *Co
 		used[v.VolumePath] = true
 		switch {
 		case v.VolumeType == VolumeConfigFile && f.VolumeType == VolumeConfigFile:
-			v.FileContent = configContent(v.FileContent, f.FileContent, s.Environment)
+			v.FileContent = configContent(v.FileContent, f.FileContent, s.Environment, c.names)
 		case (v.VolumeType == VolumeConfigFile) != (f.VolumeType == VolumeConfigFile):
 			v = f // a file became a volume or the other way round
 		}
@@ -508,7 +511,7 @@ func (c *fromCompose) mergeVolumes(s types.ServiceConfig, e Component, fresh *Co
 // references with the service's values), and the original comes back unless the file was
 // edited: it renders to the shipped file with the service's environment, or differs from it
 // only where references stand (the values changed in .env since).
-func configContent(orig, shipped string, env types.MappingWithEquals) string {
+func configContent(orig, shipped string, env types.MappingWithEquals, names []string) string {
 	if orig == "" || orig == shipped {
 		return shipped
 	}
@@ -518,7 +521,7 @@ func configContent(orig, shipped string, env types.MappingWithEquals) string {
 			values[k] = *v
 		}
 	}
-	if Substitute(orig, values) == shipped || rendersTo(orig, shipped) {
+	if r := Substitute(orig, values); r == shipped || rendersTo(orig, shipped) || loopbackNamed(r, shipped, names) {
 		return orig
 	}
 	return shipped
