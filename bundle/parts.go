@@ -744,6 +744,31 @@ func (ps *Parts) Missing() []Problem {
 	return out
 }
 
+// Strays returns a problem for each file beside the parts that the join, `cat OUT.[0-9]* >
+// OUT`, would take for a part but the list does not name (a part left from another split to
+// the same name): the joined archive would end in its bytes.
+func (ps *Parts) Strays() []Problem {
+	listed := map[string]bool{}
+	for _, p := range ps.Parts {
+		listed[p.Name] = true
+	}
+	entries, err := os.ReadDir(filepath.Dir(ps.List))
+	if err != nil {
+		return nil // the parts' own checks say what is wrong with the directory
+	}
+	prefix := filepath.Base(ps.Archive) + "."
+	var out []Problem
+	for _, e := range entries {
+		n := e.Name()
+		rest, ok := strings.CutPrefix(n, prefix)
+		if !ok || rest == "" || rest[0] < '0' || rest[0] > '9' || listed[n] {
+			continue
+		}
+		out = append(out, Problem{File: n, Msg: fmt.Sprintf("not a part %s lists (left from another split?): the join, cat %s[0-9]*, would append it to the archive: remove it", filepath.Base(ps.List), prefix)})
+	}
+	return out
+}
+
 // Check hashes every part present and returns one problem per part missing or damaged.
 func (ps *Parts) Check(ctx context.Context) ([]Problem, error) {
 	missing := ps.Missing()

@@ -431,3 +431,25 @@ func TestWriteSplitSumsFollowReads(t *testing.T) {
 		}
 	}
 }
+
+// A file the join would take for a part but the list does not name (left from another split to
+// the same name) is reported; the bundle is otherwise verified. Files the join does not take
+// (the list, other names) are not.
+func TestVerifyPartsNamesStray(t *testing.T) {
+	b := fxNewBundle(t)
+	out := writeSplit(t, b, ".tar", 4096)
+	parts := partFiles(t, out)
+	stray := fmt.Sprintf("%s.%03d", out, len(parts)+1)
+	for _, f := range []string{stray, out + ".notes", out + ".sha256.bak"} {
+		fxCheck(t, os.WriteFile(f, []byte("old"), 0o644))
+	}
+	v, err := VerifyBundle(context.Background(), out+PartsSuffix)
+	fxCheck(t, err)
+	got := fxProblems(v.Problems)
+	if len(got) != 1 || !strings.HasPrefix(got[0], filepath.Base(stray)+": not a part shop-1.0.tar.sha256 lists") || !strings.Contains(got[0], "remove it") {
+		t.Fatalf("problems:\n%s", strings.Join(got, "\n"))
+	}
+	if v.Manifest == nil || v.Manifest.Name != "shop" {
+		t.Fatalf("the rest of the bundle was not verified: %+v", v.Manifest)
+	}
+}

@@ -118,12 +118,13 @@ func VerifyBundle(ctx context.Context, path string, opts ...VerifyOption) (*Veri
 	}
 	if ps != nil {
 		res.Parts = len(ps.Parts)
+		res.Problems = ps.Strays()
 		if missing := ps.Missing(); len(missing) > 0 {
 			probs, err := ps.Check(ctx)
 			if err != nil {
 				return nil, err
 			}
-			res.Problems = append(probs, Problem{Msg: fmt.Sprintf("the bundle archive cannot be checked further with %d of its %d parts missing (%s lists them)", len(missing), len(ps.Parts), filepath.Base(ps.List))})
+			res.Problems = append(append(res.Problems, probs...), Problem{Msg: fmt.Sprintf("the bundle archive cannot be checked further with %d of its %d parts missing (%s lists them)", len(missing), len(ps.Parts), filepath.Base(ps.List))})
 			return res, nil
 		}
 	}
@@ -158,7 +159,7 @@ func VerifyBundle(ctx context.Context, path string, opts ...VerifyOption) (*Veri
 		}
 		if _, werr := splitEntryErrors(err); werr != nil && len(partProblems) > 0 {
 			// The damage is the parts': each named, then what it did to the archive.
-			res.Problems = append(partProblems, Problem{Msg: werr.Error()})
+			res.Problems = append(append(res.Problems, partProblems...), Problem{Msg: werr.Error()})
 			return res, nil
 		}
 	} else {
@@ -195,7 +196,7 @@ func VerifyBundle(ctx context.Context, path string, opts ...VerifyOption) (*Veri
 		v.problem(SumsFile, "changed while the bundle was being verified: verify it again")
 	}
 	// The parts' problems first: they are the cause of what else a damaged part shows.
-	res.Manifest, res.Problems = v.manifest, append(partProblems, v.problems...)
+	res.Manifest, res.Problems = v.manifest, append(append(res.Problems, partProblems...), v.problems...)
 	return res, nil
 }
 
