@@ -41,20 +41,34 @@ func Chains(images []Image) map[string]bool {
 // Omittable are the layer digests an archive holding images may leave out when the target
 // holds the chains held: a digest every use of which, in every image, sits on a held chain.
 func Omittable(images []Image, held map[string]bool) map[string]bool {
+	return omittableBy(images, held, func(l Layer) string { return l.Digest })
+}
+
+// OmittableDiffIDs is Omittable by content: the diff IDs an archive holding images may leave
+// out when the target holds the chains held, those every use of which, in every image, sits on
+// a held chain. It serves an archive that learns its blobs' digests only as it writes them (a
+// stream): a blob of such a diff ID is left out where Omittable agrees, and every use of its
+// digest is a use of its diff ID, so it does.
+func OmittableDiffIDs(images []Image, held map[string]bool) map[string]bool {
+	return omittableBy(images, held, func(l Layer) string { return l.DiffID })
+}
+
+// omittableBy are the keys of the layers every use of which sits on a held chain.
+func omittableBy(images []Image, held map[string]bool, key func(Layer) string) map[string]bool {
 	ok := map[string]bool{}
 	bad := map[string]bool{}
 	for _, im := range images {
 		chains := ChainIDs(im.Layers)
 		for i, l := range im.Layers {
 			if held[chains[i]] {
-				ok[l.Digest] = true
+				ok[key(l)] = true
 			} else {
-				bad[l.Digest] = true
+				bad[key(l)] = true
 			}
 		}
 	}
-	for d := range bad {
-		delete(ok, d)
+	for k := range bad {
+		delete(ok, k)
 	}
 	return ok
 }

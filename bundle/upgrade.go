@@ -3,6 +3,7 @@ package bundle
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 )
 
 // Upgrade is what an upgrade bundle from a base bundle to a new one carries, and what it needs
@@ -28,7 +29,24 @@ type Upgrade struct {
 // Docker's classic store reuses a layer only so. A changed layer thus makes every layer above
 // it carried, as a registry push would.
 func PlanUpgrade(base, m *Manifest) Upgrade {
-	held := Chains(base.Images)
+	return upgradeLeaving(base, m, Omittable(m.Images, Chains(base.Images)))
+}
+
+// UpgradeLeaving is the upgrade from base to m whose archive left out the layer digests left,
+// decided as they were written (OmittableDiffIDs: a streamed archive's). It is PlanUpgrade's
+// plan where the two rules agree, as they do but for a content stored under two digests; a
+// digest left out that PlanUpgrade would carry is an error: the target could lack it.
+func UpgradeLeaving(base, m *Manifest, left map[string]bool) (Upgrade, error) {
+	plan := Omittable(m.Images, Chains(base.Images))
+	for d := range left {
+		if !plan[d] {
+			return Upgrade{}, fmt.Errorf("layer %s was left out of the archive, but an image has it on layers %s %s does not hold", d, base.Name, base.Version)
+		}
+	}
+	return upgradeLeaving(base, m, left), nil
+}
+
+func upgradeLeaving(base, m *Manifest, omit map[string]bool) Upgrade {
 	holder := map[string]int{} // chain ID -> the first base image with it
 	for i, im := range base.Images {
 		for _, c := range ChainIDs(im.Layers) {
@@ -37,7 +55,6 @@ func PlanUpgrade(base, m *Manifest) Upgrade {
 			}
 		}
 	}
-	omit := Omittable(m.Images, held)
 	var u Upgrade
 	seen := map[string]bool{}
 	needed := map[int]bool{}

@@ -66,3 +66,28 @@ func TestChainIDs(t *testing.T) {
 		t.Errorf("ChainIDs: %v", got)
 	}
 }
+
+// The rule by content agrees with the rule by digest, and an upgrade from what a stream left
+// out is PlanUpgrade's; a digest left out that PlanUpgrade carries is refused.
+func TestUpgradeLeaving(t *testing.T) {
+	layer := func(d string) Layer { return Layer{Digest: "sha256:" + d, DiffID: "sha256:diff-" + d, Size: 10} }
+	base := &Manifest{Name: "app", Version: "1.0", Images: []Image{{Ref: "app:1.0", Layers: []Layer{layer("a"), layer("b"), layer("c")}}}}
+	m := &Manifest{Images: []Image{
+		{Ref: "same:1.1", Layers: []Layer{layer("a"), layer("b"), layer("c")}},
+		{Ref: "app:1.1", Layers: []Layer{layer("a"), layer("b2"), layer("c")}},
+	}}
+	byContent := OmittableDiffIDs(m.Images, Chains(base.Images))
+	if !byContent["sha256:diff-a"] || !byContent["sha256:diff-b"] || byContent["sha256:diff-c"] || byContent["sha256:diff-b2"] {
+		t.Fatalf("OmittableDiffIDs %v: want a and b", byContent)
+	}
+	u, err := UpgradeLeaving(base, m, map[string]bool{"sha256:a": true, "sha256:b": true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(PlanUpgrade(base, m), u); d != "" {
+		t.Errorf("UpgradeLeaving is not PlanUpgrade's plan (-plan +got):\n%s", d)
+	}
+	if _, err := UpgradeLeaving(base, m, map[string]bool{"sha256:c": true}); err == nil {
+		t.Error("a layer on new layers below was left out without an error")
+	}
+}

@@ -71,28 +71,40 @@ func archiveLayers(t *testing.T, dir string, m *bundle.Manifest) []string {
 // packed with --base 1.0 after one service's code changed, carries only that service's new
 // layer, refuses to load on an engine without 1.0, upgrades 1.0 in place keeping the data, and
 // 1.0's directory rolls back.
-func TestUpgrade(t *testing.T) {
+func TestUpgrade(t *testing.T) { testUpgrade(t, "registry") }
+
+// The same story with both versions packed from the local engine (issue 12): the upgrade's
+// archive is streamed from `docker save`, leaving out as it goes the layers 1.0 holds.
+func TestUpgradeFromEngine(t *testing.T) { testUpgrade(t, "engine") }
+
+func testUpgrade(t *testing.T, source string) {
 	reg := startRegistry(t)
 	v10 := reg.push(t, "e2eupg", "1.0", "v1.0", "web", "api")
 	v11 := reg.push(t, "e2eupg", "1.1", "v1.1", "web")
 	refs := []string{v10["web"], v10["api"], v11["web"]}
 	removeImages(t, refs...)
 	t.Cleanup(func() { removeImages(t, refs...) })
+	if source == "engine" {
+		for _, r := range refs {
+			must(t, "", "docker", "pull", "-q", r)
+		}
+		reg.stop() // the engine is the only source
+	}
 	port := freePort(t)
 	src, out := t.TempDir(), t.TempDir()
 
 	upgradeProject(t, src, port, v10["web"], v10["api"])
 	a10 := filepath.Join(out, "e2eupg-1.0.tar")
-	if r := airpack(t, src, "pack", "--version", "1.0", "-o", a10); r.err != nil {
-		t.Fatalf("pack 1.0: %v", r.err)
+	if r := airpack(t, src, "pack", "--source", source, "--version", "1.0", "-o", a10); r.err != nil {
+		t.Fatalf("pack 1.0: %v\n%s", r.err, r)
 	}
 	full := filepath.Join(out, "full-1.1.tar") // 1.1 without --base, to compare sizes
 	upgradeProject(t, src, port, v11["web"], v10["api"])
-	if r := airpack(t, src, "pack", "--version", "1.1", "-o", full); r.err != nil {
-		t.Fatalf("pack 1.1 in full: %v", r.err)
+	if r := airpack(t, src, "pack", "--source", source, "--version", "1.1", "-o", full); r.err != nil {
+		t.Fatalf("pack 1.1 in full: %v\n%s", r.err, r)
 	}
 	a11 := filepath.Join(out, "e2eupg-1.1.tar")
-	r := airpack(t, src, "pack", "--version", "1.1", "--base", a10, "-o", a11)
+	r := airpack(t, src, "pack", "--source", source, "--version", "1.1", "--base", a10, "-o", a11)
 	if r.err != nil || !strings.Contains(r.stderr, "upgrade of e2eupg 1.0: the image archive is ") {
 		t.Fatalf("pack 1.1 --base: %v\n%s", r.err, r)
 	}
@@ -103,6 +115,7 @@ func TestUpgrade(t *testing.T) {
 		t.Errorf("inspect does not show the base:\n%s", r)
 	}
 	reg.stop() // the target has no network
+	removeImages(t, refs...)
 
 	target := t.TempDir()
 	must(t, target, "tar", "xf", a10)

@@ -73,7 +73,7 @@ func (e *Engine) Find(ctx context.Context, ref name.Reference, p v1.Platform) (F
 		e.found = append(e.found, engineName(ref))
 	}
 	e.mu.Unlock()
-	return &engineImage{e: e, ref: ref, layers: len(insp.RootFS.Layers)}, nil
+	return &engineImage{e: e, ref: ref, diffIDs: insp.RootFS.Layers}, nil
 }
 
 // export returns the export holding ref: the first call saves every image found so far in
@@ -151,8 +151,8 @@ func engineName(ref name.Reference) string {
 type engineImage struct {
 	e   *Engine
 	ref name.Reference
-	// layers is the number of layers the engine says the image has.
-	layers int
+	// diffIDs are the image's layers as the engine says it has them ("sha256:…"), bottom first.
+	diffIDs []string
 }
 
 func (i *engineImage) Image(ctx context.Context, dir string) (v1.Image, error) {

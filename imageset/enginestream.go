@@ -38,15 +38,16 @@ const gzipBlock = 1 << 20
 
 // layerSink is where an export's compressed layers go as they arrive.
 type layerSink interface {
-	// put stores one compressed layer: fill writes its bytes and returns their digest. put
-	// returns the layer's size and how to read it back.
-	put(fill func(w io.Writer) (v1.Hash, error)) (size int64, open func() (io.ReadCloser, error), err error)
+	// put stores one compressed layer: fill writes its bytes and returns their digest and, when
+	// it computed it, the diff ID of their content (zero otherwise). put returns the layer's
+	// size and how to read it back.
+	put(fill func(w io.Writer) (digest, diffID v1.Hash, err error)) (size int64, open func() (io.ReadCloser, error), err error)
 }
 
 // dirSink stages each layer in a file of a directory.
 type dirSink string
 
-func (d dirSink) put(fill func(w io.Writer) (v1.Hash, error)) (int64, func() (io.ReadCloser, error), error) {
+func (d dirSink) put(fill func(w io.Writer) (digest, diffID v1.Hash, err error)) (int64, func() (io.ReadCloser, error), error) {
 	f, err := os.CreateTemp(string(d), "layer-*")
 	if err != nil {
 		return 0, nil, err
@@ -54,7 +55,7 @@ func (d dirSink) put(fill func(w io.Writer) (v1.Hash, error)) (int64, func() (io
 	defer f.Close()
 	bw := bufio.NewWriterSize(f, 1<<20)
 	cw := &xio.CountWriter{W: bw}
-	if _, err := fill(cw); err != nil {
+	if _, _, err := fill(cw); err != nil {
 		return 0, nil, err
 	}
 	if err := bw.Flush(); err != nil {
@@ -172,13 +173,13 @@ func readExport(ctx context.Context, r io.Reader, refs []string, sink layerSink)
 func keepLayer(r io.Reader, sink layerSink, mt types.MediaType) (*exportLayer, error) {
 	l := &exportLayer{mt: mt}
 	var err error
-	l.size, l.open, err = sink.put(func(w io.Writer) (v1.Hash, error) {
+	l.size, l.open, err = sink.put(func(w io.Writer) (v1.Hash, v1.Hash, error) {
 		h := sha256.New()
 		if _, err := io.Copy(io.MultiWriter(w, h), r); err != nil {
-			return v1.Hash{}, err
+			return v1.Hash{}, v1.Hash{}, err
 		}
 		l.digest = v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(h.Sum(nil))}
-		return l.digest, nil
+		return l.digest, v1.Hash{}, nil
 	})
 	if err != nil {
 		return nil, err
@@ -201,23 +202,23 @@ func newGzip() (*pgzip.Writer, error) {
 func gzipLayer(zw *pgzip.Writer, r io.Reader, sink layerSink) (*exportLayer, error) {
 	l := &exportLayer{mt: types.DockerLayer}
 	var err error
-	l.size, l.open, err = sink.put(func(w io.Writer) (v1.Hash, error) {
+	l.size, l.open, err = sink.put(func(w io.Writer) (v1.Hash, v1.Hash, error) {
 		h := sha256.New()
 		zw.Reset(io.MultiWriter(w, h))
 		if err := zw.SetConcurrency(gzipBlock, runtime.GOMAXPROCS(0)); err != nil {
-			return v1.Hash{}, err
+			return v1.Hash{}, v1.Hash{}, err
 		}
 		diffID := sha256.New()
 		if _, err := io.Copy(io.MultiWriter(zw, diffID), r); err != nil {
 			zw.Close()
-			return v1.Hash{}, err
+			return v1.Hash{}, v1.Hash{}, err
 		}
 		if err := zw.Close(); err != nil {
-			return v1.Hash{}, err
+			return v1.Hash{}, v1.Hash{}, err
 		}
 		l.digest = v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(h.Sum(nil))}
 		l.diffID = v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(diffID.Sum(nil))}
-		return l.digest, nil
+		return l.digest, l.diffID, nil
 	})
 	if err != nil {
 		return nil, err

@@ -30,6 +30,10 @@ type StreamArchive struct {
 	images []Image
 	size   int64
 	done   []bundle.Image
+	// leave and heldDiffIDs: LeaveOut's; left: what was left out, digest -> size.
+	leave       map[string]bool
+	heldDiffIDs map[string]string
+	left        map[string]int64
 	// save reads the engine's export of refs into sink: Engine.save; tests read a file.
 	save func(ctx context.Context, refs []string, sink layerSink, p ExportProgress) (*engineExport, error)
 }
@@ -78,7 +82,8 @@ const MaxSize = 1<<50 - 1
 
 // Skeleton describes the archive's images as Images will once it is written, with every value
 // not known before (digests, sizes, media types) as long as it can be: a description of the
-// archive written afterwards fits in the space the skeleton's takes.
+// archive written afterwards fits in the space the skeleton's takes. The diff IDs are the
+// images' own (the engine says them before its export).
 func (a *StreamArchive) Skeleton() ([]bundle.Image, error) {
 	digest := "sha256:" + strings.Repeat("f", 64)
 	longest := func(ts ...types.MediaType) string {
@@ -89,24 +94,57 @@ func (a *StreamArchive) Skeleton() ([]bundle.Image, error) {
 		types.OCILayerZStd, types.OCIUncompressedLayer, types.OCIRestrictedLayer, types.OCIUncompressedRestrictedLayer)
 	var out []bundle.Image
 	for _, im := range a.images {
-		var n int
+		var diffIDs []string
 		if im.Deferred != nil {
-			n = im.Deferred.found.(*engineImage).layers
+			diffIDs = im.Deferred.found.(*engineImage).diffIDs
 		} else {
-			m, err := im.Image.Manifest()
+			cf, err := im.Image.ConfigFile()
 			if err != nil {
-				return nil, fmt.Errorf("image %s: read manifest: %w", im.Ref, err)
+				return nil, fmt.Errorf("image %s: read config: %w", im.Ref, err)
 			}
-			n = len(m.Layers)
+			for _, d := range cf.RootFS.DiffIDs {
+				diffIDs = append(diffIDs, d.String())
+			}
 		}
 		bi := archiveImage(im, a.path)
 		bi.ManifestDigest, bi.ManifestMediaType, bi.ConfigDigest = digest, manifestType, digest
-		for range n {
-			bi.Layers = append(bi.Layers, bundle.Layer{Digest: digest, DiffID: digest, Size: MaxSize, MediaType: layerType})
+		for _, d := range diffIDs {
+			if len(d) != len(digest) {
+				return nil, fmt.Errorf("image %s: diff ID %q is not sha256:<64 hex digits>", im.Ref, d)
+			}
+			bi.Layers = append(bi.Layers, bundle.Layer{Digest: digest, DiffID: d, Size: MaxSize, MediaType: layerType})
 		}
 		out = append(out, bi)
 	}
 	return out, nil
+}
+
+// LeaveOut makes the archive leave out every layer whose diff ID leave lists (an upgrade's
+// layers the target holds, bundle.OmittableDiffIDs of the Skeleton), decided as each is
+// written. A layer the engine hands over compressed is known by its digest alone until the
+// export ends: held gives the diff ID of each digest the target holds (the base bundle's
+// layers), and a digest it lacks is kept. LeftOut says what was left out.
+func (a *StreamArchive) LeaveOut(leave map[string]bool, held map[string]string) {
+	a.leave, a.heldDiffIDs = leave, held
+}
+
+// LeftOut are the layers the archive left out (LeaveOut), digest -> size, once written.
+func (a *StreamArchive) LeftOut() map[string]int64 { return a.left }
+
+// leaves reports whether the layer digest, of content diffID (zero when not known), is left
+// out.
+func (a *StreamArchive) leaves(digest, diffID v1.Hash) bool {
+	if len(a.leave) == 0 {
+		return false
+	}
+	d := diffID.String()
+	if diffID.Hex == "" {
+		var ok bool
+		if d, ok = a.heldDiffIDs[digest.String()]; !ok {
+			return false
+		}
+	}
+	return a.leave[d]
 }
 
 // WriteAt writes the archive at offset base of f and returns its hex sha256; Size and Images
@@ -125,7 +163,7 @@ func (a *StreamArchive) WriteAt(ctx context.Context, f ReadWriterAt, base int64,
 			}
 		}
 	}
-	sink := &archiveSink{f: f, base: base, at: map[v1.Hash]int64{}}
+	sink := &archiveSink{f: f, base: base, at: map[v1.Hash]int64{}, left: map[v1.Hash]int64{}, leaves: a.leaves}
 	images := slices.Clone(a.images)
 	if len(refs) > 0 {
 		ep, _ := makeOptions(opts).progress.(ExportProgress)
@@ -147,10 +185,23 @@ func (a *StreamArchive) WriteAt(ctx context.Context, f ReadWriterAt, base int64,
 			images[i].Image, images[i].Deferred = img, nil
 		}
 	}
+	// The other images' layers are left out by the same rule, by their diff IDs.
+	for _, im := range a.images {
+		if im.Deferred != nil {
+			continue
+		}
+		if err := leaveKnown(im.Image, a.leaves, sink.left); err != nil {
+			return "", fmt.Errorf("image %s: %w", im.Ref, err)
+		}
+	}
 	rest, err := NewArchive(a.path, images, WithoutLayers(func(d string) bool {
 		h, err := v1.NewHash(d)
-		_, ok := sink.at[h]
-		return err == nil && ok
+		if err != nil {
+			return false
+		}
+		_, stored := sink.at[h]
+		_, left := sink.left[h]
+		return stored || left
 	}))
 	if err != nil {
 		return "", err
@@ -161,7 +212,33 @@ func (a *StreamArchive) WriteAt(ctx context.Context, f ReadWriterAt, base int64,
 		return "", err
 	}
 	a.size, a.done = sink.pos+rest.Size(), rest.Images()
+	a.left = map[string]int64{}
+	for h, n := range sink.left {
+		a.left[h.String()] = n
+	}
 	return sum, nil
+}
+
+// leaveKnown adds to left the layers of img, whose digests and diff IDs its manifest and config
+// say, that leaves leaves out.
+func leaveKnown(img v1.Image, leaves func(digest, diffID v1.Hash) bool, left map[v1.Hash]int64) error {
+	m, err := img.Manifest()
+	if err != nil {
+		return err
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return err
+	}
+	if len(cf.RootFS.DiffIDs) != len(m.Layers) {
+		return fmt.Errorf("%d layers but %d diff IDs in its config", len(m.Layers), len(cf.RootFS.DiffIDs))
+	}
+	for i, l := range m.Layers {
+		if leaves(l.Digest, cf.RootFS.DiffIDs[i]) {
+			left[l.Digest] = l.Size
+		}
+	}
+	return nil
 }
 
 // archiveSink puts layers into an archive being written at base of f, one after the other from
@@ -172,13 +249,17 @@ type archiveSink struct {
 	base int64
 	pos  int64             // where the next blob's header goes, relative to base
 	at   map[v1.Hash]int64 // where each stored blob's body starts, relative to base
+	// leaves reports whether a blob is left out (its digest and, when known, diff ID); left
+	// are those left out, with their sizes.
+	leaves func(digest, diffID v1.Hash) bool
+	left   map[v1.Hash]int64
 }
 
-func (s *archiveSink) put(fill func(w io.Writer) (v1.Hash, error)) (int64, func() (io.ReadCloser, error), error) {
+func (s *archiveSink) put(fill func(w io.Writer) (v1.Hash, v1.Hash, error)) (int64, func() (io.ReadCloser, error), error) {
 	start := s.pos + tarlayout.StreamedHeaderSize
 	bw := bufio.NewWriterSize(writeErrors{io.NewOffsetWriter(s.f, s.base+start)}, 1<<20)
 	cw := &xio.CountWriter{W: bw}
-	d, err := fill(cw)
+	d, diffID, err := fill(cw)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -186,6 +267,13 @@ func (s *archiveSink) put(fill func(w io.Writer) (v1.Hash, error)) (int64, func(
 		return 0, nil, err
 	}
 	n := cw.N
+	if s.leaves != nil && s.leaves(d, diffID) {
+		// Left out: the next blob is written over it.
+		s.left[d] = n
+		return n, func() (io.ReadCloser, error) {
+			return nil, fmt.Errorf("layer %s was left out of the archive", d)
+		}, nil
+	}
 	if at, ok := s.at[d]; ok {
 		// The same blob again: the copy already stored serves, this one is written over.
 		start = at

@@ -58,8 +58,12 @@ func TestStreamArchive(t *testing.T) {
 	var images []Image
 	for i, r := range refs {
 		ref, _ := name.ParseReference(r)
-		n, _ := imgs[i].Manifest()
-		images = append(images, Image{Ref: r, Source: "engine", Deferred: &Resolved{found: &engineImage{ref: ref, layers: len(n.Layers)}}})
+		cf, _ := imgs[i].ConfigFile()
+		var diffIDs []string
+		for _, d := range cf.RootFS.DiffIDs {
+			diffIDs = append(diffIDs, d.String())
+		}
+		images = append(images, Image{Ref: r, Source: "engine", Deferred: &Resolved{found: &engineImage{ref: ref, diffIDs: diffIDs}}})
 	}
 	images = append(images, Image{Ref: "demo/other:1", Source: "registry", Image: other})
 	a, err := NewStreamArchive("images/images.tar", images)
@@ -138,5 +142,100 @@ func TestStreamArchive(t *testing.T) {
 	}
 	if len(a.Images()[0].Layers) == 0 || a.Images()[0].Layers[0].Digest != a.Images()[1].Layers[0].Digest {
 		t.Errorf("the shared base layer has two digests: %+v", a.Images()[:2])
+	}
+}
+
+// An upgrade's stream archive leaves out, as they are written, the layers whose content its
+// base holds: by the diff ID it computes for the layers it compresses (Docker 20.10's save), by
+// the digest the base names for the blobs the engine hands over compressed (the containerd
+// store's). The images still list every layer; the blobs left out are not in the archive.
+func TestStreamArchiveLeavesOut(t *testing.T) {
+	imgs := sharedBaseImages(t, 2)
+	base, _ := imgs[0].Layers()
+	baseDiffID, _ := base[0].DiffID()
+	baseDigest, _ := base[0].Digest()
+	refs := []string{"demo/a:1", "demo/b:1"}
+	for _, save := range []struct {
+		name  string
+		write func(string)
+	}{
+		{"uncompressed", func(p string) {
+			legacyDockerSave(t, p, []taggedImage{{tag: refs[0], img: imgs[0]}, {tag: refs[1], img: imgs[1]}})
+		}},
+		{"compressed", func(p string) {
+			ggcrSave(t, p, []taggedImage{{tag: refs[0], img: imgs[0]}, {tag: refs[1], img: imgs[1]}})
+		}},
+	} {
+		t.Run(save.name, func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), "save.tar")
+			save.write(p)
+			var images []Image
+			for i, r := range refs {
+				ref, _ := name.ParseReference(r)
+				cf, _ := imgs[i].ConfigFile()
+				var diffIDs []string
+				for _, d := range cf.RootFS.DiffIDs {
+					diffIDs = append(diffIDs, d.String())
+				}
+				images = append(images, Image{Ref: r, Source: "engine", Deferred: &Resolved{found: &engineImage{ref: ref, diffIDs: diffIDs}}})
+			}
+			a, err := NewStreamArchive("images/images.tar", images)
+			if err != nil {
+				t.Fatal(err)
+			}
+			a.save = func(ctx context.Context, refs []string, sink layerSink, _ ExportProgress) (*engineExport, error) {
+				f, err := os.Open(p)
+				if err != nil {
+					return nil, err
+				}
+				defer f.Close()
+				return readExport(ctx, f, refs, sink)
+			}
+			// The base bundle holds the shared base layer, under the registry's digest.
+			a.LeaveOut(map[string]bool{baseDiffID.String(): true}, map[string]string{baseDigest.String(): baseDiffID.String()})
+			out := filepath.Join(t.TempDir(), "images.tar")
+			f, err := os.Create(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			if _, err := a.WriteAt(context.Background(), f, 0); err != nil {
+				t.Fatal(err)
+			}
+			f.Truncate(a.Size())
+			left := a.LeftOut()
+			if len(left) != 1 {
+				t.Fatalf("left out %v, want the base layer alone", left)
+			}
+			var leftDigest string
+			for d := range left {
+				leftDigest = d
+			}
+			stored := map[string]bool{}
+			f.Seek(0, io.SeekStart)
+			for tr := tar.NewReader(f); ; {
+				h, err := tr.Next()
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				stored["sha256:"+strings.TrimPrefix(h.Name, "blobs/sha256/")] = true
+			}
+			if stored[leftDigest] {
+				t.Errorf("the layer left out, %s, is in the archive", leftDigest)
+			}
+			for _, im := range a.Images() {
+				if im.Layers[0].Digest != leftDigest || im.Layers[0].DiffID != baseDiffID.String() {
+					t.Errorf("%s: first layer %+v, want the base layer left out", im.Ref, im.Layers[0])
+				}
+				for _, l := range im.Layers[1:] {
+					if !stored[l.Digest] {
+						t.Errorf("%s: layer %s is not in the archive", im.Ref, l.Digest)
+					}
+				}
+			}
+		})
 	}
 }

@@ -179,9 +179,8 @@ func Pack(ctx context.Context, opts Options) (*Result, error) {
 	}
 	defer os.RemoveAll(staging)
 	// Images of the docker engine are read as the archive is written, unless the archive must be
-	// planned from every layer's digest first: an upgrade leaves out the layers its base has,
-	// parts share out images by size.
-	stream := base == nil && opts.MaxArchiveSize == 0
+	// planned from every layer's size first: parts share out images by size.
+	stream := opts.MaxArchiveSize == 0
 	var images []imageset.Image
 	var streamed []string
 	for _, r := range resolved {
@@ -239,6 +238,7 @@ func Pack(ctx context.Context, opts Options) (*Result, error) {
 		files = append(files, bf)
 	}
 	var aws []bundle.ArchiveWriter
+	var streamArchive *imageset.StreamArchive
 	var fullSize, archiveBytes int64
 	var upgrade *bundle.Upgrade
 	var partWarnings []string
@@ -250,10 +250,29 @@ func Pack(ctx context.Context, opts Options) (*Result, error) {
 		if err != nil {
 			return nil, err
 		}
+		streamArchive = sa
 		if m.Images, err = sa.Skeleton(); err != nil {
 			return nil, err
 		}
 		m.Archives = []bundle.Archive{{Path: sa.Path(), Size: imageset.MaxSize}}
+		if base != nil {
+			// An upgrade leaves out, as they are written, the layers whose content the base
+			// holds on the same layers below; the base record at its longest: every layer
+			// reused, every base image needed.
+			heldDigests := map[string]string{}
+			var most bundle.Upgrade
+			for _, im := range base.Images {
+				for _, l := range im.Layers {
+					heldDigests[l.Digest] = l.DiffID
+				}
+				most.Needs = append(most.Needs, bundle.BaseImage{Ref: im.Ref, ConfigDigest: im.ConfigDigest, ManifestDigest: im.ManifestDigest})
+			}
+			for _, im := range m.Images {
+				most.Reused = append(most.Reused, im.Layers...)
+			}
+			sa.LeaveOut(bundle.OmittableDiffIDs(m.Images, bundle.Chains(base.Images)), heldDigests)
+			m.Base = most.Base(base, baseJSON)
+		}
 		maxJSON, maxScript, err := describe()
 		if err != nil {
 			return nil, err
@@ -263,6 +282,17 @@ func Pack(ctx context.Context, opts Options) (*Result, error) {
 			return func() ([]byte, error) {
 				if manifestJSON == nil {
 					m.Images, m.Archives = sa.Images(), []bundle.Archive{{Path: sa.Path(), Size: sa.Size()}}
+					if base != nil {
+						left := map[string]bool{}
+						for d := range sa.LeftOut() {
+							left[d] = true
+						}
+						u, err := bundle.UpgradeLeaving(base, m, left)
+						if err != nil {
+							return nil, err
+						}
+						upgrade, m.Base = &u, u.Base(base, baseJSON)
+					}
 					var err error
 					if manifestJSON, script, err = describe(); err != nil {
 						return nil, err
@@ -307,7 +337,12 @@ func Pack(ctx context.Context, opts Options) (*Result, error) {
 		return nil, fmt.Errorf("write bundle %s: %w", opts.Output, err)
 	}
 	if len(streamed) > 0 {
-		fullSize, archiveBytes = m.Archives[0].Size, m.Archives[0].Size
+		// The full archive: this one and the layers it left out.
+		archiveBytes = m.Archives[0].Size
+		fullSize = archiveBytes
+		for _, n := range streamArchive.LeftOut() {
+			fullSize += n
+		}
 	}
 	warnings := append(platformWarnings(proj.Images(), opts.Platform, platform), out.Warnings...)
 	warnings = append(warnings, partWarnings...)
