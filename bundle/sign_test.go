@@ -434,10 +434,15 @@ func TestWriteSigned(t *testing.T) {
 	key, err := LoadSigningKey(alice.Private)
 	fxCheck(t, err)
 	archive := fakeArchive{body: bytes.Repeat([]byte("layer"), 1000)}
-	for _, name := range []string{"shop-1.0", "shop-1.0.tar", "shop-1.0.tar.gz", "shop-1.0.tar.zst"} {
+	for _, name := range []string{"shop-1.0", "shop-1.0.tar", "shop-1.0.tar.gz", "shop-1.0.tar.zst", "streamed:shop-1.0.tar"} {
 		t.Run(name, func(t *testing.T) {
+			c := testContents(t, archive)
+			if n, ok := strings.CutPrefix(name, "streamed:"); ok {
+				// An archive streamed in: the signature follows SHA256SUMS after it too.
+				name, c.Archives = n, []ArchiveWriter{&streamedArchive{body: archive.body, size: -1}}
+			}
 			out := filepath.Join(t.TempDir(), name)
-			fxCheck(t, Write(context.Background(), out, testContents(t, archive), false, WithSigner(key)))
+			fxCheck(t, Write(context.Background(), out, c, false, WithSigner(key)))
 			sums, sig, err := ReadSums(context.Background(), out)
 			fxCheck(t, err)
 			if k, err := CheckSignature(sums, sig); err != nil || k.Type() != "ssh-ed25519" {

@@ -459,7 +459,7 @@ func writeArchiveFile(ctx context.Context, dst string, a ArchiveWriter) (string,
 		return "", err
 	}
 	if streamed {
-		// A streamed archive may have written past its end (a blob it then found it had).
+		// A streamed archive may have written past its end (a blob it then left out or found it had).
 		if err := f.Truncate(a.Size()); err != nil {
 			return "", err
 		}
@@ -657,7 +657,7 @@ func writeTar(ctx context.Context, f tarOutput, c Contents, o writeOptions) erro
 		if err != nil {
 			return err
 		}
-		// The streamed archive may have written past its end (a blob it then found it had).
+		// The streamed archive may have written past its end (a blob it then left out or found it had).
 		return f.Truncate(total)
 	}
 	if _, err := f.WriteAt(body, l.DataOffset(len(entries))); err != nil {

@@ -16,9 +16,9 @@ import (
 
 // Engine finds images in the local Docker engine (the one DOCKER_HOST or the default socket
 // names). The images found are exported together, with one `docker save` read as a stream
-// (see enginestream.go): each layer gzip-compressed once, on every CPU, into a staging
-// directory, so the archive gets compressed layers and the image keeps its config digest, the
-// image ID of the classic store.
+// (see enginestream.go): each layer gzip-compressed once, on every CPU, straight into the
+// archive (StreamArchive) or into a staging directory (Image), so the archive gets compressed
+// layers and the image keeps its config digest, the image ID of the classic store.
 type Engine struct {
 	once sync.Once
 	cli  *client.Client

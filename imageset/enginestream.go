@@ -26,8 +26,8 @@ import (
 // documents (manifest.json, configs, OCI manifests) stay in memory, each layer goes, as it
 // arrives, through a parallel gzip (blocks of gzipBlock compressed on every CPU) into a layer
 // sink: straight into the image archive being written (StreamArchive), or, where the archive
-// must be planned from every blob's size and digest first (upgrades, archives in parts, RAM
-// packages), into files of a staging directory. Layers the engine hands over compressed (the
+// must be planned from every blob's size first (archives in parts, --max-archive-size), into
+// files of a staging directory. Layers the engine hands over compressed (the
 // containerd store's gzip or zstd blobs) are kept as they are. Nothing else is written: no
 // copy of the `docker save` output. See DEVELOPERS.md, "The engine source".
 
