@@ -4,7 +4,6 @@
 package pack
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -182,12 +181,12 @@ func Pack(ctx context.Context, opts Options) (*Result, error) {
 	// planned from every layer's size first: parts share out images by size.
 	stream := opts.MaxArchiveSize == 0
 	var images []imageset.Image
-	var streamed []string
+	streamed := 0 // images read from the engine as the archive is written
 	for _, r := range resolved {
 		im := imageset.Image{Ref: r.Shipped, Services: r.Services, MountedBy: r.MountedBy, Pin: r.Pin, Source: r.Source, Platform: r.Platform}
 		if stream && r.Streamable() {
 			im.Deferred = r
-			streamed = append(streamed, r.Ref)
+			streamed++
 		} else {
 			if r.Source == "engine" {
 				opts.logf("exporting %s from the docker engine", r.Ref)
@@ -237,115 +236,21 @@ func Pack(ctx context.Context, opts Options) (*Result, error) {
 		}
 		files = append(files, bf)
 	}
-	var aws []bundle.ArchiveWriter
-	var streamArchive *imageset.StreamArchive
-	var fullSize, archiveBytes int64
-	var upgrade *bundle.Upgrade
-	var partWarnings []string
-	if len(streamed) > 0 {
-		// airpack.json and load.sh describe the archive's layers, known only once it is written:
-		// they get the space a description at its longest takes (StreamArchive.Skeleton) and
-		// are written afterwards, padded with newlines to it.
-		sa, err := imageset.NewStreamArchive(bundle.ImageArchive, images)
-		if err != nil {
-			return nil, err
-		}
-		streamArchive = sa
-		if m.Images, err = sa.Skeleton(); err != nil {
-			return nil, err
-		}
-		m.Archives = []bundle.Archive{{Path: sa.Path(), Size: imageset.MaxSize}}
-		if base != nil {
-			// An upgrade leaves out, as they are written, the layers whose content the base
-			// holds on the same layers below; the base record at its longest: every layer
-			// reused, every base image needed.
-			heldDigests := map[string]string{}
-			var most bundle.Upgrade
-			for _, im := range base.Images {
-				for _, l := range im.Layers {
-					heldDigests[l.Digest] = l.DiffID
-				}
-				most.Needs = append(most.Needs, bundle.BaseImage{Ref: im.Ref, ConfigDigest: im.ConfigDigest, ManifestDigest: im.ManifestDigest})
-			}
-			for _, im := range m.Images {
-				most.Reused = append(most.Reused, im.Layers...)
-			}
-			sa.LeaveOut(bundle.OmittableDiffIDs(m.Images, bundle.Chains(base.Images)), heldDigests)
-			m.Base = most.Base(base, baseJSON)
-		}
-		maxJSON, maxScript, err := describe()
-		if err != nil {
-			return nil, err
-		}
-		var manifestJSON, script []byte
-		late := func(which *[]byte, reserve int) func() ([]byte, error) {
-			return func() ([]byte, error) {
-				if manifestJSON == nil {
-					m.Images, m.Archives = sa.Images(), []bundle.Archive{{Path: sa.Path(), Size: sa.Size()}}
-					if base != nil {
-						left := map[string]bool{}
-						for d := range sa.LeftOut() {
-							left[d] = true
-						}
-						u, err := bundle.UpgradeLeaving(base, m, left)
-						if err != nil {
-							return nil, err
-						}
-						upgrade, m.Base = &u, u.Base(base, baseJSON)
-					}
-					var err error
-					if manifestJSON, script, err = describe(); err != nil {
-						return nil, err
-					}
-				}
-				return padTo(*which, reserve)
-			}
-		}
-		files = append(files,
-			bundle.File{Name: bundle.LoaderFile, Mode: 0o755, Late: late(&script, len(maxScript)), Reserve: int64(len(maxScript))},
-			bundle.File{Name: bundle.ManifestFile, Late: late(&manifestJSON, len(maxJSON)), Reserve: int64(len(maxJSON))})
-		aws = []bundle.ArchiveWriter{streamWriter{sa, []imageset.Option{imageset.WithJobs(opts.Jobs), imageset.WithProgress(opts.Progress)}}}
-		opts.logf("writing %s (%d images; %s read from the docker engine as it is written)", opts.Output, len(images), strings.Join(streamed, ", "))
-	} else {
-		archives, pw, err := imageArchives(images, opts.MaxArchiveSize)
-		if err != nil {
-			return nil, err
-		}
-		partWarnings = pw
-		fullSize = archivesSize(archives)
-		if base != nil {
-			full, _, _ := archiveList(archives)
-			u := bundle.PlanUpgrade(base, &bundle.Manifest{Images: full})
-			upgrade, m.Base = &u, u.Base(base, baseJSON)
-			if archives, partWarnings, err = imageArchives(images, opts.MaxArchiveSize, imageset.WithoutLayers(u.Omits)); err != nil {
-				return nil, err
-			}
-		}
-		m.Images, m.Archives, archiveBytes = archiveList(archives)
-		manifestJSON, script, err := describe()
-		if err != nil {
-			return nil, err
-		}
-		files = append(files,
-			bundle.File{Name: bundle.LoaderFile, Body: script, Mode: 0o755},
-			bundle.File{Name: bundle.ManifestFile, Body: manifestJSON})
-		opts.logf("writing %s (%d images, %s)", opts.Output, len(images), bundle.HumanSize(archiveBytes))
-		aws = archiveWriters(archives, opts.Jobs, opts.Progress)
+	write := plannedImages
+	if streamed > 0 {
+		write = streamedImages
 	}
-	contents := bundle.Contents{Dir: name + "-" + opts.Version, Files: files, Archives: aws}
+	iw, err := write(images, m, base, baseJSON, describe, &opts)
+	if err != nil {
+		return nil, err
+	}
+	contents := bundle.Contents{Dir: name + "-" + opts.Version, Files: append(files, iw.files...), Archives: iw.archives}
 	if err := bundle.Write(ctx, opts.Output, contents, opts.Force, bundle.WithSigner(opts.Signer), bundle.WithSplit(opts.SplitSize)); err != nil {
 		return nil, fmt.Errorf("write bundle %s: %w", opts.Output, err)
 	}
-	if len(streamed) > 0 {
-		// The full archive: this one and the layers it left out.
-		archiveBytes = m.Archives[0].Size
-		fullSize = archiveBytes
-		for _, n := range streamArchive.LeftOut() {
-			fullSize += n
-		}
-	}
+	upgrade, archiveBytes, fullSize := iw.result()
 	warnings := append(platformWarnings(proj.Images(), opts.Platform, platform), out.Warnings...)
-	warnings = append(warnings, partWarnings...)
+	warnings = append(warnings, iw.warnings...)
 	return &Result{Manifest: m, Output: opts.Output, Warnings: warnings, Upgrade: upgrade, FullSize: fullSize, ArchiveSize: archiveBytes}, nil
 }
 
@@ -373,24 +278,6 @@ func readBaseFiles(ctx context.Context, path, name, version string) (*bundle.Bas
 		return nil, fmt.Errorf("--base %s is %s %s itself: an upgrade has another --version than its base", path, base.Name, base.Version)
 	}
 	return b, nil
-}
-
-// padTo pads b with newlines to n bytes: airpack.json and load.sh end in blank lines where
-// their description of a streamed archive is shorter than the space kept for it.
-func padTo(b []byte, n int) ([]byte, error) {
-	if len(b) > n {
-		return nil, fmt.Errorf("internal error: a description of %d bytes, more than the %d kept for it", len(b), n)
-	}
-	return append(b, bytes.Repeat([]byte("\n"), n-len(b))...), nil
-}
-
-type streamWriter struct {
-	*imageset.StreamArchive
-	opts []imageset.Option
-}
-
-func (a streamWriter) WriteAt(ctx context.Context, w bundle.ReadWriterAt, base int64) (string, error) {
-	return a.StreamArchive.WriteAt(ctx, w, base, a.opts...)
 }
 
 type archiveWriter struct {
