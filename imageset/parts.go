@@ -52,33 +52,57 @@ func PlanParts(images []Image, maxSize int64, path func(n int) string, opts ...A
 	}
 	var parts []*Archive
 	var over []Oversized
-	var cur []Image
-	var curArchive *Archive
-	closePart := func() {
-		parts = append(parts, curArchive)
-		for c := range bundle.Chains(curArchive.Images()) {
-			held[c] = true
+	// Each archive takes the longest run of the images left that fits (at least one). An
+	// archive only grows with each image added, so the run is found by doubling then halving
+	// its length: a few plans per archive rather than one per image added.
+	for i := 0; i < len(images); {
+		fits := func(n int) (*Archive, bool, error) {
+			a, err := plan(len(parts)+1, images[i:i+n])
+			if err != nil {
+				return nil, false, err
+			}
+			return a, a.Size() <= maxSize, nil
 		}
-		if len(cur) == 1 && curArchive.Size() > maxSize {
-			over = append(over, Oversized{Ref: cur[0].Ref, Size: curArchive.Size()})
-		}
-		cur, curArchive = nil, nil
-	}
-	for _, im := range images {
-		a, err := plan(len(parts)+1, append(cur[:len(cur):len(cur)], im))
+		best, ok, err := fits(1)
 		if err != nil {
 			return nil, nil, err
 		}
-		if len(cur) > 0 && a.Size() > maxSize {
-			closePart()
-			if a, err = plan(len(parts)+1, []Image{im}); err != nil {
-				return nil, nil, err
+		n := 1 // images[i:i+n] fits, or is one image alone
+		if ok {
+			lo, hi := 1, 0 // lo fits; hi, when > 0, does not
+			for hi == 0 && i+lo < len(images) {
+				try := min(lo*2, len(images)-i)
+				a, ok, err := fits(try)
+				if err != nil {
+					return nil, nil, err
+				}
+				if ok {
+					lo, best = try, a
+				} else {
+					hi = try
+				}
 			}
+			for hi > lo+1 {
+				mid := (lo + hi) / 2
+				a, ok, err := fits(mid)
+				if err != nil {
+					return nil, nil, err
+				}
+				if ok {
+					lo, best = mid, a
+				} else {
+					hi = mid
+				}
+			}
+			n = lo
+		} else {
+			over = append(over, Oversized{Ref: images[i].Ref, Size: best.Size()})
 		}
-		cur, curArchive = append(cur, im), a
-	}
-	if curArchive != nil {
-		closePart()
+		parts = append(parts, best)
+		for c := range bundle.Chains(best.Images()) {
+			held[c] = true
+		}
+		i += n
 	}
 	if len(parts) == 0 {
 		return nil, nil, fmt.Errorf("no images to put in archives")
