@@ -178,9 +178,23 @@ func (a *StreamArchive) WriteAt(ctx context.Context, f ReadWriterAt, base int64,
 			if im.Deferred == nil {
 				continue
 			}
-			img, err := x.image(im.Deferred.found.(*engineImage).ref)
+			ei := im.Deferred.found.(*engineImage)
+			img, err := x.image(ei.ref)
 			if err != nil {
 				return "", fmt.Errorf("image %s from engine: docker save of %s: %w", im.Ref, im.Deferred.Ref, err)
+			}
+			// The description written afterwards, and what was left out, were decided from the
+			// layers the engine said the image has when it was looked up.
+			cf, err := img.ConfigFile()
+			if err != nil {
+				return "", fmt.Errorf("image %s from engine: %w", im.Ref, err)
+			}
+			var saved []string
+			for _, d := range cf.RootFS.DiffIDs {
+				saved = append(saved, d.String())
+			}
+			if !slices.Equal(saved, ei.diffIDs) {
+				return "", fmt.Errorf("image %s changed in the docker engine while it was being packed (its export has other layers than when it was looked up): pack again once nothing rebuilds or retags it", im.Ref)
 			}
 			images[i].Image, images[i].Deferred = img, nil
 		}

@@ -55,29 +55,12 @@ func TestStreamArchive(t *testing.T) {
 	m, _ := json.Marshal(manifest)
 	writeTarFile(t, save, append(entries, tarEntrySpec{name: "manifest.json", body: m}))
 
-	var images []Image
-	for i, r := range refs {
-		ref, _ := name.ParseReference(r)
-		cf, _ := imgs[i].ConfigFile()
-		var diffIDs []string
-		for _, d := range cf.RootFS.DiffIDs {
-			diffIDs = append(diffIDs, d.String())
-		}
-		images = append(images, Image{Ref: r, Source: "engine", Deferred: &Resolved{found: &engineImage{ref: ref, diffIDs: diffIDs}}})
-	}
-	images = append(images, Image{Ref: "demo/other:1", Source: "registry", Image: other})
+	images := append(engineImages(t, refs, imgs), Image{Ref: "demo/other:1", Source: "registry", Image: other})
 	a, err := NewStreamArchive("images/images.tar", images)
 	if err != nil {
 		t.Fatal(err)
 	}
-	a.save = func(ctx context.Context, refs []string, sink layerSink, _ ExportProgress) (*engineExport, error) {
-		f, err := os.Open(save)
-		if err != nil {
-			return nil, err
-		}
-		defer f.Close()
-		return readExport(ctx, f, refs, sink)
-	}
+	savedFrom(a, save)
 	skeleton, err := a.Skeleton()
 	if err != nil {
 		t.Fatal(err)
@@ -169,28 +152,11 @@ func TestStreamArchiveLeavesOut(t *testing.T) {
 		t.Run(save.name, func(t *testing.T) {
 			p := filepath.Join(t.TempDir(), "save.tar")
 			save.write(p)
-			var images []Image
-			for i, r := range refs {
-				ref, _ := name.ParseReference(r)
-				cf, _ := imgs[i].ConfigFile()
-				var diffIDs []string
-				for _, d := range cf.RootFS.DiffIDs {
-					diffIDs = append(diffIDs, d.String())
-				}
-				images = append(images, Image{Ref: r, Source: "engine", Deferred: &Resolved{found: &engineImage{ref: ref, diffIDs: diffIDs}}})
-			}
-			a, err := NewStreamArchive("images/images.tar", images)
+			a, err := NewStreamArchive("images/images.tar", engineImages(t, refs, imgs))
 			if err != nil {
 				t.Fatal(err)
 			}
-			a.save = func(ctx context.Context, refs []string, sink layerSink, _ ExportProgress) (*engineExport, error) {
-				f, err := os.Open(p)
-				if err != nil {
-					return nil, err
-				}
-				defer f.Close()
-				return readExport(ctx, f, refs, sink)
-			}
+			savedFrom(a, p)
 			// The base bundle holds the shared base layer, under the registry's digest.
 			a.LeaveOut(map[string]bool{baseDiffID.String(): true}, map[string]string{baseDigest.String(): baseDiffID.String()})
 			out := filepath.Join(t.TempDir(), "images.tar")
@@ -237,5 +203,58 @@ func TestStreamArchiveLeavesOut(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// engineImages are imgs tagged refs as the engine's Find gives them: read from its export.
+func engineImages(t *testing.T, refs []string, imgs []v1.Image) []Image {
+	t.Helper()
+	var images []Image
+	for i, r := range refs {
+		ref, _ := name.ParseReference(r)
+		cf, err := imgs[i].ConfigFile()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var diffIDs []string
+		for _, d := range cf.RootFS.DiffIDs {
+			diffIDs = append(diffIDs, d.String())
+		}
+		images = append(images, Image{Ref: r, Source: "engine", Deferred: &Resolved{found: &engineImage{ref: ref, diffIDs: diffIDs}}})
+	}
+	return images
+}
+
+// savedFrom makes a read the engine's export from the `docker save` file p.
+func savedFrom(a *StreamArchive, p string) {
+	a.save = func(ctx context.Context, refs []string, sink layerSink, _ ExportProgress) (*engineExport, error) {
+		f, err := os.Open(p)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		return readExport(ctx, f, refs, sink)
+	}
+}
+
+// An image rebuilt or retagged between its lookup and the export is refused by name: what was
+// reserved and left out was decided from the layers it had when looked up.
+func TestStreamArchiveImageChanged(t *testing.T) {
+	imgs := sharedBaseImages(t, 2)
+	p := filepath.Join(t.TempDir(), "save.tar")
+	legacyDockerSave(t, p, []taggedImage{{tag: "demo/a:1", img: imgs[1]}}) // demo/a:1 is now b
+	a, err := NewStreamArchive("images/images.tar", engineImages(t, []string{"demo/a:1"}, imgs[:1]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	savedFrom(a, p)
+	f, err := os.Create(filepath.Join(t.TempDir(), "images.tar"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	_, err = a.WriteAt(context.Background(), f, 0)
+	if err == nil || !strings.Contains(err.Error(), "image demo/a:1 changed in the docker engine while it was being packed") {
+		t.Fatalf("err %v", err)
 	}
 }
