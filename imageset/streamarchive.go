@@ -22,7 +22,7 @@ import (
 // header written once its size and digest are known (tarlayout.StreamedHeader); the rest of the
 // archive follows, planned as an Archive once the export is read: the other images' layers,
 // every config and manifest, oci-layout, index.json and manifest.json (both `docker load`
-// paths read the whole archive before looking at them). Its size and its images' description
+// paths take them after the blobs). Its size and its images' description
 // are known only once it is written: Skeleton gives the shape of that description beforehand,
 // at its longest.
 type StreamArchive struct {
