@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -100,7 +101,7 @@ func (e *Engine) export(ctx context.Context, ref name.Reference, dir string) (*e
 	if !slices.Contains(refs, want) {
 		refs = append(refs, want)
 	}
-	x, err := e.save(ctx, refs, dirSink(dir), nil)
+	x, err := e.save(ctx, refs, dirSink(dir))
 	if err != nil {
 		return nil, err
 	}
@@ -108,9 +109,97 @@ func (e *Engine) export(ctx context.Context, ref name.Reference, dir string) (*e
 	return x, nil
 }
 
-// save reads one `docker save` of refs, putting its layers into sink, telling p (when not nil)
-// how much it read.
-func (e *Engine) save(ctx context.Context, refs []string, sink layerSink, p ExportProgress) (*engineExport, error) {
+// saves reads the `docker save` of refs, putting their layers into sink, telling p (when not
+// nil) how much it read. The classic store prepares a whole export on one CPU before its first
+// byte: there, the images are split into groups (exportGroups), the engine is asked for a save
+// of each at once, and the saves are read one after the other, in order (so the archive is the
+// same whatever the timing): the later ones are prepared while the first is read. Each layer is
+// put once (layerClaims: by the first save holding it). The containerd store streams its blobs
+// at once: one save.
+func (e *Engine) saves(ctx context.Context, refs []string, sink layerSink, p ExportProgress) ([]*engineExport, error) {
+	cli, err := e.client()
+	if err != nil {
+		return nil, err
+	}
+	groups := exportGroups(refs, runtime.NumCPU(), e.classicStore(ctx))
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type opened struct {
+		rc  io.ReadCloser
+		err error
+	}
+	bodies := make([]chan opened, len(groups))
+	for i, refs := range groups {
+		bodies[i] = make(chan opened, 1)
+		go func() {
+			rc, err := cli.ImageSave(ctx, refs)
+			bodies[i] <- opened{rc, err}
+		}()
+	}
+	defer func() {
+		// The saves not read (after a failure): closed once the engine answers, or cancelled.
+		cancel()
+		for _, ch := range bodies {
+			if o, ok := <-ch; ok && o.rc != nil {
+				o.rc.Close()
+			}
+		}
+	}()
+	claims := &layerClaims{}
+	var xs []*engineExport
+	for i, refs := range groups {
+		o := <-bodies[i]
+		close(bodies[i])
+		if o.err != nil {
+			return nil, fmt.Errorf("docker save %s: %w", strings.Join(refs, " "), o.err)
+		}
+		x, err := readSave(ctx, o.rc, refs, sink, p, claims)
+		o.rc.Close()
+		if err != nil {
+			return nil, err
+		}
+		xs = append(xs, x)
+	}
+	return xs, shareLayers(xs)
+}
+
+// exportGroups splits refs into the saves to ask the engine for at once: on the classic store
+// and a machine with two CPUs or more, two, images taken in turn (the layers they share are
+// exported by both, read from one); else one.
+func exportGroups(refs []string, cpus int, classic bool) [][]string {
+	n := min(len(refs), cpus, 2)
+	if !classic || n <= 1 {
+		return [][]string{refs}
+	}
+	groups := make([][]string, n)
+	for i, r := range refs {
+		groups[i%n] = append(groups[i%n], r)
+	}
+	return groups
+}
+
+// classicStore reports whether the engine keeps its images in Docker's classic store (graph
+// drivers) rather than the containerd store (snapshotters); an engine that does not say is
+// taken for the containerd store, whose exports stream at once.
+func (e *Engine) classicStore(ctx context.Context) bool {
+	cli, err := e.client()
+	if err != nil {
+		return false
+	}
+	info, err := cli.Info(ctx, client.InfoOptions{})
+	if err != nil {
+		return false
+	}
+	for _, kv := range info.Info.DriverStatus {
+		if len(kv) == 2 && strings.HasPrefix(kv[1], "io.containerd.snapshotter") {
+			return false
+		}
+	}
+	return info.Info.Driver != ""
+}
+
+// save reads one `docker save` of refs, putting its layers into sink.
+func (e *Engine) save(ctx context.Context, refs []string, sink layerSink) (*engineExport, error) {
 	cli, err := e.client()
 	if err != nil {
 		return nil, err
@@ -120,11 +209,17 @@ func (e *Engine) save(ctx context.Context, refs []string, sink layerSink, p Expo
 		return nil, fmt.Errorf("docker save %s: %w", strings.Join(refs, " "), err)
 	}
 	defer rc.Close()
-	var r io.Reader = rc
+	return readSave(ctx, rc, refs, sink, nil, nil)
+}
+
+// readSave reads the `docker save` of refs from rc, telling p (when not nil) how much it read;
+// claims, when not nil, shares its layers out with other saves.
+func readSave(ctx context.Context, rc io.Reader, refs []string, sink layerSink, p ExportProgress, claims *layerClaims) (*engineExport, error) {
+	r := rc
 	if p != nil {
 		r = exportCounter{rc, p}
 	}
-	x, err := readExport(ctx, r, refs, sink)
+	x, err := readExport(ctx, r, refs, sink, claims)
 	if err != nil {
 		return nil, fmt.Errorf("docker save %s: %w", strings.Join(refs, " "), err)
 	}

@@ -13,6 +13,7 @@ import (
 	"os"
 	slashpath "path"
 	"runtime"
+	"sync"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -88,6 +89,9 @@ type engineExport struct {
 	docker []dockerManifestEntry
 	staged memo[*exportLayer] // layers found among the small documents, compressed on demand
 	sink   layerSink
+	// elsewhere are the layers another stream read at the same time put in the sink
+	// (layerClaims; shareLayers adds them to layers).
+	elsewhere map[string]bool
 }
 
 // looksJSON reports whether an entry starting with b is a JSON document rather than a layer.
@@ -96,9 +100,54 @@ func looksJSON(b []byte) bool {
 	return len(b) > 0 && (b[0] == '{' || b[0] == '[')
 }
 
-// readExport reads a `docker save` stream of refs, putting layers into sink.
-func readExport(ctx context.Context, r io.Reader, refs []string, sink layerSink) (*engineExport, error) {
-	x := &engineExport{refs: refs, meta: map[string][]byte{}, layers: map[string]*exportLayer{}, links: map[string]string{}, sink: sink}
+// layerClaims shares out the layers of several `docker save` streams read at once (Engine.saves):
+// a layer in more than one (a base layer under images of both) is put in the sink by the first
+// stream to reach it; the others read past it. Layers are named by their content in a save
+// (Docker 20.10: the layer's v1 ID, from its chain and, for an image's top layer, its config;
+// OCI layouts: the digest), so one name is one layer in every stream of an engine.
+type layerClaims struct {
+	mu sync.Mutex
+	m  map[string]bool
+}
+
+// claim reports whether the caller is the first to claim the layer named n.
+func (c *layerClaims) claim(n string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m[n] {
+		return false
+	}
+	if c.m == nil {
+		c.m = map[string]bool{}
+	}
+	c.m[n] = true
+	return true
+}
+
+// shareLayers gives each export the layers another export of the same claims put in the sink.
+func shareLayers(xs []*engineExport) error {
+	all := map[string]*exportLayer{}
+	for _, x := range xs {
+		for n, l := range x.layers {
+			all[n] = l
+		}
+	}
+	for _, x := range xs {
+		for n := range x.elsewhere {
+			l, ok := all[n]
+			if !ok {
+				return fmt.Errorf("layer %s was read past in one docker save but put by no other", n)
+			}
+			x.layers[n] = l
+		}
+	}
+	return nil
+}
+
+// readExport reads a `docker save` stream of refs, putting layers into sink. With claims (the
+// stream is one of several read at once), a layer another stream claimed is read past.
+func readExport(ctx context.Context, r io.Reader, refs []string, sink layerSink, claims *layerClaims) (*engineExport, error) {
+	x := &engineExport{refs: refs, meta: map[string][]byte{}, layers: map[string]*exportLayer{}, links: map[string]string{}, sink: sink, elsewhere: map[string]bool{}}
 	tr := tar.NewReader(bufio.NewReaderSize(xio.ContextReader(ctx, r), 1<<20))
 	br := bufio.NewReaderSize(nil, 64<<10)
 	// One gzip writer for every layer: its block buffers are reused, not garbage per layer.
@@ -128,6 +177,15 @@ func readExport(ctx context.Context, r io.Reader, refs []string, sink layerSink)
 		}
 		br.Reset(tr)
 		head, _ := br.Peek(512)
+		isMeta := hdr.Size <= metaLimit && (looksJSON(head) || hdr.Size < 512)
+		if claims != nil && !isMeta && !claims.claim(n) {
+			// Another stream puts this layer in the sink.
+			if _, err := io.Copy(io.Discard, br); err != nil {
+				return nil, fmt.Errorf("%s: %w", n, err)
+			}
+			x.elsewhere[n] = true
+			continue
+		}
 		switch {
 		case bytes.HasPrefix(head, []byte{0x1f, 0x8b}):
 			l, err := keepLayer(br, sink, types.DockerLayer)
@@ -143,7 +201,7 @@ func readExport(ctx context.Context, r io.Reader, refs []string, sink layerSink)
 			x.layers[n] = l
 		case bytes.HasPrefix(head, []byte{0xfd, '7', 'z', 'X', 'Z', 0x00}), bytes.HasPrefix(head, []byte("BZh")):
 			return nil, fmt.Errorf("layer %s is xz or bzip2 compressed, which airpack does not convert", n)
-		case hdr.Size <= metaLimit && (looksJSON(head) || hdr.Size < 512):
+		case isMeta:
 			// A JSON document, or a file too short to be a layer tar with an entry: kept in
 			// memory (a layer among them is compressed when an image asks for it).
 			b, err := io.ReadAll(br)

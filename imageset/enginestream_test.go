@@ -21,7 +21,7 @@ func exportImages(t *testing.T, p string, refs []string) []v1.Image {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	x, err := readExport(context.Background(), f, refs, dirSink(t.TempDir()))
+	x, err := readExport(context.Background(), f, refs, dirSink(t.TempDir()), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,7 +7,9 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"sync"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
@@ -34,8 +36,8 @@ type StreamArchive struct {
 	leave       map[string]bool
 	heldDiffIDs map[string]string
 	left        map[string]int64
-	// save reads the engine's export of refs into sink: Engine.save; tests read a file.
-	save func(ctx context.Context, refs []string, sink layerSink, p ExportProgress) (*engineExport, error)
+	// saves reads the engine's exports of refs into sink: Engine.saves; tests read files.
+	saves func(ctx context.Context, refs []string, sink layerSink, p ExportProgress) ([]*engineExport, error)
 }
 
 // Streamable reports whether the image can be read from its source while its archive is
@@ -151,12 +153,12 @@ func (a *StreamArchive) leaves(digest, diffID v1.Hash) bool {
 // are known afterwards.
 func (a *StreamArchive) WriteAt(ctx context.Context, f ReadWriterAt, base int64, opts ...Option) (string, error) {
 	var refs []string
-	save := a.save
+	saves := a.saves
 	for _, im := range a.images {
 		if im.Deferred != nil {
 			ei := im.Deferred.found.(*engineImage)
-			if save == nil {
-				save = ei.e.save
+			if saves == nil {
+				saves = ei.e.saves
 			}
 			if r := engineName(ei.ref); !slices.Contains(refs, r) {
 				refs = append(refs, r)
@@ -167,7 +169,7 @@ func (a *StreamArchive) WriteAt(ctx context.Context, f ReadWriterAt, base int64,
 	images := slices.Clone(a.images)
 	if len(refs) > 0 {
 		ep, _ := makeOptions(opts).progress.(ExportProgress)
-		x, err := save(ctx, refs, sink, ep)
+		xs, err := saves(ctx, refs, sink, ep)
 		if ep != nil {
 			ep.ExportDone()
 		}
@@ -179,7 +181,7 @@ func (a *StreamArchive) WriteAt(ctx context.Context, f ReadWriterAt, base int64,
 				continue
 			}
 			ei := im.Deferred.found.(*engineImage)
-			img, err := x.image(ei.ref)
+			img, err := exportedImage(xs, ei.ref)
 			if err != nil {
 				return "", fmt.Errorf("image %s from engine: docker save of %s: %w", im.Ref, im.Deferred.Ref, err)
 			}
@@ -233,6 +235,16 @@ func (a *StreamArchive) WriteAt(ctx context.Context, f ReadWriterAt, base int64,
 	return sum, nil
 }
 
+// exportedImage is ref's image from the export holding it.
+func exportedImage(xs []*engineExport, ref name.Reference) (v1.Image, error) {
+	for _, x := range xs {
+		if x.entry(ref) != nil {
+			return x.image(ref)
+		}
+	}
+	return nil, fmt.Errorf("%s is not in it", ref)
+}
+
 // leaveKnown adds to left the layers of img, whose digests and diff IDs its manifest and config
 // say, that leaves leaves out.
 func leaveKnown(img v1.Image, leaves func(digest, diffID v1.Hash) bool, left map[v1.Hash]int64) error {
@@ -259,6 +271,7 @@ func leaveKnown(img v1.Image, leaves func(digest, diffID v1.Hash) bool, left map
 // its start: a header's space, the blob, its padding; the header is written once the blob's
 // size and digest are known. A blob already there is not stored twice.
 type archiveSink struct {
+	mu   sync.Mutex // one blob at a time: several streams may put blobs
 	f    ReadWriterAt
 	base int64
 	pos  int64             // where the next blob's header goes, relative to base
@@ -270,6 +283,8 @@ type archiveSink struct {
 }
 
 func (s *archiveSink) put(fill func(w io.Writer) (v1.Hash, v1.Hash, error)) (int64, func() (io.ReadCloser, error), error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	start := s.pos + tarlayout.StreamedHeaderSize
 	bw := bufio.NewWriterSize(writeErrors{io.NewOffsetWriter(s.f, s.base+start)}, 1<<20)
 	cw := &xio.CountWriter{W: bw}

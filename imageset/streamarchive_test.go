@@ -2,6 +2,7 @@ package imageset
 
 import (
 	"archive/tar"
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -10,6 +11,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -225,15 +227,25 @@ func engineImages(t *testing.T, refs []string, imgs []v1.Image) []Image {
 	return images
 }
 
-// savedFrom makes a read the engine's export from the `docker save` file p.
-func savedFrom(a *StreamArchive, p string) {
-	a.save = func(ctx context.Context, refs []string, sink layerSink, _ ExportProgress) (*engineExport, error) {
-		f, err := os.Open(p)
-		if err != nil {
-			return nil, err
+// savedFrom makes a read the engine's exports from the `docker save` files ps, one after the
+// other, as Engine.saves reads the saves of its groups: the images are wherever they are.
+func savedFrom(a *StreamArchive, ps ...string) {
+	a.saves = func(ctx context.Context, refs []string, sink layerSink, _ ExportProgress) ([]*engineExport, error) {
+		claims := &layerClaims{}
+		var xs []*engineExport
+		for _, p := range ps {
+			f, err := os.Open(p)
+			if err != nil {
+				return nil, err
+			}
+			x, err := readExport(ctx, f, refs, sink, claims)
+			f.Close()
+			if err != nil {
+				return nil, err
+			}
+			xs = append(xs, x)
 		}
-		defer f.Close()
-		return readExport(ctx, f, refs, sink)
+		return xs, shareLayers(xs)
 	}
 }
 
@@ -256,5 +268,133 @@ func TestStreamArchiveImageChanged(t *testing.T) {
 	_, err = a.WriteAt(context.Background(), f, 0)
 	if err == nil || !strings.Contains(err.Error(), "image demo/a:1 changed in the docker engine while it was being packed") {
 		t.Fatalf("err %v", err)
+	}
+}
+
+// Two saves read one after the other (Engine.saves: the engine prepares them side by side),
+// both holding the shared base layer under its one name: the first puts it, the second reads
+// past it; each image is whole, every blob stored once, and the archive is the same as from one
+// save of both.
+func TestStreamArchiveSeveralSaves(t *testing.T) {
+	imgs := sharedBaseImages(t, 2)
+	refs := []string{"demo/a:1", "demo/b:1"}
+	dir := t.TempDir()
+	saveOf := func(p string, idx ...int) {
+		var entries []tarEntrySpec
+		var manifest []dockerManifestEntry
+		for _, i := range idx {
+			cfg, _ := imgs[i].RawConfigFile()
+			e := dockerManifestEntry{Config: sha256Hex(cfg) + ".json", RepoTags: []string{refs[i]}}
+			layers, _ := imgs[i].Layers()
+			for j, l := range layers {
+				rc, err := l.Uncompressed()
+				if err != nil {
+					t.Fatal(err)
+				}
+				b, _ := io.ReadAll(rc)
+				rc.Close()
+				file := fmt.Sprintf("%d-%d/layer.tar", i, j)
+				if j == 0 {
+					file = "base/layer.tar" // named by its chain, as the classic store names it
+				}
+				if !slices.ContainsFunc(entries, func(s tarEntrySpec) bool { return s.name == file }) {
+					entries = append(entries, tarEntrySpec{name: file, body: b})
+				}
+				e.Layers = append(e.Layers, file)
+			}
+			entries = append(entries, tarEntrySpec{name: e.Config, body: cfg})
+			manifest = append(manifest, e)
+		}
+		m, _ := json.Marshal(manifest)
+		writeTarFile(t, p, append(entries, tarEntrySpec{name: "manifest.json", body: m}))
+	}
+	one, a, b := filepath.Join(dir, "one.tar"), filepath.Join(dir, "a.tar"), filepath.Join(dir, "b.tar")
+	saveOf(one, 0, 1)
+	saveOf(a, 0)
+	saveOf(b, 1)
+	write := func(saves ...string) []byte {
+		sa, err := NewStreamArchive("images/images.tar", engineImages(t, refs, imgs))
+		if err != nil {
+			t.Fatal(err)
+		}
+		savedFrom(sa, saves...)
+		out := filepath.Join(t.TempDir(), "images.tar")
+		f, err := os.Create(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		if _, err := sa.WriteAt(context.Background(), f, 0); err != nil {
+			t.Fatal(err)
+		}
+		f.Truncate(sa.Size())
+		for i, r := range refs {
+			tag, _ := name.NewTag(r)
+			got, err := tarball.Image(func() (io.ReadCloser, error) { return os.Open(out) }, &tag)
+			if err != nil {
+				t.Fatalf("%s: %v", r, err)
+			}
+			sameDiffIDs(t, r, got, imgs[i])
+		}
+		body, _ := os.ReadFile(out)
+		return body
+	}
+	if !bytes.Equal(write(a, b), write(one)) {
+		t.Error("two saves give another archive than one save of the same images")
+	}
+
+	// The second save reads past the base layer: it is compressed once.
+	puts := &countingSink{layerSink: dirSink(t.TempDir())}
+	claims := &layerClaims{}
+	var xs []*engineExport
+	for _, p := range []string{a, b} {
+		f, err := os.Open(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		x, err := readExport(context.Background(), f, refs, puts, claims)
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		xs = append(xs, x)
+	}
+	if err := shareLayers(xs); err != nil {
+		t.Fatal(err)
+	}
+	if puts.n != 3 || !xs[1].elsewhere["base/layer.tar"] || xs[1].layers["base/layer.tar"] != xs[0].layers["base/layer.tar"] {
+		t.Errorf("%d layers put (want 3: the base once), the second save's base %v", puts.n, xs[1].layers["base/layer.tar"])
+	}
+}
+
+type countingSink struct {
+	layerSink
+	n int
+}
+
+func (c *countingSink) put(fill func(w io.Writer) (v1.Hash, v1.Hash, error)) (int64, func() (io.ReadCloser, error), error) {
+	c.n++
+	return c.layerSink.put(fill)
+}
+
+// The saves asked for at once: two on the classic store with two CPUs, images in turn; one on
+// the containerd store, on one CPU, or for one image.
+func TestExportGroups(t *testing.T) {
+	refs := []string{"a", "b", "c", "d", "e"}
+	for _, c := range []struct {
+		cpus    int
+		classic bool
+		refs    []string
+		want    [][]string
+	}{
+		{2, true, refs, [][]string{{"a", "c", "e"}, {"b", "d"}}},
+		{8, true, refs, [][]string{{"a", "c", "e"}, {"b", "d"}}},
+		{2, false, refs, [][]string{refs}},
+		{1, true, refs, [][]string{refs}},
+		{2, true, refs[:1], [][]string{refs[:1]}},
+	} {
+		if got := exportGroups(c.refs, c.cpus, c.classic); !slices.EqualFunc(got, c.want, slices.Equal) {
+			t.Errorf("exportGroups(%v, %d, %v) = %v, want %v", c.refs, c.cpus, c.classic, got, c.want)
+		}
 	}
 }
