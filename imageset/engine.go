@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -121,7 +120,7 @@ func (e *Engine) saves(ctx context.Context, refs []string, sink layerSink, p Exp
 	if err != nil {
 		return nil, err
 	}
-	groups := exportGroups(refs, runtime.NumCPU(), e.classicStore(ctx))
+	groups := exportGroups(refs, e.classicStore(ctx))
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	type opened struct {
@@ -163,11 +162,12 @@ func (e *Engine) saves(ctx context.Context, refs []string, sink layerSink, p Exp
 	return xs, shareLayers(xs)
 }
 
-// exportGroups splits refs into the saves to ask the engine for at once: on the classic store
-// and a machine with two CPUs or more, two, images taken in turn (the layers they share are
-// exported by both, read from one); else one.
-func exportGroups(refs []string, cpus int, classic bool) [][]string {
-	n := min(len(refs), cpus, 2)
+// exportGroups splits refs into the saves to ask the engine for at once: on the classic store,
+// two, images taken in turn (the layers they share are exported by both, read from one); else
+// one. Not the machine's CPUs: the archive's order follows the groups, and the same images
+// give the same bundle on every machine.
+func exportGroups(refs []string, classic bool) [][]string {
+	n := min(len(refs), 2)
 	if !classic || n <= 1 {
 		return [][]string{refs}
 	}
