@@ -534,16 +534,6 @@ func archiveEntries(c Contents, sizeOf func(File) (int64, error)) ([]entry, erro
 	return entries, nil
 }
 
-func sumsSize(entries []entry) int64 {
-	var n int64
-	for _, e := range entries {
-		if !e.dir && e.link == "" {
-			n += int64(64 + 2 + len(e.name) + 1)
-		}
-	}
-	return n
-}
-
 // writeTarFile writes the bundle straight into one uncompressed tar: every size is known up
 // front, so image blobs land at their final offsets with no staging copy. The signature, whose
 // size is not, is added after SHA256SUMS at the end.
@@ -580,9 +570,8 @@ func writeTar(ctx context.Context, f tarOutput, c Contents, o writeOptions) erro
 	if err != nil {
 		return err
 	}
-	// A streamed archive, the last entry if any, ends the plan: SHA256SUMS (and the signature)
-	// follow it once its size is known.
-	streamed := len(entries) > 0 && entries[len(entries)-1].archive != nil && entries[len(entries)-1].size < 0
+	// SHA256SUMS (and the signature) end the archive, once every body is written: after a
+	// streamed archive, whose size is known only then (Layout.Finish).
 	var plan []tarlayout.Entry
 	for _, e := range entries {
 		te := tarlayout.Entry{Name: path.Join(c.Dir, e.name) + dirSlash(e.dir), Dir: e.dir, Size: e.size, Mode: tarMode(e.mode), Link: e.link}
@@ -591,10 +580,6 @@ func writeTar(ctx context.Context, f tarOutput, c Contents, o writeOptions) erro
 		}
 		te.Streamed = e.archive != nil && e.size < 0
 		plan = append(plan, te)
-	}
-	sumsEntry := tarlayout.Entry{Name: path.Join(c.Dir, SumsFile), Size: sumsSize(entries), Mode: 0o644}
-	if !streamed {
-		plan = append(plan, sumsEntry)
 	}
 	l, err := tarlayout.Plan(plan)
 	if err != nil {
@@ -646,34 +631,20 @@ func writeTar(ctx context.Context, f tarOutput, c Contents, o writeOptions) erro
 			return err
 		}
 	}
-	sigEntry := tarlayout.Entry{Name: path.Join(c.Dir, SigFile), Mode: 0o644, Size: int64(len(sig)), Body: sig}
-	if streamed {
-		sumsEntry.Body = body
-		trailer := []tarlayout.Entry{sumsEntry}
-		if sig != nil {
-			trailer = append(trailer, sigEntry)
-		}
-		total, err := l.Finish(f, 0, entries[len(entries)-1].archive.Size(), trailer...)
-		if err != nil {
-			return err
-		}
-		// The streamed archive may have written past its end (a blob it then left out or found it had).
-		return f.Truncate(total)
+	trailer := []tarlayout.Entry{{Name: path.Join(c.Dir, SumsFile), Mode: 0o644, Size: int64(len(body)), Body: body}}
+	if sig != nil {
+		trailer = append(trailer, tarlayout.Entry{Name: path.Join(c.Dir, SigFile), Mode: 0o644, Size: int64(len(sig)), Body: sig})
 	}
-	if _, err := f.WriteAt(body, l.DataOffset(len(entries))); err != nil {
+	var streamedSize int64
+	if last := entries[len(entries)-1]; last.archive != nil && last.size < 0 {
+		streamedSize = last.archive.Size()
+	}
+	total, err := l.Finish(f, 0, streamedSize, trailer...)
+	if err != nil {
 		return err
 	}
-	if sig != nil {
-		m, err := tarlayout.Member(sigEntry)
-		if err != nil {
-			return err
-		}
-		// Over the end-of-archive marker, which follows it again.
-		if _, err := f.WriteAt(append(m, make([]byte, 2*512)...), l.Size()-2*512); err != nil {
-			return err
-		}
-	}
-	return nil
+	// A streamed archive may have written past its end (a blob it then left out or found it had).
+	return f.Truncate(total)
 }
 
 // writeBody writes file entry i's body at its place in the planned archive and returns its

@@ -172,7 +172,7 @@ func ustarName(s string) bool {
 }
 
 // Member returns entry e as it stands in an archive: its header, its Body and the padding to the
-// next block. It is how a member is added to an archive planned without it.
+// next block. It is how a member is added to an archive planned without it (Finish).
 func Member(e Entry) ([]byte, error) {
 	if int64(len(e.Body)) != e.Size {
 		return nil, fmt.Errorf("tar entry %s: body of %d bytes, size %d", e.Name, len(e.Body), e.Size)
@@ -186,8 +186,8 @@ func Member(e Entry) ([]byte, error) {
 	return b, nil
 }
 
-// Size is the total size of the archive in bytes; for an archive whose last entry is streamed,
-// where that entry's body starts (Finish gives the total).
+// Size is the size of the archive as planned, end marker included; for an archive whose last
+// entry is streamed, where that entry's body starts. Finish gives the total.
 func (l *Layout) Size() int64 { return l.size }
 
 // Len is the number of entries.
@@ -230,26 +230,28 @@ func (l *Layout) WriteFrame(w io.WriterAt, base int64) error {
 	return err
 }
 
-// Finish completes an archive whose last entry is streamed, once its body of size bytes is
-// written at its DataOffset: it writes the entry's header and padding, then trailer (members
-// whose Body is given, e.g. a checksum list of what came before) and the end marker, and
-// returns the archive's total size.
+// Finish ends the archive once every body is written: for an archive whose last entry is
+// streamed, that entry's header and padding, given the size of its body; then trailer (members
+// whose Body is given, e.g. a checksum list of what came before) and the end marker, over the
+// one WriteFrame wrote. It returns the archive's total size. size is ignored when no entry is
+// streamed.
 func (l *Layout) Finish(w io.WriterAt, base, size int64, trailer ...Entry) (int64, error) {
-	if !l.streamed {
-		return 0, fmt.Errorf("tar layout: Finish of an archive with no streamed entry")
+	off := l.size - 2*block // the planned end marker
+	var tail []byte
+	if l.streamed {
+		i := len(l.entries) - 1
+		e := l.entries[i]
+		e.Size = size
+		h, err := StreamedHeader(e)
+		if err != nil {
+			return 0, err
+		}
+		if _, err := w.WriteAt(h, base+l.offsets[i]-StreamedHeaderSize); err != nil {
+			return 0, err
+		}
+		off = l.offsets[i] + size
+		tail = make([]byte, pad(size)-size)
 	}
-	i := len(l.entries) - 1
-	e := l.entries[i]
-	e.Size = size
-	h, err := StreamedHeader(e)
-	if err != nil {
-		return 0, err
-	}
-	if _, err := w.WriteAt(h, base+l.offsets[i]-StreamedHeaderSize); err != nil {
-		return 0, err
-	}
-	off := l.offsets[i] + size
-	tail := make([]byte, pad(size)-size)
 	for _, t := range trailer {
 		m, err := Member(t)
 		if err != nil {
