@@ -181,12 +181,11 @@ func Pack(ctx context.Context, opts Options) (*Result, error) {
 	// planned from every layer's size first: parts share out images by size.
 	stream := opts.MaxArchiveSize == 0
 	var images []imageset.Image
-	streamed := 0 // images read from the engine as the archive is written
+	streamed := false // an image is read from the engine as the archive is written
 	for _, r := range resolved {
 		im := imageset.Image{Ref: r.Shipped, Services: r.Services, MountedBy: r.MountedBy, Pin: r.Pin, Source: r.Source, Platform: r.Platform}
 		if stream && r.Streamable() {
-			im.Deferred = r
-			streamed++
+			im.Deferred, streamed = r, true
 		} else {
 			if r.Source == "engine" {
 				opts.logf("exporting %s from the docker engine", r.Ref)
@@ -237,7 +236,7 @@ func Pack(ctx context.Context, opts Options) (*Result, error) {
 		files = append(files, bf)
 	}
 	write := plannedImages
-	if streamed > 0 {
+	if streamed {
 		write = streamedImages
 	}
 	iw, err := write(images, m, base, baseJSON, describe, &opts)
