@@ -1,7 +1,6 @@
 package imageset
 
 import (
-	"archive/tar"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -34,29 +33,8 @@ func TestStreamArchive(t *testing.T) {
 	}
 	refs := []string{"demo/a:1", "demo/b:1"}
 	save := filepath.Join(t.TempDir(), "save.tar")
-	var entries []tarEntrySpec
-	var manifest []dockerManifestEntry
-	for i, img := range imgs {
-		cfg, _ := img.RawConfigFile()
-		e := dockerManifestEntry{Config: sha256Hex(cfg) + ".json", RepoTags: []string{refs[i]}}
-		layers, _ := img.Layers()
-		for j, l := range layers {
-			rc, err := l.Uncompressed()
-			if err != nil {
-				t.Fatal(err)
-			}
-			b, _ := io.ReadAll(rc)
-			rc.Close()
-			file := fmt.Sprintf("%d-%d/layer.tar", i, j) // the shared base twice, no link
-			entries = append(entries, tarEntrySpec{name: file, body: b})
-			e.Layers = append(e.Layers, file)
-		}
-		entries = append(entries, tarEntrySpec{name: e.Config, body: cfg})
-		manifest = append(manifest, e)
-	}
-	m, _ := json.Marshal(manifest)
-	writeTarFile(t, save, append(entries, tarEntrySpec{name: "manifest.json", body: m}))
-
+	// The shared base twice, under two names, no link.
+	classicSave(t, save, refs, imgs, func(i, j int) string { return fmt.Sprintf("%d-%d/layer.tar", i, j) }, 0, 1)
 	images := append(engineImages(t, refs, imgs), Image{Ref: "demo/other:1", Source: "registry", Image: other})
 	a, err := NewStreamArchive("images/images.tar", images)
 	if err != nil {
@@ -67,39 +45,20 @@ func TestStreamArchive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := filepath.Join(t.TempDir(), "images.tar")
-	f, err := os.Create(out)
+	out, sum, err := writeStream(t, a)
 	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	sum, err := a.WriteAt(context.Background(), f, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Truncate(a.Size()); err != nil {
 		t.Fatal(err)
 	}
 	b, _ := os.ReadFile(out)
 	if h := sha256.Sum256(b); hex.EncodeToString(h[:]) != sum {
 		t.Fatalf("WriteAt's sum %s is not the archive's", sum)
 	}
-
 	seen := map[string]bool{}
-	tr := tar.NewReader(f)
-	f.Seek(0, io.SeekStart)
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
+	for _, n := range tarNames(t, b) {
+		if seen[n] {
+			t.Errorf("%s stored twice", n)
 		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		if seen[h.Name] {
-			t.Errorf("%s stored twice", h.Name)
-		}
-		seen[h.Name] = true
+		seen[n] = true
 	}
 	done := a.Images()
 	if len(done) != 3 || len(skeleton) != 3 {
@@ -161,16 +120,10 @@ func TestStreamArchiveLeavesOut(t *testing.T) {
 			savedFrom(a, p)
 			// The base bundle holds the shared base layer, under the registry's digest.
 			a.LeaveOut(map[string]bool{baseDiffID.String(): true}, map[string]string{baseDigest.String(): baseDiffID.String()})
-			out := filepath.Join(t.TempDir(), "images.tar")
-			f, err := os.Create(out)
+			out, _, err := writeStream(t, a)
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer f.Close()
-			if _, err := a.WriteAt(context.Background(), f, 0); err != nil {
-				t.Fatal(err)
-			}
-			f.Truncate(a.Size())
 			left := a.LeftOut()
 			if len(left) != 1 {
 				t.Fatalf("left out %v, want the base layer alone", left)
@@ -179,17 +132,10 @@ func TestStreamArchiveLeavesOut(t *testing.T) {
 			for d := range left {
 				leftDigest = d
 			}
+			b, _ := os.ReadFile(out)
 			stored := map[string]bool{}
-			f.Seek(0, io.SeekStart)
-			for tr := tar.NewReader(f); ; {
-				h, err := tr.Next()
-				if err == io.EOF {
-					break
-				}
-				if err != nil {
-					t.Fatal(err)
-				}
-				stored["sha256:"+strings.TrimPrefix(h.Name, "blobs/sha256/")] = true
+			for _, n := range tarNames(t, b) {
+				stored["sha256:"+strings.TrimPrefix(n, "blobs/sha256/")] = true
 			}
 			if stored[leftDigest] {
 				t.Errorf("the layer left out, %s, is in the archive", leftDigest)
@@ -227,6 +173,57 @@ func engineImages(t *testing.T, refs []string, imgs []v1.Image) []Image {
 	return images
 }
 
+// classicSave writes a `docker save` file at p, in the classic store's layout, of the images
+// imgs[idx] tagged refs[idx]: layer j of image i in the file layerFile(i, j), uncompressed, each
+// file once.
+func classicSave(t *testing.T, p string, refs []string, imgs []v1.Image, layerFile func(i, j int) string, idx ...int) {
+	t.Helper()
+	var entries []tarEntrySpec
+	var manifest []dockerManifestEntry
+	for _, i := range idx {
+		cfg, _ := imgs[i].RawConfigFile()
+		e := dockerManifestEntry{Config: sha256Hex(cfg) + ".json", RepoTags: []string{refs[i]}}
+		layers, _ := imgs[i].Layers()
+		for j, l := range layers {
+			file := layerFile(i, j)
+			if !slices.ContainsFunc(entries, func(s tarEntrySpec) bool { return s.name == file }) {
+				rc, err := l.Uncompressed()
+				if err != nil {
+					t.Fatal(err)
+				}
+				b, _ := io.ReadAll(rc)
+				rc.Close()
+				entries = append(entries, tarEntrySpec{name: file, body: b})
+			}
+			e.Layers = append(e.Layers, file)
+		}
+		entries = append(entries, tarEntrySpec{name: e.Config, body: cfg})
+		manifest = append(manifest, e)
+	}
+	m, _ := json.Marshal(manifest)
+	writeTarFile(t, p, append(entries, tarEntrySpec{name: "manifest.json", body: m}))
+}
+
+// writeStream writes a into a file of its own, cut to its size as bundle.Write does, and
+// returns the file and the sum WriteAt gave.
+func writeStream(t *testing.T, a *StreamArchive) (string, string, error) {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "images.tar")
+	f, err := os.Create(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sum, err := a.WriteAt(context.Background(), f, 0)
+	if err != nil {
+		return "", "", err
+	}
+	if err := f.Truncate(a.Size()); err != nil {
+		t.Fatal(err)
+	}
+	return out, sum, nil
+}
+
 // savedFrom makes a read the engine's exports from the `docker save` files ps, one after the
 // other, as Engine.saves reads the saves of its groups: the images are wherever they are.
 func savedFrom(a *StreamArchive, ps ...string) {
@@ -260,12 +257,7 @@ func TestStreamArchiveImageChanged(t *testing.T) {
 		t.Fatal(err)
 	}
 	savedFrom(a, p)
-	f, err := os.Create(filepath.Join(t.TempDir(), "images.tar"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	_, err = a.WriteAt(context.Background(), f, 0)
+	_, _, err = writeStream(t, a)
 	if err == nil || !strings.Contains(err.Error(), "image demo/a:1 changed in the docker engine while it was being packed") {
 		t.Fatalf("err %v", err)
 	}
@@ -279,35 +271,14 @@ func TestStreamArchiveSeveralSaves(t *testing.T) {
 	imgs := sharedBaseImages(t, 2)
 	refs := []string{"demo/a:1", "demo/b:1"}
 	dir := t.TempDir()
-	saveOf := func(p string, idx ...int) {
-		var entries []tarEntrySpec
-		var manifest []dockerManifestEntry
-		for _, i := range idx {
-			cfg, _ := imgs[i].RawConfigFile()
-			e := dockerManifestEntry{Config: sha256Hex(cfg) + ".json", RepoTags: []string{refs[i]}}
-			layers, _ := imgs[i].Layers()
-			for j, l := range layers {
-				rc, err := l.Uncompressed()
-				if err != nil {
-					t.Fatal(err)
-				}
-				b, _ := io.ReadAll(rc)
-				rc.Close()
-				file := fmt.Sprintf("%d-%d/layer.tar", i, j)
-				if j == 0 {
-					file = "base/layer.tar" // named by its chain, as the classic store names it
-				}
-				if !slices.ContainsFunc(entries, func(s tarEntrySpec) bool { return s.name == file }) {
-					entries = append(entries, tarEntrySpec{name: file, body: b})
-				}
-				e.Layers = append(e.Layers, file)
-			}
-			entries = append(entries, tarEntrySpec{name: e.Config, body: cfg})
-			manifest = append(manifest, e)
+	// The base named by its chain, as the classic store names it: once in each save.
+	layerFile := func(i, j int) string {
+		if j == 0 {
+			return "base/layer.tar"
 		}
-		m, _ := json.Marshal(manifest)
-		writeTarFile(t, p, append(entries, tarEntrySpec{name: "manifest.json", body: m}))
+		return fmt.Sprintf("%d-%d/layer.tar", i, j)
 	}
+	saveOf := func(p string, idx ...int) { classicSave(t, p, refs, imgs, layerFile, idx...) }
 	one, a, b := filepath.Join(dir, "one.tar"), filepath.Join(dir, "a.tar"), filepath.Join(dir, "b.tar")
 	saveOf(one, 0, 1)
 	saveOf(a, 0)
@@ -318,16 +289,10 @@ func TestStreamArchiveSeveralSaves(t *testing.T) {
 			t.Fatal(err)
 		}
 		savedFrom(sa, saves...)
-		out := filepath.Join(t.TempDir(), "images.tar")
-		f, err := os.Create(out)
+		out, _, err := writeStream(t, sa)
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer f.Close()
-		if _, err := sa.WriteAt(context.Background(), f, 0); err != nil {
-			t.Fatal(err)
-		}
-		f.Truncate(sa.Size())
 		for i, r := range refs {
 			tag, _ := name.NewTag(r)
 			got, err := tarball.Image(func() (io.ReadCloser, error) { return os.Open(out) }, &tag)
