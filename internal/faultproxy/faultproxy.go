@@ -61,21 +61,20 @@ func (p *Proxy) SetFaults(f Faults) {
 
 // Broken is how many blob downloads were broken, in all.
 func (p *Proxy) Broken() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	n := 0
-	for _, c := range p.broken {
-		n += c
-	}
-	return n
+	return p.total(p.broken)
 }
 
 // Served is how many downloads of the blobs Faults name (MinSize) went through whole, in all.
 func (p *Proxy) Served() int {
+	return p.total(p.served)
+}
+
+// total sums the counts of m, one of the proxy's.
+func (p *Proxy) total(m map[string]int) int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	n := 0
-	for _, c := range p.served {
+	for _, c := range m {
 		n += c
 	}
 	return n
