@@ -61,18 +61,19 @@ func (p *Proxy) SetFaults(f Faults) {
 
 // Broken is how many blob downloads were broken, in all.
 func (p *Proxy) Broken() int {
-	return p.total(p.broken)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return sum(p.broken)
 }
 
 // Served is how many downloads of the blobs Faults name (MinSize) went through whole, in all.
 func (p *Proxy) Served() int {
-	return p.total(p.served)
-}
-
-// total sums the counts of m, one of the proxy's.
-func (p *Proxy) total(m map[string]int) int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	return sum(p.served)
+}
+
+func sum(m map[string]int) int {
 	n := 0
 	for _, c := range m {
 		n += c
