@@ -2,6 +2,7 @@ package imageset
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -255,7 +256,10 @@ func (i *engineImage) Image(ctx context.Context, dir string) (v1.Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	img, err := x.image(i.ref)
+	img, err := x.image(i.ref, i.diffIDs)
+	if errors.Is(err, errImageChanged) {
+		return nil, err
+	}
 	if err != nil {
 		return nil, fmt.Errorf("docker save of %s: %w", i.ref, err)
 	}

@@ -8,11 +8,13 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	slashpath "path"
 	"runtime"
+	"slices"
 	"sync"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -330,9 +332,15 @@ func (x *engineExport) layer(n string) (*exportLayer, error) {
 	})
 }
 
+// errImageChanged marks an image whose export has other layers than the engine said when it
+// was looked up (Find): rebuilt or retagged while being packed.
+var errImageChanged = errors.New("changed in the docker engine while it was being packed")
+
 // image builds ref's image from the export: its config as the engine gave it (so the config
 // digest, the classic store's image ID, is kept) and the staged layers.
-func (x *engineExport) image(ref name.Reference) (v1.Image, error) {
+// lookedUp, when not nil, are the diff IDs the engine gave for it in Find: an export with others
+// is errImageChanged.
+func (x *engineExport) image(ref name.Reference, lookedUp []string) (v1.Image, error) {
 	de := x.entry(ref)
 	if de == nil {
 		return nil, fmt.Errorf("%s is not in it", ref)
@@ -347,6 +355,9 @@ func (x *engineExport) image(ref name.Reference) (v1.Image, error) {
 	}
 	if len(cf.RootFS.DiffIDs) != len(de.Layers) {
 		return nil, fmt.Errorf("%s: %d layers but %d diff IDs in its config", ref, len(de.Layers), len(cf.RootFS.DiffIDs))
+	}
+	if lookedUp != nil && !slices.EqualFunc(cf.RootFS.DiffIDs, lookedUp, func(h v1.Hash, d string) bool { return h.String() == d }) {
+		return nil, fmt.Errorf("image %s %w (its export has other layers than when it was looked up): pack again once nothing rebuilds or retags it", ref, errImageChanged)
 	}
 	var ls []*tarLayer
 	for i, n := range de.Layers {

@@ -28,7 +28,7 @@ func exportImages(t *testing.T, p string, refs []string) []v1.Image {
 	var out []v1.Image
 	for _, r := range refs {
 		ref, _ := name.ParseReference(r)
-		img, err := x.image(ref)
+		img, err := x.image(ref, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -3,13 +3,13 @@ package imageset
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
 	"strings"
 	"sync"
 
-	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
@@ -181,22 +181,12 @@ func (a *StreamArchive) WriteAt(ctx context.Context, f ReadWriterAt, base int64,
 				continue
 			}
 			ei := im.Deferred.found.(*engineImage)
-			img, err := exportedImage(xs, ei.ref)
+			img, err := exportedImage(xs, ei)
+			if errors.Is(err, errImageChanged) {
+				return "", err
+			}
 			if err != nil {
 				return "", fmt.Errorf("image %s from engine: docker save of %s: %w", im.Ref, im.Deferred.Ref, err)
-			}
-			// The description written afterwards, and what was left out, were decided from the
-			// layers the engine said the image has when it was looked up.
-			cf, err := img.ConfigFile()
-			if err != nil {
-				return "", fmt.Errorf("image %s from engine: %w", im.Ref, err)
-			}
-			var saved []string
-			for _, d := range cf.RootFS.DiffIDs {
-				saved = append(saved, d.String())
-			}
-			if !slices.Equal(saved, ei.diffIDs) {
-				return "", fmt.Errorf("image %s changed in the docker engine while it was being packed (its export has other layers than when it was looked up): pack again once nothing rebuilds or retags it", im.Ref)
 			}
 			images[i].Image, images[i].Deferred = img, nil
 		}
@@ -235,14 +225,14 @@ func (a *StreamArchive) WriteAt(ctx context.Context, f ReadWriterAt, base int64,
 	return sum, nil
 }
 
-// exportedImage is ref's image from the export holding it.
-func exportedImage(xs []*engineExport, ref name.Reference) (v1.Image, error) {
+// exportedImage is ei's image from the export holding it.
+func exportedImage(xs []*engineExport, ei *engineImage) (v1.Image, error) {
 	for _, x := range xs {
-		if x.entry(ref) != nil {
-			return x.image(ref)
+		if x.entry(ei.ref) != nil {
+			return x.image(ei.ref, ei.diffIDs)
 		}
 	}
-	return nil, fmt.Errorf("%s is not in it", ref)
+	return nil, fmt.Errorf("%s is not in it", ei.ref)
 }
 
 // leaveKnown adds to left the layers of img, whose digests and diff IDs its manifest and config
